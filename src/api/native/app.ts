@@ -1,0 +1,31 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { authenticate } from "../../auth/middleware";
+import { asCoreError, invalidInput } from "../../http/errors";
+import { limitBody } from "../../http/middleware";
+import type { AppEnv } from "../../http/app-env";
+import { CoreError } from "../../core/errors";
+
+/** The native surface's error format: {"error": {"code", "message", "details"}}. */
+export function nativeError(c: Context<AppEnv>, err: unknown) {
+  const e = asCoreError(err);
+  if (!e) {
+    console.error("unhandled error", err);
+    return c.json({ error: { code: "internal", message: "internal error", details: [] } }, 500);
+  }
+  return c.json({ error: { code: e.kind, message: e.message, details: e.details } }, e.status);
+}
+
+export function nativeApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw invalidInput(result.error, result.target === "json" ? "request body" : result.target);
+    },
+  });
+  app.use("*", limitBody(), authenticate());
+  app.onError((err, c) => nativeError(c, err));
+  app.notFound((c) => nativeError(c, new CoreError("not_found", `no route ${c.req.method} ${c.req.path}`)));
+  return app;
+}
+
+export type NativeApp = ReturnType<typeof nativeApp>;

@@ -1,0 +1,13 @@
+import { nativeApp } from "./app";
+import { registerGroupRoutes } from "./groups";
+import { registerMemberRoutes } from "./members";
+import { registerUserRoutes } from "./users";
+
+/** The native API of seed 000, mounted at /v1. */
+export function nativeRoutes() {
+  const app = nativeApp();
+  registerGroupRoutes(app);
+  registerMemberRoutes(app);
+  registerUserRoutes(app);
+  return app;
+}

@@ -1,0 +1,108 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope } from "../../auth/middleware";
+import { SCOPES } from "../../auth/scopes";
+import { claimObject, readClaim } from "../../core/claims";
+import { CoreError } from "../../core/errors";
+import * as members from "../../core/members";
+import * as users from "../../core/users";
+import type { NativeApp } from "./app";
+import { errors, json, ok, read, write } from "./openapi-helpers";
+import * as s from "./schemas";
+import { heldGroupOut, memberOut } from "./shape";
+
+export function registerMemberRoutes(app: NativeApp) {
+  app.openapi(
+    createRoute({
+      method: "post", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
+      description: "Adds 1-1,000 users (duplicates folded). Unknown user ids get a bare profile.",
+      request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
+      responses: { 200: ok(s.result(s.addResult), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const r = await members.addMembers(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role);
+      return c.json({ result: r }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
+      request: { params: s.groupIdParam, body: json(s.removeMemberIdsBody) },
+      responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors },
+    }),
+    async (c) => {
+      const r = await members.removeMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("json").user_ids);
+      return c.json({ result: r }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete", path: "/groups/{group_id}/members/{user_id}", tags: ["members"], middleware: [write] as const,
+      request: { params: s.groupUserParams },
+      responses: { 204: { description: "Removed" }, ...errors },
+    }),
+    async (c) => {
+      const { group_id, user_id } = c.req.valid("param");
+      const r = await members.removeMembers(c.var.scope, group_id, [user_id]);
+      if (r.removed === 0) throw new CoreError("not_found", `user '${user_id}' is not a member of group '${group_id}'`);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch", path: "/groups/{group_id}/members/{user_id}", tags: ["members"], middleware: [write] as const,
+      description: "Changes a member's role in the group (member or admin).",
+      request: { params: s.groupUserParams, body: json(s.memberRoleBody) },
+      responses: { 204: { description: "Changed" }, ...errors },
+    }),
+    async (c) => {
+      const { group_id, user_id } = c.req.valid("param");
+      await members.setMemberRole(c.var.scope, group_id, user_id, c.req.valid("json").role);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/groups/{group_id}/members", tags: ["members"], middleware: [read] as const,
+      description: "The members' entire user profiles, paged in user-id order.",
+      request: { params: s.groupIdParam, query: s.pageQuery },
+      responses: { 200: ok(s.pageResult(s.member), "A page of members"), ...errors },
+    }),
+    async (c) => {
+      const page = await users.listMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("query"));
+      return c.json({ result: page.items.map(memberOut), next_cursor: page.nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/users/{user_id}/groups", tags: ["users"], middleware: [read] as const,
+      request: { params: s.userIdParam, query: s.pageQuery },
+      responses: { 200: ok(s.pageResult(s.heldGroup), "A page of the user's groups"), ...errors },
+    }),
+    async (c) => {
+      const page = await users.listUserGroups(c.var.scope, c.req.valid("param").user_id, c.req.valid("query"));
+      return c.json({ result: page.items.map(heldGroupOut), next_cursor: page.nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/users/{user_id}/claims", tags: ["users"],
+      middleware: [requireScope(SCOPES.claims, SCOPES.read)] as const,
+      description: "The groups claim an ID token would carry; past the overage limit, an OIDC distributed-claims pointer.",
+      request: { params: s.userIdParam },
+      responses: { 200: ok(s.result(s.claimResult), "The claim object"), ...errors },
+    }),
+    async (c) => {
+      const userId = c.req.valid("param").user_id;
+      const claim = await readClaim(c.var.scope, userId);
+      const endpoint = new URL(`/v1/users/${encodeURIComponent(userId)}/groups`, c.req.url).toString();
+      return c.json({ result: claimObject(claim, endpoint) }, 200);
+    },
+  );
+}

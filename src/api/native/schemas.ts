@@ -1,0 +1,127 @@
+// Wire schemas of the native API (seed 000): snake_case, responses wrapped in
+// {"result": ...}, times in epoch seconds. They drive validation and /openapi.json.
+import { z } from "@hono/zod-openapi";
+import {
+  customDataSchema,
+  descriptionSchema,
+  emailSchema,
+  groupNameSchema,
+  idListSchema,
+  idSchema,
+  memberRoleSchema,
+  phoneSchema,
+} from "../../core/validation";
+
+export const groupIdParam = z.object({
+  group_id: idSchema.openapi({ param: { name: "group_id", in: "path" }, example: "4be2eff2574323ce" }),
+});
+export const userIdParam = z.object({
+  user_id: idSchema.openapi({ param: { name: "user_id", in: "path" }, example: "alice" }),
+});
+export const groupUserParams = groupIdParam.extend(userIdParam.shape);
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "1-200, default 50" }),
+  cursor: z.string().max(1024).optional().openapi({ description: "next_cursor of the previous page" }),
+});
+export const groupListQuery = pageQuery.extend({
+  search: z.string().max(200).optional().openapi({ description: "name prefix, case-insensitive" }),
+});
+
+const typeSchema = z.string().trim().min(1).max(64);
+
+export const createGroupBody = z
+  .object({
+    name: groupNameSchema,
+    description: descriptionSchema.optional(),
+    type: typeSchema.optional(),
+    custom_data: customDataSchema.optional(),
+  })
+  .strict()
+  .openapi("CreateGroup", { example: { name: "FC Barcelona fans", description: "FC Barcelona fans across EMEA", custom_data: { key: "value" } } });
+
+export const updateGroupBody = z
+  .object({
+    name: groupNameSchema.optional(),
+    description: descriptionSchema.optional(),
+    type: typeSchema.optional(),
+    custom_data: customDataSchema.optional(),
+  })
+  .strict()
+  .openapi("UpdateGroup");
+
+export const memberIdsBody = z
+  .object({ user_ids: idListSchema, role: memberRoleSchema.optional() })
+  .strict()
+  .openapi("MemberIds", { example: { user_ids: ["alice", "bob"] } });
+
+export const removeMemberIdsBody = z.object({ user_ids: idListSchema }).strict().openapi("RemoveMemberIds");
+
+export const memberRoleBody = z.object({ role: memberRoleSchema }).strict().openapi("MemberRole");
+
+const nullable = <T extends z.ZodType>(s: T) => s.nullable().optional();
+
+export const userBody = z
+  .object({
+    email: nullable(emailSchema),
+    phone_number: nullable(phoneSchema),
+    name: nullable(z.string().max(200)),
+    given_name: nullable(z.string().max(200)),
+    family_name: nullable(z.string().max(200)),
+    picture: nullable(z.url().max(2048)),
+    custom_data: customDataSchema.optional(),
+  })
+  .strict()
+  .openapi("UserProfile", { example: { email: "alice@example.com", name: "Alice" } });
+
+export const group = z
+  .object({
+    group_id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    type: z.string(),
+    custom_data: z.record(z.string(), z.unknown()),
+    member_count: z.number().int(),
+    created_at: z.number().int(),
+    updated_at: z.number().int(),
+  })
+  .openapi("Group");
+
+export const user = z
+  .object({
+    user_id: z.string(),
+    email: z.string().nullable(),
+    phone_number: z.string().nullable(),
+    name: z.string().nullable(),
+    given_name: z.string().nullable(),
+    family_name: z.string().nullable(),
+    picture: z.string().nullable(),
+    custom_data: z.record(z.string(), z.unknown()),
+    created_at: z.number().int(),
+    updated_at: z.number().int(),
+  })
+  .openapi("User");
+
+export const member = user.extend({ role: z.string(), added_at: z.number().int() }).openapi("Member");
+export const heldGroup = group.extend({ role: z.string() }).openapi("UserGroup");
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.array(z.object({ field: z.string().optional(), message: z.string() })),
+    }),
+  })
+  .openapi("Error");
+
+export const result = <T extends z.ZodType>(schema: T) => z.object({ result: schema });
+export const pageResult = <T extends z.ZodType>(schema: T) =>
+  z.object({ result: z.array(schema), next_cursor: z.string().nullable() });
+
+export const addResult = z.object({ added: z.number().int(), already_members: z.number().int() });
+export const removeResult = z.object({ removed: z.number().int(), not_members: z.number().int() });
+
+export const claimResult = z
+  .record(z.string(), z.unknown())
+  .openapi("Claim", { example: { groups: ["FC Barcelona fans"] } });

@@ -1,0 +1,52 @@
+// Core rows → the native wire format (seed 000): snake_case, epoch seconds.
+import type { GroupRow } from "../../core/groups";
+import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+
+export const groupOut = (g: GroupRow) => ({
+  group_id: g.id,
+  name: g.name,
+  description: g.description,
+  type: g.type,
+  custom_data: json(g.customData),
+  member_count: g.memberCount,
+  created_at: seconds(g.createdAt),
+  updated_at: seconds(g.updatedAt),
+});
+
+export const userOut = (u: UserRow) => ({
+  user_id: u.id,
+  email: u.email,
+  phone_number: u.phoneNumber,
+  name: u.name,
+  given_name: u.givenName,
+  family_name: u.familyName,
+  picture: u.picture,
+  custom_data: json(u.customData),
+  created_at: seconds(u.createdAt),
+  updated_at: seconds(u.updatedAt),
+});
+
+export const memberOut = (m: MemberRow) => ({ ...userOut(m), role: m.role, added_at: seconds(m.addedAt) });
+export const heldGroupOut = (h: HeldGroup) => ({ ...groupOut(h.group), role: h.role });
+
+/** The native body fields of a user → the core profile. */
+export const profileIn = (b: {
+  email?: string | null;
+  phone_number?: string | null;
+  name?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  picture?: string | null;
+  custom_data?: Record<string, unknown>;
+}) => ({
+  email: b.email,
+  phoneNumber: b.phone_number,
+  name: b.name,
+  givenName: b.given_name,
+  familyName: b.family_name,
+  picture: b.picture,
+  customData: b.custom_data,
+});

@@ -1,0 +1,61 @@
+import { createRoute } from "@hono/zod-openapi";
+import * as core from "../../core/users";
+import type { NativeApp } from "./app";
+import { errors, json, ok, read, write } from "./openapi-helpers";
+import * as s from "./schemas";
+import { profileIn, userOut } from "./shape";
+
+export function registerUserRoutes(app: NativeApp) {
+  app.openapi(
+    createRoute({
+      method: "put", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      description: "Creates the user, or replaces every profile field of an existing one.",
+      request: { params: s.userIdParam, body: json(s.userBody) },
+      responses: {
+        200: ok(s.result(s.user), "Replaced"),
+        201: ok(s.result(s.user), "Created"),
+        409: ok(s.errorBody, "Email or phone number taken"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { row, created } = await core.putUser(c.var.scope, c.req.valid("param").user_id, profileIn(c.req.valid("json")));
+      return created ? c.json({ result: userOut(row) }, 201) : c.json({ result: userOut(row) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/users/{user_id}", tags: ["users"], middleware: [read] as const,
+      request: { params: s.userIdParam },
+      responses: { 200: ok(s.result(s.user), "The user"), ...errors },
+    }),
+    async (c) => c.json({ result: userOut(await core.getUser(c.var.scope, c.req.valid("param").user_id)) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      description: "Updates the fields given; custom_data is replaced, not merged.",
+      request: { params: s.userIdParam, body: json(s.userBody) },
+      responses: { 200: ok(s.result(s.user), "Updated"), 409: ok(s.errorBody, "Email or phone number taken"), ...errors },
+    }),
+    async (c) => {
+      const row = await core.patchUser(c.var.scope, c.req.valid("param").user_id, profileIn(c.req.valid("json")));
+      return c.json({ result: userOut(row) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      description: "Deletes the user and removes them from every group.",
+      request: { params: s.userIdParam },
+      responses: { 204: { description: "Deleted" }, ...errors },
+    }),
+    async (c) => {
+      await core.deleteUser(c.var.scope, c.req.valid("param").user_id);
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,152 @@
+// One Durable Object per tenant+group (idFromName(`${tenantId}:${groupId}`)). It
+// applies the group's membership mutations, field updates and deletion one at a time,
+// and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { database } from "../core/context";
+import { CoreError, type SerializedError } from "../core/errors";
+import * as writes from "../core/member-writes";
+import { updateGroupRow, type GroupPatch } from "../core/group-writes";
+import { refreshClaims } from "../core/claims";
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
+
+export interface Caller {
+  tenantId: string;
+  groupId: string;
+  actor: string;
+  source: string;
+}
+
+/** Users per claims refresh: one D1 query and this many KV writes. */
+const REFRESH_CHUNK = 200;
+/** How long one alarm run may work before handing the rest to the next run. */
+const ALARM_BUDGET_MS = 10_000;
+const RETRY_DELAY_MS = 2_000;
+
+interface QueuedRefresh {
+  tenantId: string;
+  userIds: string[];
+}
+
+export class GroupCoordinator extends DurableObject<Env> {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Run mutations strictly one after another: awaiting D1 would otherwise let another request interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+    const run = this.tail.then(async (): Promise<Outcome<T>> => {
+      try {
+        return { ok: true, value: await fn() };
+      } catch (e) {
+        if (e instanceof CoreError) return { ok: false, error: e.toJSON() };
+        throw e;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async meta(c: Caller): Promise<writes.MutationMeta> {
+    const seq = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
+    await this.ctx.storage.put("seq", seq);
+    return { ...c, seq };
+  }
+
+  private get db() {
+    return database(this.env.DB);
+  }
+
+  addMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
+    return this.serial(async () => {
+      const result = await writes.addMembers(this.db, await this.meta(c), userIds, role);
+      await this.enqueue(c.tenantId, result.added_ids);
+      return { added: result.added, already_members: result.already_members };
+    });
+  }
+
+  removeMembers(c: Caller, userIds: string[]) {
+    return this.serial(async () => {
+      const result = await writes.removeMembers(this.db, await this.meta(c), userIds);
+      await this.enqueue(c.tenantId, userIds);
+      return result;
+    });
+  }
+
+  replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
+    return this.serial(async () => {
+      const { changed_ids, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role);
+      await this.enqueue(c.tenantId, changed_ids);
+      return result;
+    });
+  }
+
+  setMemberRole(c: Caller, userId: string, role: writes.MemberRole) {
+    return this.serial(async () => writes.setMemberRole(this.db, await this.meta(c), userId, role));
+  }
+
+  updateGroup(c: Caller, patch: GroupPatch) {
+    return this.serial(async () => {
+      const { row, renamed } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch);
+      if (renamed) await this.enqueue(c.tenantId, await writes.allMemberIds(this.db, c.tenantId, c.groupId));
+      return row;
+    });
+  }
+
+  deleteGroup(c: Caller) {
+    return this.serial(async () => {
+      const former = await writes.deleteGroup(this.db, await this.meta(c));
+      await this.enqueue(c.tenantId, former);
+      return { deleted: true, former_members: former.length };
+    });
+  }
+
+  /** Users whose claims another change touched (e.g. a hierarchy link), refreshed by this queue. */
+  refreshUsers(tenantId: string, userIds: string[]) {
+    return this.enqueue(tenantId, userIds);
+  }
+
+  /** How many users still wait for a claims refresh (for tests and operators). */
+  async pendingRefreshes(): Promise<number> {
+    const entries = await this.ctx.storage.list<QueuedRefresh>({ prefix: "q:" });
+    let n = 0;
+    for (const e of entries.values()) n += e.userIds.length;
+    return n;
+  }
+
+  private async enqueue(tenantId: string, userIds: string[]) {
+    if (userIds.length === 0) return;
+    const next = ((await this.ctx.storage.get<number>("qseq")) ?? 0) + 1;
+    const entries: Record<string, QueuedRefresh> = {};
+    let k = next;
+    for (let i = 0; i < userIds.length; i += REFRESH_CHUNK) {
+      entries[`q:${String(k++).padStart(12, "0")}`] = { tenantId, userIds: userIds.slice(i, i + REFRESH_CHUNK) };
+    }
+    // storage.put of many keys is capped at 128 per call.
+    const keys = Object.keys(entries);
+    for (let i = 0; i < keys.length; i += 128) {
+      await this.ctx.storage.put(Object.fromEntries(keys.slice(i, i + 128).map((key) => [key, entries[key]])));
+    }
+    await this.ctx.storage.put("qseq", k - 1);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  override async alarm() {
+    const started = Date.now();
+    while (Date.now() - started < ALARM_BUDGET_MS) {
+      const batch = await this.ctx.storage.list<QueuedRefresh>({ prefix: "q:", limit: 5 });
+      if (batch.size === 0) return;
+      for (const [key, entry] of batch) {
+        try {
+          await refreshClaims(this.env, entry.tenantId, entry.userIds);
+        } catch (e) {
+          // Keep the entry; it is retried on the next alarm rather than lost.
+          console.error("claims refresh failed; retrying", e);
+          await this.ctx.storage.setAlarm(Date.now() + RETRY_DELAY_MS);
+          return;
+        }
+        await this.ctx.storage.delete(key);
+      }
+    }
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+}

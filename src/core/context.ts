@@ -1,0 +1,53 @@
+import type { SQL } from "drizzle-orm";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { drizzle } from "drizzle-orm/d1";
+import type { Env } from "../env";
+import * as schema from "../db/schema";
+
+/** Who is calling, from a verified token. */
+export interface Principal {
+  tenantId: string;
+  subject: string;
+  scopes: ReadonlySet<string>;
+  /** The caller's role keys (resolved to levels by the roles rules). */
+  roles: readonly string[];
+}
+
+export type Db = ReturnType<typeof database>;
+
+export function database(d1: D1Database) {
+  return drizzle(d1, { schema });
+}
+
+/** What every core function is given: the bindings and the tenant from the verified token. */
+export interface Scope {
+  env: Env;
+  db: Db;
+  tenantId: string;
+  actor: string;
+  principal?: Principal;
+}
+
+export function scopeFor(env: Env, principal: Principal): Scope {
+  return { env, db: database(env.DB), tenantId: principal.tenantId, actor: principal.subject, principal };
+}
+
+const dialect = new SQLiteAsyncDialect();
+
+/**
+ * Run drizzle `sql` statements as one D1 batch (one transaction, all or nothing).
+ * drizzle's own batch takes only its query builders, and these statements are
+ * hand-written for json_each.
+ */
+export function batch(db: Db, statements: SQL[]): Promise<D1Result[]> {
+  const d1 = db.$client;
+  return d1.batch(
+    statements.map((s) => {
+      const q = dialect.sqlToQuery(s);
+      return d1.prepare(q.sql).bind(...q.params);
+    }),
+  );
+}
+
+/** Rows changed by statement i of a batch. */
+export const changesOf = (results: D1Result[], i: number) => results[i]?.meta.changes ?? 0;

@@ -1,0 +1,19 @@
+// How core reaches a group's coordinator, and turns its outcome back into a value or a CoreError.
+import type { Outcome, Caller } from "../coordinator/group-coordinator";
+import type { Scope } from "./context";
+import { CoreError } from "./errors";
+
+export function coordinatorOf(scope: Scope, groupId: string) {
+  const ns = scope.env.GROUP_COORDINATOR;
+  return ns.get(ns.idFromName(`${scope.tenantId}:${groupId}`));
+}
+
+export function callerOf(scope: Scope, groupId: string, source = "api"): Caller {
+  return { tenantId: scope.tenantId, groupId, actor: scope.actor, source };
+}
+
+export async function unwrap<T>(outcome: Promise<Outcome<T>>): Promise<T> {
+  const o = await outcome;
+  if (!o.ok) throw CoreError.from(o.error);
+  return o.value;
+}

@@ -1,0 +1,49 @@
+// Changes to a group's own fields. Runs inside the group's coordinator so a rename
+// and the claims refresh it needs are ordered with the group's other mutations.
+import { and, eq, sql } from "drizzle-orm";
+import { groups } from "../db/schema";
+import type { Db } from "./context";
+import { CoreError, isUniqueViolation, notFound } from "./errors";
+
+export type GroupRow = typeof groups.$inferSelect;
+
+export interface GroupPatch {
+  name?: string;
+  description?: string;
+  type?: string;
+  customData?: Record<string, unknown>;
+  externalId?: string | null;
+  color?: string | null;
+  welcomeMessage?: string | null;
+}
+
+export const nameKeyOf = (name: string) => name.normalize("NFC").toLowerCase();
+
+export const nameClash = (name: string) =>
+  new CoreError("conflict", `a group named '${name}' already exists`, [{ field: "name", message: "must be unique (case-insensitive)" }]);
+
+export async function updateGroupRow(db: Db, tenantId: string, groupId: string, patch: GroupPatch) {
+  const where = and(eq(groups.tenantId, tenantId), eq(groups.id, groupId));
+  const before = await db.select().from(groups).where(where).get();
+  if (!before) throw notFound("group", groupId);
+  const set: Partial<GroupRow> = {};
+  if (patch.name !== undefined) Object.assign(set, { name: patch.name, nameKey: nameKeyOf(patch.name) });
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.type !== undefined) set.type = patch.type;
+  if (patch.customData !== undefined) set.customData = JSON.stringify(patch.customData);
+  if (patch.externalId !== undefined) set.externalId = patch.externalId;
+  if (patch.color !== undefined) set.color = patch.color;
+  if (patch.welcomeMessage !== undefined) set.welcomeMessage = patch.welcomeMessage;
+  try {
+    const row = await db
+      .update(groups)
+      .set({ ...set, version: sql`${groups.version} + 1`, updatedAt: Date.now() })
+      .where(where)
+      .returning()
+      .get();
+    return { row: row!, renamed: patch.name !== undefined && patch.name !== before.name };
+  } catch (e) {
+    if (isUniqueViolation(e, "name_key")) throw nameClash(patch.name ?? "");
+    throw e;
+  }
+}

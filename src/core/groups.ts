@@ -1,0 +1,90 @@
+import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
+import { groups } from "../db/schema";
+import type { Scope } from "./context";
+import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
+import { CoreError, isUniqueViolation, notFound } from "./errors";
+import { nameClash, nameKeyOf, type GroupPatch, type GroupRow } from "./group-writes";
+import { newId } from "./ids";
+import { decodeCursor, pageOf, type Page } from "./paging";
+
+export type { GroupRow, GroupPatch };
+
+export interface NewGroup extends GroupPatch {
+  id?: string;
+  name: string;
+}
+
+export async function createGroup(scope: Scope, input: NewGroup): Promise<GroupRow> {
+  const now = Date.now();
+  try {
+    const row = await scope.db
+      .insert(groups)
+      .values({
+        tenantId: scope.tenantId,
+        id: input.id ?? newId(),
+        name: input.name,
+        nameKey: nameKeyOf(input.name),
+        description: input.description ?? "",
+        type: input.type ?? "Group",
+        customData: JSON.stringify(input.customData ?? {}),
+        externalId: input.externalId ?? null,
+        color: input.color ?? null,
+        welcomeMessage: input.welcomeMessage ?? null,
+        createdBy: scope.actor,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning()
+      .get();
+    return row;
+  } catch (e) {
+    if (isUniqueViolation(e, "name_key")) throw nameClash(input.name);
+    if (isUniqueViolation(e)) throw new CoreError("conflict", `a group with id '${input.id}' already exists`);
+    throw e;
+  }
+}
+
+export async function getGroup(scope: Scope, groupId: string): Promise<GroupRow> {
+  const row = await scope.db
+    .select()
+    .from(groups)
+    .where(and(eq(groups.tenantId, scope.tenantId), eq(groups.id, groupId)))
+    .get();
+  if (!row) throw notFound("group", groupId);
+  return row;
+}
+
+export interface GroupListQuery {
+  limit: number;
+  cursor?: string;
+  /** Name prefix, case-insensitive. */
+  search?: string;
+}
+
+/** Groups in name order, by keyset on the unique lower-cased name: stable while paging. */
+export async function listGroups(scope: Scope, q: GroupListQuery): Promise<Page<GroupRow>> {
+  const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+  const conditions = [eq(groups.tenantId, scope.tenantId)];
+  if (after !== undefined) conditions.push(gt(groups.nameKey, after));
+  if (q.search) {
+    const prefix = nameKeyOf(q.search);
+    conditions.push(sql`${groups.nameKey} >= ${prefix}`, lt(groups.nameKey, prefix + "\u{10FFFF}"));
+  }
+  const rows = await scope.db
+    .select()
+    .from(groups)
+    .where(and(...conditions))
+    .orderBy(asc(groups.nameKey))
+    .limit(q.limit + 1)
+    .all();
+  return pageOf(rows, q.limit, (r) => r.nameKey);
+}
+
+export async function updateGroup(scope: Scope, groupId: string, patch: GroupPatch): Promise<GroupRow> {
+  const stub = coordinatorOf(scope, groupId);
+  return unwrap(stub.updateGroup(callerOf(scope, groupId), patch)) as Promise<GroupRow>;
+}
+
+export async function deleteGroup(scope: Scope, groupId: string): Promise<void> {
+  await unwrap(coordinatorOf(scope, groupId).deleteGroup(callerOf(scope, groupId)));
+}

@@ -1,0 +1,223 @@
+// The set-based statements behind every membership mutation. Only the group's
+// coordinator calls these (see coordinator/group-coordinator.ts), one mutation at a
+// time, so the reads before a batch still hold when the batch runs.
+// Id lists travel as one JSON parameter expanded with json_each (D1 binds at most
+// 100 parameters), and each mutation is one D1 batch: applied whole or not at all.
+import { sql } from "drizzle-orm";
+import { batch, changesOf, type Db } from "./context";
+import { CoreError, notFound } from "./errors";
+import { loadSettings, type TenantSettings } from "./config";
+import { newId } from "./ids";
+
+export type MemberRole = "member" | "admin";
+
+export interface MutationMeta {
+  tenantId: string;
+  groupId: string;
+  actor: string;
+  seq: number;
+  source: string;
+}
+
+interface GroupState {
+  memberCount: number;
+}
+
+async function groupState(db: Db, tenantId: string, groupId: string): Promise<GroupState> {
+  const row = await db.get<{ member_count: number }>(
+    sql`SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`,
+  );
+  if (!row) throw notFound("group", groupId);
+  return { memberCount: row.member_count };
+}
+
+/** Which of these ids are members of the group already. */
+export async function existingMembers(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<Set<string>> {
+  const rows = await db.all<{ user_id: string }>(
+    sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
+        JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`,
+  );
+  return new Set(rows.map((r) => r.user_id));
+}
+
+/** Refuse users who would exceed the per-user group limit by joining one more group. */
+async function checkGroupsPerUser(db: Db, tenantId: string, newIds: string[], settings: TenantSettings) {
+  if (newIds.length === 0) return;
+  const full = await db.all<{ user_id: string; n: number }>(
+    sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(newIds)}) j
+        JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+        GROUP BY m.user_id HAVING count(*) >= ${settings.maxGroupsPerUser}`,
+  );
+  if (full.length > 0) {
+    throw new CoreError(
+      "limit_exceeded",
+      `${full.length} user(s) are already in ${settings.maxGroupsPerUser} groups, the most this tenant allows`,
+      full.slice(0, 20).map((r) => ({ field: "user_ids", message: `user '${r.user_id}' is in ${r.n} groups` })),
+    );
+  }
+}
+
+function checkMembersPerGroup(groupId: string, resulting: number, settings: TenantSettings) {
+  if (resulting > settings.maxMembersPerGroup) {
+    throw new CoreError(
+      "limit_exceeded",
+      `group '${groupId}' would have ${resulting} members; this tenant allows at most ${settings.maxMembersPerGroup}`,
+    );
+  }
+}
+
+function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number) {
+  return sql`INSERT INTO audit_log (tenant_id, id, at, actor, action, target_type, target_id, seq, detail)
+             VALUES (${m.tenantId}, ${newId()}, ${now}, ${m.actor}, ${action}, 'group', ${m.groupId}, ${m.seq}, ${JSON.stringify(detail)})`;
+}
+
+/** Bare profiles for ids no user has yet, so a membership never points at nothing. */
+function ensureUsers(tenantId: string, idsJson: string, now: number) {
+  return sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
+             SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${idsJson}) j WHERE true
+             ON CONFLICT DO NOTHING`;
+}
+
+function insertMembers(m: MutationMeta, idsJson: string, role: MemberRole, now: number) {
+  // The EXISTS guard keeps a membership from outliving its group whatever else races.
+  return sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at)
+             SELECT ${m.tenantId}, ${m.groupId}, j.value, ${role}, ${m.source}, ${now} FROM json_each(${idsJson}) j
+             WHERE EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId})
+             ON CONFLICT DO NOTHING`;
+}
+
+export interface AddResult {
+  added: number;
+  already_members: number;
+  added_ids: string[];
+}
+
+export async function addMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<AddResult> {
+  const [state, settings, existing] = await Promise.all([
+    groupState(db, m.tenantId, m.groupId),
+    loadSettings(db, m.tenantId),
+    existingMembers(db, m.tenantId, m.groupId, ids),
+  ]);
+  const fresh = ids.filter((id) => !existing.has(id));
+  checkMembersPerGroup(m.groupId, state.memberCount + fresh.length, settings);
+  await checkGroupsPerUser(db, m.tenantId, fresh, settings);
+  const now = Date.now();
+  const idsJson = JSON.stringify(ids);
+  const results = await batch(db, [
+    ensureUsers(m.tenantId, idsJson, now),
+    // Counted inside the batch, before the insert, so the count is exact even if a
+    // user's deletion raced the reads above.
+    sql`UPDATE groups SET
+                 member_count = member_count + (SELECT count(*) FROM json_each(${idsJson}) j WHERE NOT EXISTS
+                   (SELECT 1 FROM memberships x WHERE x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)),
+                 version = version + 1, updated_at = ${now}
+               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    insertMembers(m, idsJson, role, now),
+    auditStatement(m, "members.add", { user_ids: ids, role }, now),
+  ]);
+  const added = changesOf(results, 2);
+  return { added, already_members: ids.length - added, added_ids: fresh };
+}
+
+export interface RemoveResult {
+  removed: number;
+  not_members: number;
+}
+
+export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Promise<RemoveResult> {
+  await groupState(db, m.tenantId, m.groupId);
+  const now = Date.now();
+  const idsJson = JSON.stringify(ids);
+  const results = await batch(db, [
+    sql`UPDATE groups SET
+                 member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j JOIN memberships x
+                   ON x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value),
+                 version = version + 1, updated_at = ${now}
+               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+               AND user_id IN (SELECT value FROM json_each(${idsJson}))`,
+    auditStatement(m, "members.remove", { user_ids: ids }, now),
+  ]);
+  const removed = changesOf(results, 1);
+  return { removed, not_members: ids.length - removed };
+}
+
+export interface ReplaceResult {
+  added: number;
+  removed: number;
+  member_count: number;
+  changed_ids: string[];
+}
+
+/** Make the group's members exactly this set. */
+export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
+  const [, settings, existing] = await Promise.all([
+    groupState(db, m.tenantId, m.groupId),
+    loadSettings(db, m.tenantId),
+    existingMembers(db, m.tenantId, m.groupId, ids),
+  ]);
+  checkMembersPerGroup(m.groupId, ids.length, settings);
+  const fresh = ids.filter((id) => !existing.has(id));
+  await checkGroupsPerUser(db, m.tenantId, fresh, settings);
+  const idsJson = JSON.stringify(ids);
+  const leaving = await db.all<{ user_id: string }>(
+    sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+        AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
+  );
+  const now = Date.now();
+  const results = await batch(db, [
+    ensureUsers(m.tenantId, idsJson, now),
+    sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+               AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
+    insertMembers(m, idsJson, role, now),
+    sql`UPDATE groups SET member_count = ${ids.length}, version = version + 1, updated_at = ${now}
+               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    auditStatement(m, "members.replace", { user_ids: ids, role }, now),
+  ]);
+  return {
+    added: changesOf(results, 2),
+    removed: changesOf(results, 1),
+    member_count: ids.length,
+    changed_ids: [...fresh, ...leaving.map((r) => r.user_id)],
+  };
+}
+
+export async function setMemberRole(db: Db, m: MutationMeta, userId: string, role: MemberRole) {
+  await groupState(db, m.tenantId, m.groupId);
+  const existing = await existingMembers(db, m.tenantId, m.groupId, [userId]);
+  if (!existing.has(userId)) {
+    throw new CoreError("not_found", `user '${userId}' is not a member of group '${m.groupId}'`);
+  }
+  const now = Date.now();
+  await batch(db, [
+    sql`UPDATE memberships SET role = ${role} WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND user_id = ${userId}`,
+    sql`UPDATE groups SET version = version + 1, updated_at = ${now} WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    auditStatement(m, "members.role", { user_id: userId, role }, now),
+  ]);
+}
+
+/** Every member's id, for refreshing claims after a rename or delete. */
+export async function allMemberIds(db: Db, tenantId: string, groupId: string): Promise<string[]> {
+  const rows = await db.all<{ user_id: string }>(
+    sql`SELECT user_id FROM memberships WHERE tenant_id = ${tenantId} AND group_id = ${groupId}`,
+  );
+  return rows.map((r) => r.user_id);
+}
+
+/** Delete the group with everything that hangs off it; returns its former members. */
+export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
+  await groupState(db, m.tenantId, m.groupId);
+  const members = await allMemberIds(db, m.tenantId, m.groupId);
+  const now = Date.now();
+  const t = m.tenantId;
+  const g = m.groupId;
+  await batch(db, [
+    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}`,
+    sql`DELETE FROM group_edges WHERE tenant_id = ${t} AND (parent_id = ${g} OR child_id = ${g})`,
+    sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND group_id = ${g}`,
+    sql`DELETE FROM group_traits WHERE tenant_id = ${t} AND group_id = ${g}`,
+    sql`DELETE FROM groups WHERE tenant_id = ${t} AND id = ${g}`,
+    auditStatement(m, "group.delete", { members: members.length }, now),
+  ]);
+  return members;
+}

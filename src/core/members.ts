@@ -1,0 +1,38 @@
+// The entry points every surface calls to change a group's members. Each goes
+// through the group's coordinator, which applies it as one D1 batch.
+import type { Scope } from "./context";
+import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
+import { uniqueIds } from "./ids";
+import type { MemberRole } from "./member-writes";
+
+export type { MemberRole };
+
+export interface AddOutcome {
+  added: number;
+  already_members: number;
+}
+export interface RemoveOutcome {
+  removed: number;
+  not_members: number;
+}
+export interface ReplaceOutcome {
+  added: number;
+  removed: number;
+  member_count: number;
+}
+
+export function addMembers(scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api"): Promise<AddOutcome> {
+  return unwrap(coordinatorOf(scope, groupId).addMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
+}
+
+export function removeMembers(scope: Scope, groupId: string, userIds: string[], source = "api"): Promise<RemoveOutcome> {
+  return unwrap(coordinatorOf(scope, groupId).removeMembers(callerOf(scope, groupId, source), uniqueIds(userIds)));
+}
+
+export function replaceMembers(scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api"): Promise<ReplaceOutcome> {
+  return unwrap(coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
+}
+
+export async function setMemberRole(scope: Scope, groupId: string, userId: string, role: MemberRole): Promise<void> {
+  await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role));
+}

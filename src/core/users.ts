@@ -1,0 +1,171 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { groups, memberships, users } from "../db/schema";
+import { forgetClaim } from "./claims";
+import { batch, changesOf, type Scope } from "./context";
+import { CoreError, isUniqueViolation, notFound } from "./errors";
+import { pageOf, decodeCursor, type Page } from "./paging";
+
+export type UserRow = typeof users.$inferSelect;
+
+export interface UserProfile {
+  email?: string | null;
+  phoneNumber?: string | null;
+  name?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+  picture?: string | null;
+  customData?: Record<string, unknown>;
+  userName?: string | null;
+  externalId?: string | null;
+  active?: boolean;
+}
+
+const whereUser = (scope: Scope, userId: string) => and(eq(users.tenantId, scope.tenantId), eq(users.id, userId));
+
+function columnsOf(p: UserProfile): Partial<UserRow> {
+  const set: Partial<UserRow> = {};
+  if (p.email !== undefined) Object.assign(set, { email: p.email, emailKey: p.email?.toLowerCase() ?? null });
+  if (p.phoneNumber !== undefined) set.phoneNumber = p.phoneNumber;
+  if (p.name !== undefined) set.name = p.name;
+  if (p.givenName !== undefined) set.givenName = p.givenName;
+  if (p.familyName !== undefined) set.familyName = p.familyName;
+  if (p.picture !== undefined) set.picture = p.picture;
+  if (p.customData !== undefined) set.customData = JSON.stringify(p.customData);
+  if (p.userName !== undefined) Object.assign(set, { userName: p.userName, userNameKey: p.userName?.toLowerCase() ?? null });
+  if (p.externalId !== undefined) set.externalId = p.externalId;
+  if (p.active !== undefined) set.active = p.active;
+  return set;
+}
+
+function uniquenessError(e: unknown): CoreError | undefined {
+  if (isUniqueViolation(e, "email_key")) return new CoreError("conflict", "another user has this email", [{ field: "email", message: "must be unique" }]);
+  if (isUniqueViolation(e, "phone_number")) return new CoreError("conflict", "another user has this phone number", [{ field: "phone_number", message: "must be unique" }]);
+  if (isUniqueViolation(e, "user_name_key")) return new CoreError("conflict", "another user has this user name", [{ field: "userName", message: "must be unique" }]);
+  return undefined;
+}
+
+const EMPTY_PROFILE: Required<UserProfile> = {
+  email: null, phoneNumber: null, name: null, givenName: null, familyName: null, picture: null,
+  customData: {}, userName: null, externalId: null, active: true,
+};
+
+/** Create the user, or replace every profile field of an existing one. */
+export async function putUser(scope: Scope, userId: string, profile: UserProfile): Promise<{ row: UserRow; created: boolean }> {
+  const now = Date.now();
+  const set = columnsOf({ ...EMPTY_PROFILE, ...profile });
+  try {
+    const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
+    const row = await scope.db
+      .insert(users)
+      .values({ tenantId: scope.tenantId, id: userId, ...set, createdAt: now, updatedAt: now })
+      .onConflictDoUpdate({ target: [users.tenantId, users.id], set: { ...set, version: sql`${users.version} + 1`, updatedAt: now } })
+      .returning()
+      .get();
+    return { row, created: !existed };
+  } catch (e) {
+    throw uniquenessError(e) ?? e;
+  }
+}
+
+export async function createUser(scope: Scope, userId: string, profile: UserProfile): Promise<UserRow> {
+  const now = Date.now();
+  try {
+    return await scope.db
+      .insert(users)
+      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf({ ...EMPTY_PROFILE, ...profile }), createdAt: now, updatedAt: now })
+      .returning()
+      .get();
+  } catch (e) {
+    if (isUniqueViolation(e, "users.tenant_id, users.id")) throw new CoreError("conflict", `user '${userId}' already exists`);
+    throw uniquenessError(e) ?? e;
+  }
+}
+
+export async function getUser(scope: Scope, userId: string): Promise<UserRow> {
+  const row = await scope.db.select().from(users).where(whereUser(scope, userId)).get();
+  if (!row) throw notFound("user", userId);
+  return row;
+}
+
+export async function patchUser(scope: Scope, userId: string, patch: UserProfile): Promise<UserRow> {
+  try {
+    const row = await scope.db
+      .update(users)
+      .set({ ...columnsOf(patch), version: sql`${users.version} + 1`, updatedAt: Date.now() })
+      .where(whereUser(scope, userId))
+      .returning()
+      .get();
+    if (!row) throw notFound("user", userId);
+    return row;
+  } catch (e) {
+    throw uniquenessError(e) ?? e;
+  }
+}
+
+/**
+ * Delete the user and their memberships in one batch. It does not pass through the
+ * groups' coordinators (a user may be in 10,000 groups): the batch lowers each
+ * group's member_count by exactly the rows it deletes, so counts stay exact.
+ */
+export async function deleteUser(scope: Scope, userId: string): Promise<void> {
+  const t = scope.tenantId;
+  const now = Date.now();
+  const results = await batch(scope.db, [
+    sql`UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = ${now}
+                     WHERE tenant_id = ${t} AND id IN (SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId})`,
+    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}`,
+    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}`,
+    sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId}`,
+  ]);
+  if ((changesOf(results, 3)) === 0) throw notFound("user", userId);
+  await forgetClaim(scope.env, t, userId);
+}
+
+export interface MemberRow extends UserRow {
+  role: string;
+  addedAt: number;
+}
+
+/** A page of a group's members with their whole profiles, in user-id order. */
+export async function listMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string }): Promise<Page<MemberRow>> {
+  const { db, tenantId } = scope;
+  const exists = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId))).get();
+  if (!exists) throw notFound("group", groupId);
+  const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.groupId, groupId)];
+  if (q.cursor !== undefined) conditions.push(gt(memberships.userId, decodeCursor(q.cursor)));
+  const rows = await db
+    .select({ user: users, role: memberships.role, addedAt: memberships.addedAt })
+    .from(memberships)
+    .innerJoin(users, and(eq(users.tenantId, memberships.tenantId), eq(users.id, memberships.userId)))
+    .where(and(...conditions))
+    .orderBy(asc(memberships.userId))
+    .limit(q.limit + 1)
+    .all();
+  return pageOf(
+    rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt })),
+    q.limit,
+    (r) => r.id,
+  );
+}
+
+export interface HeldGroup {
+  group: typeof groups.$inferSelect;
+  role: string;
+}
+
+/** A page of the user's groups, in group-id order. */
+export async function listUserGroups(scope: Scope, userId: string, q: { limit: number; cursor?: string }): Promise<Page<HeldGroup>> {
+  const { db, tenantId } = scope;
+  await getUser(scope, userId);
+  const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)];
+  if (q.cursor !== undefined) conditions.push(gt(memberships.groupId, decodeCursor(q.cursor)));
+  const rows = await db
+    .select({ group: groups, role: memberships.role })
+    .from(memberships)
+    .innerJoin(groups, and(eq(groups.tenantId, memberships.tenantId), eq(groups.id, memberships.groupId)))
+    .where(and(...conditions))
+    .orderBy(asc(memberships.groupId))
+    .limit(q.limit + 1)
+    .all();
+  return pageOf(rows, q.limit, (r) => r.group.id);
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { ID_PATTERN } from "./ids";
+
+// The field rules every surface shares. Surfaces build their wire schemas from these,
+// so a limit is stated once.
+export const LIMITS = {
+  nameMax: 200,
+  descriptionMax: 2_000,
+  customDataBytes: 16 * 1024,
+  idsPerCall: 1_000,
+  bodyBytes: 2 * 1024 * 1024,
+} as const;
+
+export const idSchema = z
+  .string()
+  .regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
+
+export const groupNameSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(LIMITS.nameMax, `must be at most ${LIMITS.nameMax} characters`);
+
+export const descriptionSchema = z
+  .string()
+  .max(LIMITS.descriptionMax, `must be at most ${LIMITS.descriptionMax} characters`);
+
+export const customDataSchema = z
+  .record(z.string(), z.unknown())
+  .refine((v) => new TextEncoder().encode(JSON.stringify(v)).length <= LIMITS.customDataBytes, {
+    message: `must be a JSON object of at most ${LIMITS.customDataBytes} bytes`,
+  });
+
+export const emailSchema = z.email().max(320);
+/** E.164: a plus, then 7 to 15 digits, the first not zero. */
+export const phoneSchema = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550123");
+
+export const idListSchema = z
+  .array(idSchema)
+  .min(1, "must name at least one id")
+  .max(LIMITS.idsPerCall, `must name at most ${LIMITS.idsPerCall} ids`);
+
+export const memberRoleSchema = z.enum(["member", "admin"]);

@@ -1,0 +1,194 @@
+// The one description of the tables. Every primary key starts with tenant_id, so
+// tenant isolation is part of every index a query can use.
+// Times are epoch milliseconds; JSON columns hold text.
+
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    // Lower-cased name: names are unique per tenant case-insensitively, and paging
+    // and prefix search walk this key.
+    nameKey: text("name_key").notNull(),
+    description: text("description").notNull().default(""),
+    type: text("type").notNull().default("Group"),
+    customData: text("custom_data").notNull().default("{}"),
+    externalId: text("external_id"),
+    color: text("color"),
+    welcomeMessage: text("welcome_message"),
+    memberCount: integer("member_count").notNull().default(0),
+    version: integer("version").notNull().default(1),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("groups_name_key").on(t.tenantId, t.nameKey),
+    index("groups_external_id").on(t.tenantId, t.externalId),
+  ],
+);
+
+// Traits from analytics group calls, merged per key by event time.
+export const groupTraits = sqliteTable(
+  "group_traits",
+  {
+    tenantId: text("tenant_id").notNull(),
+    groupId: text("group_id").notNull(),
+    key: text("key").notNull(),
+    value: text("value").notNull(),
+    eventAt: integer("event_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.groupId, t.key] })],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    email: text("email"),
+    emailKey: text("email_key"),
+    phoneNumber: text("phone_number"),
+    name: text("name"),
+    givenName: text("given_name"),
+    familyName: text("family_name"),
+    picture: text("picture"),
+    customData: text("custom_data").notNull().default("{}"),
+    userName: text("user_name"),
+    userNameKey: text("user_name_key"),
+    externalId: text("external_id"),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    version: integer("version").notNull().default(1),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("users_email_key").on(t.tenantId, t.emailKey),
+    uniqueIndex("users_phone_number").on(t.tenantId, t.phoneNumber),
+    uniqueIndex("users_user_name_key").on(t.tenantId, t.userNameKey),
+  ],
+);
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    tenantId: text("tenant_id").notNull(),
+    groupId: text("group_id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ["member", "admin"] }).notNull().default("member"),
+    source: text("source").notNull().default("api"),
+    addedAt: integer("added_at").notNull(),
+  },
+  (t) => [
+    // A group's members walk the primary key; a user's groups walk the second index.
+    primaryKey({ columns: [t.tenantId, t.groupId, t.userId] }),
+    index("memberships_by_user").on(t.tenantId, t.userId, t.groupId),
+  ],
+);
+
+// Parent → child links between groups (a DAG).
+export const groupEdges = sqliteTable(
+  "group_edges",
+  {
+    tenantId: text("tenant_id").notNull(),
+    parentId: text("parent_id").notNull(),
+    childId: text("child_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.parentId, t.childId] }),
+    index("group_edges_by_child").on(t.tenantId, t.childId, t.parentId),
+  ],
+);
+
+// Roles with levels: a lower level is a more powerful role (0 is the top).
+export const roles = sqliteTable(
+  "roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    level: integer("level").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), uniqueIndex("roles_key").on(t.tenantId, t.key)],
+);
+
+export const groupRoles = sqliteTable(
+  "group_roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    groupId: text("group_id").notNull(),
+    roleId: text("role_id").notNull(),
+    assignedAt: integer("assigned_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.groupId, t.roleId] }),
+    index("group_roles_by_role").on(t.tenantId, t.roleId),
+  ],
+);
+
+export const userRoles = sqliteTable(
+  "user_roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    userId: text("user_id").notNull(),
+    roleId: text("role_id").notNull(),
+    assignedAt: integer("assigned_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.userId, t.roleId] }),
+    index("user_roles_by_role").on(t.tenantId, t.roleId),
+  ],
+);
+
+// Per-tenant settings as one validated JSON document (see core/config.ts).
+export const tenantConfig = sqliteTable("tenant_config", {
+  tenantId: text("tenant_id").primaryKey(),
+  settings: text("settings").notNull().default("{}"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+// messageIds of analytics events already applied, for de-duplication of retries.
+export const trackingMessages = sqliteTable(
+  "tracking_messages",
+  {
+    tenantId: text("tenant_id").notNull(),
+    messageId: text("message_id").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.messageId] }),
+    index("tracking_messages_received_at").on(t.receivedAt),
+  ],
+);
+
+// What changed, by whom, in the order it was applied. Member mutations carry the
+// coordinator's sequence number for their group.
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    at: integer("at").notNull(),
+    actor: text("actor"),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    seq: integer("seq"),
+    detail: text("detail").notNull().default("{}"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq),
+  ],
+);
+

@@ -1,0 +1,12 @@
+import type { Env } from "../env";
+import type { Principal, Scope } from "../core/context";
+
+/** Hono's type parameters for every app and middleware of the Worker. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    principal: Principal;
+    scope: Scope;
+    requestId: string;
+  };
+}

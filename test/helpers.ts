@@ -1,0 +1,97 @@
+import { SELF, env } from "cloudflare:test";
+import { sign } from "hono/jwt";
+import { expect } from "vitest";
+
+export { env };
+
+let counter = 0;
+/** A tenant id no other test uses, so tests never see each other's rows. */
+export function freshTenant(label = "t"): string {
+  counter += 1;
+  return `${label}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface TokenOptions {
+  tenant: string;
+  sub?: string;
+  scope?: string;
+  roles?: string[];
+  ttl?: number;
+  secret?: string;
+  extra?: Record<string, unknown>;
+}
+
+export async function token(o: TokenOptions): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return sign(
+    {
+      tenant_id: o.tenant,
+      sub: o.sub ?? "tester",
+      scope: o.scope ?? "groups:read groups:write",
+      roles: o.roles ?? [],
+      iat: now,
+      exp: now + (o.ttl ?? 3600),
+      ...o.extra,
+    },
+    o.secret ?? env.AUTH_DEV_SECRET!,
+    "HS256",
+  );
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  rawBody?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+export async function call(method: string, path: string, o: CallOptions = {}) {
+  const headers: Record<string, string> = { ...o.headers };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  let body: BodyInit | undefined = o.rawBody;
+  if (o.body !== undefined) {
+    body = JSON.stringify(o.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await SELF.fetch(`http://groups.test${path}`, { method, headers, body });
+  const text = await res.text();
+  let json: any = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A client bound to one tenant's token. */
+export async function client(tenant = freshTenant(), o: Partial<TokenOptions> = {}) {
+  const t = await token({ tenant, ...o });
+  return {
+    tenant,
+    token: t,
+    get: (path: string) => call("GET", path, { token: t }),
+    post: (path: string, body?: unknown) => call("POST", path, { token: t, body }),
+    put: (path: string, body?: unknown) => call("PUT", path, { token: t, body }),
+    patch: (path: string, body?: unknown) => call("PATCH", path, { token: t, body }),
+    del: (path: string, body?: unknown) => call("DELETE", path, { token: t, body }),
+  };
+}
+
+export type Client = Awaited<ReturnType<typeof client>>;
+
+export function expectError(res: { status: number; json: any }, status: number, code: string) {
+  expect(res.status, JSON.stringify(res.json)).toBe(status);
+  expect(res.json?.error?.code).toBe(code);
+  expect(typeof res.json?.error?.message).toBe("string");
+}
+
+/** Poll until check passes or the time is up; returns how long it took. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 2_000, stepMs = 25): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
