@@ -44,6 +44,10 @@ function uniquenessError(e: unknown): CoreError | undefined {
   return undefined;
 }
 
+/** A whole profile: fields not given are cleared (PUT and SCIM replace semantics). */
+const wholeProfile = (p: UserProfile): UserProfile =>
+  Object.fromEntries(Object.entries({ ...EMPTY_PROFILE, ...p }).map(([k, v]) => [k, v === undefined ? EMPTY_PROFILE[k as keyof UserProfile] : v]));
+
 const EMPTY_PROFILE: Required<UserProfile> = {
   email: null, phoneNumber: null, name: null, givenName: null, familyName: null, picture: null,
   customData: {}, userName: null, externalId: null, active: true,
@@ -52,7 +56,7 @@ const EMPTY_PROFILE: Required<UserProfile> = {
 /** Create the user, or replace every profile field of an existing one. */
 export async function putUser(scope: Scope, userId: string, profile: UserProfile): Promise<{ row: UserRow; created: boolean }> {
   const now = Date.now();
-  const set = columnsOf({ ...EMPTY_PROFILE, ...profile });
+  const set = columnsOf(wholeProfile(profile));
   try {
     const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
     const row = await scope.db
@@ -72,7 +76,7 @@ export async function createUser(scope: Scope, userId: string, profile: UserProf
   try {
     return await scope.db
       .insert(users)
-      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf({ ...EMPTY_PROFILE, ...profile }), createdAt: now, updatedAt: now })
+      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf(wholeProfile(profile)), createdAt: now, updatedAt: now })
       .returning()
       .get();
   } catch (e) {
