@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import { requestId } from "hono/request-id";
+import { oktaHookRoutes } from "./api/hooks/okta";
 import { nativeRoutes } from "./api/native";
 import type { AppEnv } from "./http/app-env";
 
@@ -11,8 +12,8 @@ export function buildApp() {
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  const native = nativeRoutes();
-  app.route("/v1", native);
+  app.route("/v1", nativeRoutes());
+  app.route("/hooks/okta", oktaHookRoutes());
 
   // Public: the API description generated from the same zod schemas, and a page to read it.
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

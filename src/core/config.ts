@@ -3,61 +3,77 @@ import { z } from "zod";
 import { tenantConfig } from "../db/schema";
 import type { Db, Scope } from "./context";
 import { CoreError } from "./errors";
+import { claimSettingsChanged } from "./claims";
 
-// A tenant's settings. Stored whole in D1; every field has a default, so a tenant
-// with no row runs on the defaults.
+// A tenant's settings: stored whole in D1 as JSON over these defaults, so a tenant
+// with no row runs on the defaults and a setting added later needs no migration.
 export const claimSettingsSchema = z.object({
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/).default("groups"),
-  values: z.enum(["names", "ids"]).default("names"),
-  overageLimit: z.number().int().min(1).max(10_000).default(200),
-  includeInherited: z.boolean().default(true),
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a claim name such as groups or app_groups"),
+  values: z.enum(["names", "ids"]),
+  overageLimit: z.number().int().min(1).max(10_000),
+  includeInherited: z.boolean(),
 });
 
-export const tenantSettingsSchema = z.object({
-  groupsEnabled: z.boolean().default(true),
-  rolesOnGroupsEnabled: z.boolean().default(true),
-  maxMembersPerGroup: z.number().int().min(1).max(10_000_000).default(1_000_000),
-  maxGroupsPerUser: z.number().int().min(1).max(1_000_000).default(10_000),
-  maxHierarchyDepth: z.number().int().min(1).max(256).default(32),
-  claim: claimSettingsSchema.default(claimSettingsSchema.parse({})),
-});
-
+const settingsShape = {
+  groupsEnabled: z.boolean(),
+  rolesOnGroupsEnabled: z.boolean(),
+  maxMembersPerGroup: z.number().int().min(1).max(10_000_000),
+  maxGroupsPerUser: z.number().int().min(1).max(1_000_000),
+  maxHierarchyDepth: z.number().int().min(1).max(256),
+  claim: claimSettingsSchema,
+};
+export const tenantSettingsSchema = z.object(settingsShape);
 export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
-export type SettingsPatch = z.input<typeof tenantSettingsSchema>;
 
-export const DEFAULT_SETTINGS: TenantSettings = tenantSettingsSchema.parse({});
+/** A partial update: any subset of the settings, claim settings by key. */
+export const settingsPatchSchema = z
+  .object({
+    groupsEnabled: settingsShape.groupsEnabled.optional(),
+    rolesOnGroupsEnabled: settingsShape.rolesOnGroupsEnabled.optional(),
+    maxMembersPerGroup: settingsShape.maxMembersPerGroup.optional(),
+    maxGroupsPerUser: settingsShape.maxGroupsPerUser.optional(),
+    maxHierarchyDepth: settingsShape.maxHierarchyDepth.optional(),
+    claim: claimSettingsSchema.partial().strict().optional(),
+  })
+  .strict();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+export const DEFAULT_SETTINGS: TenantSettings = {
+  groupsEnabled: true,
+  rolesOnGroupsEnabled: true,
+  maxMembersPerGroup: 1_000_000,
+  maxGroupsPerUser: 10_000,
+  maxHierarchyDepth: 32,
+  // 200 groups before the claim becomes an overage pointer, as identity providers do.
+  claim: { name: "groups", values: "names", overageLimit: 200, includeInherited: true },
+};
+
+function merge(base: TenantSettings, patch: Partial<TenantSettings> | SettingsPatch): TenantSettings {
+  return { ...base, ...patch, claim: { ...base.claim, ...(patch.claim ?? {}) } } as TenantSettings;
+}
+
+export function parseStored(text: string | undefined | null): TenantSettings {
+  if (!text) return DEFAULT_SETTINGS;
+  return tenantSettingsSchema.parse(merge(DEFAULT_SETTINGS, JSON.parse(text)));
+}
 
 export async function loadSettings(db: Db, tenantId: string): Promise<TenantSettings> {
   const row = await db.select().from(tenantConfig).where(eq(tenantConfig.tenantId, tenantId)).get();
   return parseStored(row?.settings);
 }
 
-export function parseStored(text: string | undefined | null): TenantSettings {
-  if (!text) return DEFAULT_SETTINGS;
-  return tenantSettingsSchema.parse(JSON.parse(text));
-}
-
-/** Merge a partial update into the tenant's settings (claim settings merge by key). */
-export async function updateSettings(scope: Scope, patch: unknown): Promise<TenantSettings> {
-  const current = await loadSettings(scope.db, scope.tenantId);
-  const input = (patch ?? {}) as Record<string, unknown>;
-  const merged = {
-    ...current,
-    ...input,
-    claim: { ...current.claim, ...((input.claim as object | undefined) ?? {}) },
-  };
-  const parsed = tenantSettingsSchema.safeParse(merged);
+export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
+  const parsed = settingsPatchSchema.safeParse(patch);
   if (!parsed.success) {
-    throw new CoreError(
-      "invalid",
-      "invalid configuration",
-      parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
-    );
+    throw new CoreError("invalid", "invalid configuration", parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })));
   }
+  const next = merge(await loadSettings(scope.db, scope.tenantId), parsed.data);
   const now = Date.now();
+  const text = JSON.stringify(next);
   await scope.db
     .insert(tenantConfig)
-    .values({ tenantId: scope.tenantId, settings: JSON.stringify(parsed.data), updatedAt: now })
-    .onConflictDoUpdate({ target: tenantConfig.tenantId, set: { settings: JSON.stringify(parsed.data), updatedAt: now } });
-  return parsed.data;
+    .values({ tenantId: scope.tenantId, settings: text, updatedAt: now })
+    .onConflictDoUpdate({ target: tenantConfig.tenantId, set: { settings: text, updatedAt: now } });
+  await claimSettingsChanged(scope.env, scope.tenantId, next);
+  return next;
 }

@@ -173,3 +173,16 @@ export async function listUserGroups(scope: Scope, userId: string, q: { limit: n
     .all();
   return pageOf(rows, q.limit, (r) => r.group.id);
 }
+
+/** The user an identity provider's hook speaks of: by id, else by login email. */
+export async function findUserForHook(scope: Scope, id: string, email: string | undefined): Promise<string | null> {
+  const byId = await scope.db.select({ id: users.id }).from(users).where(whereUser(scope, id)).get();
+  if (byId) return byId.id;
+  if (!email) return null;
+  const byEmail = await scope.db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.tenantId, scope.tenantId), eq(users.emailKey, email.toLowerCase())))
+    .get();
+  return byEmail?.id ?? null;
+}

@@ -1,4 +1,5 @@
 import { nativeApp } from "./app";
+import { registerConfigRoutes } from "./config";
 import { registerGroupRoutes } from "./groups";
 import { registerMemberRoutes } from "./members";
 import { registerUserRoutes } from "./users";
@@ -9,5 +10,6 @@ export function nativeRoutes() {
   registerGroupRoutes(app);
   registerMemberRoutes(app);
   registerUserRoutes(app);
+  registerConfigRoutes(app);
   return app;
 }

@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { call, client, env, eventually, expectError, type Client } from "./helpers";
+
+async function newGroup(api: Client, name: string) {
+  return (await api.post("/v1/groups", { name })).json.result.group_id as string;
+}
+
+const claimOf = async (api: Client, user: string) => (await api.get(`/v1/users/${user}/claims`)).json?.result;
+
+/** Poll the claims endpoint until it shows the expected claim; returns how long that took. */
+const claimBecomes = (api: Client, user: string, expected: unknown) =>
+  eventually(async () => JSON.stringify(await claimOf(api, user)) === JSON.stringify(expected), 2_000);
+
+describe("groups claim", () => {
+  it("follows add, remove, rename and delete within 2 s", async () => {
+    const api = await client();
+    const a = await newGroup(api, "FC Barcelona fans");
+    const b = await newGroup(api, "R&D");
+    await api.put("/v1/users/alice", {});
+    expect(await claimOf(api, "alice")).toEqual({ groups: [] });
+
+    await api.post(`/v1/groups/${a}/members`, { user_ids: ["alice"] });
+    await api.post(`/v1/groups/${b}/members`, { user_ids: ["alice"] });
+    const afterAdd = await claimBecomes(api, "alice", { groups: ["FC Barcelona fans", "R&D"] });
+
+    await api.del(`/v1/groups/${a}/members`, { user_ids: ["alice"] });
+    await claimBecomes(api, "alice", { groups: ["R&D"] });
+
+    await api.patch(`/v1/groups/${b}`, { name: "Research" });
+    await claimBecomes(api, "alice", { groups: ["Research"] });
+
+    await api.del(`/v1/groups/${b}`);
+    await claimBecomes(api, "alice", { groups: [] });
+    console.log(`claim reflected an add after ${afterAdd} ms`);
+  });
+
+  it("is rebuilt from D1 after the KV entry is deleted", async () => {
+    const api = await client();
+    const g = await newGroup(api, "Keepers");
+    await api.post(`/v1/groups/${g}/members`, { user_ids: ["bob"] });
+    await claimBecomes(api, "bob", { groups: ["Keepers"] });
+    await env.CLAIMS.delete(`claims:${api.tenant}:bob`);
+    expect(await env.CLAIMS.get(`claims:${api.tenant}:bob`)).toBeNull();
+    expect(await claimOf(api, "bob")).toEqual({ groups: ["Keepers"] });
+    // and written back to KV
+    expect(await env.CLAIMS.get(`claims:${api.tenant}:bob`, "json")).toMatchObject({ values: ["Keepers"], count: 1 });
+  });
+
+  it("turns into an OIDC distributed-claims pointer past the overage limit", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    expect((await admin.patch("/v1/config", { claim: { overageLimit: 3 } })).status).toBe(200);
+    const groups = [];
+    for (let i = 0; i < 4; i++) groups.push(await newGroup(admin, `g${i}`));
+    for (const g of groups.slice(0, 3)) await admin.post(`/v1/groups/${g}/members`, { user_ids: ["carol"] });
+    await claimBecomes(admin, "carol", { groups: ["g0", "g1", "g2"] });
+    await admin.post(`/v1/groups/${groups[3]}/members`, { user_ids: ["carol"] });
+    await claimBecomes(admin, "carol", {
+      _claim_names: { groups: "src1" },
+      _claim_sources: { src1: { endpoint: "http://groups.test/v1/users/carol/groups" } },
+    });
+  });
+
+  it("uses the configured claim name and ids instead of names", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const g = await newGroup(admin, "Named");
+    await admin.post(`/v1/groups/${g}/members`, { user_ids: ["dan"] });
+    await claimBecomes(admin, "dan", { groups: ["Named"] });
+    const res = await admin.patch("/v1/config", { claim: { name: "app_groups", values: "ids" } });
+    expect(res.json.result.claim).toEqual({ name: "app_groups", values: "ids", overageLimit: 200, includeInherited: true });
+    expect(await claimOf(admin, "dan")).toEqual({ app_groups: [g] });
+  });
+
+  it("needs claims:read or groups:read; config changes need admin", async () => {
+    const api = await client(undefined, { scope: "claims:read" });
+    await env.DB.prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?, 'erin', 0, 0)").bind(api.tenant).run();
+    expect((await api.get("/v1/users/erin/claims")).json.result).toEqual({ groups: [] });
+    expectError(await api.get("/v1/groups"), 403, "forbidden");
+    const writer = await client(api.tenant, { scope: "groups:write groups:read" });
+    expectError(await writer.patch("/v1/config", { claim: { name: "x" } }), 403, "forbidden");
+    const admin = await client(api.tenant, { scope: "admin" });
+    expectError(await admin.patch("/v1/config", { claim: { name: "bad name!" } }), 400, "invalid");
+    expectError(await admin.patch("/v1/config", { maxMembersPerGroup: 0 }), 400, "invalid");
+    expect((await admin.get("/v1/config")).json.result.claim.name).toBe("groups");
+  });
+});
+
+describe("Okta token inline hook", () => {
+  const secret = "hook-secret-for-tests";
+  const hookBody = (id: string, login: string) => ({
+    eventType: "com.okta.oauth2.tokens.transform",
+    eventTypeVersion: "1.0",
+    data: {
+      context: { user: { id, profile: { login, firstName: "Fay", lastName: "Doe" } }, protocol: { type: "OAUTH2.0" } },
+      identity: { claims: { sub: id } },
+      access: { claims: { sub: id }, scopes: {} },
+    },
+  });
+
+  it("answers with identity and access patch commands adding the configured claim", async () => {
+    const admin = await client("hooked", { scope: "admin" });
+    await admin.patch("/v1/config", { claim: { name: "app_groups", values: "names" } });
+    await admin.put("/v1/users/fay", { email: "fay@example.com" });
+    const g = await newGroup(admin, `Hooked ${Date.now()}`);
+    await admin.post(`/v1/groups/${g}/members`, { user_ids: ["fay"] });
+    await eventually(async () => JSON.stringify(await claimOf(admin, "fay")).includes("Hooked"));
+
+    // Okta's own user id is unknown here, so the login email finds the user
+    const started = Date.now();
+    const res = await call("POST", "/hooks/okta/token", { body: hookBody("00uOkta123", "Fay@Example.com"), headers: { authorization: secret } });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(res.status).toBe(200);
+    const name = (await admin.get(`/v1/groups/${g}`)).json.result.name;
+    const ops = [{ op: "add", path: "/claims/app_groups", value: [name] }];
+    expect(res.json).toEqual({
+      commands: [
+        { type: "com.okta.identity.patch", value: ops },
+        { type: "com.okta.access.patch", value: ops },
+      ],
+    });
+  });
+
+  it("adds nothing for a user it does not know", async () => {
+    const res = await call("POST", "/hooks/okta/token", { body: hookBody("00uNobody", "nobody@example.com"), headers: { authorization: secret } });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ commands: [] });
+  });
+
+  it("refuses a wrong or missing secret and a malformed request with Okta's error shape", async () => {
+    const wrong = await call("POST", "/hooks/okta/token", { body: hookBody("x", "x@example.com"), headers: { authorization: "hook-secret-for-tests-not" } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json.error.errorSummary).toContain("does not match");
+    const missing = await call("POST", "/hooks/okta/token", { body: hookBody("x", "x@example.com") });
+    expect(missing.status).toBe(401);
+    expect(missing.json.error.errorSummary).toContain("missing");
+    const bad = await call("POST", "/hooks/okta/token", { body: { data: {} }, headers: { authorization: secret } });
+    expect(bad.status).toBe(400);
+    expect(typeof bad.json.error.errorSummary).toBe("string");
+  });
+});
