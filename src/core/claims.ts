@@ -25,7 +25,7 @@ export async function buildClaims(db: Db, tenantId: string, userIds: string[], s
   const rows = await db.all<{ user_id: string; id: string; name: string }>(sql`
     WITH RECURSIVE held(user_id, group_id) AS (
       SELECT m.user_id, m.group_id FROM json_each(${JSON.stringify(userIds)}) j
-        JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
       UNION
       SELECT h.user_id, e.parent_id FROM held h
         JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.child_id = h.group_id

@@ -3,6 +3,8 @@
 // time, so the reads before a batch still hold when the batch runs.
 // Id lists travel as one JSON parameter expanded with json_each (D1 binds at most
 // 100 parameters), and each mutation is one D1 batch: applied whole or not at all.
+// json_each is joined with CROSS JOIN, which makes SQLite walk the id list and look
+// each id up by index; a plain JOIN lets it scan the whole group instead.
 import { sql } from "drizzle-orm";
 import { batch, changesOf, type Db } from "./context";
 import { CoreError, notFound } from "./errors";
@@ -35,7 +37,7 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
 export async function existingMembers(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<Set<string>> {
   const rows = await db.all<{ user_id: string }>(
     sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
-        JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`,
+        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`,
   );
   return new Set(rows.map((r) => r.user_id));
 }
@@ -45,7 +47,7 @@ async function checkGroupsPerUser(db: Db, tenantId: string, newIds: string[], se
   if (newIds.length === 0) return;
   const full = await db.all<{ user_id: string; n: number }>(
     sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(newIds)}) j
-        JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
         GROUP BY m.user_id HAVING count(*) >= ${settings.maxGroupsPerUser}`,
   );
   if (full.length > 0) {
@@ -130,7 +132,7 @@ export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Pro
   const idsJson = JSON.stringify(ids);
   const results = await batch(db, [
     sql`UPDATE groups SET
-                 member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j JOIN memberships x
+                 member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j CROSS JOIN memberships x
                    ON x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value),
                  version = version + 1, updated_at = ${now}
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
