@@ -20,19 +20,21 @@ export const claimKey = (tenantId: string, userId: string) => `claims:${tenantId
 const settingsKey = (tenantId: string) => `claim-settings:${tenantId}`;
 const stampOf = (s: ClaimSettings) => JSON.stringify(s);
 
-/** Build the claims of many users with one query (direct groups, plus inherited ones if configured). */
-export async function buildClaims(db: Db, tenantId: string, userIds: string[], s: ClaimSettings): Promise<Map<string, StoredClaim>> {
-  const rows = await db.all<{ user_id: string; id: string; name: string }>(sql`
+/** The claims of many users in one query: direct groups, plus inherited ones if configured. */
+export const claimsQuery = (tenantId: string, userIds: string[], s: ClaimSettings) => sql`
     WITH RECURSIVE held(user_id, group_id) AS (
       SELECT m.user_id, m.group_id FROM json_each(${JSON.stringify(userIds)}) j
         CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
       UNION
       SELECT h.user_id, e.parent_id FROM held h
-        JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.child_id = h.group_id
+        CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.child_id = h.group_id
         WHERE ${s.includeInherited ? 1 : 0}
     )
-    SELECT h.user_id, g.id, g.name FROM held h JOIN groups g ON g.tenant_id = ${tenantId} AND g.id = h.group_id
-    ORDER BY h.user_id, g.name_key`);
+    SELECT h.user_id, g.id, g.name FROM held h CROSS JOIN groups g ON g.tenant_id = ${tenantId} AND g.id = h.group_id
+    ORDER BY h.user_id, g.name_key`;
+
+export async function buildClaims(db: Db, tenantId: string, userIds: string[], s: ClaimSettings): Promise<Map<string, StoredClaim>> {
+  const rows = await db.all<{ user_id: string; id: string; name: string }>(claimsQuery(tenantId, userIds, s));
   const byUser = new Map<string, string[]>(userIds.map((u) => [u, []]));
   for (const r of rows) byUser.get(r.user_id)?.push(s.values === "ids" ? r.id : r.name);
   const stamp = stampOf(s);

@@ -33,23 +33,25 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
   return { memberCount: row.member_count };
 }
 
+export const existingMembersQuery = (tenantId: string, groupId: string, ids: string[]) =>
+  sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
+      CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
+
 /** Which of these ids are members of the group already. */
 export async function existingMembers(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<Set<string>> {
-  const rows = await db.all<{ user_id: string }>(
-    sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
-        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`,
-  );
+  const rows = await db.all<{ user_id: string }>(existingMembersQuery(tenantId, groupId, ids));
   return new Set(rows.map((r) => r.user_id));
 }
+
+export const groupsPerUserQuery = (tenantId: string, ids: string[], limit: number) =>
+  sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(ids)}) j
+      CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+      GROUP BY m.user_id HAVING count(*) >= ${limit}`;
 
 /** Refuse users who would exceed the per-user group limit by joining one more group. */
 async function checkGroupsPerUser(db: Db, tenantId: string, newIds: string[], settings: TenantSettings) {
   if (newIds.length === 0) return;
-  const full = await db.all<{ user_id: string; n: number }>(
-    sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(newIds)}) j
-        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
-        GROUP BY m.user_id HAVING count(*) >= ${settings.maxGroupsPerUser}`,
-  );
+  const full = await db.all<{ user_id: string; n: number }>(groupsPerUserQuery(tenantId, newIds, settings.maxGroupsPerUser));
   if (full.length > 0) {
     throw new CoreError(
       "limit_exceeded",

@@ -1,0 +1,40 @@
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import type { SQL } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { claimsQuery } from "../src/core/claims";
+import { DEFAULT_SETTINGS } from "../src/core/config";
+import { existingMembersQuery, groupsPerUserQuery } from "../src/core/member-writes";
+import { env } from "./helpers";
+
+const dialect = new SQLiteAsyncDialect();
+
+async function plan(query: SQL): Promise<string[]> {
+  const q = dialect.sqlToQuery(query);
+  const rows = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+  return rows.results.map((r) => r.detail);
+}
+
+// Hot queries must look ids up by index, never scan a group's or a tenant's memberships.
+describe("query plans of hot queries", () => {
+  const ids = ["a", "b", "c"];
+
+  it("existing members: index lookups per id", async () => {
+    const p = await plan(existingMembersQuery("t", "g", ids));
+    expect(p.join("\n")).toMatch(/SEARCH m USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/);
+    expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
+  });
+
+  it("groups-per-user check: the by-user index", async () => {
+    const p = await plan(groupsPerUserQuery("t", ids, 10));
+    expect(p.join("\n")).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user \(tenant_id=\? AND user_id=\?\)/);
+    expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
+  });
+
+  it("claims build: by-user index, edges by child, groups by primary key", async () => {
+    const p = (await plan(claimsQuery("t", ids, DEFAULT_SETTINGS.claim))).join("\n");
+    expect(p).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user/);
+    expect(p).toMatch(/SEARCH e USING (COVERING )?INDEX group_edges_by_child \(tenant_id=\? AND child_id=\?\)/);
+    expect(p).toMatch(/SEARCH g USING INDEX sqlite_autoindex_groups_1 \(tenant_id=\? AND id=\?\)/);
+    expect(p).not.toMatch(/SCAN (m|e|g)\b/);
+  });
+});
