@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, env, expectError, type Client } from "./helpers";
+import { client, env, eventually, expectError, type Client } from "./helpers";
 
 async function newGroup(api: Client, name = "Team") {
   const res = await api.post("/v1/groups", { name });
@@ -74,6 +74,19 @@ describe("members", () => {
     expectError(await api.del(`/v1/groups/${g}/members/c`), 404, "not_found");
     expect(await memberIds(api.tenant, g)).toEqual([]);
     expect(await memberCount(api.tenant, g)).toBe(0);
+  });
+
+  it("replaces the whole member set with PUT, refreshing the claims of those who left", async () => {
+    const api = await client();
+    const g = await newGroup(api, "Replaced");
+    await api.post(`/v1/groups/${g}/members`, { user_ids: ["a", "b", "c"] });
+    const res = await api.put(`/v1/groups/${g}/members`, { user_ids: ["c", "d", "d"] });
+    expect(res.status).toBe(200);
+    expect(res.json.result).toEqual({ added: 1, removed: 2, member_count: 2 });
+    expect(await memberIds(api.tenant, g)).toEqual(["c", "d"]);
+    expect(await memberCount(api.tenant, g)).toBe(2);
+    await eventually(async () => JSON.stringify((await api.get("/v1/users/a/claims")).json.result) === '{"groups":[]}');
+    await eventually(async () => JSON.stringify((await api.get("/v1/users/d/claims")).json.result) === '{"groups":["Replaced"]}');
   });
 
   it("changes a member's role", async () => {

@@ -27,6 +27,20 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
+      method: "put", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
+      description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step.",
+      request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
+      responses: { 200: ok(s.result(s.replaceResult), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const r = await members.replaceMembers(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role);
+      return c.json({ result: r }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: "delete", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
       request: { params: s.groupIdParam, body: json(s.removeMemberIdsBody) },
       responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors },

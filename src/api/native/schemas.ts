@@ -120,6 +120,7 @@ export const pageResult = <T extends z.ZodType>(schema: T) =>
   z.object({ result: z.array(schema), next_cursor: z.string().nullable() });
 
 export const addResult = z.object({ added: z.number().int(), already_members: z.number().int() });
+export const replaceResult = z.object({ added: z.number().int(), removed: z.number().int(), member_count: z.number().int() });
 export const removeResult = z.object({ removed: z.number().int(), not_members: z.number().int() });
 
 export const claimResult = z
