@@ -13,6 +13,8 @@ await wranglerDone(["d1", "migrations", "apply", "DB", "--local", "--persist-to"
 });
 console.error(`\nedge-groups: serving on http://127.0.0.1:${port} (state in ${state})`);
 console.error(`mint a dev token:  npm run -s token -- --tenant acme --sub alice --scope "groups:read groups:write"\n`);
-const dev = wrangler(["dev", "--ip", "127.0.0.1", "--port", port, "--persist-to", state, ...process.argv.slice(2)]);
+const dev = wrangler(["dev", "--ip", "127.0.0.1", "--port", port, "--persist-to", state, ...process.argv.slice(2)], {
+  env: { WRANGLER_SEND_METRICS: "false", ...process.env },
+});
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
