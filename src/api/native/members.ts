@@ -11,33 +11,26 @@ import * as s from "./schemas";
 import { heldGroupOut, memberOut } from "./shape";
 
 export function registerMemberRoutes(app: NativeApp) {
-  app.openapi(
-    createRoute({
-      method: "post", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
-      description: "Adds 1-1,000 users (duplicates folded). Unknown user ids get a bare profile.",
-      request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
-      responses: { 200: ok(s.result(s.addResult), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
-    }),
-    async (c) => {
-      const b = c.req.valid("json");
-      const r = await members.addMembers(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role);
-      return c.json({ result: r }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "put", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
-      description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step.",
-      request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
-      responses: { 200: ok(s.result(s.replaceResult), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
-    }),
-    async (c) => {
-      const b = c.req.valid("json");
-      const r = await members.replaceMembers(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role);
-      return c.json({ result: r }, 200);
-    },
-  );
+  // Adding and replacing take the same body and differ only in the core call and its result.
+  const bulk = [
+    { method: "post", apply: members.addMembers, result: s.addResult,
+      description: "Adds 1-1,000 users (duplicates folded). Unknown user ids get a bare profile." },
+    { method: "put", apply: members.replaceMembers, result: s.replaceResult,
+      description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step." },
+  ] as const;
+  for (const { method, apply, result, description } of bulk) {
+    app.openapi(
+      createRoute({
+        method, path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const, description,
+        request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
+        responses: { 200: ok(s.result(result), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
+      }),
+      async (c) => {
+        const b = c.req.valid("json");
+        return c.json({ result: await apply(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role) }, 200);
+      },
+    );
+  }
 
   app.openapi(
     createRoute({
