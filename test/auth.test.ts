@@ -52,6 +52,13 @@ describe("auth", () => {
     expect(body.error.message).toContain("not configured");
   });
 
+  it("answers an unknown /v1 route with the native 404 format", async () => {
+    const api = await client();
+    const res = await api.get("/v1/no-such-thing");
+    expectError(res, 404, "not_found");
+    expect(res.json.error.message).toContain("/v1/no-such-thing");
+  });
+
   it("serves /openapi.json and /docs without a token, generated from the routes", async () => {
     const spec = await call("GET", "/openapi.json");
     expect(spec.status).toBe(200);

@@ -119,6 +119,17 @@ describe("Okta token inline hook", () => {
     });
   });
 
+  it("with no HOOK_SECRETS configured, refuses every hook call (401, never open)", async () => {
+    const { buildApp } = await import("../src/app");
+    const res = await buildApp().request(
+      "/hooks/okta/token",
+      { method: "POST", headers: { authorization: secret, "content-type": "application/json" }, body: JSON.stringify(hookBody("x", "x@example.com")) },
+      { ...env, HOOK_SECRETS: undefined },
+    );
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { errorSummary: string } }).error.errorSummary).toContain("not configured");
+  });
+
   it("adds nothing for a user it does not know", async () => {
     const res = await call("POST", "/hooks/okta/token", { body: hookBody("00uNobody", "nobody@example.com"), headers: { authorization: secret } });
     expect(res.status).toBe(200);

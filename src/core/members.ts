@@ -2,6 +2,7 @@
 // through the group's coordinator, which applies it as one D1 batch.
 import type { Scope } from "./context";
 import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
+import { CoreError } from "./errors";
 import { uniqueIds } from "./ids";
 import type { MemberRole } from "./member-writes";
 
@@ -35,4 +36,10 @@ export function replaceMembers(scope: Scope, groupId: string, userIds: string[],
 
 export async function setMemberRole(scope: Scope, groupId: string, userId: string, role: MemberRole): Promise<void> {
   await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role));
+}
+
+/** Remove one member; a user who is not a member is a 404, not a silent no-op. */
+export async function removeMember(scope: Scope, groupId: string, userId: string): Promise<void> {
+  const r = await removeMembers(scope, groupId, [userId]);
+  if (r.removed === 0) throw new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
 }

@@ -24,8 +24,14 @@ export function nativeApp() {
   });
   app.use("*", limitBody(), authenticate());
   app.onError((err, c) => nativeError(c, err));
-  app.notFound((c) => nativeError(c, new CoreError("not_found", `no route ${c.req.method} ${c.req.path}`)));
   return app;
+}
+
+/** Registered after every route: a mounted sub-app's notFound is not used by Hono, so unknown paths need a route of their own. */
+export function rejectUnknownRoutes(app: ReturnType<typeof nativeApp>) {
+  app.all("*", (c) => {
+    throw new CoreError("not_found", `no route ${c.req.method} ${c.req.path}`);
+  });
 }
 
 export type NativeApp = ReturnType<typeof nativeApp>;

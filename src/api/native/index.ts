@@ -1,4 +1,4 @@
-import { nativeApp } from "./app";
+import { nativeApp, rejectUnknownRoutes } from "./app";
 import { registerConfigRoutes } from "./config";
 import { registerGroupRoutes } from "./groups";
 import { registerMemberRoutes } from "./members";
@@ -11,5 +11,6 @@ export function nativeRoutes() {
   registerMemberRoutes(app);
   registerUserRoutes(app);
   registerConfigRoutes(app);
+  rejectUnknownRoutes(app);
   return app;
 }

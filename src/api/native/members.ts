@@ -2,7 +2,6 @@ import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
 import { claimObject, readClaim } from "../../core/claims";
-import { CoreError } from "../../core/errors";
 import * as members from "../../core/members";
 import * as users from "../../core/users";
 import type { NativeApp } from "./app";
@@ -52,8 +51,7 @@ export function registerMemberRoutes(app: NativeApp) {
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
-      const r = await members.removeMembers(c.var.scope, group_id, [user_id]);
-      if (r.removed === 0) throw new CoreError("not_found", `user '${user_id}' is not a member of group '${group_id}'`);
+      await members.removeMember(c.var.scope, group_id, user_id);
       return c.body(null, 204);
     },
   );
