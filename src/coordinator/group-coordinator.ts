@@ -8,6 +8,8 @@ import { CoreError, type SerializedError } from "../core/errors";
 import * as writes from "../core/member-writes";
 import { updateGroupRow, type GroupPatch } from "../core/group-writes";
 import { refreshClaims } from "../core/claims";
+import { assertMayChangeMembers, type Authority } from "../core/role-rules";
+import { assignGroupRoles, removeGroupRoles } from "../core/group-role-writes";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
@@ -16,6 +18,7 @@ export interface Caller {
   groupId: string;
   actor: string;
   source: string;
+  authority: Authority;
 }
 
 /** Users per claims refresh: one D1 query and this many KV writes. */
@@ -56,8 +59,14 @@ export class GroupCoordinator extends DurableObject<Env> {
     return database(this.env.DB);
   }
 
+  /** Rule 2 of the role rules, checked inside the serial section so the group's roles cannot change before the write. */
+  private mayChangeMembers(c: Caller) {
+    return assertMayChangeMembers(this.db, c.tenantId, c.groupId, c.authority);
+  }
+
   addMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
     return this.serial(async () => {
+      await this.mayChangeMembers(c);
       const result = await writes.addMembers(this.db, await this.meta(c), userIds, role);
       await this.enqueue(c.tenantId, result.added_ids);
       return { added: result.added, already_members: result.already_members };
@@ -66,6 +75,7 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   removeMembers(c: Caller, userIds: string[]) {
     return this.serial(async () => {
+      await this.mayChangeMembers(c);
       const result = await writes.removeMembers(this.db, await this.meta(c), userIds);
       await this.enqueue(c.tenantId, userIds);
       return result;
@@ -74,6 +84,7 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
     return this.serial(async () => {
+      await this.mayChangeMembers(c);
       const { changed_ids, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role);
       await this.enqueue(c.tenantId, changed_ids);
       return result;
@@ -81,7 +92,18 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   setMemberRole(c: Caller, userId: string, role: writes.MemberRole) {
-    return this.serial(async () => writes.setMemberRole(this.db, await this.meta(c), userId, role));
+    return this.serial(async () => {
+      await this.mayChangeMembers(c);
+      return writes.setMemberRole(this.db, await this.meta(c), userId, role);
+    });
+  }
+
+  assignRoles(c: Caller, roleIds: string[]) {
+    return this.serial(async () => assignGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
+  }
+
+  removeRoles(c: Caller, roleIds: string[]) {
+    return this.serial(async () => removeGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
   }
 
   updateGroup(c: Caller, patch: GroupPatch) {

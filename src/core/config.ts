@@ -48,8 +48,11 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   claim: { name: "groups", values: "names", overageLimit: 200, includeInherited: true },
 };
 
+/** Keys given as undefined mean "not given", not "clear". */
+const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 function merge(base: TenantSettings, patch: Partial<TenantSettings> | SettingsPatch): TenantSettings {
-  return { ...base, ...patch, claim: { ...base.claim, ...(patch.claim ?? {}) } } as TenantSettings;
+  return { ...base, ...given(patch), claim: { ...base.claim, ...given(patch.claim ?? {}) } } as TenantSettings;
 }
 
 export function parseStored(text: string | undefined | null): TenantSettings {

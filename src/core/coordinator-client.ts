@@ -2,6 +2,7 @@
 import type { Outcome, Caller } from "../coordinator/group-coordinator";
 import type { Scope } from "./context";
 import { CoreError } from "./errors";
+import { authorityOf } from "./role-rules";
 
 export function coordinatorOf(scope: Scope, groupId: string) {
   const ns = scope.env.GROUP_COORDINATOR;
@@ -9,7 +10,7 @@ export function coordinatorOf(scope: Scope, groupId: string) {
 }
 
 export function callerOf(scope: Scope, groupId: string, source = "api"): Caller {
-  return { tenantId: scope.tenantId, groupId, actor: scope.actor, source };
+  return { tenantId: scope.tenantId, groupId, actor: scope.actor, source, authority: authorityOf(scope.principal) };
 }
 
 export async function unwrap<T>(outcome: Promise<Outcome<T>>): Promise<T> {

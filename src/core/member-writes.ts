@@ -70,7 +70,7 @@ function checkMembersPerGroup(groupId: string, resulting: number, settings: Tena
   }
 }
 
-function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number) {
+export function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number) {
   return sql`INSERT INTO audit_log (tenant_id, id, at, actor, action, target_type, target_id, seq, detail)
              VALUES (${m.tenantId}, ${newId()}, ${now}, ${m.actor}, ${action}, 'group', ${m.groupId}, ${m.seq}, ${JSON.stringify(detail)})`;
 }

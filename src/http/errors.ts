@@ -1,5 +1,4 @@
 import { HTTPException } from "hono/http-exception";
-import type { ZodError } from "zod";
 import { CoreError, type ErrorKind } from "../core/errors";
 
 const kindOfStatus: Record<number, ErrorKind> = {
@@ -26,10 +25,11 @@ export function asCoreError(err: unknown): CoreError | null {
   return null;
 }
 
-export function invalidInput(error: ZodError, where: string): CoreError {
+/** A failed zod parse (any zod build: @hono/zod-openapi and zod may differ) as a 400. */
+export function invalidInput(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, where: string): CoreError {
   return new CoreError(
     "invalid",
     `invalid ${where}`,
-    error.issues.map((i) => ({ field: i.path.join(".") || where, message: i.message })),
+    error.issues.map((i) => ({ field: i.path.map(String).join(".") || where, message: i.message })),
   );
 }

@@ -3,6 +3,7 @@ import { registerConfigRoutes } from "./config";
 import { registerGroupRoutes } from "./groups";
 import { registerMemberRoutes } from "./members";
 import { registerUserRoutes } from "./users";
+import { registerRoleRoutes } from "./roles";
 
 /** The native API of seed 000, mounted at /v1. */
 export function nativeRoutes() {
@@ -11,6 +12,7 @@ export function nativeRoutes() {
   registerMemberRoutes(app);
   registerUserRoutes(app);
   registerConfigRoutes(app);
+  registerRoleRoutes(app);
   rejectUnknownRoutes(app);
   return app;
 }

@@ -1,6 +1,7 @@
 // Core rows → the native wire format (seed 000): snake_case, epoch seconds.
 import type { GroupRow } from "../../core/groups";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
+import type { EffectiveRole, RoleRow } from "../../core/roles";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
@@ -50,3 +51,15 @@ export const profileIn = (b: {
   picture: b.picture,
   customData: b.custom_data,
 });
+
+export const roleOut = (r: RoleRow) => ({
+  role_id: r.id,
+  key: r.key,
+  name: r.name,
+  description: r.description,
+  level: r.level,
+  created_at: seconds(r.createdAt),
+  updated_at: seconds(r.updatedAt),
+});
+
+export const effectiveRoleOut = (r: EffectiveRole) => ({ ...roleOut(r), direct: r.direct, via_groups: r.via_groups });

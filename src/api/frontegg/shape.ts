@@ -1,0 +1,47 @@
+// Core rows → the seed-001 wire format: camelCase, ISO 8601 times, metadata as a JSON string.
+import type { TenantSettings } from "../../core/config";
+import type { GroupView } from "../../core/group-views";
+import type { RoleRow } from "../../core/roles";
+import type { UserRow } from "../../core/users";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export const roleOut = (r: RoleRow) => ({
+  id: r.id,
+  key: r.key,
+  name: r.name,
+  description: r.description,
+  level: r.level,
+  createdAt: iso(r.createdAt),
+  updatedAt: iso(r.updatedAt),
+});
+
+export const userOut = (u: UserRow) => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  phoneNumber: u.phoneNumber,
+  profilePictureUrl: u.picture,
+  createdAt: iso(u.createdAt),
+});
+
+export const groupOut = ({ group: g, roles, users }: GroupView) => ({
+  id: g.id,
+  name: g.name,
+  description: g.description,
+  color: g.color,
+  metadata: g.customData,
+  ...(roles ? { roles: roles.map(roleOut) } : {}),
+  ...(users ? { users: users.map(userOut) } : {}),
+  createdAt: iso(g.createdAt),
+  updatedAt: iso(g.updatedAt),
+});
+
+export const configOut = (s: TenantSettings) => ({
+  enabled: s.groupsEnabled,
+  rolesEnabled: s.rolesOnGroupsEnabled,
+  maxMembersPerGroup: s.maxMembersPerGroup,
+  maxGroupsPerUser: s.maxGroupsPerUser,
+  maxHierarchyDepth: s.maxHierarchyDepth,
+  claim: s.claim,
+});

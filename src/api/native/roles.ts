@@ -1,0 +1,106 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireScope } from "../../auth/middleware";
+import { SCOPES } from "../../auth/scopes";
+import * as core from "../../core/roles";
+import type { NativeApp } from "./app";
+import { errors, json, ok, read, write } from "./openapi-helpers";
+import * as r from "./role-schemas";
+import * as s from "./schemas";
+import { effectiveRoleOut, roleOut } from "./shape";
+
+const admin = requireScope(SCOPES.admin);
+
+export function registerRoleRoutes(app: NativeApp) {
+  app.openapi(
+    createRoute({
+      method: "post", path: "/roles", tags: ["roles"], middleware: [admin] as const,
+      request: { body: json(r.createRoleBody) },
+      responses: { 201: ok(s.result(r.role), "The created role"), 409: ok(s.errorBody, "Key clash"), ...errors },
+    }),
+    async (c) => c.json({ result: roleOut(await core.createRole(c.var.scope, c.req.valid("json"))) }, 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/roles", tags: ["roles"], middleware: [read] as const,
+      responses: { 200: ok(s.result(z.array(r.role)), "The tenant's roles, highest first"), ...errors },
+    }),
+    async (c) => c.json({ result: (await core.listRoles(c.var.scope)).map(roleOut) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/roles/{role_id}", tags: ["roles"], middleware: [read] as const,
+      request: { params: r.roleIdParam },
+      responses: { 200: ok(s.result(r.role), "The role"), ...errors },
+    }),
+    async (c) => c.json({ result: roleOut(await core.getRole(c.var.scope, c.req.valid("param").role_id)) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch", path: "/roles/{role_id}", tags: ["roles"], middleware: [admin] as const,
+      request: { params: r.roleIdParam, body: json(r.updateRoleBody) },
+      responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...errors },
+    }),
+    async (c) => c.json({ result: roleOut(await core.updateRole(c.var.scope, c.req.valid("param").role_id, c.req.valid("json"))) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete", path: "/roles/{role_id}", tags: ["roles"], middleware: [admin] as const,
+      request: { params: r.roleIdParam },
+      responses: { 204: { description: "Deleted, and taken off every group and user" }, ...errors },
+    }),
+    async (c) => {
+      await core.deleteRole(c.var.scope, c.req.valid("param").role_id);
+      return c.body(null, 204);
+    },
+  );
+
+  const holders = [
+    { path: "/groups/{group_id}/roles", params: s.groupIdParam, id: (p: Record<string, string>) => p.group_id!,
+      assign: core.assignGroupRoles, remove: core.removeGroupRoles },
+    { path: "/users/{user_id}/roles", params: s.userIdParam, id: (p: Record<string, string>) => p.user_id!,
+      assign: core.assignUserRoles, remove: core.removeUserRoles },
+  ] as const;
+  for (const h of holders) {
+    app.openapi(
+      createRoute({
+        method: "post", path: h.path, tags: ["roles"], middleware: [write] as const,
+        description: "Assigns roles. A caller may assign only roles lower than their own best role (admin tokens excepted).",
+        request: { params: h.params, body: json(r.roleIdsBody) },
+        responses: { 200: ok(s.result(r.assignResult), "What changed"), ...errors },
+      }),
+      async (c) => c.json({ result: await h.assign(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
+    );
+    app.openapi(
+      createRoute({
+        method: "delete", path: h.path, tags: ["roles"], middleware: [write] as const,
+        description: "Takes roles away, under the same rule as assigning them.",
+        request: { params: h.params, body: json(r.roleIdsBody) },
+        responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...errors },
+      }),
+      async (c) => c.json({ result: await h.remove(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/groups/{group_id}/roles", tags: ["roles"], middleware: [read] as const,
+      request: { params: s.groupIdParam },
+      responses: { 200: ok(s.result(z.array(r.role)), "The group's roles"), ...errors },
+    }),
+    async (c) => c.json({ result: (await core.groupRoles(c.var.scope, c.req.valid("param").group_id)).map(roleOut) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/users/{user_id}/roles", tags: ["roles"], middleware: [read] as const,
+      description: "The user's effective roles: their own plus those of their groups, inherited groups included.",
+      request: { params: s.userIdParam },
+      responses: { 200: ok(s.result(z.array(r.effectiveRole)), "Effective roles, highest first"), ...errors },
+    }),
+    async (c) => c.json({ result: (await core.effectiveRoles(c.var.scope, c.req.valid("param").user_id)).map(effectiveRoleOut) }, 200),
+  );
+}

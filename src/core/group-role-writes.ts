@@ -1,0 +1,45 @@
+// Roles on a group. Run by the group's coordinator, so a role change is ordered with
+// the member mutations whose permission (rule 2) depends on the group's roles.
+import { sql } from "drizzle-orm";
+import { batch, changesOf, type Db } from "./context";
+import { notFound } from "./errors";
+import { auditStatement, type MutationMeta } from "./member-writes";
+import { assertMayAssignRoles, type Authority } from "./role-rules";
+import { assertRolesExist } from "./role-lookup";
+
+async function assertGroup(db: Db, tenantId: string, groupId: string) {
+  const row = await db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`);
+  if (!row) throw notFound("group", groupId);
+}
+
+const touchGroup = (m: MutationMeta, now: number) =>
+  sql`UPDATE groups SET version = version + 1, updated_at = ${now} WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`;
+
+export async function assignGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
+  await assertGroup(db, m.tenantId, m.groupId);
+  await assertRolesExist(db, m.tenantId, roleIds);
+  await assertMayAssignRoles(db, m.tenantId, who, roleIds);
+  const now = Date.now();
+  const ids = JSON.stringify(roleIds);
+  const results = await batch(db, [
+    sql`INSERT INTO group_roles (tenant_id, group_id, role_id, assigned_at)
+        SELECT ${m.tenantId}, ${m.groupId}, j.value, ${now} FROM json_each(${ids}) j WHERE true ON CONFLICT DO NOTHING`,
+    touchGroup(m, now),
+    auditStatement(m, "roles.assign", { role_ids: roleIds }, now),
+  ]);
+  return { assigned: changesOf(results, 0), already_assigned: roleIds.length - changesOf(results, 0) };
+}
+
+export async function removeGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
+  await assertGroup(db, m.tenantId, m.groupId);
+  await assertRolesExist(db, m.tenantId, roleIds);
+  await assertMayAssignRoles(db, m.tenantId, who, roleIds);
+  const now = Date.now();
+  const results = await batch(db, [
+    sql`DELETE FROM group_roles WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(roleIds)}))`,
+    touchGroup(m, now),
+    auditStatement(m, "roles.remove", { role_ids: roleIds }, now),
+  ]);
+  return { removed: changesOf(results, 0), not_assigned: roleIds.length - changesOf(results, 0) };
+}

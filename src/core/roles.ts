@@ -1,0 +1,163 @@
+// Per-tenant roles with levels (0 is the top), and who holds them: groups (through
+// the group's coordinator) and users directly. A user's effective roles are their own
+// plus those of every group they hold, inherited groups included.
+import { sql } from "drizzle-orm";
+import { roles } from "../db/schema";
+import { batch, changesOf, type Scope } from "./context";
+import { loadSettings } from "./config";
+import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
+import { CoreError, isUniqueViolation, notFound } from "./errors";
+import { newId, uniqueIds } from "./ids";
+import { assertMayAssignRoles, authorityOf } from "./role-rules";
+import { assertRolesExist, roleColumns, rolesOfGroups, type RoleRow } from "./role-lookup";
+
+export type { RoleRow };
+
+export interface RoleInput {
+  key: string;
+  name: string;
+  description?: string;
+  level: number;
+}
+
+const keyClash = (key: string) => new CoreError("conflict", `a role with key '${key}' already exists`, [{ field: "key", message: "must be unique" }]);
+
+export async function createRole(scope: Scope, input: RoleInput): Promise<RoleRow> {
+  const now = Date.now();
+  try {
+    const row = await scope.db
+      .insert(roles)
+      .values({ tenantId: scope.tenantId, id: newId(), key: input.key, name: input.name, description: input.description ?? "", level: input.level, createdAt: now, updatedAt: now })
+      .returning()
+      .get();
+    return strip(row);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw keyClash(input.key);
+    throw e;
+  }
+}
+
+const strip = ({ tenantId: _t, ...r }: typeof roles.$inferSelect): RoleRow => r;
+
+export async function listRoles(scope: Scope): Promise<RoleRow[]> {
+  return scope.db.all<RoleRow>(sql`SELECT ${roleColumns} FROM roles r WHERE r.tenant_id = ${scope.tenantId} ORDER BY r.level, r.key`);
+}
+
+export async function getRole(scope: Scope, roleId: string): Promise<RoleRow> {
+  const row = await scope.db.get<RoleRow>(sql`SELECT ${roleColumns} FROM roles r WHERE r.tenant_id = ${scope.tenantId} AND r.id = ${roleId}`);
+  if (!row) throw notFound("role", roleId);
+  return row;
+}
+
+export async function updateRole(scope: Scope, roleId: string, patch: Partial<RoleInput>): Promise<RoleRow> {
+  await getRole(scope, roleId);
+  try {
+    const row = await scope.db.get<RoleRow>(
+      sql`UPDATE roles SET
+            key = coalesce(${patch.key ?? null}, key), name = coalesce(${patch.name ?? null}, name),
+            description = coalesce(${patch.description ?? null}, description), level = coalesce(${patch.level ?? null}, level),
+            updated_at = ${Date.now()}
+          WHERE tenant_id = ${scope.tenantId} AND id = ${roleId}
+          RETURNING id, key, name, description, level, created_at AS createdAt, updated_at AS updatedAt`,
+    );
+    return row!;
+  } catch (e) {
+    if (isUniqueViolation(e)) throw keyClash(patch.key ?? "");
+    throw e;
+  }
+}
+
+/** Deleting a role takes it off every group and user that held it. */
+export async function deleteRole(scope: Scope, roleId: string): Promise<void> {
+  await getRole(scope, roleId);
+  const t = scope.tenantId;
+  await batch(scope.db, [
+    sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND role_id = ${roleId}`,
+    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND role_id = ${roleId}`,
+    sql`DELETE FROM roles WHERE tenant_id = ${t} AND id = ${roleId}`,
+  ]);
+}
+
+async function assertRolesOnGroupsEnabled(scope: Scope) {
+  if (!(await loadSettings(scope.db, scope.tenantId)).rolesOnGroupsEnabled) {
+    throw new CoreError("forbidden", "roles on groups are disabled for this tenant (config rolesOnGroupsEnabled is false)");
+  }
+}
+
+export async function assignGroupRoles(scope: Scope, groupId: string, roleIds: string[]) {
+  await assertRolesOnGroupsEnabled(scope);
+  return unwrap(coordinatorOf(scope, groupId).assignRoles(callerOf(scope, groupId), uniqueIds(roleIds)));
+}
+
+export async function removeGroupRoles(scope: Scope, groupId: string, roleIds: string[]) {
+  await assertRolesOnGroupsEnabled(scope);
+  return unwrap(coordinatorOf(scope, groupId).removeRoles(callerOf(scope, groupId), uniqueIds(roleIds)));
+}
+
+export async function groupRoles(scope: Scope, groupId: string): Promise<RoleRow[]> {
+  const exists = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
+  if (!exists) throw notFound("group", groupId);
+  return (await rolesOfGroups(scope.db, scope.tenantId, [groupId])).get(groupId)!;
+}
+
+async function assertUser(scope: Scope, userId: string) {
+  const row = await scope.db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId}`);
+  if (!row) throw notFound("user", userId);
+}
+
+export async function assignUserRoles(scope: Scope, userId: string, roleIds: string[]) {
+  const ids = uniqueIds(roleIds);
+  await assertUser(scope, userId);
+  await assertRolesExist(scope.db, scope.tenantId, ids);
+  await assertMayAssignRoles(scope.db, scope.tenantId, authorityOf(scope.principal), ids);
+  const [r] = await batch(scope.db, [
+    sql`INSERT INTO user_roles (tenant_id, user_id, role_id, assigned_at)
+        SELECT ${scope.tenantId}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
+  ]);
+  return { assigned: r!.meta.changes, already_assigned: ids.length - r!.meta.changes };
+}
+
+export async function removeUserRoles(scope: Scope, userId: string, roleIds: string[]) {
+  const ids = uniqueIds(roleIds);
+  await assertUser(scope, userId);
+  await assertRolesExist(scope.db, scope.tenantId, ids);
+  await assertMayAssignRoles(scope.db, scope.tenantId, authorityOf(scope.principal), ids);
+  const results = await batch(scope.db, [
+    sql`DELETE FROM user_roles WHERE tenant_id = ${scope.tenantId} AND user_id = ${userId}
+        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+  ]);
+  return { removed: changesOf(results, 0), not_assigned: ids.length - changesOf(results, 0) };
+}
+
+export interface EffectiveRole extends RoleRow {
+  /** Held by the user directly, and/or through these groups. */
+  direct: boolean;
+  via_groups: string[];
+}
+
+/** Own roles plus those of every group the user holds, directly or through a parent group: one query. */
+export async function effectiveRoles(scope: Scope, userId: string): Promise<EffectiveRole[]> {
+  await assertUser(scope, userId);
+  const t = scope.tenantId;
+  const rows = await scope.db.all<RoleRow & { via: string | null }>(sql`
+    WITH RECURSIVE held(group_id) AS (
+      SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}
+      UNION
+      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
+    ),
+    sources(role_id, via) AS (
+      SELECT role_id, NULL FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}
+      UNION ALL
+      SELECT gr.role_id, gr.group_id FROM held h CROSS JOIN group_roles gr ON gr.tenant_id = ${t} AND gr.group_id = h.group_id
+    )
+    SELECT s.via, ${roleColumns} FROM sources s CROSS JOIN roles r ON r.tenant_id = ${t} AND r.id = s.role_id
+    ORDER BY r.level, r.key`);
+  const byId = new Map<string, EffectiveRole>();
+  for (const { via, ...role } of rows) {
+    const e = byId.get(role.id) ?? { ...role, direct: false, via_groups: [] };
+    if (via === null) e.direct = true;
+    else e.via_groups.push(via);
+    byId.set(role.id, e);
+  }
+  return [...byId.values()];
+}
