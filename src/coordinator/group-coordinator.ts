@@ -10,6 +10,7 @@ import { updateGroupRow, type GroupPatch } from "../core/group-writes";
 import { refreshClaims } from "../core/claims";
 import { assertMayChangeMembers, type Authority } from "../core/role-rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/group-role-writes";
+import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy-writes";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
@@ -109,16 +110,35 @@ export class GroupCoordinator extends DurableObject<Env> {
   updateGroup(c: Caller, patch: GroupPatch) {
     return this.serial(async () => {
       const { row, renamed } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch);
-      if (renamed) await this.enqueue(c.tenantId, await writes.allMemberIds(this.db, c.tenantId, c.groupId));
+      // A new name reaches the claims of its members and of everyone who inherits the group.
+      if (renamed) await this.enqueue(c.tenantId, await subtreeUserIds(this.db, c.tenantId, [c.groupId]));
       return row;
     });
   }
 
   deleteGroup(c: Caller) {
     return this.serial(async () => {
+      const held = await subtreeUserIds(this.db, c.tenantId, [c.groupId]);
       const former = await writes.deleteGroup(this.db, await this.meta(c));
-      await this.enqueue(c.tenantId, former);
+      await this.enqueue(c.tenantId, [...new Set([...former, ...held])]);
       return { deleted: true, former_members: former.length };
+    });
+  }
+
+  /** Links and unlinks run on the tenant's hierarchy coordinator (see core/hierarchy.ts), c.groupId being the parent. */
+  linkChildren(c: Caller, childIds: string[]) {
+    return this.serial(async () => {
+      const { affected_users, ...result } = await linkChildren(this.db, await this.meta(c), childIds);
+      await this.enqueue(c.tenantId, affected_users);
+      return result;
+    });
+  }
+
+  unlinkChildren(c: Caller, childIds: string[]) {
+    return this.serial(async () => {
+      const { affected_users, ...result } = await unlinkChildren(this.db, await this.meta(c), childIds);
+      await this.enqueue(c.tenantId, affected_users);
+      return result;
     });
   }
 

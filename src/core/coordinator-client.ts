@@ -9,6 +9,13 @@ export function coordinatorOf(scope: Scope, groupId: string) {
   return ns.get(ns.idFromName(`${scope.tenantId}:${groupId}`));
 }
 
+/** One coordinator per tenant serialises every change to the group hierarchy, so cycle checks hold. */
+export function hierarchyCoordinatorOf(scope: Scope) {
+  const ns = scope.env.GROUP_COORDINATOR;
+  // "~" cannot occur in a group id, so this name never collides with a group's coordinator.
+  return ns.get(ns.idFromName(`${scope.tenantId}:~hierarchy`));
+}
+
 export function callerOf(scope: Scope, groupId: string, source = "api"): Caller {
   return { tenantId: scope.tenantId, groupId, actor: scope.actor, source, authority: authorityOf(scope.principal) };
 }

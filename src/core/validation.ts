@@ -41,3 +41,5 @@ export const idListSchema = z
   .max(LIMITS.idsPerCall, `must name at most ${LIMITS.idsPerCall} ids`);
 
 export const memberRoleSchema = z.enum(["member", "admin"]);
+
+export const welcomeMessageSchema = z.string().max(2_000, "must be at most 2,000 characters");

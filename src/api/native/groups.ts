@@ -1,9 +1,18 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as core from "../../core/groups";
+import type { Scope } from "../../core/context";
+import type { GroupRow } from "../../core/groups";
+import { hierarchyCounts } from "../../core/hierarchy";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { groupOut } from "./shape";
+
+const NEW_GROUP_COUNTS = { userCount: 0, subGroupCount: 0, parentGroupCount: 0 };
+
+async function withCounts(scope: Scope, g: GroupRow) {
+  return groupOut(g, (await hierarchyCounts(scope, [g.id])).get(g.id));
+}
 
 export function registerGroupRoutes(app: NativeApp) {
   app.openapi(
@@ -14,8 +23,8 @@ export function registerGroupRoutes(app: NativeApp) {
     }),
     async (c) => {
       const b = c.req.valid("json");
-      const g = await core.createGroup(c.var.scope, { name: b.name, description: b.description, type: b.type, customData: b.custom_data });
-      return c.json({ result: groupOut(g) }, 201);
+      const g = await core.createGroup(c.var.scope, { name: b.name, description: b.description, type: b.type, customData: b.custom_data, welcomeMessage: b.welcome_message });
+      return c.json({ result: groupOut(g, NEW_GROUP_COUNTS) }, 201);
     },
   );
 
@@ -27,7 +36,8 @@ export function registerGroupRoutes(app: NativeApp) {
     }),
     async (c) => {
       const page = await core.listGroups(c.var.scope, c.req.valid("query"));
-      return c.json({ result: page.items.map(groupOut), next_cursor: page.nextCursor }, 200);
+      const counts = await hierarchyCounts(c.var.scope, page.items.map((g) => g.id));
+      return c.json({ result: page.items.map((g) => groupOut(g, counts.get(g.id))), next_cursor: page.nextCursor }, 200);
     },
   );
 
@@ -37,7 +47,7 @@ export function registerGroupRoutes(app: NativeApp) {
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(s.group), "The group"), ...errors },
     }),
-    async (c) => c.json({ result: groupOut(await core.getGroup(c.var.scope, c.req.valid("param").group_id)) }, 200),
+    async (c) => c.json({ result: await withCounts(c.var.scope, await core.getGroup(c.var.scope, c.req.valid("param").group_id)) }, 200),
   );
 
   for (const method of ["put", "patch"] as const) {
@@ -51,9 +61,9 @@ export function registerGroupRoutes(app: NativeApp) {
       async (c) => {
         const b = c.req.valid("json");
         const g = await core.updateGroup(c.var.scope, c.req.valid("param").group_id, {
-          name: b.name, description: b.description, type: b.type, customData: b.custom_data,
+          name: b.name, description: b.description, type: b.type, customData: b.custom_data, welcomeMessage: b.welcome_message,
         });
-        return c.json({ result: groupOut(g) }, 200);
+        return c.json({ result: await withCounts(c.var.scope, g) }, 200);
       },
     );
   }

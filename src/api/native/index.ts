@@ -4,6 +4,7 @@ import { registerGroupRoutes } from "./groups";
 import { registerMemberRoutes } from "./members";
 import { registerUserRoutes } from "./users";
 import { registerRoleRoutes } from "./roles";
+import { registerHierarchyRoutes } from "./hierarchy";
 
 /** The native API of seed 000, mounted at /v1. */
 export function nativeRoutes() {
@@ -13,6 +14,7 @@ export function nativeRoutes() {
   registerUserRoutes(app);
   registerConfigRoutes(app);
   registerRoleRoutes(app);
+  registerHierarchyRoutes(app);
   rejectUnknownRoutes(app);
   return app;
 }

@@ -1,13 +1,14 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
 import { claimObject, readClaim } from "../../core/claims";
 import * as members from "../../core/members";
 import * as users from "../../core/users";
+import * as hierarchy from "../../core/hierarchy";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
-import { heldGroupOut, memberOut } from "./shape";
+import { heldGroupOut, memberOut, transitiveHeldGroupOut, transitiveMemberOut } from "./shape";
 
 export function registerMemberRoutes(app: NativeApp) {
   // Adding and replacing take the same body and differ only in the core call and its result.
@@ -74,11 +75,17 @@ export function registerMemberRoutes(app: NativeApp) {
     createRoute({
       method: "get", path: "/groups/{group_id}/members", tags: ["members"], middleware: [read] as const,
       description: "The members' entire user profiles, paged in user-id order.",
-      request: { params: s.groupIdParam, query: s.pageQuery },
-      responses: { 200: ok(s.pageResult(s.member), "A page of members"), ...errors },
+      request: { params: s.groupIdParam, query: s.pageQuery.extend(s.transitiveQuery.shape) },
+      responses: { 200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"), ...errors },
     }),
     async (c) => {
-      const page = await users.listMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("query"));
+      const { transitive, ...q } = c.req.valid("query");
+      const groupId = c.req.valid("param").group_id;
+      if (transitive) {
+        const page = await hierarchy.transitiveMembers(c.var.scope, groupId, q);
+        return c.json({ result: page.items.map(transitiveMemberOut), next_cursor: page.nextCursor }, 200);
+      }
+      const page = await users.listMembers(c.var.scope, groupId, q);
       return c.json({ result: page.items.map(memberOut), next_cursor: page.nextCursor }, 200);
     },
   );
@@ -86,11 +93,17 @@ export function registerMemberRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
       method: "get", path: "/users/{user_id}/groups", tags: ["users"], middleware: [read] as const,
-      request: { params: s.userIdParam, query: s.pageQuery },
-      responses: { 200: ok(s.pageResult(s.heldGroup), "A page of the user's groups"), ...errors },
+      request: { params: s.userIdParam, query: s.pageQuery.extend(s.transitiveQuery.shape) },
+      responses: { 200: ok(s.pageResult(z.union([s.heldGroup, s.transitiveHeldGroup])), "A page of the user's groups (transitive: with `membership`)"), ...errors },
     }),
     async (c) => {
-      const page = await users.listUserGroups(c.var.scope, c.req.valid("param").user_id, c.req.valid("query"));
+      const { transitive, ...q } = c.req.valid("query");
+      const userId = c.req.valid("param").user_id;
+      if (transitive) {
+        const page = await hierarchy.transitiveUserGroups(c.var.scope, userId, q);
+        return c.json({ result: page.items.map(transitiveHeldGroupOut), next_cursor: page.nextCursor }, 200);
+      }
+      const page = await users.listUserGroups(c.var.scope, userId, q);
       return c.json({ result: page.items.map(heldGroupOut), next_cursor: page.nextCursor }, 200);
     },
   );

@@ -10,6 +10,7 @@ import {
   idSchema,
   memberRoleSchema,
   phoneSchema,
+  welcomeMessageSchema,
 } from "../../core/validation";
 
 export const groupIdParam = z.object({
@@ -36,6 +37,7 @@ export const createGroupBody = z
     description: descriptionSchema.optional(),
     type: typeSchema.optional(),
     custom_data: customDataSchema.optional(),
+    welcome_message: welcomeMessageSchema.optional(),
   })
   .strict()
   .openapi("CreateGroup", { example: { name: "FC Barcelona fans", description: "FC Barcelona fans across EMEA", custom_data: { key: "value" } } });
@@ -46,6 +48,7 @@ export const updateGroupBody = z
     description: descriptionSchema.optional(),
     type: typeSchema.optional(),
     custom_data: customDataSchema.optional(),
+    welcome_message: welcomeMessageSchema.nullable().optional(),
   })
   .strict()
   .openapi("UpdateGroup");
@@ -81,7 +84,11 @@ export const group = z
     description: z.string(),
     type: z.string(),
     custom_data: z.record(z.string(), z.unknown()),
-    member_count: z.number().int(),
+    welcome_message: z.string().nullable().optional(),
+    member_count: z.number().int().openapi({ description: "direct members" }),
+    user_count: z.number().int().optional().openapi({ description: "distinct users in the group or any group below it (on /v1/groups responses)" }),
+    sub_group_count: z.number().int().optional(),
+    parent_group_count: z.number().int().optional(),
     created_at: z.number().int(),
     updated_at: z.number().int(),
   })
@@ -102,8 +109,22 @@ export const user = z
   })
   .openapi("User");
 
+export const transitiveQuery = z.object({
+  transitive: z.enum(["true", "false"]).default("false").transform((v) => v === "true")
+    .openapi({ description: "true: include users (or groups) held through the hierarchy, each once" }),
+});
+
+export const groupIdsBody = z
+  .object({ group_ids: idListSchema })
+  .strict()
+  .openapi("GroupIds", { example: { group_ids: ["4be2eff2574323ce"] } });
+
 export const member = user.extend({ role: z.string(), added_at: z.number().int() }).openapi("Member");
 export const heldGroup = group.extend({ role: z.string() }).openapi("UserGroup");
+export const transitiveMember = user.extend({ direct: z.boolean() }).openapi("TransitiveMember");
+export const transitiveHeldGroup = group
+  .extend({ role: z.string().nullable(), membership: z.enum(["direct", "inherited"]) })
+  .openapi("TransitiveUserGroup");
 
 export const errorBody = z
   .object({
@@ -118,6 +139,9 @@ export const errorBody = z
 export const result = <T extends z.ZodType>(schema: T) => z.object({ result: schema });
 export const pageResult = <T extends z.ZodType>(schema: T) =>
   z.object({ result: z.array(schema), next_cursor: z.string().nullable() });
+
+export const linkResult = z.object({ linked: z.number().int(), already_linked: z.number().int() });
+export const unlinkResult = z.object({ unlinked: z.number().int(), not_linked: z.number().int() });
 
 export const addResult = z.object({ added: z.number().int(), already_members: z.number().int() });
 export const replaceResult = z.object({ added: z.number().int(), removed: z.number().int(), member_count: z.number().int() });

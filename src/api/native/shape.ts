@@ -2,17 +2,26 @@
 import type { GroupRow } from "../../core/groups";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
 import type { EffectiveRole, RoleRow } from "../../core/roles";
+import type { HeldGroupTransitive, HierarchyCounts, TransitiveMember } from "../../core/hierarchy";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 
-export const groupOut = (g: GroupRow) => ({
+type GroupFields = Pick<GroupRow, "id" | "name" | "description" | "type" | "customData" | "memberCount" | "createdAt" | "updatedAt"> &
+  Partial<Pick<GroupRow, "welcomeMessage">>;
+
+const countsOut = (h: HierarchyCounts) => ({ user_count: h.userCount, sub_group_count: h.subGroupCount, parent_group_count: h.parentGroupCount });
+
+/** With counts: the hierarchy figures too (distinct users across the hierarchy, direct sub and parent groups). */
+export const groupOut = (g: GroupFields, counts?: HierarchyCounts) => ({
   group_id: g.id,
   name: g.name,
   description: g.description,
   type: g.type,
   custom_data: json(g.customData),
+  ...("welcomeMessage" in g ? { welcome_message: g.welcomeMessage } : {}),
   member_count: g.memberCount,
+  ...(counts ? countsOut(counts) : {}),
   created_at: seconds(g.createdAt),
   updated_at: seconds(g.updatedAt),
 });
@@ -32,6 +41,8 @@ export const userOut = (u: UserRow) => ({
 
 export const memberOut = (m: MemberRow) => ({ ...userOut(m), role: m.role, added_at: seconds(m.addedAt) });
 export const heldGroupOut = (h: HeldGroup) => ({ ...groupOut(h.group), role: h.role });
+export const transitiveMemberOut = (m: TransitiveMember) => ({ ...userOut(m), direct: m.direct });
+export const transitiveHeldGroupOut = (h: HeldGroupTransitive) => ({ ...groupOut(h.group), role: h.role, membership: h.membership });
 
 /** The native body fields of a user → the core profile. */
 export const profileIn = (b: {

@@ -1,0 +1,143 @@
+// Nested groups: links, and the reads that walk them. Every walk is one recursive CTE
+// in D1 (UNION, so a diamond visits a group once), never a query per level.
+import { sql } from "drizzle-orm";
+import type { Scope } from "./context";
+import { callerOf, hierarchyCoordinatorOf, unwrap } from "./coordinator-client";
+import { notFound } from "./errors";
+import type { GroupRow } from "./group-writes";
+import { uniqueIds } from "./ids";
+import { decodeCursor, pageOf, type Page } from "./paging";
+import type { UserRow } from "./users";
+
+const json = (v: unknown) => JSON.stringify(v);
+
+export function linkChildren(scope: Scope, parentId: string, childIds: string[]) {
+  return unwrap(hierarchyCoordinatorOf(scope).linkChildren(callerOf(scope, parentId), uniqueIds(childIds)));
+}
+
+export function unlinkChildren(scope: Scope, parentId: string, childIds: string[]) {
+  return unwrap(hierarchyCoordinatorOf(scope).unlinkChildren(callerOf(scope, parentId), uniqueIds(childIds)));
+}
+
+async function assertGroup(scope: Scope, groupId: string) {
+  const row = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
+  if (!row) throw notFound("group", groupId);
+}
+
+const groupColumns = sql`g.id, g.name, g.description, g.type, g.custom_data AS customData, g.member_count AS memberCount,
+  g.created_at AS createdAt, g.updated_at AS updatedAt`;
+export type LinkedGroup = Pick<GroupRow, "id" | "name" | "description" | "type" | "customData" | "memberCount" | "createdAt" | "updatedAt">;
+
+/** Direct children (or parents) of a group, in name order. */
+export async function neighbours(scope: Scope, groupId: string, direction: "children" | "parents"): Promise<LinkedGroup[]> {
+  await assertGroup(scope, groupId);
+  const t = scope.tenantId;
+  const edges =
+    direction === "children"
+      ? sql`SELECT child_id AS id FROM group_edges WHERE tenant_id = ${t} AND parent_id = ${groupId}`
+      : sql`SELECT parent_id AS id FROM group_edges WHERE tenant_id = ${t} AND child_id = ${groupId}`;
+  return scope.db.all<LinkedGroup>(sql`SELECT ${groupColumns} FROM (${edges}) x
+    CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = x.id ORDER BY g.name_key`);
+}
+
+export interface HierarchyCounts {
+  /** Distinct users in the group or any group below it. */
+  userCount: number;
+  subGroupCount: number;
+  parentGroupCount: number;
+}
+
+/** Counts for many groups in one query. */
+export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise<Map<string, HierarchyCounts>> {
+  const out = new Map<string, HierarchyCounts>();
+  if (groupIds.length === 0) return out;
+  const t = scope.tenantId;
+  const ids = json(groupIds);
+  const rows = await scope.db.all<{ id: string; user_count: number; sub_groups: number; parent_groups: number }>(sql`
+    WITH RECURSIVE sub(root, id) AS (
+      SELECT value, value FROM json_each(${ids})
+      UNION
+      SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
+    ),
+    counted AS (
+      SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
+        CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root
+    )
+    SELECT j.value AS id, coalesce(c.n, 0) AS user_count,
+      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.parent_id = j.value) AS sub_groups,
+      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.child_id = j.value) AS parent_groups
+    FROM json_each(${ids}) j LEFT JOIN counted c ON c.root = j.value`);
+  for (const r of rows) out.set(r.id, { userCount: r.user_count, subGroupCount: r.sub_groups, parentGroupCount: r.parent_groups });
+  return out;
+}
+
+export interface TransitiveMember extends UserRow {
+  /** A member of the group itself, not only of a group below it. */
+  direct: boolean;
+}
+
+/** Every user in the group or any group below it, once each, paged by user id. */
+export async function transitiveMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string }): Promise<Page<TransitiveMember>> {
+  await assertGroup(scope, groupId);
+  const t = scope.tenantId;
+  const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
+  const rows = await scope.db.all<{ user_id: string; direct: number }>(sql`
+    WITH RECURSIVE sub(id) AS (
+      SELECT ${groupId}
+      UNION
+      SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
+    )
+    SELECT m.user_id, max(m.group_id = ${groupId}) AS direct FROM sub s
+      CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
+    WHERE m.user_id > ${after}
+    GROUP BY m.user_id ORDER BY m.user_id LIMIT ${q.limit + 1}`);
+  const profiles = await profilesOf(scope, rows.map((r) => r.user_id));
+  const members = rows.flatMap((r) => (profiles.has(r.user_id) ? [{ ...profiles.get(r.user_id)!, direct: r.direct === 1 }] : []));
+  return pageOf(members, q.limit, (m) => m.id);
+}
+
+async function profilesOf(scope: Scope, ids: string[]): Promise<Map<string, UserRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await scope.db.all<Record<string, unknown>>(
+    sql`SELECT u.* FROM json_each(${json(ids)}) j CROSS JOIN users u ON u.tenant_id = ${scope.tenantId} AND u.id = j.value`,
+  );
+  return new Map(rows.map((r) => [r.id as string, userRowOf(r)]));
+}
+
+/** Raw SQL rows use column names; map them to the drizzle row shape. */
+function userRowOf(r: Record<string, unknown>): UserRow {
+  return {
+    tenantId: r.tenant_id, id: r.id, email: r.email, emailKey: r.email_key, phoneNumber: r.phone_number, name: r.name,
+    givenName: r.given_name, familyName: r.family_name, picture: r.picture, customData: r.custom_data,
+    userName: r.user_name, userNameKey: r.user_name_key, externalId: r.external_id, active: r.active === 1 || r.active === true,
+    version: r.version, createdAt: r.created_at, updatedAt: r.updated_at,
+  } as UserRow;
+}
+
+export interface HeldGroupTransitive {
+  group: LinkedGroup;
+  /** The user's role when a direct member; null when the group is only inherited. */
+  role: string | null;
+  membership: "direct" | "inherited";
+}
+
+/** The user's direct groups and every group above them, each once, marked with how it is held; paged by group id. */
+export async function transitiveUserGroups(scope: Scope, userId: string, q: { limit: number; cursor?: string }): Promise<Page<HeldGroupTransitive>> {
+  const t = scope.tenantId;
+  const user = await scope.db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${t} AND id = ${userId}`);
+  if (!user) throw notFound("user", userId);
+  const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
+  const rows = await scope.db.all<LinkedGroup & { role: string | null }>(sql`
+    WITH RECURSIVE held(group_id) AS (
+      SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}
+      UNION
+      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
+    )
+    SELECT ${groupColumns}, m.role FROM held h
+      CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = h.group_id
+      LEFT JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}
+    WHERE h.group_id > ${after}
+    ORDER BY h.group_id LIMIT ${q.limit + 1}`);
+  const held = rows.map(({ role, ...group }) => ({ group, role, membership: role === null ? ("inherited" as const) : ("direct" as const) }));
+  return pageOf(held, q.limit, (h) => h.group.id);
+}
