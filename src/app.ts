@@ -4,6 +4,7 @@ import { requestId } from "hono/request-id";
 import { oktaHookRoutes } from "./api/hooks/okta";
 import { nativeRoutes } from "./api/native";
 import { fronteggRoutes } from "./api/frontegg/routes";
+import { kaizalaRoutes } from "./api/kaizala/routes";
 import type { AppEnv } from "./http/app-env";
 
 export function buildApp() {
@@ -16,6 +17,7 @@ export function buildApp() {
   app.route("/v1", nativeRoutes());
   app.route("/hooks/okta", oktaHookRoutes());
   app.route("/resources/groups", fronteggRoutes());
+  app.route("/kaizala", kaizalaRoutes());
 
   // Public: the API description generated from the same zod schemas, and a page to read it.
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
