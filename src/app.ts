@@ -5,6 +5,9 @@ import { oktaHookRoutes } from "./api/hooks/okta";
 import { nativeRoutes } from "./api/native";
 import { fronteggRoutes } from "./api/frontegg/routes";
 import { kaizalaRoutes } from "./api/kaizala/routes";
+import { groupCallRoutes } from "./api/tracking/group-calls";
+import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
+import { segmentRoutes } from "./api/tracking/segment";
 import type { AppEnv } from "./http/app-env";
 
 export function buildApp() {
@@ -14,7 +17,11 @@ export function buildApp() {
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));
 
+  // Segment's /v1/batch, /v1/group, ... before the native /v1, whose catch-all answers unknown paths.
+  app.route("/v1", segmentRoutes());
   app.route("/v1", nativeRoutes());
+  app.route("/api/group", groupCallRoutes(seed002Event));
+  app.route("/group", groupCallRoutes(seed003Event));
   app.route("/hooks/okta", oktaHookRoutes());
   app.route("/resources/groups", fronteggRoutes());
   app.route("/kaizala", kaizalaRoutes());

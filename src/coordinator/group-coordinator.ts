@@ -11,6 +11,7 @@ import { refreshClaims } from "../core/claims";
 import { assertMayChangeMembers, type Authority } from "../core/role-rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/group-role-writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy-writes";
+import { ingestGroupCalls, type GroupCall } from "../core/tracking-writes";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
@@ -122,6 +123,16 @@ export class GroupCoordinator extends DurableObject<Env> {
       const former = await writes.deleteGroup(this.db, await this.meta(c));
       await this.enqueue(c.tenantId, [...new Set([...former, ...held])]);
       return { deleted: true, former_members: former.length };
+    });
+  }
+
+  /** Analytics group calls for this group: create it if missing, add the users, merge the traits. */
+  ingestGroupCalls(c: Caller, calls: GroupCall[]) {
+    return this.serial(async () => {
+      await this.mayChangeMembers(c);
+      const { refresh, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), calls);
+      await this.enqueue(c.tenantId, refresh);
+      return outcome;
     });
   }
 

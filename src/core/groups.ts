@@ -88,3 +88,12 @@ export async function updateGroup(scope: Scope, groupId: string, patch: GroupPat
 export async function deleteGroup(scope: Scope, groupId: string): Promise<void> {
   await unwrap(coordinatorOf(scope, groupId).deleteGroup(callerOf(scope, groupId)));
 }
+
+/** The group's traits from analytics group calls, each with the time of the event that set it. */
+export async function groupTraits(scope: Scope, groupId: string): Promise<Record<string, { value: unknown; event_at: number }>> {
+  await getGroup(scope, groupId);
+  const rows = await scope.db.all<{ key: string; value: string; event_at: number }>(
+    sql`SELECT key, value, event_at FROM group_traits WHERE tenant_id = ${scope.tenantId} AND group_id = ${groupId} ORDER BY key`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.key, { value: JSON.parse(r.value) as unknown, event_at: r.event_at }]));
+}

@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import * as core from "../../core/groups";
 import type { Scope } from "../../core/context";
 import type { GroupRow } from "../../core/groups";
@@ -67,6 +67,16 @@ export function registerGroupRoutes(app: NativeApp) {
       },
     );
   }
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/groups/{group_id}/traits", tags: ["groups"], middleware: [read] as const,
+      description: "Traits set by analytics group calls: per key, the newest value by event time, and that time (epoch ms).",
+      request: { params: s.groupIdParam },
+      responses: { 200: ok(s.result(z.record(z.string(), z.object({ value: z.unknown(), event_at: z.number().int() }))), "The traits"), ...errors },
+    }),
+    async (c) => c.json({ result: await core.groupTraits(c.var.scope, c.req.valid("param").group_id) }, 200),
+  );
 
   app.openapi(
     createRoute({

@@ -1,0 +1,103 @@
+// The Segment HTTP tracking API (POST /v1/batch, /v1/group, /v1/identify, ...), so
+// Segment and RudderStack SDKs can point here unchanged. SDKs drop a whole batch on a
+// 400 and retry a 5xx with the same messageIds, so one bad event is dropped and
+// reported while its neighbours are applied with a 200.
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { authenticate, requireScope } from "../../auth/middleware";
+import { CoreError } from "../../core/errors";
+import { ID_PATTERN } from "../../core/ids";
+import { ingest, type TrackedEvent } from "../../core/tracking";
+import type { AppEnv } from "../../http/app-env";
+import { asCoreError } from "../../http/errors";
+import { limitBody } from "../../http/middleware";
+import { TRACKING_SCOPES, writeKeyOrBearer } from "./auth";
+import { readJsonBody } from "./body";
+
+function segmentError(c: Context<AppEnv>, err: unknown) {
+  const e = asCoreError(err);
+  if (!e) {
+    console.error("unhandled error", err);
+    return c.json({ success: false, message: "internal error" }, 500);
+  }
+  return c.json({ success: false, message: e.message }, e.status);
+}
+
+// SDKs send ids as strings, sometimes numbers.
+const id = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -"));
+const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 date-time");
+
+const base = z.looseObject({
+  userId: id.optional(),
+  anonymousId: id.optional(),
+  messageId: z.string().min(1).max(200).optional(),
+  timestamp: time.optional(),
+  originalTimestamp: time.optional(),
+  traits: z.record(z.string(), z.unknown()).optional(),
+  context: z.record(z.string(), z.unknown()).optional(),
+});
+const groupEvent = base.extend({ type: z.literal("group"), groupId: id });
+const identifyEvent = base.extend({ type: z.literal("identify") });
+const otherEvent = base.extend({ type: z.enum(["track", "page", "screen", "alias"]) });
+const anyEvent = z.discriminatedUnion("type", [groupEvent, identifyEvent, otherEvent], {
+  error: "type must be one of group, identify, track, page, screen, alias",
+});
+
+interface Dropped {
+  index: number;
+  messageId?: string;
+  errors: string[];
+}
+
+function parseEvent(raw: unknown, index: number, receivedAt: number): TrackedEvent | Dropped {
+  const parsed = anyEvent.safeParse(raw);
+  const messageId = typeof (raw as { messageId?: unknown })?.messageId === "string" ? (raw as { messageId: string }).messageId : undefined;
+  if (!parsed.success) return { index, messageId, errors: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "event"}: ${i.message}`) };
+  const e = parsed.data;
+  // Segment's timestamp, or RudderStack's originalTimestamp; else when it arrived.
+  const at = Date.parse(e.timestamp ?? e.originalTimestamp ?? new Date(receivedAt).toISOString());
+  const traits = e.traits ?? (e.context?.traits as Record<string, unknown> | undefined) ?? {};
+  if (e.type === "group") {
+    const userId = e.userId ?? e.anonymousId;
+    if (!userId) return { index, messageId, errors: ["userId or anonymousId is required for a group call"] };
+    return { index, type: "group", userId, groupId: e.groupId, traits, at, messageId };
+  }
+  if (e.type === "identify" && e.userId) return { index, type: "identify", userId: e.userId, traits, at, messageId };
+  return { index, type: "other", kind: e.type };
+}
+
+async function handle(c: Context<AppEnv>, events: unknown[]) {
+  if (events.length === 0) throw new CoreError("invalid", "the request carries no events");
+  const receivedAt = Date.now();
+  const parsed = events.map((raw, i) => parseEvent(raw, i, receivedAt));
+  const valid = parsed.filter((p): p is TrackedEvent => "type" in p);
+  const dropped = parsed.filter((p): p is Dropped => !("type" in p));
+  if (dropped.length > 0) console.warn(JSON.stringify({ msg: "segment events dropped", tenant: c.var.scope.tenantId, dropped }));
+  const r = await ingest(c.var.scope, valid);
+  if (r.failed.length > 0) console.warn(JSON.stringify({ msg: "segment events not applied", tenant: c.var.scope.tenantId, failed: r.failed }));
+  const report = [...dropped, ...r.failed.map((f) => ({ index: f.index, errors: [f.message] }))].sort((a, b) => a.index - b.index);
+  return c.json({ success: true, ...(report.length > 0 ? { dropped: report } : {}), ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}) });
+}
+
+/** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
+export function segmentRoutes() {
+  const app = new Hono<AppEnv>();
+  const guard = [limitBody(), authenticate(writeKeyOrBearer), requireScope(...TRACKING_SCOPES)] as const;
+  app.onError((err, c) => segmentError(c, err));
+  app.post("/batch", ...guard, async (c) => {
+    const body = (await readJsonBody(c)) as { batch?: unknown };
+    if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
+    return handle(c, body.batch);
+  });
+  for (const type of ["group", "identify", "track", "page", "screen", "alias"]) {
+    app.post(`/${type}`, ...guard, async (c) => {
+      const body = await readJsonBody(c);
+      if (!body || typeof body !== "object" || Array.isArray(body)) throw new CoreError("invalid", "the body must be one event object");
+      return handle(c, [{ ...body, type }]);
+    });
+  }
+  return app;
+}

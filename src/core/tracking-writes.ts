@@ -1,0 +1,142 @@
+// Analytics "group" calls applied to one group. Run by the group's coordinator, so the
+// de-duplication by messageId, the trait merge and the membership are ordered with
+// every other change to the group.
+import { sql } from "drizzle-orm";
+import { batch, type Db } from "./context";
+import { CoreError, isUniqueViolation } from "./errors";
+import { nameKeyOf, updateGroupRow } from "./group-writes";
+import { addMembers, auditStatement, type MutationMeta } from "./member-writes";
+import { subtreeUserIds } from "./hierarchy-writes";
+
+export interface GroupCall {
+  /** The event's position in the request, for warnings. */
+  index: number;
+  userId: string;
+  traits: Record<string, unknown>;
+  /** Event time (ms): traits merge per key by it, newest wins. */
+  at: number;
+  messageId?: string;
+}
+
+export interface IngestOutcome {
+  applied: number;
+  duplicates: number;
+  warnings: { index: number; message: string }[];
+  /** Users whose claims changed: those who joined, and everyone holding the group when it was renamed. */
+  refresh: string[];
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+
+async function alreadySeen(db: Db, tenantId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.all<{ message_id: string }>(
+    sql`SELECT t.message_id FROM json_each(${json(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${tenantId} AND t.message_id = j.value`,
+  );
+  return new Set(rows.map((r) => r.message_id));
+}
+
+/** Keep the first event of each messageId, and drop those applied before. */
+async function freshCalls(db: Db, tenantId: string, calls: GroupCall[]) {
+  const seen = await alreadySeen(db, tenantId, calls.flatMap((c) => (c.messageId ? [c.messageId] : [])));
+  const inRequest = new Set<string>();
+  return calls.filter((c) => {
+    if (!c.messageId) return true;
+    if (seen.has(c.messageId) || inRequest.has(c.messageId)) return false;
+    inRequest.add(c.messageId);
+    return true;
+  });
+}
+
+/** The newest value of each trait key among these events (a later event in the batch wins a tie). */
+function newestTraits(calls: GroupCall[]) {
+  const newest = new Map<string, { value: unknown; at: number; index: number }>();
+  for (const c of calls) {
+    for (const [key, value] of Object.entries(c.traits)) {
+      const had = newest.get(key);
+      if (!had || c.at >= had.at) newest.set(key, { value, at: c.at, index: c.index });
+    }
+  }
+  return newest;
+}
+
+async function ensureGroup(db: Db, m: MutationMeta, name: string | undefined, warn: (m: string) => void) {
+  const exists = await db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`);
+  if (exists) return;
+  const now = Date.now();
+  const insert = (n: string) =>
+    db.run(sql`INSERT INTO groups (tenant_id, id, name, name_key, created_by, created_at, updated_at)
+               VALUES (${m.tenantId}, ${m.groupId}, ${n}, ${nameKeyOf(n)}, ${m.actor}, ${now}, ${now})`);
+  try {
+    await insert(name ?? m.groupId);
+  } catch (e) {
+    if (!isUniqueViolation(e, "name_key") || name === undefined) throw e;
+    warn(`another group is named '${name}': group '${m.groupId}' was created with its id as its name; the name trait is stored`);
+    await insert(m.groupId);
+  }
+}
+
+export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]): Promise<IngestOutcome> {
+  const calls = await freshCalls(db, m.tenantId, all);
+  const warnings: IngestOutcome["warnings"] = [];
+  if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
+  const traits = newestTraits(calls);
+  const nameTrait = traits.get("name");
+  const proposedName = typeof nameTrait?.value === "string" && nameTrait.value.trim() ? nameTrait.value.trim().slice(0, 200) : undefined;
+  await ensureGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message }));
+
+  const { added_ids } = await addMembers(db, m, [...new Set(calls.map((c) => c.userId))], "member");
+
+  const now = Date.now();
+  const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
+  const results = await batch(db, [
+    // Per key, an older event never overwrites a newer value.
+    sql`INSERT INTO group_traits (tenant_id, group_id, key, value, event_at)
+        SELECT ${m.tenantId}, ${m.groupId}, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')
+        FROM json_each(${json(rows)}) j WHERE true
+        ON CONFLICT (tenant_id, group_id, key) DO UPDATE SET value = excluded.value, event_at = excluded.event_at
+        WHERE excluded.event_at >= group_traits.event_at`,
+    sql`INSERT INTO tracking_messages (tenant_id, message_id, received_at)
+        SELECT ${m.tenantId}, value, ${now} FROM json_each(${json(calls.flatMap((c) => (c.messageId ? [c.messageId] : [])))}) WHERE true
+        ON CONFLICT DO NOTHING`,
+    auditStatement(m, "tracking.group", { events: calls.length }, now),
+    sql`SELECT key, value FROM group_traits WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND key IN ('name', 'description', 'group_type')`,
+  ]);
+  const renamed = await applyFieldTraits(db, m, (results[3]?.results ?? []) as { key: string; value: string }[], nameTrait?.index ?? 0, warnings);
+  const refresh = renamed ? await subtreeUserIds(db, m.tenantId, [m.groupId]) : added_ids;
+  return { applied: calls.length, duplicates: all.length - calls.length, warnings, refresh };
+}
+
+/** name, description and group_type also set the group's own fields, from the winning trait values. */
+async function applyFieldTraits(db: Db, m: MutationMeta, stored: { key: string; value: string }[], nameIndex: number, warnings: IngestOutcome["warnings"]): Promise<boolean> {
+  const value = (key: string) => {
+    const row = stored.find((r) => r.key === key);
+    const v: unknown = row ? JSON.parse(row.value) : undefined;
+    return typeof v === "string" && v.trim() ? v.trim() : undefined;
+  };
+  const current = await db.get<{ name: string; description: string; type: string }>(
+    sql`SELECT name, description, type FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+  );
+  if (!current) return false;
+  const name = value("name")?.slice(0, 200);
+  const description = value("description")?.slice(0, 2_000);
+  const type = value("group_type")?.slice(0, 64);
+  const patch = {
+    ...(description !== undefined && description !== current.description ? { description } : {}),
+    ...(type !== undefined && type !== current.type ? { type } : {}),
+  };
+  if (Object.keys(patch).length > 0) await updateGroupRow(db, m.tenantId, m.groupId, patch);
+  if (name !== undefined && name !== current.name) {
+    try {
+      await updateGroupRow(db, m.tenantId, m.groupId, { name });
+      return true;
+    } catch (e) {
+      if (!(e instanceof CoreError && e.kind === "conflict")) throw e;
+      // A group created under its id for the same clash has its warning already.
+      if (!warnings.some((w) => w.index === nameIndex)) {
+        warnings.push({ index: nameIndex, message: `another group is named '${name}': group '${m.groupId}' keeps the name '${current.name}'; the name trait is stored` });
+      }
+    }
+  }
+  return false;
+}

@@ -1,0 +1,131 @@
+// Analytics calls (seeds 002, 003 and the Segment spec) after their surface has
+// parsed them: group calls go to each group's coordinator, identify calls upsert the
+// user's profile, other calls are counted and acknowledged.
+import { sql } from "drizzle-orm";
+import type { Scope } from "./context";
+import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
+import { CoreError } from "./errors";
+import type { GroupCall } from "./tracking-writes";
+import { createUser, getUser, patchUser, type UserProfile } from "./users";
+import { emailSchema, phoneSchema } from "./validation";
+
+export const TRACKING_LIMITS = { events: 1_000, groups: 100 } as const;
+
+export type TrackedEvent =
+  | { index: number; type: "group"; userId: string; groupId: string; traits: Record<string, unknown>; at: number; messageId?: string }
+  | { index: number; type: "identify"; userId: string; traits: Record<string, unknown>; at: number; messageId?: string }
+  | { index: number; type: "other"; kind: string };
+
+export interface Warning {
+  index: number;
+  message: string;
+}
+
+export interface IngestResult {
+  applied: number;
+  duplicates: number;
+  acknowledged: number;
+  warnings: Warning[];
+  /** Events that could not be applied (e.g. a group limit), with why. */
+  failed: Warning[];
+}
+
+/** The limits of seed 002, checked before anything is applied. */
+export function checkTrackingLimits(events: TrackedEvent[]) {
+  if (events.length > TRACKING_LIMITS.events) {
+    throw new CoreError("invalid", `a request may carry at most ${TRACKING_LIMITS.events} events; this one has ${events.length}`);
+  }
+  const groups = new Set(events.flatMap((e) => (e.type === "group" ? [e.groupId] : [])));
+  if (groups.size > TRACKING_LIMITS.groups) {
+    throw new CoreError("invalid", `a request may update at most ${TRACKING_LIMITS.groups} groups; this one names ${groups.size}`);
+  }
+}
+
+export async function ingest(scope: Scope, events: TrackedEvent[]): Promise<IngestResult> {
+  checkTrackingLimits(events);
+  const result: IngestResult = { applied: 0, duplicates: 0, acknowledged: 0, warnings: [], failed: [] };
+  const byGroup = new Map<string, GroupCall[]>();
+  const identifies: Extract<TrackedEvent, { type: "identify" }>[] = [];
+  for (const e of events) {
+    if (e.type === "group") {
+      const calls = byGroup.get(e.groupId) ?? [];
+      calls.push({ index: e.index, userId: e.userId, traits: e.traits, at: e.at, messageId: e.messageId });
+      byGroup.set(e.groupId, calls);
+    } else if (e.type === "identify") identifies.push(e);
+    else result.acknowledged += 1;
+  }
+  await Promise.all([
+    ...[...byGroup].map(async ([groupId, calls]) => {
+      try {
+        const o = await unwrap(coordinatorOf(scope, groupId).ingestGroupCalls(callerOf(scope, groupId, "tracking"), calls));
+        result.applied += o.applied;
+        result.duplicates += o.duplicates;
+        result.warnings.push(...o.warnings);
+      } catch (e) {
+        if (!(e instanceof CoreError)) throw e;
+        result.failed.push(...calls.map((c) => ({ index: c.index, message: `group '${groupId}': ${e.message}` })));
+      }
+    }),
+    applyIdentifies(scope, identifies, result),
+  ]);
+  result.warnings.sort((a, b) => a.index - b.index);
+  result.failed.sort((a, b) => a.index - b.index);
+  return result;
+}
+
+/** Traits → profile: known fields to their columns, everything else into custom_data (merged). */
+function profileOf(traits: Record<string, unknown>, existing: Record<string, unknown>): UserProfile {
+  const rest: Record<string, unknown> = { ...existing };
+  const profile: UserProfile = {};
+  const str = (v: unknown) => (typeof v === "string" && v.trim() ? v.trim() : undefined);
+  for (const [key, value] of Object.entries(traits)) {
+    if (key === "email" && emailSchema.safeParse(value).success) profile.email = value as string;
+    else if (key === "phone" && phoneSchema.safeParse(value).success) profile.phoneNumber = value as string;
+    else if (key === "name" && str(value)) profile.name = str(value)!.slice(0, 200);
+    else if ((key === "firstName" || key === "first_name") && str(value)) profile.givenName = str(value)!.slice(0, 200);
+    else if ((key === "lastName" || key === "last_name") && str(value)) profile.familyName = str(value)!.slice(0, 200);
+    else rest[key] = value;
+  }
+  profile.customData = rest;
+  return profile;
+}
+
+async function applyIdentifies(scope: Scope, events: Extract<TrackedEvent, { type: "identify" }>[], result: IngestResult) {
+  if (events.length === 0) return;
+  const ids = events.flatMap((e) => (e.messageId ? [e.messageId] : []));
+  const seen = new Set(
+    (await scope.db.all<{ message_id: string }>(
+      sql`SELECT t.message_id FROM json_each(${JSON.stringify(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${scope.tenantId} AND t.message_id = j.value`,
+    )).map((r) => r.message_id),
+  );
+  const fresh = events.filter((e) => !e.messageId || !seen.has(e.messageId));
+  result.duplicates += events.length - fresh.length;
+  // Per user, traits merge in event-time order, so the newest value of each trait wins.
+  const byUser = new Map<string, typeof fresh>();
+  for (const e of [...fresh].sort((a, b) => a.at - b.at)) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
+  for (const [userId, list] of byUser) {
+    const traits = Object.assign({}, ...list.map((e) => e.traits)) as Record<string, unknown>;
+    try {
+      await upsertProfile(scope, userId, traits);
+      result.applied += list.length;
+    } catch (e) {
+      if (!(e instanceof CoreError)) throw e;
+      result.failed.push(...list.map((x) => ({ index: x.index, message: `user '${userId}': ${e.message}` })));
+    }
+  }
+  const applied = fresh.flatMap((e) => (e.messageId && !result.failed.some((f) => f.index === e.index) ? [e.messageId] : []));
+  if (applied.length > 0) {
+    await scope.db.run(sql`INSERT INTO tracking_messages (tenant_id, message_id, received_at)
+      SELECT ${scope.tenantId}, value, ${Date.now()} FROM json_each(${JSON.stringify(applied)}) WHERE true ON CONFLICT DO NOTHING`);
+  }
+}
+
+async function upsertProfile(scope: Scope, userId: string, traits: Record<string, unknown>) {
+  const existing = await getUser(scope, userId).catch((e) => {
+    if (e instanceof CoreError && e.kind === "not_found") return undefined;
+    throw e;
+  });
+  const profile = profileOf(traits, existing ? (JSON.parse(existing.customData) as Record<string, unknown>) : {});
+  if (existing) await patchUser(scope, userId, profile);
+  else await createUser(scope, userId, profile);
+}
