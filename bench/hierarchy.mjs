@@ -1,7 +1,7 @@
 // npm run bench:hierarchy — a 1,000-group, 6-level hierarchy with 100,000 users in its
 // leaf groups, seeded set-based; times the reads that walk it (one recursive CTE each)
 // against the /healthz floor measured in the same run.
-import { floorMs, latency, startServer } from "./server.mjs";
+import { floorMs, latency, startServer } from "../scripts/local-server.mjs";
 
 // Level sizes 1, 5, 20, 80, 250, 644: 1,000 groups; each group's parent is in the level above.
 const LEVELS = [1, 5, 20, 80, 250, 644];

@@ -3,7 +3,7 @@
 // the /healthz floor measured in the same run. Locally, wrangler dev runs the Worker,
 // D1 and KV on one workerd thread, so back-to-back calls share it with the claims
 // refresh of the calls before them; the settled figure is one call with nothing behind it.
-import { floorMs, median, startServer } from "./server.mjs";
+import { floorMs, median, startServer } from "../scripts/local-server.mjs";
 
 const server = await startServer();
 try {

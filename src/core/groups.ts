@@ -97,3 +97,24 @@ export async function groupTraits(scope: Scope, groupId: string): Promise<Record
   );
   return Object.fromEntries(rows.map((r) => [r.key, { value: JSON.parse(r.value) as unknown, event_at: r.event_at }]));
 }
+
+export interface AuditEntry {
+  id: string;
+  at: number;
+  actor: string | null;
+  action: string;
+  seq: number | null;
+  detail: unknown;
+}
+
+/** The group's change log in the order its coordinator applied the changes, paged by sequence number. */
+export async function groupAudit(scope: Scope, groupId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEntry>> {
+  const after = q.cursor === undefined ? -1 : Number(decodeCursor(q.cursor));
+  const rows = await scope.db.all<AuditEntry & { detail: string }>(
+    sql`SELECT id, at, actor, action, seq, detail FROM audit_log
+        WHERE tenant_id = ${scope.tenantId} AND target_type = 'group' AND target_id = ${groupId} AND seq > ${after}
+        ORDER BY seq LIMIT ${q.limit + 1}`,
+  );
+  if (rows.length === 0) await getGroup(scope, groupId);
+  return pageOf(rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })), q.limit, (r) => String(r.seq));
+}

@@ -113,7 +113,7 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
         WHERE EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = ${parentId})
           AND EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = j.value)
         ON CONFLICT DO NOTHING`,
-    auditStatement(m, "hierarchy.link", { child_ids: childIds }, now),
+    auditStatement(m, "hierarchy.link", { child_ids: childIds }, now, "hierarchy"),
   ]);
   const linked = changesOf(results, 0);
   return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };
@@ -131,7 +131,7 @@ export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]
   const results = await batch(db, [
     sql`DELETE FROM group_edges WHERE tenant_id = ${m.tenantId} AND parent_id = ${m.groupId}
         AND child_id IN (SELECT value FROM json_each(${json(childIds)}))`,
-    auditStatement(m, "hierarchy.unlink", { child_ids: childIds }, now),
+    auditStatement(m, "hierarchy.unlink", { child_ids: childIds }, now, "hierarchy"),
   ]);
   const unlinked = changesOf(results, 0);
   return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };

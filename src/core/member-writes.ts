@@ -70,9 +70,10 @@ function checkMembersPerGroup(groupId: string, resulting: number, settings: Tena
   }
 }
 
-export function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number) {
+/** targetType "hierarchy": logged by the tenant's hierarchy coordinator, whose sequence numbers are its own. */
+export function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number, targetType: "group" | "hierarchy" = "group") {
   return sql`INSERT INTO audit_log (tenant_id, id, at, actor, action, target_type, target_id, seq, detail)
-             VALUES (${m.tenantId}, ${newId()}, ${now}, ${m.actor}, ${action}, 'group', ${m.groupId}, ${m.seq}, ${JSON.stringify(detail)})`;
+             VALUES (${m.tenantId}, ${newId()}, ${now}, ${m.actor}, ${action}, ${targetType}, ${m.groupId}, ${m.seq}, ${JSON.stringify(detail)})`;
 }
 
 /** Bare profiles for ids no user has yet, so a membership never points at nothing. */

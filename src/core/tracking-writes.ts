@@ -29,7 +29,7 @@ export interface IngestOutcome {
 const json = (v: unknown) => JSON.stringify(v);
 
 async function alreadySeen(db: Db, tenantId: string, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
+  if (ids.length === 0) return new Set(); // no messageIds, no round trip
   const rows = await db.all<{ message_id: string }>(
     sql`SELECT t.message_id FROM json_each(${json(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${tenantId} AND t.message_id = j.value`,
   );
@@ -76,6 +76,9 @@ async function ensureGroup(db: Db, m: MutationMeta, name: string | undefined, wa
   }
 }
 
+/** Traits that also set the group's own fields. */
+const FIELD_TRAITS = ["name", "description", "group_type"];
+
 export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]): Promise<IngestOutcome> {
   const calls = await freshCalls(db, m.tenantId, all);
   const warnings: IngestOutcome["warnings"] = [];
@@ -89,6 +92,7 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]
 
   const now = Date.now();
   const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
+  const setsFields = FIELD_TRAITS.some((k) => traits.has(k));
   const results = await batch(db, [
     // Per key, an older event never overwrites a newer value.
     sql`INSERT INTO group_traits (tenant_id, group_id, key, value, event_at)
@@ -102,7 +106,8 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]
     auditStatement(m, "tracking.group", { events: calls.length }, now),
     sql`SELECT key, value FROM group_traits WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND key IN ('name', 'description', 'group_type')`,
   ]);
-  const renamed = await applyFieldTraits(db, m, (results[3]?.results ?? []) as { key: string; value: string }[], nameTrait?.index ?? 0, warnings);
+  const stored = (results[3]?.results ?? []) as { key: string; value: string }[];
+  const renamed = setsFields && (await applyFieldTraits(db, m, stored, nameTrait?.index ?? 0, warnings));
   const refresh = renamed ? await subtreeUserIds(db, m.tenantId, [m.groupId]) : added_ids;
   return { applied: calls.length, duplicates: all.length - calls.length, warnings, refresh };
 }

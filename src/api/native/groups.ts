@@ -1,5 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import * as core from "../../core/groups";
+import { requireScope } from "../../auth/middleware";
+import { SCOPES } from "../../auth/scopes";
 import type { Scope } from "../../core/context";
 import type { GroupRow } from "../../core/groups";
 import { hierarchyCounts } from "../../core/hierarchy";
@@ -76,6 +78,19 @@ export function registerGroupRoutes(app: NativeApp) {
       responses: { 200: ok(s.result(z.record(z.string(), z.object({ value: z.unknown(), event_at: z.number().int() }))), "The traits"), ...errors },
     }),
     async (c) => c.json({ result: await core.groupTraits(c.var.scope, c.req.valid("param").group_id) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/groups/{group_id}/audit", tags: ["groups"], middleware: [requireScope(SCOPES.admin)] as const,
+      description: "The group's change log (member, role, link and analytics changes) in the order its coordinator applied them. Needs scope admin.",
+      request: { params: s.groupIdParam, query: s.pageQuery },
+      responses: { 200: ok(s.pageResult(s.auditEntry), "A page of the log, oldest first"), ...errors },
+    }),
+    async (c) => {
+      const page = await core.groupAudit(c.var.scope, c.req.valid("param").group_id, c.req.valid("query"));
+      return c.json({ result: page.items, next_cursor: page.nextCursor }, 200);
+    },
   );
 
   app.openapi(

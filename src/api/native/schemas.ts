@@ -150,3 +150,7 @@ export const removeResult = z.object({ removed: z.number().int(), not_members: z
 export const claimResult = z
   .record(z.string(), z.unknown())
   .openapi("Claim", { example: { groups: ["FC Barcelona fans"] } });
+
+export const auditEntry = z
+  .object({ id: z.string(), at: z.number().int(), actor: z.string().nullable(), action: z.string(), seq: z.number().int().nullable(), detail: z.unknown() })
+  .openapi("AuditEntry");

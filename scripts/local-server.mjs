@@ -1,10 +1,11 @@
-// Starts the Worker with wrangler dev on 127.0.0.1 with fresh local state, for benchmarks.
+// Starts the Worker with wrangler dev on 127.0.0.1 with fresh local state, for benchmarks
+// and end-to-end tests with clients outside the Worker.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
-import { ensureDevVars } from "../scripts/dev-vars.mjs";
-import { wrangler, wranglerDone } from "../scripts/wrangler.mjs";
+import { ensureDevVars } from "./dev-vars.mjs";
+import { wrangler, wranglerDone, wranglerOutput } from "./wrangler.mjs";
 
 /**
  * seedSql: a SQL file run against the fresh local D1 before the server starts, so large
@@ -20,7 +21,7 @@ export async function startServer({ port = 8790 + Math.floor(Math.random() * 100
     writeFileSync(file, seedSql);
     await wranglerDone(["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file, "--yes"], quiet);
   }
-  const proc = wrangler(["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"], quiet);
+  const proc = wrangler(["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", process.env.EDGE_GROUPS_LOG ?? "error", "--show-interactive-dev-session=false"], quiet);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -32,9 +33,15 @@ export async function startServer({ port = 8790 + Math.floor(Math.random() * 100
   }
   const token = (tenant, scope = "admin") =>
     sign({ tenant_id: tenant, sub: "bench", scope, exp: Math.floor(Date.now() / 1000) + 3600 }, secret, "HS256");
+  /** Read the local D1 directly (what a test checks as stored state). */
+  const query = async (sqlText) => {
+    const out = await wranglerOutput(["d1", "execute", "DB", "--local", "--persist-to", state, "--command", sqlText, "--json"], quiet.env);
+    return JSON.parse(out)[0].results;
+  };
   return {
     base,
     token,
+    query,
     stop() {
       proc.kill("SIGTERM");
       rmSync(state, { recursive: true, force: true });
