@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { ensureDevVars } from "./dev-vars.mjs";
-import { wrangler, wranglerDone, wranglerOutput } from "./wrangler.mjs";
+import { wrangler, wranglerDone } from "./wrangler.mjs";
 
 /**
  * seedSql: a SQL file run against the fresh local D1 before the server starts, so large
@@ -33,15 +33,9 @@ export async function startServer({ port = 8790 + Math.floor(Math.random() * 100
   }
   const token = (tenant, scope = "admin") =>
     sign({ tenant_id: tenant, sub: "bench", scope, exp: Math.floor(Date.now() / 1000) + 3600 }, secret, "HS256");
-  /** Read the local D1 directly (what a test checks as stored state). */
-  const query = async (sqlText) => {
-    const out = await wranglerOutput(["d1", "execute", "DB", "--local", "--persist-to", state, "--command", sqlText, "--json"], quiet.env);
-    return JSON.parse(out)[0].results;
-  };
   return {
     base,
     token,
-    query,
     stop() {
       proc.kill("SIGTERM");
       rmSync(state, { recursive: true, force: true });

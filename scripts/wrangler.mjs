@@ -17,16 +17,6 @@ export function wranglerDone(args, options = {}) {
   });
 }
 
-/** Run wrangler and return what it printed on stdout. */
-export function wranglerOutput(args, env = process.env) {
-  return new Promise((resolve, reject) => {
-    const proc = wrangler(args, { stdio: ["ignore", "pipe", "inherit"], env });
-    let out = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`wrangler ${args[0]} exited with ${code}`))));
-  });
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   wrangler(process.argv.slice(2)).on("exit", (code) => process.exit(code ?? 1));
 }

@@ -8,6 +8,7 @@ import { kaizalaRoutes } from "./api/kaizala/routes";
 import { groupCallRoutes } from "./api/tracking/group-calls";
 import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { segmentRoutes } from "./api/tracking/segment";
+import { scimRoutes } from "./api/scim";
 import type { AppEnv } from "./http/app-env";
 
 export function buildApp() {
@@ -25,6 +26,7 @@ export function buildApp() {
   app.route("/hooks/okta", oktaHookRoutes());
   app.route("/resources/groups", fronteggRoutes());
   app.route("/kaizala", kaizalaRoutes());
+  app.route("/", scimRoutes());
 
   // Public: the API description generated from the same zod schemas, and a page to read it.
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -66,10 +66,10 @@ export class GroupCoordinator extends DurableObject<Env> {
     return assertMayChangeMembers(this.db, c.tenantId, c.groupId, c.authority);
   }
 
-  addMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
+  addMembers(c: Caller, userIds: string[], role: writes.MemberRole, displays: Record<string, string> = {}) {
     return this.serial(async () => {
       await this.mayChangeMembers(c);
-      const result = await writes.addMembers(this.db, await this.meta(c), userIds, role);
+      const result = await writes.addMembers(this.db, await this.meta(c), userIds, role, displays);
       await this.enqueue(c.tenantId, result.added_ids);
       return { added: result.added, already_members: result.already_members };
     });

@@ -109,7 +109,7 @@ function userRowOf(r: Record<string, unknown>): UserRow {
   return {
     tenantId: r.tenant_id, id: r.id, email: r.email, emailKey: r.email_key, phoneNumber: r.phone_number, name: r.name,
     givenName: r.given_name, familyName: r.family_name, picture: r.picture, customData: r.custom_data,
-    userName: r.user_name, userNameKey: r.user_name_key, externalId: r.external_id, active: r.active === 1 || r.active === true,
+    userName: r.user_name, userNameKey: r.user_name_key, externalId: r.external_id, scimAttributes: r.scim_attributes, active: r.active === 1 || r.active === true,
     version: r.version, createdAt: r.created_at, updatedAt: r.updated_at,
   } as UserRow;
 }

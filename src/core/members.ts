@@ -22,8 +22,10 @@ export interface ReplaceOutcome {
   member_count: number;
 }
 
-export function addMembers(scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api"): Promise<AddOutcome> {
-  return unwrap(coordinatorOf(scope, groupId).addMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
+export function addMembers(
+  scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api", displays: Record<string, string> = {},
+): Promise<AddOutcome> {
+  return unwrap(coordinatorOf(scope, groupId).addMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role, displays));
 }
 
 export function removeMembers(scope: Scope, groupId: string, userIds: string[], source = "api"): Promise<RemoveOutcome> {

@@ -18,6 +18,8 @@ export interface UserProfile {
   userName?: string | null;
   externalId?: string | null;
   active?: boolean;
+  /** SCIM attributes without a column, as a JSON object. */
+  scimAttributes?: Record<string, unknown> | null;
 }
 
 const whereUser = (scope: Scope, userId: string) => and(eq(users.tenantId, scope.tenantId), eq(users.id, userId));
@@ -34,6 +36,7 @@ function columnsOf(p: UserProfile): Partial<UserRow> {
   if (p.userName !== undefined) Object.assign(set, { userName: p.userName, userNameKey: p.userName?.toLowerCase() ?? null });
   if (p.externalId !== undefined) set.externalId = p.externalId;
   if (p.active !== undefined) set.active = p.active;
+  if (p.scimAttributes !== undefined) set.scimAttributes = p.scimAttributes === null ? null : JSON.stringify(p.scimAttributes);
   return set;
 }
 
@@ -50,7 +53,7 @@ const wholeProfile = (p: UserProfile): UserProfile =>
 
 const EMPTY_PROFILE: Required<UserProfile> = {
   email: null, phoneNumber: null, name: null, givenName: null, familyName: null, picture: null,
-  customData: {}, userName: null, externalId: null, active: true,
+  customData: {}, userName: null, externalId: null, active: true, scimAttributes: null,
 };
 
 /** Create the user, or replace every profile field of an existing one. */

@@ -61,6 +61,8 @@ export const users = sqliteTable(
     userName: text("user_name"),
     userNameKey: text("user_name_key"),
     externalId: text("external_id"),
+    // The SCIM attributes an identity provider set that have no column of their own (addresses, title, ...).
+    scimAttributes: text("scim_attributes"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     version: integer("version").notNull().default(1),
     createdAt: integer("created_at").notNull(),
@@ -82,6 +84,8 @@ export const memberships = sqliteTable(
     userId: text("user_id").notNull(),
     role: text("role", { enum: ["member", "admin"] }).notNull().default("member"),
     source: text("source").notNull().default("api"),
+    // How the provisioning system names this member (SCIM members[].display).
+    display: text("display"),
     addedAt: integer("added_at").notNull(),
   },
   (t) => [

@@ -1,0 +1,58 @@
+// Wire schemas of the SCIM surface: list queries, resources and PatchOp bodies.
+import { zValidator } from "@hono/zod-validator";
+import type { ValidationTargets } from "hono";
+import { z } from "zod";
+import { CoreError } from "../../core/errors";
+import { invalidInput } from "../../http/errors";
+
+export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T) =>
+  zValidator(target, schema, (r) => {
+    if (!r.success) {
+      const e = invalidInput(r.error, target === "json" ? "request body" : target);
+      throw new CoreError("invalid", e.message, e.details.map((d) => ({ ...d, scimType: target === "json" ? "invalidValue" : "invalidSyntax" })));
+    }
+  });
+
+export const listQuery = z.object({
+  filter: z.string().max(4_000).optional(),
+  startIndex: z.coerce.number().int().catch(1).default(1).transform((n) => Math.max(1, n)),
+  count: z.coerce.number().int().catch(100).default(100).transform((n) => Math.min(Math.max(0, n), 1_000)),
+  attributes: z.string().max(2_000).optional(),
+  excludedAttributes: z.string().max(2_000).optional(),
+});
+
+export const projectionQuery = listQuery.pick({ attributes: true, excludedAttributes: true });
+
+export const idParam = z.object({ id: z.string().min(1).max(128) });
+
+export const userBody = z.looseObject({
+  userName: z.string({ message: "userName is required" }).trim().min(1, "userName is required").max(256),
+  externalId: z.string().max(256).optional(),
+  displayName: z.string().max(256).optional(),
+  active: z.union([z.boolean(), z.enum(["True", "False", "true", "false"])]).optional(),
+  name: z.looseObject({}).optional(),
+  emails: z.array(z.looseObject({ value: z.string().max(320).optional() })).max(20).optional(),
+  phoneNumbers: z.array(z.looseObject({ value: z.string().max(64).optional() })).max(20).optional(),
+});
+
+/** A member as identity providers send it: {value, display} (also displayName), or a bare id. */
+export const memberValue = z.union([
+  z.string().min(1).max(128).transform((value) => ({ value, display: undefined as string | undefined })),
+  z.looseObject({ value: z.string().min(1).max(128), display: z.string().max(256).optional(), displayName: z.string().max(256).optional() })
+    .transform((m) => ({ value: m.value, display: m.display ?? m.displayName })),
+]);
+export const memberList = z.union([z.array(memberValue).max(1_000, "at most 1,000 members per request"), memberValue.transform((m) => [m])]);
+
+export const groupBody = z.looseObject({
+  displayName: z.string({ message: "displayName is required" }).trim().min(1, "displayName is required").max(200),
+  externalId: z.string().max(256).optional(),
+  members: memberList.optional(),
+});
+
+export const patchBody = z.looseObject({
+  Operations: z
+    .array(z.looseObject({ op: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(["add", "remove", "replace"], { message: "op must be add, remove or replace" })), path: z.string().max(1_000).optional(), value: z.unknown().optional() }))
+    .min(1, "Operations must hold at least one operation")
+    .max(1_000),
+});
+export type PatchOperation = z.infer<typeof patchBody>["Operations"][number];

@@ -1,0 +1,75 @@
+// /scim/v2/Users over the core users.
+import type { Context } from "hono";
+import { scimPatch, type ScimPatchOperation } from "scim-patch";
+import { CoreError } from "../../core/errors";
+import { newId } from "../../core/ids";
+import { scimUserPage, saveScimUser } from "../../core/scim";
+import { USER_ATTRIBUTES } from "../../core/scim-attributes";
+import { compileFilter, parseFilter } from "../../core/scim-filter";
+import { deleteUser, getUser } from "../../core/users";
+import type { AppEnv } from "../../http/app-env";
+import { scimJson, type ScimApp } from "./app";
+import { checkIfMatch, baseOf, listResponse, patchResult } from "./http";
+import { etagOf, profileOfScimUser, project, projectionOf, scimUser } from "./resources";
+import * as s from "./schemas";
+
+async function existing(c: Context<AppEnv>, id: string) {
+  const row = await getUser(c.var.scope, id);
+  checkIfMatch(c, row.version);
+  return row;
+}
+
+export function applyPatch(resource: Record<string, unknown>, ops: s.PatchOperation[]) {
+  try {
+    return scimPatch(resource as never, ops as ScimPatchOperation[]) as unknown as Record<string, unknown>;
+  } catch (e) {
+    const scimType = (e as { scimType?: string }).scimType ?? "invalidPath";
+    throw new CoreError("invalid", `invalid patch: ${(e as Error).message}`, [{ message: (e as Error).message, scimType }]);
+  }
+}
+
+export function registerUserRoutes(app: ScimApp) {
+  app.get("/Users", s.valid("query", s.listQuery), async (c) => {
+    const q = c.req.valid("query");
+    const where = q.filter ? compileFilter(parseFilter(q.filter), USER_ATTRIBUTES) : undefined;
+    const page = await scimUserPage(c.var.scope, where, q.startIndex, q.count);
+    const p = projectionOf(q);
+    return listResponse(c, page.rows.map((u) => project(scimUser(u, baseOf(c)), p)), page.total, q.startIndex);
+  });
+
+  app.post("/Users", s.valid("json", s.userBody), async (c) => {
+    const row = await saveScimUser(c.var.scope, newId(), profileOfScimUser(c.req.valid("json")), "create");
+    const body = scimUser(row, baseOf(c));
+    return scimJson(c, body, 201, { location: body.meta.location, etag: etagOf(row.version) });
+  });
+
+  app.get("/Users/:id", s.valid("param", s.idParam), s.valid("query", s.projectionQuery), async (c) => {
+    const row = await getUser(c.var.scope, c.req.valid("param").id);
+    return scimJson(c, project(scimUser(row, baseOf(c)), projectionOf(c.req.valid("query"))), 200, { etag: etagOf(row.version) });
+  });
+
+  app.put("/Users/:id", s.valid("param", s.idParam), s.valid("json", s.userBody), async (c) => {
+    const id = c.req.valid("param").id;
+    await existing(c, id);
+    // Every SCIM attribute is replaced; the user's memberships and custom data stay.
+    const row = await saveScimUser(c.var.scope, id, profileOfScimUser(c.req.valid("json")), "patch");
+    return scimJson(c, scimUser(row, baseOf(c)), 200, { etag: etagOf(row.version) });
+  });
+
+  app.patch("/Users/:id", s.valid("param", s.idParam), s.valid("json", s.patchBody), async (c) => {
+    const id = c.req.valid("param").id;
+    const current = scimUser(await existing(c, id), baseOf(c));
+    const patched = applyPatch(current, c.req.valid("json").Operations);
+    const parsed = s.userBody.safeParse(patched);
+    if (!parsed.success) throw new CoreError("invalid", `the patched user is not valid: ${parsed.error.issues.map((i) => i.message).join("; ")}`, [{ message: "invalid result", scimType: "invalidValue" }]);
+    const row = await saveScimUser(c.var.scope, id, profileOfScimUser(parsed.data), "patch");
+    return patchResult(c, () => scimUser(row, baseOf(c)), row.version);
+  });
+
+  app.delete("/Users/:id", s.valid("param", s.idParam), async (c) => {
+    const id = c.req.valid("param").id;
+    await existing(c, id);
+    await deleteUser(c.var.scope, id);
+    return c.body(null, 204);
+  });
+}
