@@ -29,6 +29,7 @@ export default defineConfig({
     })),
   ],
   test: {
+    include: ["test/**/*.test.ts"],
     setupFiles: ["./test/apply-migrations.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
