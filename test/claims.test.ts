@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, eventually, expectError, type Client } from "./helpers";
+import { call, client, env, eventually, expectError, freshTenant, type Client } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;
@@ -146,5 +146,18 @@ describe("Okta token inline hook", () => {
     const bad = await call("POST", "/hooks/okta/token", { body: { data: {} }, headers: { authorization: secret } });
     expect(bad.status).toBe(400);
     expect(typeof bad.json.error.errorSummary).toBe("string");
+  });
+});
+
+describe("claims status", () => {
+  it("reports the queued claim refreshes of a group until they are done (admin only)", async () => {
+    const admin = await client(freshTenant("cs"), { scope: "admin" });
+    const g = (await admin.post("/v1/groups", { name: "Queue" })).json.result.group_id;
+    await admin.post(`/v1/groups/${g}/members`, { user_ids: Array.from({ length: 300 }, (_, i) => `q${i}`) });
+    await eventually(async () => (await admin.get(`/v1/groups/${g}/claims-status`)).json.result.pending_refreshes === 0, 10_000);
+    expect((await admin.get("/v1/users/q299/claims")).json.result.groups).toEqual(["Queue"]);
+    const writer = await client(admin.tenant);
+    expect((await writer.get(`/v1/groups/${g}/claims-status`)).status).toBe(403);
+    expect((await admin.get("/v1/groups/nope/claims-status")).status).toBe(404);
   });
 });

@@ -4,6 +4,10 @@ import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims";
 import { DEFAULT_SETTINGS } from "../src/core/config";
 import { existingMembersQuery, groupsPerUserQuery } from "../src/core/member-writes";
+import { and, eq, sql } from "drizzle-orm";
+import { users } from "../src/db/schema";
+import { USER_ATTRIBUTES } from "../src/core/scim-attributes";
+import { compileFilter, parseFilter } from "../src/core/scim-filter";
 import { env } from "./helpers";
 
 const dialect = new SQLiteAsyncDialect();
@@ -36,5 +40,11 @@ describe("query plans of hot queries", () => {
     expect(p).toMatch(/SEARCH e USING (COVERING )?INDEX group_edges_by_child \(tenant_id=\? AND child_id=\?\)/);
     expect(p).toMatch(/SEARCH g USING INDEX sqlite_autoindex_groups_1 \(tenant_id=\? AND id=\?\)/);
     expect(p).not.toMatch(/SCAN (m|e|g)\b/);
+  });
+
+  it("SCIM userName filter: the unique user-name index, not a scan of the tenant's users", async () => {
+    const where = compileFilter(parseFilter('userName eq "Ann.Lee"'), USER_ATTRIBUTES);
+    const p = (await plan(sql`SELECT id FROM users WHERE ${and(eq(users.tenantId, "t"), where)}`)).join("\n");
+    expect(p).toMatch(/SEARCH users USING INDEX users_user_name_key \(tenant_id=\? AND user_name_key=\?\)/);
   });
 });

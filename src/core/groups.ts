@@ -118,3 +118,9 @@ export async function groupAudit(scope: Scope, groupId: string, q: { limit: numb
   if (rows.length === 0) await getGroup(scope, groupId);
   return pageOf(rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })), q.limit, (r) => String(r.seq));
 }
+
+/** How many users still wait for the claims refresh the group's coordinator queued (0: every claim is current). */
+export async function pendingClaimRefreshes(scope: Scope, groupId: string): Promise<number> {
+  await getGroup(scope, groupId);
+  return coordinatorOf(scope, groupId).pendingRefreshes();
+}

@@ -120,8 +120,10 @@ export async function addMembers(db: Db, m: MutationMeta, ids: string[], role: M
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     insertMembers(m, idsJson, role, now),
     auditStatement(m, "members.add", { user_ids: ids, role }, now),
-    sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
-        WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
+    ...(Object.keys(displays).length === 0 ? [] : [
+      sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
+          WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
+    ]),
   ]);
   const added = changesOf(results, 2);
   return { added, already_members: ids.length - added, added_ids: fresh };

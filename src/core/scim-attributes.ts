@@ -7,7 +7,7 @@ const kept = (path: string) => sql`json_extract(${users.scimAttributes}, ${path}
 
 export const USER_ATTRIBUTES: AttributeMap = {
   id: { expr: sql`${users.id}`, caseExact: true },
-  userName: { expr: sql`${users.userName}` },
+  userName: { expr: sql`${users.userNameKey}`, lowered: true },
   externalId: { expr: sql`${users.externalId}`, caseExact: true },
   displayName: { expr: sql`${users.name}` },
   "name.givenName": { expr: sql`${users.givenName}` },
@@ -26,7 +26,7 @@ export const USER_ATTRIBUTES: AttributeMap = {
 
 export const GROUP_ATTRIBUTES: AttributeMap = {
   id: { expr: sql`${groups.id}`, caseExact: true },
-  displayName: { expr: sql`${groups.name}` },
+  displayName: { expr: sql`${groups.nameKey}`, lowered: true },
   externalId: { expr: sql`${groups.externalId}`, caseExact: true },
   "meta.created": { expr: sql`${groups.createdAt}`, kind: "date" },
   "meta.lastModified": { expr: sql`${groups.updatedAt}`, kind: "date" },

@@ -52,7 +52,8 @@ export function parseFilter(filter: string): Filter {
 /** How an attribute path maps to SQL: a scalar expression, or a multi-valued attribute walked with json_each. */
 export type AttributeMap = Record<
   string,
-  | { expr: SQL; caseExact?: boolean; kind?: "string" | "boolean" | "date" }
+  /** lowered: the column holds the value lower-cased (an indexed key), so only the operand is lowered. */
+  | { expr: SQL; caseExact?: boolean; lowered?: boolean; kind?: "string" | "boolean" | "date" }
   /** A multi-valued attribute: the rows to search (FROM ... WHERE ...) and each sub-attribute's expression. */
   | { multi: (sub: string) => { from: SQL; where: SQL; item: SQL } | undefined }
 >;
@@ -69,7 +70,7 @@ function likeEscape(s: string) {
   return s.replace(/[\\%_]/g, (m) => `\\${m}`);
 }
 
-function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolean" | "date", caseExact: boolean): SQL {
+function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolean" | "date", caseExact: boolean, lowered = false): SQL {
   if (kind === "date") {
     const ms = typeof value === "string" ? Date.parse(value) : NaN;
     if (Number.isNaN(ms)) throw invalidFilter(`'${String(value)}' is not a date-time`);
@@ -80,8 +81,8 @@ function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolea
     value = value ? 1 : 0;
   }
   const text = typeof value === "string";
-  const l = text && !caseExact ? sql`lower(${left})` : left;
-  const v = text && !caseExact ? (value as string).toLowerCase() : value;
+  const l = text && !caseExact && !lowered ? sql`lower(${left})` : left;
+  const v = text && !caseExact ? (value as string).normalize("NFC").toLowerCase() : value;
   switch (op) {
     case "eq": return v === null ? sql`${left} IS NULL` : sql`${l} = ${v}`;
     case "ne": return v === null ? sql`${left} IS NOT NULL` : sql`(${l} IS NULL OR ${l} != ${v})`;
@@ -106,7 +107,7 @@ export function compileFilter(f: Filter, attrs: AttributeMap): SQL {
     const direct = lookup(path);
     if (direct && "expr" in direct) {
       if (op === "pr") return sql`(${direct.expr} IS NOT NULL AND ${direct.expr} != '')`;
-      return compare(op, direct.expr, value, direct.kind ?? "string", direct.caseExact ?? false);
+      return compare(op, direct.expr, value, direct.kind ?? "string", direct.caseExact ?? false, direct.lowered ?? false);
     }
     // emails.value: a sub-attribute of a multi-valued attribute, true when any value matches.
     const dot = path.lastIndexOf(".");

@@ -95,6 +95,16 @@ export function registerGroupRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
+      method: "get", path: "/groups/{group_id}/claims-status", tags: ["groups"], middleware: [requireScope(SCOPES.admin)] as const,
+      description: "How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current. Needs scope admin.",
+      request: { params: s.groupIdParam },
+      responses: { 200: ok(s.result(z.object({ pending_refreshes: z.number().int() })), "The queue"), ...errors },
+    }),
+    async (c) => c.json({ result: { pending_refreshes: await core.pendingClaimRefreshes(c.var.scope, c.req.valid("param").group_id) } }, 200),
+  );
+
+  app.openapi(
+    createRoute({
       method: "delete", path: "/groups/{group_id}", tags: ["groups"], middleware: [write] as const,
       request: { params: s.groupIdParam },
       responses: { 204: { description: "Deleted, with its memberships" }, ...errors },

@@ -1,0 +1,172 @@
+// npm run bench [-- --quick] — every hot path against wrangler dev on 127.0.0.1, load
+// driven by autocannon from this process, each figure beside the /healthz floor
+// measured in the same run. The full run writes bench/results.json and BENCHMARKS.md.
+import autocannon from "autocannon";
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem, type as osType, release } from "node:os";
+import { floorMs, startServer } from "../scripts/local-server.mjs";
+import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
+
+const QUICK = process.argv.includes("--quick");
+const DURATION = QUICK ? 2 : 6;
+const SCALES = QUICK ? [1e3, 1e4] : [1e3, 1e4, 1e5, 1e6];
+const COLD_USERS = QUICK ? 2_000 : 10_000;
+
+// Data, all set-based. Tenant "bench": a user in 20 groups (claims), a user in 1,000
+// groups, cold users for KV-miss claims, SCIM users. Tenant "hier": the hierarchy.
+// Tenants "scale-N": N memberships (N/10 users in 10 of 1,000 groups each).
+const seed = [
+  groupsSql("bench", "h", 1000),
+  usersSql("bench", "heavy", 1),
+  membershipsSql("bench", "heavy", 1, "h", 1000, "k"),
+  usersSql("bench", "cold", COLD_USERS),
+  membershipsSql("bench", "cold", COLD_USERS, "h", 5, "(u * 7 + k * 101) % 1000"),
+  usersSql("bench", "scim", 10_000, { userName: true }),
+  recountSql("bench"),
+  hierarchySql("hier", QUICK ? 10_000 : 100_000),
+  ...SCALES.flatMap((n) => [
+    groupsSql(`scale-${n}`, "s", 1000),
+    usersSql(`scale-${n}`, "u", n / 10),
+    membershipsSql(`scale-${n}`, "u", n / 10, "s", 10, "(u * 7 + k * 101) % 1000"),
+    recountSql(`scale-${n}`),
+  ]),
+].join("\n");
+
+const started = Date.now();
+console.error(`seeding and starting (${QUICK ? "quick" : "full"} run)...`);
+const server = await startServer({ seedSql: seed });
+const auth = async (tenant, scope = "admin") => ({ authorization: `Bearer ${await server.token(tenant, scope)}`, "content-type": "application/json" });
+
+function run(opts) {
+  return new Promise((resolve, reject) => {
+    const bounds = opts.amount ? {} : { duration: DURATION };
+    autocannon({ url: server.base, connections: 10, ...bounds, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+/** Wait until these groups' coordinators have refreshed every claim they queued. */
+async function claimsSettle(headers, groupIds) {
+  for (let tries = 0; tries < 1200; tries++) {
+    const pending = await Promise.all(groupIds.map(async (g) => (await (await fetch(`${server.base}/v1/groups/${g}/claims-status`, { headers })).json()).result?.pending_refreshes ?? 0));
+    if (pending.every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`claims of ${groupIds.join(", ")} did not settle`);
+}
+
+const summary = (r) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
+
+/** A case timed by autocannon: requests/s and latency percentiles. */
+async function load(name, opts) {
+  const r = summary(await run(opts));
+  if (r.errors > 0) console.error(`  ${name}: ${r.errors} errors or non-2xx answers`);
+  return { name, kind: "load", ...r };
+}
+
+/**
+ * A case whose unit is one heavy call: sequential calls, their median and worst latency.
+ * settle(i) waits until the claims refresh the call queued is done (locally it shares
+ * the one workerd thread, and would otherwise be billed to the next call).
+ */
+async function calls(name, n, make, settle) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const { path, init } = await make(i);
+    const t = performance.now();
+    const res = await fetch(`${server.base}${path}`, init);
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${name}: ${res.status}`);
+    times.push(performance.now() - t);
+    if (settle) await settle(i);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { name, kind: "calls", calls: n, p50: sorted[Math.floor(n / 2)], p99: sorted[n - 1], rps: 1000 / (times.reduce((a, b) => a + b, 0) / n) };
+}
+
+const results = [];
+try {
+  const bench = await auth("bench");
+  const floor = await load("floor: GET /healthz", { requests: [{ method: "GET", path: "/healthz" }] });
+  results.push(floor);
+  // The floor for sequential cases: one request at a time, no queueing.
+  const one = await floorMs(server.base);
+  results.push({ name: "floor: GET /healthz, one at a time", kind: "calls", calls: 200, p50: one, p99: undefined, rps: 1000 / one });
+
+  // Claims: warm the claim of a user in 1,000 groups... and of one in 5 groups (the usual login case).
+  await fetch(`${server.base}/v1/users/cold0/claims`, { headers: bench });
+  results.push(await load("groups claim, KV hit", { requests: [{ method: "GET", path: "/v1/users/cold0/claims", headers: bench }] }));
+  let cold = 1;
+  results.push(await load(`groups claim, KV miss (rebuilt from D1; ${COLD_USERS - 1} users once each)`, {
+    amount: COLD_USERS - 1,
+    requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: `/v1/users/cold${cold++}/claims`, headers: bench }) }],
+  }));
+  results.push(await load("a user's groups (user in 1,000 groups, page of 200)", { requests: [{ method: "GET", path: "/v1/users/heavy0/groups?limit=200", headers: bench }] }));
+  results.push(await load("a page of a group's members (50)", { requests: [{ method: "GET", path: "/v1/groups/h1/members?limit=50", headers: bench }] }));
+
+  const g = await (await fetch(`${server.base}/v1/groups`, { method: "POST", headers: bench, body: JSON.stringify({ name: "bulk target" }) })).json();
+  const gid = g.result.group_id;
+  const ids = (i) => Array.from({ length: 1000 }, (_, k) => `bulk-${i}-${k}`);
+  const n = QUICK ? 3 : 10;
+  results.push(await calls("add 1,000 members in one call", n,
+    (i) => ({ path: `/v1/groups/${gid}/members`, init: { method: "POST", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) } }),
+    () => claimsSettle(bench, [gid])));
+  results.push(await calls("remove 1,000 members in one call", n,
+    (i) => ({ path: `/v1/groups/${gid}/members`, init: { method: "DELETE", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) } }),
+    () => claimsSettle(bench, [gid])));
+
+  const events = (i) => Array.from({ length: 1000 }, (_, k) => ({ user_id: `ev-${i}-${k}`, group_id: `acct-${k % 20}`, timestamp: new Date().toISOString(), traits: { group_type: "Account", seats: k }, message_id: `m-${i}-${k}` }));
+  const tracking = await auth("bench", "group_api");
+  results.push(await calls("1,000-event group-call batch (20 groups)", n,
+    (i) => ({ path: "/api/group", init: { method: "POST", headers: tracking, body: JSON.stringify(events(i)) } }),
+    () => claimsSettle(bench, Array.from({ length: 20 }, (_, k) => `acct-${k}`))));
+
+  const scim = await auth("bench", "scim");
+  results.push(await load("SCIM filtered list (userName eq, 10,000 users)", { requests: [{ method: "GET", path: `/scim/v2/Users?filter=${encodeURIComponent('userName eq "scim4321"')}`, headers: scim }] }));
+
+  const hier = await auth("hier");
+  results.push(await load("hierarchy: a mid-level group's user count", { requests: [{ method: "GET", path: "/v1/groups/g26", headers: hier }] }));
+  results.push(await calls(`hierarchy: the root's user count (1,000 groups, ${QUICK ? "10,000" : "100,000"} users)`, QUICK ? 5 : 20, () => ({ path: "/v1/groups/g0", init: { headers: hier } })));
+
+  let seq = 0;
+  results.push(await load("member adds, 10 at once on one group (serialised by its DO)", {
+    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, path: `/v1/groups/${gid}/members`, headers: bench, body: JSON.stringify({ user_ids: [`c-${seq++}`] }) }) }],
+  }));
+  results.push(await load("member adds, 10 at once over 50 groups (parallel DOs)", {
+    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, path: `/v1/groups/h${seq % 50}/members`, headers: bench, body: JSON.stringify({ user_ids: [`p-${seq++}`] }) }) }],
+  }));
+
+  for (const size of SCALES) {
+    const h = await auth(`scale-${size}`);
+    results.push({ ...(await load(`scale ${size.toExponential(0)}: a user's groups`, { requests: [{ method: "GET", path: "/v1/users/u3/groups", headers: h }] })), scale: size, case: "user-groups" });
+    results.push({ ...(await load(`scale ${size.toExponential(0)}: a page of members`, { requests: [{ method: "GET", path: "/v1/groups/s7/members?limit=50", headers: h }] })), scale: size, case: "members-page" });
+  }
+} finally {
+  server.stop();
+}
+
+// Load cases compare with the floor under the same load; sequential calls with the sequential floor.
+const floors = { load: results[0], calls: results[1] };
+const rows = results.map((r) => ({
+  ...r,
+  rpsRatio: r.rps / floors[r.kind].rps,
+  p50Ratio: r.p50 / floors[r.kind].p50,
+}));
+const fmt = (x, d = 1) => (x === undefined ? "" : x.toFixed(d));
+const table = [
+  "| case | how | req/s | p50 ms | p99 ms | req/s vs floor | p50 vs floor |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  ...rows.map((r) => `| ${r.name} | ${r.kind === "load" ? "autocannon, 10 conn." : `${r.calls} sequential calls`} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.rpsRatio, 2)}× | ${fmt(r.p50Ratio)}× |`),
+].join("\n");
+console.log(table);
+console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+
+if (!QUICK) {
+  const machine = `${osType()} ${release()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}`;
+  writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ at: new Date().toISOString(), machine, command: "npm run bench", duration_s: DURATION, results: rows }, null, 2) + "\n");
+  const doc = new URL("../BENCHMARKS.md", import.meta.url);
+  const { readFileSync } = await import("node:fs");
+  const current = readFileSync(doc, "utf8");
+  const start = current.indexOf("<!-- results -->");
+  const end = current.indexOf("<!-- /results -->");
+  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n<!-- /results -->`;
+  writeFileSync(doc, start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + "<!-- /results -->".length) : `${current}\n${block}\n`);
+}
