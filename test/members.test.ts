@@ -191,3 +191,25 @@ describe("users", () => {
     expectError(await api.del("/v1/users/alice"), 404, "not_found");
   });
 });
+
+describe("members by email or phone, and member search", () => {
+  it("adds members named by email or phone number, 404 naming an unknown one, and searches them", async () => {
+    const api = await client();
+    await api.put("/v1/users/carol", { email: "Carol@Example.com", name: "Carol" });
+    await api.put("/v1/users/dave", { phone_number: "+14155550123", name: "Dave" });
+    const g = (await api.post("/v1/groups", { name: "By contact" })).json.result.group_id;
+    const unknown = await api.post(`/v1/groups/${g}/members`, { emails: ["carol@example.com", "nobody@example.com"] });
+    expectError(unknown, 404, "not_found");
+    expect(unknown.json.error.message).toContain("nobody@example.com");
+    expect((await api.get(`/v1/groups/${g}/members`)).json.result).toEqual([]);
+
+    const r = await api.post(`/v1/groups/${g}/members`, { user_ids: ["alice"], emails: ["carol@example.com"], phone_numbers: ["+14155550123"] });
+    expect(r.json.result).toEqual({ added: 3, already_members: 0 });
+    const ids = async (q: string) => (await api.get(`/v1/groups/${g}/members?search=${q}`)).json.result.map((m: any) => m.user_id);
+    expect(await ids("car")).toEqual(["carol"]);
+    expect(await ids("DA")).toEqual(["dave"]);
+    expect(await ids("a")).toEqual(["alice"]);
+    expect(await ids("%")).toEqual([]);
+    expectError(await api.post(`/v1/groups/${g}/members`, {}), 400, "invalid");
+  });
+});

@@ -134,12 +134,17 @@ export interface MemberRow extends UserRow {
 }
 
 /** A page of a group's members with their whole profiles, in user-id order. */
-export async function listMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string }): Promise<Page<MemberRow>> {
+/** search: a case-insensitive prefix of the user id, email or name. */
+export async function listMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string; search?: string }): Promise<Page<MemberRow>> {
   const { db, tenantId } = scope;
   const exists = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId))).get();
   if (!exists) throw notFound("group", groupId);
   const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.groupId, groupId)];
   if (q.cursor !== undefined) conditions.push(gt(memberships.userId, decodeCursor(q.cursor)));
+  if (q.search) {
+    const prefix = `${q.search.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    conditions.push(sql`(lower(${users.id}) LIKE ${prefix} ESCAPE '\\' OR ${users.emailKey} LIKE ${prefix} ESCAPE '\\' OR lower(${users.name}) LIKE ${prefix} ESCAPE '\\')`);
+  }
   const rows = await db
     .select({ user: users, role: memberships.role, addedAt: memberships.addedAt })
     .from(memberships)
@@ -188,4 +193,21 @@ export async function findUserForHook(scope: Scope, id: string, email: string | 
     .where(and(eq(users.tenantId, scope.tenantId), eq(users.emailKey, email.toLowerCase())))
     .get();
   return byEmail?.id ?? null;
+}
+
+/** The ids of the users with these emails or phone numbers; any unknown one is a 404 naming it. */
+export async function userIdsByContact(scope: Scope, emails: string[], phones: string[]): Promise<string[]> {
+  if (emails.length === 0 && phones.length === 0) return [];
+  const rows = await scope.db.all<{ ref: string; id: string | null }>(sql`
+    SELECT j.value AS ref, (SELECT u.id FROM users u WHERE u.tenant_id = ${scope.tenantId} AND u.email_key = lower(j.value)) AS id
+      FROM json_each(${JSON.stringify(emails)}) j
+    UNION ALL
+    SELECT j.value, (SELECT u.id FROM users u WHERE u.tenant_id = ${scope.tenantId} AND u.phone_number = j.value)
+      FROM json_each(${JSON.stringify(phones)}) j`);
+  const unknown = rows.filter((r) => r.id === null).map((r) => r.ref);
+  if (unknown.length > 0) {
+    throw new CoreError("not_found", `no user has ${unknown.slice(0, 10).map((r) => `'${r}'`).join(", ")}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ""}`,
+      unknown.slice(0, 100).map((r) => ({ field: r.startsWith("+") ? "phone_numbers" : "emails", message: `no user has '${r}'` })));
+  }
+  return rows.map((r) => r.id!);
 }

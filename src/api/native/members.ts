@@ -14,7 +14,7 @@ export function registerMemberRoutes(app: NativeApp) {
   // Adding and replacing take the same body and differ only in the core call and its result.
   const bulk = [
     { method: "post", apply: members.addMembers, result: s.addResult,
-      description: "Adds 1-1,000 users (duplicates folded). Unknown user ids get a bare profile." },
+      description: "Adds 1-1,000 users by id, email or phone number (duplicates folded). Unknown user ids get a bare profile; unknown emails or numbers are 404." },
     { method: "put", apply: members.replaceMembers, result: s.replaceResult,
       description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step." },
   ] as const;
@@ -27,7 +27,8 @@ export function registerMemberRoutes(app: NativeApp) {
       }),
       async (c) => {
         const b = c.req.valid("json");
-        return c.json({ result: await apply(c.var.scope, c.req.valid("param").group_id, b.user_ids, b.role) }, 200);
+        const byContact = await users.userIdsByContact(c.var.scope, b.emails ?? [], b.phone_numbers ?? []);
+        return c.json({ result: await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role) }, 200);
       },
     );
   }
@@ -75,17 +76,17 @@ export function registerMemberRoutes(app: NativeApp) {
     createRoute({
       method: "get", path: "/groups/{group_id}/members", tags: ["members"], middleware: [read] as const,
       description: "The members' entire user profiles, paged in user-id order.",
-      request: { params: s.groupIdParam, query: s.pageQuery.extend(s.transitiveQuery.shape) },
+      request: { params: s.groupIdParam, query: s.memberListQuery.extend(s.transitiveQuery.shape) },
       responses: { 200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"), ...errors },
     }),
     async (c) => {
-      const { transitive, ...q } = c.req.valid("query");
+      const { transitive, search, ...q } = c.req.valid("query");
       const groupId = c.req.valid("param").group_id;
       if (transitive) {
         const page = await hierarchy.transitiveMembers(c.var.scope, groupId, q);
         return c.json({ result: page.items.map(transitiveMemberOut), next_cursor: page.nextCursor }, 200);
       }
-      const page = await users.listMembers(c.var.scope, groupId, q);
+      const page = await users.listMembers(c.var.scope, groupId, { ...q, search });
       return c.json({ result: page.items.map(memberOut), next_cursor: page.nextCursor }, 200);
     },
   );

@@ -25,6 +25,9 @@ export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "1-200, default 50" }),
   cursor: z.string().max(1024).optional().openapi({ description: "next_cursor of the previous page" }),
 });
+export const memberListQuery = pageQuery.extend({
+  search: z.string().max(200).optional().openapi({ description: "case-insensitive prefix of the user id, email or name" }),
+});
 export const groupListQuery = pageQuery.extend({
   search: z.string().max(200).optional().openapi({ description: "name prefix, case-insensitive" }),
 });
@@ -54,8 +57,15 @@ export const updateGroupBody = z
   .openapi("UpdateGroup");
 
 export const memberIdsBody = z
-  .object({ user_ids: idListSchema, role: memberRoleSchema.optional() })
+  .object({
+    user_ids: idListSchema.optional(),
+    emails: z.array(emailSchema).max(1_000).optional().openapi({ description: "members named by email (each must be a user's)" }),
+    phone_numbers: z.array(phoneSchema).max(1_000).optional().openapi({ description: "members named by E.164 phone number (each must be a user's)" }),
+    role: memberRoleSchema.optional(),
+  })
   .strict()
+  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) > 0, { message: "name at least one member in user_ids, emails or phone_numbers", path: ["user_ids"] })
+  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) <= 1_000, { message: "at most 1,000 members per call", path: ["user_ids"] })
   .openapi("MemberIds", { example: { user_ids: ["alice", "bob"] } });
 
 export const removeMemberIdsBody = z.object({ user_ids: idListSchema }).strict().openapi("RemoveMemberIds");

@@ -1,0 +1,38 @@
+// The public API, called with the signed-in token. A 401 ends the session.
+const TOKEN_KEY = "edge-groups-token";
+
+export const session = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly details: { field?: string; message: string }[] = []) {
+    super(message);
+  }
+  /** The error in words, with the fields it names. */
+  get text() {
+    const more = this.details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)).filter((d) => d !== this.message);
+    return [this.message, ...more].join(" — ");
+  }
+}
+
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${session.get() ?? ""}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401) {
+    session.clear();
+    location.hash = "#/sign-in";
+    throw new ApiError(401, "your session has ended: sign in again");
+  }
+  if (res.status === 204) return undefined as T;
+  const json = await res.json().catch(() => undefined);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.message ?? `the server answered ${res.status}`, json?.error?.details ?? []);
+  return json as T;
+}
+
+export const errorText = (e: unknown) => (e instanceof ApiError ? e.text : e instanceof Error ? e.message : String(e));

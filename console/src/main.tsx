@@ -1,0 +1,42 @@
+// The console: hash routes over the public API, signed in with a pasted token.
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { session } from "./api";
+import { GroupPage } from "./pages/group";
+import { GroupsPage } from "./pages/groups";
+import { SignInPage } from "./pages/sign-in";
+import { UserPage } from "./pages/user";
+
+function route(hash: string) {
+  const path = hash.replace(/^#/, "") || "/groups";
+  if (!session.get() || path === "/sign-in") return <SignInPage />;
+  const group = path.match(/^\/groups\/([^/]+)$/);
+  if (group) return <GroupPage id={decodeURIComponent(group[1]!)} />;
+  const user = path.match(/^\/users\/([^/]+)$/);
+  if (user) return <UserPage id={decodeURIComponent(user[1]!)} />;
+  return <GroupsPage />;
+}
+
+function App() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const onChange = () => setHash(location.hash);
+    addEventListener("hashchange", onChange);
+    return () => removeEventListener("hashchange", onChange);
+  }, []);
+  const signedIn = Boolean(session.get());
+  return (
+    <>
+      <header>
+        <strong>edge-groups</strong>
+        {signedIn && <a href="#/groups">Groups</a>}
+        {signedIn && (
+          <a href="#/sign-in" onClick={() => session.clear()}>Sign out</a>
+        )}
+      </header>
+      <main>{route(hash)}</main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

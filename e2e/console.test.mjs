@@ -1,0 +1,101 @@
+// The console in headless Chromium (Debian's package, driven by playwright-core) against
+// wrangler dev: sign in, create a group, add three members, link a child group, see a
+// user's inherited group and claim, delete the group. Screenshots go to test-results/.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { after, before, it } from "node:test";
+import { chromium } from "playwright-core";
+import { startServer } from "../scripts/local-server.mjs";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = new URL("../test-results/", import.meta.url).pathname;
+
+let server;
+let browser;
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+const api = async (token, method, path, body) => {
+  const res = await fetch(`${server.base}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+  return res.status === 204 ? undefined : res.json();
+};
+
+it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium" }, async () => {
+  const token = await server.token("console-tenant", "admin");
+  // Users to add by id, email and phone number; a child group with a member of its own.
+  await api(token, "PUT", "/v1/users/carol", { email: "carol@example.com", name: "Carol" });
+  await api(token, "PUT", "/v1/users/dave", { phone_number: "+14155550123", name: "Dave" });
+  const child = (await api(token, "POST", "/v1/groups", { name: "Storage" })).result.group_id;
+  await api(token, "POST", `/v1/groups/${child}/members`, { user_ids: ["erin"] });
+
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(e.message));
+
+  const res = await page.goto(`${server.base}/console/`);
+  assert.match(res.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+  await page.getByLabel("Token").fill("not-a-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /session has ended|not a valid JWT/);
+  await page.screenshot({ path: `${SHOTS}console-sign-in-error.png`, fullPage: true });
+  await page.getByLabel("Token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Groups" }).waitFor();
+
+  await page.getByLabel("Name", { exact: true }).fill("Platform");
+  await page.getByLabel("Description").fill("Platform engineering");
+  await page.getByRole("button", { name: "Create group" }).click();
+  await page.getByRole("heading", { name: "Platform" }).waitFor();
+
+  await page.getByLabel(/Add members/).fill("alice\ncarol@example.com\n+14155550123");
+  await page.getByRole("button", { name: "Add members" }).click();
+  await page.getByRole("table", { name: "members" }).getByRole("link", { name: "dave" }).waitFor();
+  const rows = await page.getByRole("table", { name: "members" }).locator("tbody tr").count();
+  assert.equal(rows, 3);
+
+  await page.getByLabel("Link a child group (its id)").fill(child);
+  await page.getByRole("button", { name: "Link child" }).click();
+  await page.getByRole("button", { name: "Unlink Storage" }).waitFor();
+
+  // Bad custom data is refused in words, next to the editor, and nothing is sent.
+  await page.getByLabel("Custom data (JSON)").fill("{ not json");
+  assert.match(await page.locator("#g-custom-error").innerText(), /not valid JSON/);
+  await page.getByLabel("Custom data (JSON)").fill('{"cost_center": "42"}');
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  await page.screenshot({ path: `${SHOTS}console-group.png`, fullPage: true });
+
+  // Erin is in Storage, so Platform is inherited; the claim carries both.
+  await page.goto(`${server.base}/console/#/users/erin`);
+  await page.getByRole("heading", { name: "User erin" }).waitFor();
+  const held = page.getByRole("table", { name: "user groups" });
+  await held.getByRole("link", { name: "Platform" }).waitFor();
+  assert.match(await held.innerText(), /Platform\s+inherited/);
+  await page.waitForFunction(() => document.querySelector('[aria-label="claim"]')?.textContent?.includes("Platform"), null, { timeout: 10_000 });
+  assert.deepEqual(JSON.parse(await page.getByLabel("claim", { exact: true }).innerText()), { groups: ["Platform", "Storage"] });
+  await page.screenshot({ path: `${SHOTS}console-user.png`, fullPage: true });
+
+  await page.goto(`${server.base}/console/#/groups`);
+  await page.getByRole("link", { name: "Platform" }).click();
+  await page.getByRole("button", { name: "Delete this group…" }).click();
+  await page.getByLabel("Group name").fill("Platform");
+  await page.screenshot({ path: `${SHOTS}console-delete.png`, fullPage: true });
+  await page.getByRole("button", { name: "Delete Platform" }).click();
+  await page.getByRole("heading", { name: "Groups" }).waitFor();
+  await page.getByRole("link", { name: "Storage" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Platform" }).count(), 0);
+  await page.screenshot({ path: `${SHOTS}console-groups.png`, fullPage: true });
+
+  const groups = (await api(token, "GET", "/v1/groups")).result.map((g) => g.name);
+  assert.deepEqual(groups, ["Storage"]);
+  assert.deepEqual(problems.filter((p) => !/401/.test(p)), []);
+});
