@@ -28,17 +28,25 @@ export interface IngestOutcome {
 
 const json = (v: unknown) => JSON.stringify(v);
 
-async function alreadySeen(db: Db, tenantId: string, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set(); // no messageIds, no round trip
-  const rows = await db.all<{ message_id: string }>(
-    sql`SELECT t.message_id FROM json_each(${json(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${tenantId} AND t.message_id = j.value`,
-  );
-  return new Set(rows.map((r) => r.message_id));
+interface GroupFields {
+  name: string;
+  description: string;
+  type: string;
+}
+
+/** One read for the whole ingest: which messageIds were applied before, and the group's fields (if it exists). */
+async function readState(db: Db, m: MutationMeta, ids: string[]): Promise<{ seen: Set<string>; group: GroupFields | undefined }> {
+  const row = await db.get<{ seen: string; name: string | null; description: string | null; type: string | null }>(sql`
+    SELECT (SELECT json_group_array(t.message_id) FROM json_each(${json(ids)}) j
+              CROSS JOIN tracking_messages t ON t.tenant_id = ${m.tenantId} AND t.message_id = j.value) AS seen,
+           g.name, g.description, g.type
+    FROM (SELECT 1) LEFT JOIN groups g ON g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId}`);
+  const group = row?.name == null ? undefined : { name: row.name, description: row.description ?? "", type: row.type ?? "" };
+  return { seen: new Set(JSON.parse(row?.seen ?? "[]") as string[]), group };
 }
 
 /** Keep the first event of each messageId, and drop those applied before. */
-async function freshCalls(db: Db, tenantId: string, calls: GroupCall[]) {
-  const seen = await alreadySeen(db, tenantId, calls.flatMap((c) => (c.messageId ? [c.messageId] : [])));
+function freshCalls(calls: GroupCall[], seen: Set<string>) {
   const inRequest = new Set<string>();
   return calls.filter((c) => {
     if (!c.messageId) return true;
@@ -60,19 +68,20 @@ function newestTraits(calls: GroupCall[]) {
   return newest;
 }
 
-async function ensureGroup(db: Db, m: MutationMeta, name: string | undefined, warn: (m: string) => void) {
-  const exists = await db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`);
-  if (exists) return;
+/** Create the group the calls name; its fields as created. */
+async function createGroup(db: Db, m: MutationMeta, name: string | undefined, warn: (m: string) => void): Promise<GroupFields> {
   const now = Date.now();
   const insert = (n: string) =>
     db.run(sql`INSERT INTO groups (tenant_id, id, name, name_key, created_by, created_at, updated_at)
                VALUES (${m.tenantId}, ${m.groupId}, ${n}, ${nameKeyOf(n)}, ${m.actor}, ${now}, ${now})`);
   try {
     await insert(name ?? m.groupId);
+    return { name: name ?? m.groupId, description: "", type: "Group" };
   } catch (e) {
     if (!isUniqueViolation(e, "name_key") || name === undefined) throw e;
     warn(`another group is named '${name}': group '${m.groupId}' was created with its id as its name; the name trait is stored`);
     await insert(m.groupId);
+    return { name: m.groupId, description: "", type: "Group" };
   }
 }
 
@@ -80,13 +89,14 @@ async function ensureGroup(db: Db, m: MutationMeta, name: string | undefined, wa
 const FIELD_TRAITS = ["name", "description", "group_type"];
 
 export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]): Promise<IngestOutcome> {
-  const calls = await freshCalls(db, m.tenantId, all);
+  const state = await readState(db, m, all.flatMap((c) => (c.messageId ? [c.messageId] : [])));
+  const calls = freshCalls(all, state.seen);
   const warnings: IngestOutcome["warnings"] = [];
   if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
   const traits = newestTraits(calls);
   const nameTrait = traits.get("name");
   const proposedName = typeof nameTrait?.value === "string" && nameTrait.value.trim() ? nameTrait.value.trim().slice(0, 200) : undefined;
-  await ensureGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message }));
+  const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
   const { added_ids } = await addMembers(db, m, [...new Set(calls.map((c) => c.userId))], "member");
 
@@ -107,22 +117,20 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]
     sql`SELECT key, value FROM group_traits WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND key IN ('name', 'description', 'group_type')`,
   ]);
   const stored = (results[3]?.results ?? []) as { key: string; value: string }[];
-  const renamed = setsFields && (await applyFieldTraits(db, m, stored, nameTrait?.index ?? 0, warnings));
+  const renamed = setsFields && (await applyFieldTraits(db, m, current, stored, nameTrait?.index ?? 0, warnings));
   const refresh = renamed ? await subtreeUserIds(db, m.tenantId, [m.groupId]) : added_ids;
   return { applied: calls.length, duplicates: all.length - calls.length, warnings, refresh };
 }
 
 /** name, description and group_type also set the group's own fields, from the winning trait values. */
-async function applyFieldTraits(db: Db, m: MutationMeta, stored: { key: string; value: string }[], nameIndex: number, warnings: IngestOutcome["warnings"]): Promise<boolean> {
+async function applyFieldTraits(
+  db: Db, m: MutationMeta, current: GroupFields, stored: { key: string; value: string }[], nameIndex: number, warnings: IngestOutcome["warnings"],
+): Promise<boolean> {
   const value = (key: string) => {
     const row = stored.find((r) => r.key === key);
     const v: unknown = row ? JSON.parse(row.value) : undefined;
     return typeof v === "string" && v.trim() ? v.trim() : undefined;
   };
-  const current = await db.get<{ name: string; description: string; type: string }>(
-    sql`SELECT name, description, type FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
-  );
-  if (!current) return false;
   const name = value("name")?.slice(0, 200);
   const description = value("description")?.slice(0, 2_000);
   const type = value("group_type")?.slice(0, 64);
