@@ -1,5 +1,7 @@
 import { buildApp } from "./app";
 import { canonicalScimRequest } from "./api/scim/canonical-path";
+import { database } from "./core/context";
+import { purgeSeenMessages } from "./core/tracking";
 import type { Env } from "./env";
 
 export { GroupCoordinator } from "./coordinator/group-coordinator";
@@ -8,4 +10,9 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
+  // Daily (wrangler.toml [triggers]): forget analytics messageIds past their retention.
+  scheduled: async (_controller, env, _ctx) => {
+    const purged = await purgeSeenMessages(database(env.DB));
+    console.log(JSON.stringify({ msg: "purged seen messageIds", purged }));
+  },
 } satisfies ExportedHandler<Env>;

@@ -101,3 +101,16 @@ describe("tenant isolation", () => {
     expect(rows).toBe(0);
   });
 });
+
+describe("verified-token cache", () => {
+  it("never answers from the cache past a token's expiry", async () => {
+    const tenant = freshTenant("exp");
+    const t = await token({ tenant, ttl: 2 });
+    expect((await call("GET", "/v1/groups", { token: t })).status).toBe(200);
+    expect((await call("GET", "/v1/groups", { token: t })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const late = await call("GET", "/v1/groups", { token: t });
+    expect(late.status).toBe(401);
+    expect(late.json.error.message).toMatch(/expired/);
+  });
+});

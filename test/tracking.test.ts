@@ -214,3 +214,21 @@ describe("Segment HTTP API", () => {
     expect(await count("SELECT count(*) AS n FROM tracking_messages WHERE tenant_id = ?", t.tenant)).toBe(1);
   });
 });
+
+describe("messageId retention", () => {
+  it("the daily job forgets messageIds older than 8 days and keeps the rest", async () => {
+    const { default: worker } = await import("../src/index");
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const tenant = freshTenant("purge");
+    const day = 24 * 3600 * 1000;
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'old', ?)").bind(tenant, Date.now() - 9 * day),
+      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)").bind(tenant, Date.now() - 7 * day),
+    ]);
+    const ctx = createExecutionContext();
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const left = await env.DB.prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id").bind(tenant).all<{ message_id: string }>();
+    expect(left.results.map((r) => r.message_id)).toEqual(["week"]);
+  });
+});

@@ -41,7 +41,25 @@ function describe(e: unknown): string {
   return "token is not a valid JWT";
 }
 
+// Verified tokens, by their exact text (signature included), for at most a minute and
+// never past their expiry: an SDK or a login burst sends the same token many times.
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
+const verified = new Map<string, { principal: Principal; until: number; config: string }>();
+
+/** Verify the token, or answer from the cache of recently verified tokens. */
 export async function verifyToken(env: Env, token: string): Promise<Principal> {
+  // The auth settings are part of the key, so a changed configuration never reuses a verdict.
+  const config = `${env.AUTH_JWKS_URL ?? ""}|${env.AUTH_ISSUER ?? ""}|${env.AUTH_AUDIENCE ?? ""}|${env.AUTH_DEV_SECRET ? "dev" : ""}`;
+  const hit = verified.get(token);
+  if (hit && hit.config === config && Date.now() < hit.until) return hit.principal;
+  const { principal, exp } = await verifyUncached(env, token);
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(token, { principal, config, until: Math.min(exp * 1000, Date.now() + VERIFIED_TTL_MS) });
+  return principal;
+}
+
+async function verifyUncached(env: Env, token: string): Promise<{ principal: Principal; exp: number }> {
   const verification = {
     ...(env.AUTH_ISSUER ? { iss: env.AUTH_ISSUER } : {}),
     ...(env.AUTH_AUDIENCE ? { aud: env.AUTH_AUDIENCE } : {}),
@@ -71,11 +89,9 @@ export async function verifyToken(env: Env, token: string): Promise<Principal> {
       claims.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
     );
   }
-  const { tenant_id, sub, scope, roles } = claims.data;
+  const { tenant_id, sub, scope, roles, exp } = claims.data;
   return {
-    tenantId: tenant_id,
-    subject: sub,
-    scopes: new Set((scope ?? "").split(" ").filter(Boolean)),
-    roles: roles ?? [],
+    principal: { tenantId: tenant_id, subject: sub, scopes: new Set((scope ?? "").split(" ").filter(Boolean)), roles: roles ?? [] },
+    exp,
   };
 }

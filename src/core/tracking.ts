@@ -129,3 +129,17 @@ async function upsertProfile(scope: Scope, userId: string, traits: Record<string
   if (existing) await patchUser(scope, userId, profile);
   else await createUser(scope, userId, profile);
 }
+
+/** messageIds are kept 8 days: retries within 7 days are always recognised. */
+export const SEEN_MESSAGES_KEPT_MS = 8 * 24 * 3600 * 1000;
+
+/** Forget messageIds older than the retention, in slices so no statement runs long. */
+export async function purgeSeenMessages(db: Scope["db"], now = Date.now()): Promise<number> {
+  let purged = 0;
+  for (;;) {
+    const r = await db.run(sql`DELETE FROM tracking_messages WHERE rowid IN
+      (SELECT rowid FROM tracking_messages WHERE received_at < ${now - SEEN_MESSAGES_KEPT_MS} LIMIT 5000)`);
+    purged += r.meta.changes ?? 0;
+    if ((r.meta.changes ?? 0) < 5000) return purged;
+  }
+}

@@ -77,6 +77,8 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
   const dropped = parsed.filter((p): p is Dropped => !("type" in p));
   if (dropped.length > 0) console.warn(JSON.stringify({ msg: "segment events dropped", tenant: c.var.scope.tenantId, dropped }));
   const r = await ingest(c.var.scope, valid);
+  // track, page, screen and alias are acknowledged and counted here, not stored.
+  console.log(JSON.stringify({ msg: "segment batch", tenant: c.var.scope.tenantId, applied: r.applied, duplicates: r.duplicates, acknowledged: r.acknowledged, dropped: dropped.length }));
   if (r.failed.length > 0) console.warn(JSON.stringify({ msg: "segment events not applied", tenant: c.var.scope.tenantId, failed: r.failed }));
   const report = [...dropped, ...r.failed.map((f) => ({ index: f.index, errors: [f.message] }))].sort((a, b) => a.index - b.index);
   return c.json({ success: true, ...(report.length > 0 ? { dropped: report } : {}), ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}) });
