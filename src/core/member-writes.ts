@@ -8,7 +8,7 @@
 import { sql } from "drizzle-orm";
 import { batch, changesOf, type Db } from "./context";
 import { CoreError, notFound } from "./errors";
-import { loadSettings, type TenantSettings } from "./config";
+import { parseStored, type TenantSettings } from "./config";
 import { newId } from "./ids";
 
 export type MemberRole = "member" | "admin";
@@ -36,6 +36,23 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
 export const existingMembersQuery = (tenantId: string, groupId: string, ids: string[]) =>
   sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
+
+/**
+ * What an add or replace checks before writing, in one read: the group's count (404 if
+ * it is gone), the tenant's settings and which of these ids are members already.
+ */
+async function preAddState(db: Db, tenantId: string, groupId: string, ids: string[]) {
+  const row = await db.get<{ member_count: number | null; settings: string | null; existing: string }>(sql`
+    SELECT (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
+           (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings,
+           (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing`);
+  if (row?.member_count == null) throw notFound("group", groupId);
+  return {
+    state: { memberCount: row.member_count } as GroupState,
+    settings: parseStored(row.settings),
+    existing: new Set(JSON.parse(row.existing) as string[]),
+  };
+}
 
 /** Which of these ids are members of the group already. */
 export async function existingMembers(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<Set<string>> {
@@ -99,11 +116,7 @@ export interface AddResult {
 
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole, displays: Record<string, string> = {}): Promise<AddResult> {
-  const [state, settings, existing] = await Promise.all([
-    groupState(db, m.tenantId, m.groupId),
-    loadSettings(db, m.tenantId),
-    existingMembers(db, m.tenantId, m.groupId, ids),
-  ]);
+  const { state, settings, existing } = await preAddState(db, m.tenantId, m.groupId, ids);
   const fresh = ids.filter((id) => !existing.has(id));
   checkMembersPerGroup(m.groupId, state.memberCount + fresh.length, settings);
   await checkGroupsPerUser(db, m.tenantId, fresh, settings);
@@ -161,11 +174,7 @@ export interface ReplaceResult {
 
 /** Make the group's members exactly this set. */
 export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
-  const [, settings, existing] = await Promise.all([
-    groupState(db, m.tenantId, m.groupId),
-    loadSettings(db, m.tenantId),
-    existingMembers(db, m.tenantId, m.groupId, ids),
-  ]);
+  const { settings, existing } = await preAddState(db, m.tenantId, m.groupId, ids);
   checkMembersPerGroup(m.groupId, ids.length, settings);
   const fresh = ids.filter((id) => !existing.has(id));
   await checkGroupsPerUser(db, m.tenantId, fresh, settings);
