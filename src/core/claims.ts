@@ -45,16 +45,26 @@ export async function buildClaims(db: Db, tenantId: string, userIds: string[], s
   return out;
 }
 
+// The tenant's claim settings, also held in this isolate for a few seconds: a claim read
+// is then one KV read, not two. KV itself may take up to a minute to show a change in
+// other locations, so this adds little to how long a settings change takes to reach claims.
+const SETTINGS_TTL_MS = 5_000;
+const settingsInIsolate = new Map<string, { settings: ClaimSettings; until: number }>();
+
 async function claimSettings(env: Env, db: Db, tenantId: string): Promise<ClaimSettings> {
+  const held = settingsInIsolate.get(tenantId);
+  if (held && Date.now() < held.until) return held.settings;
   const cached = await env.CLAIMS.get<ClaimSettings>(settingsKey(tenantId), "json");
-  if (cached) return claimSettingsSchema.parse(cached);
-  const settings = (await loadSettings(db, tenantId)).claim;
-  await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings));
+  const settings = cached ? claimSettingsSchema.parse(cached) : (await loadSettings(db, tenantId)).claim;
+  if (!cached) await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings));
+  if (settingsInIsolate.size > 10_000) settingsInIsolate.clear();
+  settingsInIsolate.set(tenantId, { settings, until: Date.now() + SETTINGS_TTL_MS });
   return settings;
 }
 
 /** Called after the tenant's settings change, so claims are rebuilt with the new ones. */
 export async function claimSettingsChanged(env: Env, tenantId: string, settings: TenantSettings) {
+  settingsInIsolate.delete(tenantId);
   await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings.claim));
 }
 
