@@ -91,6 +91,8 @@ describe("SCIM users", () => {
     expect(await names('emails[type eq "work" and value sw "mia"]')).toEqual(["Mia"]);
     expect(await names("meta.created gt 2015-10-10T14:38:21.8617979-07:00")).toHaveLength(5);
     expect(await names(`meta.created lt ${new Date(Date.now() - 3_600_000).toISOString()}`)).toEqual([]);
+    expect(await names(`meta.lastModified ge ${new Date(Date.now() - 3_600_000).toISOString()}`)).toHaveLength(5);
+    expect(await names(`meta.created le ${new Date(Date.now() + 3_600_000).toISOString()} and userName ge "O"`)).toEqual(["Olivia", "oscar"]);
     expect(await names('externalId eq "EXT-MIA"')).toEqual([]);
 
     const page = await s.get("/Users?startIndex=2&count=2");
