@@ -7,7 +7,11 @@ import { fileURLToPath } from "node:url";
 import newman from "newman";
 import { startServer } from "../scripts/local-server.mjs";
 
-const COLLECTION = fileURLToPath(new URL("../../shared/scim/entra-scim-postman-collection.json", import.meta.url));
+// The collection lives beside the project (../shared/scim), never copied into it.
+const CANDIDATES = [process.env.ENTRA_SCIM_COLLECTION, "../../shared/scim/", "../../../shared/scim/"]
+  .filter(Boolean)
+  .map((p) => (p.endsWith(".json") ? p : fileURLToPath(new URL(`${p}entra-scim-postman-collection.json`, import.meta.url))));
+const COLLECTION = CANDIDATES.find((p) => existsSync(p)) ?? CANDIDATES[0];
 const FOLDERS = ["Endpoint tests", "User tests", "Group tests", "ComplexAttribute tests", "User tests with garbage", "Group tests with garbage", "Teardown garbage"];
 
 let server;
