@@ -4,7 +4,7 @@
 import { sql } from "drizzle-orm";
 import type { Scope } from "./context";
 import { createGroup, deleteGroup, type GroupRow } from "./groups";
-import { hierarchyCounts, type HierarchyCounts } from "./hierarchy";
+import { hierarchyCounts, subtreesCte, type HierarchyCounts } from "./hierarchy";
 import { newId } from "./ids";
 import { addMembers } from "./members";
 import { phoneSchema } from "./validation";
@@ -124,11 +124,7 @@ export async function groupDetails(scope: Scope, groupIds: string[]): Promise<Ma
   const t = scope.tenantId;
   const ids = json(groupIds);
   const rows = await scope.db.all<{ id: string; unique_users: number; unprov_direct: number; unprov_all: number }>(sql`
-    WITH RECURSIVE sub(root, id) AS (
-      SELECT value, value FROM json_each(${ids})
-      UNION
-      SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
-    ),
+    WITH RECURSIVE ${subtreesCte(t, ids)},
     unprovisioned AS (
       SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
         CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id

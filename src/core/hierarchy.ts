@@ -47,6 +47,13 @@ export interface HierarchyCounts {
   parentGroupCount: number;
 }
 
+/** `sub(root, id)`: each of these groups (a JSON id list) paired with itself and every group below it, each once. */
+export const subtreesCte = (tenantId: string, idsJson: string) => sql`sub(root, id) AS (
+      SELECT value, value FROM json_each(${idsJson})
+      UNION
+      SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.parent_id = s.id
+    )`;
+
 /** Counts for many groups in one query. */
 export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise<Map<string, HierarchyCounts>> {
   const out = new Map<string, HierarchyCounts>();
@@ -54,11 +61,7 @@ export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise
   const t = scope.tenantId;
   const ids = json(groupIds);
   const rows = await scope.db.all<{ id: string; user_count: number; sub_groups: number; parent_groups: number }>(sql`
-    WITH RECURSIVE sub(root, id) AS (
-      SELECT value, value FROM json_each(${ids})
-      UNION
-      SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
-    ),
+    WITH RECURSIVE ${subtreesCte(t, ids)},
     counted AS (
       SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
         CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root
