@@ -158,3 +158,37 @@ describe("nested groups", () => {
     expect((await c.get(`/v1/groups/${g.group_id}`)).json.result.welcome_message).toBe("Hello again");
   });
 });
+
+describe("remembered subtree counts", () => {
+  it("stay exact after every kind of change under the group", async () => {
+    const c = await client();
+    const [top, mid, leaf, other] = await groups(c, "Top", "Mid", "Leaf", "Other");
+    await link(c, top!, [mid!]);
+    await link(c, mid!, [leaf!]);
+    await c.post(`/v1/groups/${leaf}/members`, { user_ids: ["u1", "u2"] });
+    const count = async () => (await c.get(`/v1/groups/${top}`)).json.result.user_count;
+    expect(await count()).toBe(2);
+    expect(await count()).toBe(2); // now from the remembered count
+    const cached = async () =>
+      (await env.DB.prepare("SELECT user_count_cache AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(c.tenant, top).first<{ n: number | null }>())!.n;
+    expect(await cached()).toBe(2);
+
+    await c.post(`/v1/groups/${leaf}/members`, { user_ids: ["u3"] }); // add below
+    expect(await cached()).toBeNull();
+    expect(await count()).toBe(3);
+    await c.del(`/v1/groups/${leaf}/members`, { user_ids: ["u1"] }); // remove below
+    expect(await count()).toBe(2);
+    await c.put(`/v1/groups/${mid}/members`, { user_ids: ["u9", "u2"] }); // replace in the middle
+    expect(await count()).toBe(3);
+    await c.post(`/v1/groups/${other}/members`, { user_ids: ["u7", "u8"] });
+    await link(c, mid!, [other!]); // link below
+    expect(await count()).toBe(5);
+    await c.del(`/v1/groups/${mid}/children`, { group_ids: [other] }); // unlink below
+    expect(await count()).toBe(3);
+    await c.del("/v1/users/u9"); // delete a user below
+    expect(await count()).toBe(2);
+    await c.del(`/v1/groups/${leaf}`); // delete a group below
+    expect(await count()).toBe(1);
+    expect((await c.get(`/v1/groups/${top}/members?transitive=true`)).json.result.map((m: any) => m.user_id)).toEqual(["u2"]);
+  });
+});

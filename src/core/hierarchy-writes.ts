@@ -6,6 +6,7 @@ import { batch, changesOf, type Db } from "./context";
 import { loadSettings } from "./config";
 import { CoreError } from "./errors";
 import { auditStatement, type MutationMeta } from "./member-writes";
+import { forgetSubtreeCounts, idsOf } from "./subtree-counts";
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -114,6 +115,7 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
           AND EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = j.value)
         ON CONFLICT DO NOTHING`,
     auditStatement(m, "hierarchy.link", { child_ids: childIds }, now, "hierarchy"),
+    forgetSubtreeCounts(m.tenantId, idsOf([parentId])),
   ]);
   const linked = changesOf(results, 0);
   return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };
@@ -132,6 +134,7 @@ export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]
     sql`DELETE FROM group_edges WHERE tenant_id = ${m.tenantId} AND parent_id = ${m.groupId}
         AND child_id IN (SELECT value FROM json_each(${json(childIds)}))`,
     auditStatement(m, "hierarchy.unlink", { child_ids: childIds }, now, "hierarchy"),
+    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
   const unlinked = changesOf(results, 0);
   return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };

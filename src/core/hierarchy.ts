@@ -54,23 +54,37 @@ export const subtreesCte = (tenantId: string, idsJson: string) => sql`sub(root, 
       SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.parent_id = s.id
     )`;
 
-/** Counts for many groups in one query. */
+/**
+ * Counts for many groups: one query for the cached counts and the edge counts, and one
+ * recursive CTE for the groups whose count is not cached (stored back unless a change
+ * under the group raced the read; see subtree-counts.ts).
+ */
 export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise<Map<string, HierarchyCounts>> {
   const out = new Map<string, HierarchyCounts>();
   if (groupIds.length === 0) return out;
   const t = scope.tenantId;
-  const ids = json(groupIds);
-  const rows = await scope.db.all<{ id: string; user_count: number; sub_groups: number; parent_groups: number }>(sql`
-    WITH RECURSIVE ${subtreesCte(t, ids)},
-    counted AS (
+  const known = await scope.db.all<{ id: string; cached: number | null; agg_version: number; sub_groups: number; parent_groups: number }>(sql`
+    SELECT g.id, g.user_count_cache AS cached, g.agg_version,
+      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.parent_id = g.id) AS sub_groups,
+      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.child_id = g.id) AS parent_groups
+    FROM json_each(${json(groupIds)}) j CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = j.value`);
+  const missing = known.filter((k) => k.cached === null);
+  const counted = new Map<string, number>();
+  if (missing.length > 0) {
+    const ids = json(missing.map((k) => k.id));
+    const rows = await scope.db.all<{ root: string; n: number }>(sql`
+      WITH RECURSIVE ${subtreesCte(t, ids)}
       SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
-        CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root
-    )
-    SELECT j.value AS id, coalesce(c.n, 0) AS user_count,
-      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.parent_id = j.value) AS sub_groups,
-      (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.child_id = j.value) AS parent_groups
-    FROM json_each(${ids}) j LEFT JOIN counted c ON c.root = j.value`);
-  for (const r of rows) out.set(r.id, { userCount: r.user_count, subGroupCount: r.sub_groups, parentGroupCount: r.parent_groups });
+        CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root`);
+    for (const r of rows) counted.set(r.root, r.n);
+    const back = missing.map((k) => [k.id, counted.get(k.id) ?? 0, k.agg_version]);
+    await scope.db.run(sql`UPDATE groups SET user_count_cache = json_extract(j.value, '$[1]') FROM json_each(${json(back)}) j
+      WHERE groups.tenant_id = ${t} AND groups.id = json_extract(j.value, '$[0]')
+        AND groups.agg_version = json_extract(j.value, '$[2]') AND groups.user_count_cache IS NULL`);
+  }
+  for (const k of known) {
+    out.set(k.id, { userCount: k.cached ?? counted.get(k.id) ?? 0, subGroupCount: k.sub_groups, parentGroupCount: k.parent_groups });
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@ import { batch, changesOf, type Db } from "./context";
 import { CoreError, notFound } from "./errors";
 import { parseStored, type TenantSettings } from "./config";
 import { newId } from "./ids";
+import { forgetSubtreeCounts, idsOf } from "./subtree-counts";
 
 export type MemberRole = "member" | "admin";
 
@@ -133,6 +134,7 @@ export async function addMembers(db: Db, m: MutationMeta, ids: string[], role: M
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     insertMembers(m, idsJson, role, now),
     auditStatement(m, "members.add", { user_ids: ids, role }, now),
+    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
     ...(Object.keys(displays).length === 0 ? [] : [
       sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
           WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
@@ -160,6 +162,7 @@ export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Pro
     sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
                AND user_id IN (SELECT value FROM json_each(${idsJson}))`,
     auditStatement(m, "members.remove", { user_ids: ids }, now),
+    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
   const removed = changesOf(results, 1);
   return { removed, not_members: ids.length - removed };
@@ -192,6 +195,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     sql`UPDATE groups SET member_count = ${ids.length}, version = version + 1, updated_at = ${now}
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     auditStatement(m, "members.replace", { user_ids: ids, role }, now),
+    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
   return {
     added: changesOf(results, 2),
@@ -231,6 +235,8 @@ export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
   const t = m.tenantId;
   const g = m.groupId;
   await batch(db, [
+    // First, while the edges still say which groups are above this one.
+    forgetSubtreeCounts(t, idsOf([g])),
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}`,
     sql`DELETE FROM group_edges WHERE tenant_id = ${t} AND (parent_id = ${g} OR child_id = ${g})`,
     sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND group_id = ${g}`,

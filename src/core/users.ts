@@ -4,6 +4,7 @@ import { forgetClaim } from "./claims";
 import { batch, changesOf, type Scope } from "./context";
 import { CoreError, isUniqueViolation, notFound } from "./errors";
 import { pageOf, decodeCursor, type Page } from "./paging";
+import { forgetSubtreeCounts } from "./subtree-counts";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -118,13 +119,14 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   const t = scope.tenantId;
   const now = Date.now();
   const results = await batch(scope.db, [
+    forgetSubtreeCounts(t, sql`SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}`),
     sql`UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = ${now}
                      WHERE tenant_id = ${t} AND id IN (SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId})`,
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}`,
     sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}`,
     sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId}`,
   ]);
-  if ((changesOf(results, 3)) === 0) throw notFound("user", userId);
+  if ((changesOf(results, 4)) === 0) throw notFound("user", userId);
   await forgetClaim(scope.env, t, userId);
 }
 

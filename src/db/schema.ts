@@ -20,6 +20,10 @@ export const groups = sqliteTable(
     color: text("color"),
     welcomeMessage: text("welcome_message"),
     memberCount: integer("member_count").notNull().default(0),
+    // Distinct users in the group and every group below it, remembered after a read; set
+    // to null (and aggVersion bumped) by every change under the group (core/subtree-counts.ts).
+    userCountCache: integer("user_count_cache"),
+    aggVersion: integer("agg_version").notNull().default(0),
     version: integer("version").notNull().default(1),
     createdBy: text("created_by"),
     createdAt: integer("created_at").notNull(),
