@@ -124,7 +124,14 @@ try {
 
   const hier = await auth("hier");
   results.push(await load("hierarchy: a mid-level group's user count", { requests: [{ method: "GET", path: "/v1/groups/g26", headers: hier }] }));
-  results.push(await calls(`hierarchy: the root's user count (1,000 groups, ${QUICK ? "10,000" : "100,000"} users)`, QUICK ? 5 : 20, () => ({ path: "/v1/groups/g0", init: { headers: hier } })));
+  const users = QUICK ? "10,000" : "100,000";
+  results.push(await calls(`hierarchy: the root's user count, remembered (1,000 groups, ${users} users)`, QUICK ? 5 : 20, () => ({ path: "/v1/groups/g0", init: { headers: hier } })));
+  // A change under the root forgets its count; the next read walks the whole hierarchy.
+  results.push(await calls(`hierarchy: the root's user count right after a change under it`, QUICK ? 3 : 10, async (i) => {
+    await fetch(`${server.base}/v1/groups/g999/members`, { method: "POST", headers: hier, body: JSON.stringify({ user_ids: [`late-${i}`] }) });
+    await claimsSettle(hier, ["g999"]);
+    return { path: "/v1/groups/g0", init: { headers: hier } };
+  }));
 
   let seq = 0;
   results.push(await load("member adds, 10 at once on one group (serialised by its DO)", {
