@@ -80,3 +80,10 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
   await claimSettingsChanged(scope.env, scope.tenantId, next);
   return next;
 }
+
+/** The seed-001 surface's switch: with groups disabled for the tenant, its group endpoints answer 403. */
+export async function assertGroupsEnabled(scope: Scope) {
+  if (!(await loadSettings(scope.db, scope.tenantId)).groupsEnabled) {
+    throw new CoreError("forbidden", 'groups are disabled for this tenant; enable them with POST /resources/groups/v1/config {"enabled": true}');
+  }
+}

@@ -66,6 +66,10 @@ export interface CallerGroup {
   /** Reached by more than one route (the caller's own group, above one, below one). */
   reachedTwice: boolean;
   counts: HierarchyCounts;
+  /** The caller may change it: its Admin, or an admin-scope token. */
+  editable: boolean;
+  /** The caller may read its details: a member (directly or by inheritance), or an admin-scope token. */
+  detailsReadable: boolean;
 }
 
 /**
@@ -95,12 +99,18 @@ export async function callerGroups(scope: Scope, opts: { withHierarchy: boolean;
     WHERE ${opts.only ?? null} IS NULL OR g.id = ${opts.only ?? null}
     ORDER BY g.name_key`);
   const counts = await hierarchyCounts(scope, rows.map((r) => r.id as string));
-  return rows.map((r) => ({
-    group: groupRowOf(r),
-    callerRole: r.caller_role === "admin" ? "Admin" : r.caller_role ? "Member" : r.above ? "Member" : "None",
-    reachedTwice: (r.routes as number) > 1,
-    counts: counts.get(r.id as string)!,
-  }));
+  const admin = scope.principal?.scopes.has("admin") ?? false;
+  return rows.map((r) => {
+    const callerRole: CallerRole = r.caller_role === "admin" ? "Admin" : r.caller_role ? "Member" : r.above ? "Member" : "None";
+    return {
+      group: groupRowOf(r),
+      callerRole,
+      reachedTwice: (r.routes as number) > 1,
+      counts: counts.get(r.id as string)!,
+      editable: callerRole === "Admin" || admin,
+      detailsReadable: callerRole !== "None" || admin,
+    };
+  });
 }
 
 function groupRowOf(r: Record<string, unknown>): GroupRow {

@@ -5,7 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { authenticate } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
 import { scopeFor } from "../../core/context";
-import { loadSettings } from "../../core/config";
+import { assertGroupsEnabled } from "../../core/config";
 import { CoreError } from "../../core/errors";
 import { ID_PATTERN } from "../../core/ids";
 import type { AppEnv } from "../../http/app-env";
@@ -45,8 +45,7 @@ const tenantFromHeader = createMiddleware<AppEnv>(async (c, next) => {
 
 /** With groups disabled in the tenant's config, the group endpoints answer 403. */
 export const groupsEnabled = createMiddleware<AppEnv>(async (c, next) => {
-  const settings = await loadSettings(c.var.scope.db, c.var.scope.tenantId);
-  if (!settings.groupsEnabled) throw new CoreError("forbidden", "groups are disabled for this tenant; enable them with POST /resources/groups/v1/config {\"enabled\": true}");
+  await assertGroupsEnabled(c.var.scope);
   await next();
 });
 

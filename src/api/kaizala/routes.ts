@@ -59,7 +59,7 @@ export function kaizalaRoutes() {
     const q = c.req.valid("query");
     const found = await core.callerGroups(c.var.scope, { withHierarchy: q.fetchAllGroups });
     const details = q.showDetail ? await core.groupDetails(c.var.scope, found.map((g) => g.group.id)) : undefined;
-    return c.json({ groups: found.map((g) => groupOut(g, c.var.principal, details?.get(g.group.id))) });
+    return c.json({ groups: found.map((g) => groupOut(g, details?.get(g.group.id))) });
   });
 
   app.get("/v1/groups/:groupId", requireScope(SCOPES.read), valid("param", z.object({ groupId: idSchema })), valid("query", listQuery), async (c) => {
@@ -68,7 +68,7 @@ export function kaizalaRoutes() {
     const [found] = await core.callerGroups(c.var.scope, { withHierarchy: true, only: id });
     if (!found) throw notFound("group", id);
     const details = c.req.valid("query").showDetail ? await core.groupDetails(c.var.scope, [id]) : undefined;
-    return c.json({ groups: [groupOut(found, c.var.principal, details?.get(id))] });
+    return c.json({ groups: [groupOut(found, details?.get(id))] });
   });
 
   app.all("*", (c) => {

@@ -1,7 +1,5 @@
 // Core rows → the seed-004 group object. Every field is computed from stored data.
-import type { Principal } from "../../core/context";
 import type { CallerGroup, GroupDetails } from "../../core/conversation-groups";
-import { SCOPES } from "../../auth/scopes";
 
 /** The group's picture: a `groupImageUrl` string in its custom data, when one was set. */
 function imageUrlOf(customData: string): string | null {
@@ -12,7 +10,7 @@ function imageUrlOf(customData: string): string | null {
 /** An "Organisation" group stands for the tenant itself. */
 const ORGANISATION_TYPES = new Set(["Organisation", "Organization"]);
 
-export function groupOut(g: CallerGroup, caller: Principal, details?: GroupDetails) {
+export function groupOut(g: CallerGroup, details?: GroupDetails) {
   const { group, counts, callerRole } = g;
   const summary = {
     groupName: group.name,
@@ -27,7 +25,6 @@ export function groupOut(g: CallerGroup, caller: Principal, details?: GroupDetai
     callerRole,
   };
   if (!details) return summary;
-  const admin = caller.scopes.has(SCOPES.admin);
   return {
     ...summary,
     currentLevelSubGroupCount: counts.subGroupCount,
@@ -36,8 +33,8 @@ export function groupOut(g: CallerGroup, caller: Principal, details?: GroupDetai
     currentLevelUnProvisionedUserCount: details.currentLevelUnProvisionedUserCount,
     unProvisionedUserCount: details.unProvisionedUserCount,
     isDuplicate: g.reachedTwice,
-    isEditable: callerRole === "Admin" || admin,
-    isDetailsReadable: callerRole !== "None" || admin,
+    isEditable: g.editable,
+    isDetailsReadable: g.detailsReadable,
     welcomeMessage: group.welcomeMessage,
   };
 }
