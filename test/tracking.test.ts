@@ -232,3 +232,21 @@ describe("messageId retention", () => {
     expect(left.results.map((r) => r.message_id)).toEqual(["week"]);
   });
 });
+
+describe("role rule 2 on group calls", () => {
+  it("does not add users to a group whose roles outrank the caller, and says so", async () => {
+    const tenant = freshTenant("trk-role");
+    const admin = await client(tenant, { scope: "admin" });
+    const role = (await admin.post("/v1/roles", { key: "owner", name: "Owner", level: 0 })).json.result.role_id;
+    await admin.post("/v1/groups", { name: "Guarded" });
+    const guarded = (await admin.get("/v1/groups?search=Guarded")).json.result[0].group_id;
+    await admin.post(`/v1/groups/${guarded}/roles`, { role_ids: [role] });
+    const t = await token({ tenant, scope: "group_api" });
+    const r = await call("POST", "/api/group", { token: t, body: [event(1, { group_id: guarded }), event(2, { group_id: "open-acct" })] });
+    expect(r.status).toBe(200);
+    expect(r.json.success).toBe(false);
+    expect(r.json.failed).toEqual([{ index: 0, message: expect.stringContaining("higher than every role") }]);
+    expect((await admin.get(`/v1/groups/${guarded}/members`)).json.result).toEqual([]);
+    expect((await admin.get("/v1/groups/open-acct/members")).json.result.map((m: any) => m.user_id)).toEqual(["u2"]);
+  });
+});

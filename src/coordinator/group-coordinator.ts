@@ -129,8 +129,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   /** Analytics group calls for this group: create it if missing, add the users, merge the traits. */
   ingestGroupCalls(c: Caller, calls: GroupCall[]) {
     return this.serial(async () => {
-      await this.mayChangeMembers(c);
-      const { refresh, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), calls);
+      const { refresh, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), c.authority, calls);
       await this.enqueue(c.tenantId, refresh);
       return outcome;
     });

@@ -42,17 +42,29 @@ export const existingMembersQuery = (tenantId: string, groupId: string, ids: str
  * What an add or replace checks before writing, in one read: the group's count (404 if
  * it is gone), the tenant's settings and which of these ids are members already.
  */
-async function preAddState(db: Db, tenantId: string, groupId: string, ids: string[]) {
-  const row = await db.get<{ member_count: number | null; settings: string | null; existing: string }>(sql`
-    SELECT (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
-           (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings,
-           (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing`);
+export const preAddColumns = (tenantId: string, groupId: string, ids: string[]) => sql`
+    (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
+    (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings,
+    (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing`;
+
+export interface PreAdd {
+  state: GroupState;
+  settings: TenantSettings;
+  existing: Set<string>;
+}
+
+/** The columns of preAddColumns, read (possibly as part of a larger read) → what an add checks. */
+export function preAddOf(groupId: string, row: { member_count: number | null; settings: string | null; existing: string } | undefined): PreAdd {
   if (row?.member_count == null) throw notFound("group", groupId);
   return {
-    state: { memberCount: row.member_count } as GroupState,
+    state: { memberCount: row.member_count },
     settings: parseStored(row.settings),
     existing: new Set(JSON.parse(row.existing) as string[]),
   };
+}
+
+async function preAddState(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<PreAdd> {
+  return preAddOf(groupId, await db.get(sql`SELECT ${preAddColumns(tenantId, groupId, ids)}`));
 }
 
 /** Which of these ids are members of the group already. */
@@ -116,8 +128,10 @@ export interface AddResult {
 }
 
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
-export async function addMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole, displays: Record<string, string> = {}): Promise<AddResult> {
-  const { state, settings, existing } = await preAddState(db, m.tenantId, m.groupId, ids);
+export async function addMembers(
+  db: Db, m: MutationMeta, ids: string[], role: MemberRole, displays: Record<string, string> = {}, pre?: PreAdd,
+): Promise<AddResult> {
+  const { state, settings, existing } = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
   const fresh = ids.filter((id) => !existing.has(id));
   checkMembersPerGroup(m.groupId, state.memberCount + fresh.length, settings);
   await checkGroupsPerUser(db, m.tenantId, fresh, settings);

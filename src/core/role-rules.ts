@@ -43,19 +43,26 @@ export async function assertMayAssignRoles(db: Db, tenantId: string, who: Author
   );
 }
 
+/** The two levels rule 2 compares, as SQL columns `best` and `top`, for folding into a larger read. */
+export const memberRuleLevelsSql = (tenantId: string, groupId: string, who: Authority) =>
+  sql`${bestLevelSql(tenantId, who.roleKeys)} AS best,
+      (SELECT min(r.level) FROM group_roles gr CROSS JOIN roles r ON r.tenant_id = gr.tenant_id AND r.id = gr.role_id
+       WHERE gr.tenant_id = ${tenantId} AND gr.group_id = ${groupId}) AS top`;
+
+/** Rule 2 on levels already read: the caller's best role must be higher than every role on the group. */
+export function checkMayChangeMembers(groupId: string, who: Authority, best: number | null, top: number | null) {
+  if (who.exempt || top === null) return;
+  if (best !== null && best < top) return;
+  throw new CoreError(
+    "forbidden",
+    `only a caller whose role is higher than every role on group '${groupId}' may add or remove its users: the group holds a role of level ${top}, and ${describeBest(best)}`,
+    [{ message: "caller's role is not higher than the group's roles", rule: "higher-role-than-group" }],
+  );
+}
+
 /** Rule 2: the caller's best role must be higher than every role on the group. */
 export async function assertMayChangeMembers(db: Db, tenantId: string, groupId: string, who: Authority) {
   if (who.exempt) return;
-  const row = await db.get<{ best: number | null; top: number | null }>(
-    sql`SELECT ${bestLevelSql(tenantId, who.roleKeys)} AS best,
-               (SELECT min(r.level) FROM group_roles gr CROSS JOIN roles r ON r.tenant_id = gr.tenant_id AND r.id = gr.role_id
-                WHERE gr.tenant_id = ${tenantId} AND gr.group_id = ${groupId}) AS top`,
-  );
-  if (!row || row.top === null) return;
-  if (row.best !== null && row.best < row.top) return;
-  throw new CoreError(
-    "forbidden",
-    `only a caller whose role is higher than every role on group '${groupId}' may add or remove its users: the group holds a role of level ${row.top}, and ${describeBest(row.best)}`,
-    [{ message: "caller's role is not higher than the group's roles", rule: "higher-role-than-group" }],
-  );
+  const row = await db.get<{ best: number | null; top: number | null }>(sql`SELECT ${memberRuleLevelsSql(tenantId, groupId, who)}`);
+  checkMayChangeMembers(groupId, who, row?.best ?? null, row?.top ?? null);
 }

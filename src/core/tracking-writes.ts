@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import { batch, type Db } from "./context";
 import { CoreError, isUniqueViolation } from "./errors";
 import { nameKeyOf, updateGroupRow } from "./group-writes";
-import { addMembers, auditStatement, type MutationMeta } from "./member-writes";
+import { addMembers, auditStatement, preAddColumns, preAddOf, type MutationMeta } from "./member-writes";
+import { checkMayChangeMembers, memberRuleLevelsSql, type Authority } from "./role-rules";
 import { subtreeUserIds } from "./hierarchy-writes";
 
 export interface GroupCall {
@@ -34,15 +35,29 @@ interface GroupFields {
   type: string;
 }
 
-/** One read for the whole ingest: which messageIds were applied before, and the group's fields (if it exists). */
-async function readState(db: Db, m: MutationMeta, ids: string[]): Promise<{ seen: Set<string>; group: GroupFields | undefined }> {
-  const row = await db.get<{ seen: string; name: string | null; description: string | null; type: string | null }>(sql`
-    SELECT (SELECT json_group_array(t.message_id) FROM json_each(${json(ids)}) j
+/**
+ * One read for the whole ingest: which messageIds were applied before, the group's fields
+ * (if it exists), what adding the users checks, and the levels role rule 2 compares.
+ */
+async function readState(db: Db, m: MutationMeta, who: Authority, messageIds: string[], userIds: string[]) {
+  const row = await db.get<{
+    seen: string; name: string | null; description: string | null; type: string | null;
+    member_count: number | null; settings: string | null; existing: string; best: number | null; top: number | null;
+  }>(sql`
+    SELECT (SELECT json_group_array(t.message_id) FROM json_each(${json(messageIds)}) j
               CROSS JOIN tracking_messages t ON t.tenant_id = ${m.tenantId} AND t.message_id = j.value) AS seen,
-           g.name, g.description, g.type
+           g.name, g.description, g.type,
+           ${preAddColumns(m.tenantId, m.groupId, userIds)},
+           ${memberRuleLevelsSql(m.tenantId, m.groupId, who)}
     FROM (SELECT 1) LEFT JOIN groups g ON g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId}`);
-  const group = row?.name == null ? undefined : { name: row.name, description: row.description ?? "", type: row.type ?? "" };
-  return { seen: new Set(JSON.parse(row?.seen ?? "[]") as string[]), group };
+  checkMayChangeMembers(m.groupId, who, row?.best ?? null, row?.top ?? null);
+  const group: GroupFields | undefined = row?.name == null ? undefined : { name: row.name, description: row.description ?? "", type: row.type ?? "" };
+  return {
+    seen: new Set(JSON.parse(row?.seen ?? "[]") as string[]),
+    group,
+    // A group made by this ingest starts empty.
+    pre: group ? preAddOf(m.groupId, row) : { ...preAddOf(m.groupId, { ...row!, member_count: 0 }), existing: new Set<string>() },
+  };
 }
 
 /** Keep the first event of each messageId, and drop those applied before. */
@@ -88,8 +103,10 @@ async function createGroup(db: Db, m: MutationMeta, name: string | undefined, wa
 /** Traits that also set the group's own fields. */
 const FIELD_TRAITS = ["name", "description", "group_type"];
 
-export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]): Promise<IngestOutcome> {
-  const state = await readState(db, m, all.flatMap((c) => (c.messageId ? [c.messageId] : [])));
+/** Rule 2 of the role rules is checked here, on the levels the ingest's one read returns. */
+export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome> {
+  const userIds = [...new Set(all.map((c) => c.userId))];
+  const state = await readState(db, m, who, all.flatMap((c) => (c.messageId ? [c.messageId] : [])), userIds);
   const calls = freshCalls(all, state.seen);
   const warnings: IngestOutcome["warnings"] = [];
   if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
@@ -98,7 +115,9 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, all: GroupCall[]
   const proposedName = typeof nameTrait?.value === "string" && nameTrait.value.trim() ? nameTrait.value.trim().slice(0, 200) : undefined;
   const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
-  const { added_ids } = await addMembers(db, m, [...new Set(calls.map((c) => c.userId))], "member");
+  const fresh = [...new Set(calls.map((c) => c.userId))];
+  // The read covered every user of the request; a retry's duplicates only shrink the list.
+  const { added_ids } = await addMembers(db, m, fresh, "member", {}, state.pre);
 
   const now = Date.now();
   const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
