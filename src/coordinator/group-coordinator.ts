@@ -152,11 +152,6 @@ export class GroupCoordinator extends DurableObject<Env> {
     });
   }
 
-  /** Users whose claims another change touched (e.g. a hierarchy link), refreshed by this queue. */
-  refreshUsers(tenantId: string, userIds: string[]) {
-    return this.enqueue(tenantId, userIds);
-  }
-
   /** How many users still wait for a claims refresh (for tests and operators). */
   async pendingRefreshes(): Promise<number> {
     const entries = await this.ctx.storage.list<QueuedRefresh>({ prefix: "q:" });

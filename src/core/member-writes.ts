@@ -233,8 +233,8 @@ export async function setMemberRole(db: Db, m: MutationMeta, userId: string, rol
   ]);
 }
 
-/** Every member's id, for refreshing claims after a rename or delete. */
-export async function allMemberIds(db: Db, tenantId: string, groupId: string): Promise<string[]> {
+/** Every member's id, for refreshing claims after the group's deletion. */
+async function allMemberIds(db: Db, tenantId: string, groupId: string): Promise<string[]> {
   const rows = await db.all<{ user_id: string }>(
     sql`SELECT user_id FROM memberships WHERE tenant_id = ${tenantId} AND group_id = ${groupId}`,
   );

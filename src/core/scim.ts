@@ -4,7 +4,7 @@
 import { and, asc, count, eq, isNotNull, sql, type SQL } from "drizzle-orm";
 import { groups, users } from "../db/schema";
 import type { Scope } from "./context";
-import { CoreError, isUniqueViolation } from "./errors";
+import { CoreError } from "./errors";
 import type { GroupRow } from "./group-writes";
 import { linkChildren, unlinkChildren } from "./hierarchy";
 import * as members from "./members";
@@ -123,5 +123,3 @@ export async function replaceScimMembers(scope: Scope, groupId: string, values: 
   if (unlink.length > 0) await unlinkChildren(scope, groupId, unlink);
   if (link.length > 0) await linkChildren(scope, groupId, link);
 }
-
-export const isNameClash = (e: unknown) => isUniqueViolation(e, "name_key");
