@@ -1,16 +1,8 @@
 // Wire schemas of the seed-001 surface (camelCase, as that vendor's API reference has it).
 import { z } from "zod";
-import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
 import { settingsPatchSchema } from "../../core/config";
 import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/validation";
-import { invalidInput } from "../../http/errors";
-
-/** zod validation whose failures answer in this surface's error format. */
-export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T) =>
-  zValidator(target, schema, (result) => {
-    if (!result.success) throw invalidInput(result.error, target === "json" ? "request body" : target);
-  });
+export { valid } from "../../http/validate";
 
 const colorSchema = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, "must be a CSS hex colour such as #3b82f6");
 

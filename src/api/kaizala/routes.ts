@@ -1,6 +1,5 @@
 // The conversation-groups API of seed 004 at /kaizala/v1/groups (its {endpoint-url} is <base>/kaizala).
 import { Hono, type Context } from "hono";
-import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
 import { authenticate, bearerToken, requireScope, type TokenSource } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
@@ -8,7 +7,8 @@ import * as core from "../../core/conversation-groups";
 import { notFound } from "../../core/errors";
 import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/validation";
 import type { AppEnv } from "../../http/app-env";
-import { asCoreError, invalidInput } from "../../http/errors";
+import { asCoreError } from "../../http/errors";
+import { valid } from "../../http/validate";
 import { limitBody } from "../../http/middleware";
 import { groupOut } from "./shape";
 
@@ -23,11 +23,6 @@ function kaizalaError(c: Context<AppEnv>, err: unknown) {
 
 /** The seed's accessToken header, or a standard Bearer header. */
 const accessToken: TokenSource = (c) => c.req.header("accesstoken")?.trim() || bearerToken(c);
-
-const valid = <T extends z.ZodType>(target: "json" | "query" | "param", schema: T) =>
-  zValidator(target, schema, (r) => {
-    if (!r.success) throw invalidInput(r.error, target === "json" ? "request body" : target);
-  });
 
 const createBody = z
   .object({

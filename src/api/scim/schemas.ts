@@ -1,17 +1,11 @@
 // Wire schemas of the SCIM surface: list queries, resources and PatchOp bodies.
-import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import { z } from "zod";
-import { CoreError } from "../../core/errors";
-import { invalidInput } from "../../http/errors";
+import { valid as validate } from "../../http/validate";
 
+/** Validation failures carry SCIM's scimType: invalidValue for bodies, invalidSyntax for the rest. */
 export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T) =>
-  zValidator(target, schema, (r) => {
-    if (!r.success) {
-      const e = invalidInput(r.error, target === "json" ? "request body" : target);
-      throw new CoreError("invalid", e.message, e.details.map((d) => ({ ...d, scimType: target === "json" ? "invalidValue" : "invalidSyntax" })));
-    }
-  });
+  validate(target, schema, (t) => ({ scimType: t === "json" ? "invalidValue" : "invalidSyntax" }));
 
 export const listQuery = z.object({
   filter: z.string().max(4_000).optional(),
