@@ -98,6 +98,10 @@ describe("nested groups", () => {
 
     const members = await allPages(c, `/v1/groups/${top}/members?transitive=true`);
     expect(members.map((m) => [m.user_id, m.direct])).toEqual([["u1", true], ["u2", false], ["u3", false]]);
+    // Profiles come whole through the CTE's raw rows.
+    await c.patch("/v1/users/u3", { email: "u3@example.com", custom_data: { team: "left" } });
+    const u3 = (await allPages(c, `/v1/groups/${top}/members?transitive=true`)).find((m) => m.user_id === "u3");
+    expect(u3).toMatchObject({ email: "u3@example.com", custom_data: { team: "left" }, direct: false });
     const direct = (await c.get(`/v1/groups/${top}/members`)).json.result;
     expect(direct.map((m: any) => m.user_id)).toEqual(["u1"]);
 

@@ -6,6 +6,8 @@ import type { Scope } from "./context";
 import { createGroup, deleteGroup, type GroupRow } from "./groups";
 import { hierarchyCounts, subtreesCte, type HierarchyCounts } from "./hierarchy";
 import { newId } from "./ids";
+import { groups } from "../db/schema";
+import { rowOf } from "./rows";
 import { addMembers } from "./members";
 import { phoneSchema } from "./validation";
 
@@ -103,7 +105,7 @@ export async function callerGroups(scope: Scope, opts: { withHierarchy: boolean;
   return rows.map((r) => {
     const callerRole: CallerRole = r.caller_role === "admin" ? "Admin" : r.caller_role ? "Member" : r.above ? "Member" : "None";
     return {
-      group: groupRowOf(r),
+      group: rowOf(groups, r),
       callerRole,
       reachedTwice: (r.routes as number) > 1,
       counts: counts.get(r.id as string)!,
@@ -111,14 +113,6 @@ export async function callerGroups(scope: Scope, opts: { withHierarchy: boolean;
       detailsReadable: callerRole !== "None" || admin,
     };
   });
-}
-
-function groupRowOf(r: Record<string, unknown>): GroupRow {
-  return {
-    tenantId: r.tenant_id, id: r.id, name: r.name, nameKey: r.name_key, description: r.description, type: r.type,
-    customData: r.custom_data, externalId: r.external_id, color: r.color, welcomeMessage: r.welcome_message,
-    memberCount: r.member_count, version: r.version, createdBy: r.created_by, createdAt: r.created_at, updatedAt: r.updated_at,
-  } as GroupRow;
 }
 
 export interface GroupDetails {

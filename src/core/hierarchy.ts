@@ -8,6 +8,8 @@ import type { GroupRow } from "./group-writes";
 import { uniqueIds } from "./ids";
 import { decodeCursor, pageOf, type Page } from "./paging";
 import type { UserRow } from "./users";
+import { users } from "../db/schema";
+import { rowOf } from "./rows";
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -118,17 +120,7 @@ async function profilesOf(scope: Scope, ids: string[]): Promise<Map<string, User
   const rows = await scope.db.all<Record<string, unknown>>(
     sql`SELECT u.* FROM json_each(${json(ids)}) j CROSS JOIN users u ON u.tenant_id = ${scope.tenantId} AND u.id = j.value`,
   );
-  return new Map(rows.map((r) => [r.id as string, userRowOf(r)]));
-}
-
-/** Raw SQL rows use column names; map them to the drizzle row shape. */
-function userRowOf(r: Record<string, unknown>): UserRow {
-  return {
-    tenantId: r.tenant_id, id: r.id, email: r.email, emailKey: r.email_key, phoneNumber: r.phone_number, name: r.name,
-    givenName: r.given_name, familyName: r.family_name, picture: r.picture, customData: r.custom_data,
-    userName: r.user_name, userNameKey: r.user_name_key, externalId: r.external_id, scimAttributes: r.scim_attributes, active: r.active === 1 || r.active === true,
-    version: r.version, createdAt: r.created_at, updatedAt: r.updated_at,
-  } as UserRow;
+  return new Map(rows.map((r) => [r.id as string, rowOf(users, r)]));
 }
 
 export interface HeldGroupTransitive {
