@@ -19,6 +19,11 @@ export default defineConfig({
         bindings: {
           AUTH_DEV_SECRET: "test-only-secret-0123456789abcdef",
           HOOK_SECRETS: JSON.stringify({ hooked: "hook-secret-for-tests" }),
+          // Vendor tokens are on in the test pool (off by default elsewhere), so the tests
+          // can show where they act and where they are refused.
+          VENDOR_DEV_SECRET: "vendor-only-secret-for-tests-0123456789abcdef",
+          VENDOR_ISSUER: "https://vendor.test/",
+          VENDOR_AUDIENCE: "edge-groups-vendor",
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           TEST_JWKS_URL: JWKS_URL,
           TEST_PRIVATE_JWK: JSON.stringify(privateJwk),

@@ -11,6 +11,15 @@ export interface Env {
   AUTH_AUDIENCE?: string;
   /** Local runs only: HS256 tokens signed with this secret (see .dev.vars.example). */
   AUTH_DEV_SECRET?: string;
+  /**
+   * Vendor tokens (off unless set): the operator's tokens that may act for a tenant they
+   * name (seed 001's frontegg-tenant-id). VENDOR_ISSUER and VENDOR_AUDIENCE are required,
+   * with VENDOR_JWKS_URL (production) or VENDOR_DEV_SECRET (local runs only).
+   */
+  VENDOR_JWKS_URL?: string;
+  VENDOR_ISSUER?: string;
+  VENDOR_AUDIENCE?: string;
+  VENDOR_DEV_SECRET?: string;
   /** JSON object of tenant id → shared secret for identity-provider token hooks. */
   HOOK_SECRETS?: string;
 }

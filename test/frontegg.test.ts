@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token, type Client } from "./helpers";
+import { call, client, env, freshTenant, token, vendorToken, type Client } from "./helpers";
 
 const BASE = "/resources/groups";
 
@@ -69,7 +69,7 @@ describe("seed 001 groups surface", () => {
     expectErrors(await c.post(`${BASE}/v1`, { name: "new" }), 409, /already exists/);
     expectErrors(await call("POST", `${BASE}/v1`, { token: c.token, rawBody: "{oops", headers: { "content-type": "application/json" } }), 400, /malformed JSON/);
     expectErrors(await c.get(`${BASE}/v1/does-not-exist`), 404, /not found/);
-    expectErrors(await call("GET", `${BASE}/v1`), 401, /missing bearer token/);
+    expectErrors(await call("GET", `${BASE}/v1`), 401, /missing credential/);
     expect((await c.get(`${BASE}/v1/${id}`)).json).toMatchObject({ name: "New", metadata: '{"k":1}' });
 
     expect((await c.del(`${BASE}/v1/${id}`)).status).toBe(200);
@@ -156,7 +156,7 @@ describe("seed 001 groups surface", () => {
     expectErrors(await c.get(`${BASE}/v2?_groupsRelations=everything`), 400);
   });
 
-  it("keeps tenants apart; only a vendor token may name a tenant in frontegg-tenant-id", async () => {
+  it("keeps tenants apart; only a vendor token may name a tenant in frontegg-tenant-id; a tenant admin may not", async () => {
     const a = await client();
     const b = await client();
     const id = (await a.post(`${BASE}/v1`, { name: "Private" })).json.id;
@@ -166,16 +166,28 @@ describe("seed 001 groups surface", () => {
     expect((await b.post(`${BASE}/v1/bulkGet`, { groupsIds: [id] })).json.groups).toEqual([]);
     expect((await b.get(`${BASE}/v1`)).json.groups).toEqual([]);
 
+    // A tenant's credential names another tenant: refused whatever its scopes, and nothing changes.
     const named = await call("GET", `${BASE}/v1/${id}`, { token: b.token, headers: { "frontegg-tenant-id": a.tenant } });
-    expectErrors(named, 403, /vendor token/);
+    expectErrors(named, 403, /only in its own tenant/);
+    const bAdmin = await token({ tenant: b.tenant, scope: "admin" });
+    expectErrors(await call("GET", `${BASE}/v1`, { token: bAdmin, headers: { "frontegg-tenant-id": a.tenant } }), 403, /only in its own tenant/);
+    const planted = await call("POST", `${BASE}/v1`, { token: bAdmin, body: { name: "planted" }, headers: { "frontegg-tenant-id": a.tenant } });
+    expectErrors(planted, 403, /only in its own tenant/);
+    expect(await groupCount(a.tenant)).toBe(1);
+    // Naming its own tenant is fine.
+    expect((await call("GET", `${BASE}/v1`, { token: bAdmin, headers: { "frontegg-tenant-id": b.tenant } })).status).toBe(200);
 
-    const vendor = await token({ tenant: "vendor-env", scope: "admin" });
+    // The operator's vendor token (its own issuer, audience and key) acts for the tenant it names.
+    const vendor = await vendorToken({ scope: "admin" });
     const asVendor = await call("GET", `${BASE}/v1/${id}`, { token: vendor, headers: { "frontegg-tenant-id": a.tenant } });
     expect(asVendor.status).toBe(200);
     expect(asVendor.json.name).toBe("Private");
     const made = await call("POST", `${BASE}/v1`, { token: vendor, body: { name: "By vendor" }, headers: { "frontegg-tenant-id": b.tenant } });
     expect(made.status).toBe(201);
     expect((await b.get(`/v1/groups/${made.json.id}`)).json.result.name).toBe("By vendor");
-    expect(await groupCount("vendor-env")).toBe(0);
+    // Without a tenant named, and on a surface with no tenant header, a vendor token acts nowhere.
+    expectErrors(await call("GET", `${BASE}/v1`, { token: vendor }), 400, /must name the tenant/);
+    const onNative = await call("GET", "/v1/groups", { token: vendor, headers: { "frontegg-tenant-id": a.tenant } });
+    expect(onNative.status).toBe(403);
   });
 });

@@ -1,23 +1,38 @@
-// Identity-provider hooks authenticate with a shared secret per tenant
-// (HOOK_SECRETS: {"tenant": "secret"}), compared in constant time.
+// Identity-provider hooks authenticate with a secret that picks the tenant: an API key of
+// the tenant with scope `hooks` (made through POST /v1/api-keys), or a deployment secret
+// (HOOK_SECRETS: {"tenant": "secret"}, compared in constant time).
 import type { Env } from "../env";
+import { looksLikeApiKey } from "../core/api-keys";
 import { CoreError } from "../core/errors";
+import { verifyApiKey } from "./api-key";
+import { assertScope, SCOPES } from "./scopes";
 
 async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
 }
 
-/** The tenant whose hook secret this is; every configured secret is compared, so timing says nothing. */
-export async function tenantOfHookSecret(env: Env, presented: string | undefined): Promise<string> {
+function deploymentSecrets(env: Env): [string, string][] {
   let secrets: Record<string, string> = {};
   try {
     secrets = env.HOOK_SECRETS ? (JSON.parse(env.HOOK_SECRETS) as Record<string, string>) : {};
   } catch {
     throw new CoreError("unauthorized", "hook secrets are misconfigured (HOOK_SECRETS is not JSON)");
   }
-  const entries = Object.entries(secrets).filter(([, s]) => typeof s === "string" && s.length >= 16);
-  if (entries.length === 0) throw new CoreError("unauthorized", "hooks are not configured: set HOOK_SECRETS");
-  if (!presented) throw new CoreError("unauthorized", "missing hook secret");
+  return Object.entries(secrets).filter(([, s]) => typeof s === "string" && s.length >= 16);
+}
+
+/** The tenant whose hook secret this is; every configured secret is compared, so timing says nothing. */
+export async function tenantOfHookSecret(env: Env, header: string | undefined, background: (p: Promise<unknown>) => void): Promise<string> {
+  // Okta sends the configured value as it is; people also configure "Bearer <key>".
+  const presented = header?.replace(/^Bearer\s+/i, "").trim();
+  if (presented && looksLikeApiKey(presented)) {
+    const principal = await verifyApiKey(env, presented, background);
+    assertScope(principal, [SCOPES.hooks]);
+    return principal.tenantId;
+  }
+  const entries = deploymentSecrets(env);
+  if (!presented) throw new CoreError("unauthorized", "missing hook secret (Authorization header)");
+  if (entries.length === 0) throw new CoreError("unauthorized", "hook secrets are not configured (HOOK_SECRETS); use an API key with scope hooks");
   const given = await digest(presented);
   let match: string | undefined;
   for (const [tenant, secret] of entries) {

@@ -1,9 +1,12 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/app-env";
-import { scopeFor } from "../core/context";
+import { scopeFor, type Principal } from "../core/context";
+import { looksLikeApiKey } from "../core/api-keys";
 import { CoreError } from "../core/errors";
+import { verifyApiKey } from "./api-key";
 import { assertScope } from "./scopes";
+import { actingPrincipal } from "./tenant-choice";
 import { verifyToken } from "./verify";
 
 export type TokenSource = (c: Context<AppEnv>) => string | undefined;
@@ -14,12 +17,40 @@ export const bearerToken: TokenSource = (c) => {
   return match?.[1];
 };
 
-/** Verify the token and put the principal and its tenant scope on the context. */
-export const authenticate = (source: TokenSource = bearerToken) =>
+/** Work that may finish after the response (the Worker's waitUntil where there is one). */
+export function background(c: Pick<Context, "executionCtx">): (p: Promise<unknown>) => void {
+  return (p) => {
+    try {
+      c.executionCtx.waitUntil(p);
+    } catch {
+      // No execution context (app.request in tests): let it run on its own.
+    }
+  };
+}
+
+export interface AuthOptions {
+  /** Where the credential is read (default: the Bearer header). */
+  source?: TokenSource;
+  /** The header in which a vendor token names the tenant it acts for (seed 001's frontegg-tenant-id). */
+  tenantHeader?: string;
+}
+
+/** The principal of a credential: an API key of the tenant, or a JWT. */
+export async function principalOf(c: Context<AppEnv>, credential: string, tenantHeader?: string): Promise<Principal> {
+  const named = tenantHeader ? c.req.header(tenantHeader) : undefined;
+  if (looksLikeApiKey(credential)) {
+    const key = await verifyApiKey(c.env, credential, background(c));
+    return actingPrincipal({ kind: "tenant", principal: key }, tenantHeader, named);
+  }
+  return actingPrincipal(await verifyToken(c.env, credential), tenantHeader, named);
+}
+
+/** Verify the credential and put the principal and its tenant scope on the context. */
+export const authenticate = (options: AuthOptions = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const token = source(c);
-    if (!token) throw new CoreError("unauthorized", "missing bearer token (Authorization: Bearer <JWT>)");
-    const principal = await verifyToken(c.env, token);
+    const credential = (options.source ?? bearerToken)(c);
+    if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <JWT or API key>)");
+    const principal = await principalOf(c, credential, options.tenantHeader);
     c.set("principal", principal);
     c.set("scope", scopeFor(c.env, principal));
     await next();

@@ -5,12 +5,25 @@ export const SCOPES = {
   read: "groups:read",
   write: "groups:write",
   claims: "claims:read",
+  scim: "scim",
+  /** Okta's token inline hook, called with an API key (POST /hooks/okta/token). */
+  hooks: "hooks",
   admin: "admin",
 } as const;
 
-/** The caller needs one of these scopes; `admin` implies every scope. */
+/** The scopes of seed 002's group calls and the Segment routes; admin implies them. */
+export const TRACKING_SCOPES = ["group_api", "telemetry_apis"] as const;
+
+/** Every scope a route asks for: what an API key may be given. */
+export const KNOWN_SCOPES = [...Object.values(SCOPES), ...TRACKING_SCOPES] as const;
+export type KnownScope = (typeof KNOWN_SCOPES)[number];
+
+/** Whether the principal holds one of these scopes; `admin` implies every scope of its own tenant. */
+export function holdsScope(principal: Pick<Principal, "scopes">, anyOf: readonly string[]): boolean {
+  return principal.scopes.has(SCOPES.admin) || anyOf.some((s) => principal.scopes.has(s));
+}
+
 export function assertScope(principal: Principal, anyOf: readonly string[]) {
-  if (principal.scopes.has(SCOPES.admin)) return;
-  if (anyOf.some((s) => principal.scopes.has(s))) return;
+  if (holdsScope(principal, anyOf)) return;
   throw new CoreError("forbidden", `this call needs the scope ${anyOf.map((s) => `'${s}'`).join(" or ")}`);
 }

@@ -4,10 +4,17 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Env } from "../env";
 import * as schema from "../db/schema";
 
-/** Who is calling, from a verified token. */
+/**
+ * How the caller proved who it is: a tenant's JWT, a tenant's API key, or a vendor
+ * token acting for the tenant it named (the only credential that may choose its tenant).
+ */
+export type CredentialKind = "token" | "api_key" | "vendor";
+
+/** Who is calling, from a verified credential. */
 export interface Principal {
   tenantId: string;
   subject: string;
+  credential: CredentialKind;
   scopes: ReadonlySet<string>;
   /** The caller's role keys (resolved to levels by the roles rules). */
   roles: readonly string[];

@@ -200,3 +200,26 @@ export const auditLog = sqliteTable(
   ],
 );
 
+
+// Long-lived per-tenant credentials (SCIM tokens, analytics write keys, ops scripts).
+// Only the SHA-256 of the secret is kept; the secret is shown once, at creation.
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    // Hex SHA-256 of the whole secret: the secret is 32+ random bytes, so a fast hash is enough.
+    secretHash: text("secret_hash").notNull(),
+    // The first characters of the secret, so a person can tell keys apart.
+    hint: text("hint").notNull(),
+    // Space-separated, as a token's scope claim.
+    scopes: text("scopes").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), uniqueIndex("api_keys_secret_hash").on(t.secretHash)],
+);

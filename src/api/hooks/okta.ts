@@ -4,6 +4,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { tenantOfHookSecret } from "../../auth/hook-secret";
+import { background } from "../../auth/middleware";
 import { claimObject, readClaim } from "../../core/claims";
 import { database, type Scope } from "../../core/context";
 import { asCoreError } from "../../http/errors";
@@ -26,13 +27,20 @@ const hookRequest = z.object({
 
 const oktaError = (message: string) => ({ error: { errorSummary: message } });
 
+type HookEnv = AppEnv & { Variables: { hookTenant: string } };
+
 export function oktaHookRoutes() {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<HookEnv>();
   app.use("*", limitBody(256 * 1024));
   app.onError((err, c) => {
     const e = asCoreError(err);
     if (!e) console.error("okta hook failed", err);
     return c.json(oktaError(e?.message ?? "internal error"), e?.status ?? 500);
+  });
+  // The secret is checked before the body is read, so an unauthenticated caller learns nothing of the schema.
+  app.use("*", async (c, next) => {
+    c.set("hookTenant", await tenantOfHookSecret(c.env, c.req.header("authorization"), background(c)));
+    await next();
   });
   app.post(
     "/token",
@@ -40,7 +48,7 @@ export function oktaHookRoutes() {
       if (!result.success) throw new CoreError("invalid", `not an Okta token hook request: ${result.error.issues[0]?.path.join(".")} ${result.error.issues[0]?.message}`);
     }),
     async (c) => {
-      const tenantId = await tenantOfHookSecret(c.env, c.req.header("authorization"));
+      const tenantId = c.var.hookTenant;
       const scope: Scope = { env: c.env, db: database(c.env.DB), tenantId, actor: "okta-hook" };
       const { id, profile } = c.req.valid("json").data.context.user;
       const userId = await findUserForHook(scope, id, profile?.login ?? profile?.email);

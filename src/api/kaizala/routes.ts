@@ -39,7 +39,7 @@ const listQuery = z.object({ showDetail: flag, fetchAllGroups: flag });
 
 export function kaizalaRoutes() {
   const app = new Hono<AppEnv>();
-  app.use("*", limitBody(), authenticate(accessToken));
+  app.use("*", limitBody(), authenticate({ source: accessToken }));
   app.onError((err, c) => kaizalaError(c, err));
 
   app.post("/v1/groups", requireScope(SCOPES.write), valid("json", createBody), async (c) => {

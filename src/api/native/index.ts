@@ -5,6 +5,7 @@ import { registerMemberRoutes } from "./members";
 import { registerUserRoutes } from "./users";
 import { registerRoleRoutes } from "./roles";
 import { registerHierarchyRoutes } from "./hierarchy";
+import { registerApiKeyRoutes } from "./api-keys";
 
 /** The native API of seed 000, mounted at /v1. */
 export function nativeRoutes() {
@@ -15,6 +16,7 @@ export function nativeRoutes() {
   registerConfigRoutes(app);
   registerRoleRoutes(app);
   registerHierarchyRoutes(app);
+  registerApiKeyRoutes(app);
   rejectUnknownRoutes(app);
   return app;
 }

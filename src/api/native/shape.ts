@@ -1,4 +1,5 @@
 // Core rows → the native wire format (seed 000): snake_case, epoch seconds.
+import type { ApiKeyRow } from "../../core/api-keys";
 import type { GroupRow } from "../../core/groups";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
 import type { EffectiveRole, RoleRow } from "../../core/roles";
@@ -74,3 +75,15 @@ export const roleOut = (r: RoleRow) => ({
 });
 
 export const effectiveRoleOut = (r: EffectiveRole) => ({ ...roleOut(r), direct: r.direct, via_groups: r.via_groups });
+
+export const apiKeyOut = (k: ApiKeyRow) => ({
+  key_id: k.id,
+  name: k.name,
+  hint: k.hint,
+  scopes: k.scopes.split(" ").filter(Boolean),
+  created_by: k.createdBy,
+  created_at: seconds(k.createdAt),
+  last_used_at: k.lastUsedAt === null ? null : seconds(k.lastUsedAt),
+  expires_at: k.expiresAt === null ? null : seconds(k.expiresAt),
+  revoked_at: k.revokedAt === null ? null : seconds(k.revokedAt),
+});

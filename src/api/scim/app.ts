@@ -1,6 +1,7 @@
 // SCIM 2.0 plumbing: the error schema, application/scim+json, Bearer auth with scope scim.
 import { Hono, type Context } from "hono";
 import { authenticate, requireScope } from "../../auth/middleware";
+import { SCOPES } from "../../auth/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
@@ -40,7 +41,7 @@ export const SCIM_BASE = "/scim/v2";
 
 export function scimApp() {
   const app = new Hono<AppEnv>().basePath(SCIM_BASE);
-  app.use("*", limitBody(), authenticate(), requireScope("scim"));
+  app.use("*", limitBody(), authenticate(), requireScope(SCOPES.scim));
   app.onError((err, c) => scimError(c, err));
   return app;
 }

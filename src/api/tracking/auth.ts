@@ -1,12 +1,9 @@
 import type { TokenSource } from "../../auth/middleware";
 import { bearerToken } from "../../auth/middleware";
 
-/** The scopes of seed 002; admin implies them. */
-export const TRACKING_SCOPES = ["group_api", "telemetry_apis"];
-
 /**
  * Segment-style SDKs send the write key as the user name of HTTP Basic auth; here the
- * write key is a token this service accepts. A Bearer header works too.
+ * write key is an API key (or a token) of the tenant. A Bearer header works too.
  */
 export const writeKeyOrBearer: TokenSource = (c) => {
   const header = c.req.header("authorization") ?? "";

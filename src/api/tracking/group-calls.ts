@@ -9,7 +9,7 @@ import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from 
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import { TRACKING_SCOPES } from "./auth";
+import { TRACKING_SCOPES } from "../../auth/scopes";
 import { readJsonBody } from "./body";
 import type { GroupCallEvent } from "./group-call-schemas";
 

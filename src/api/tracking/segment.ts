@@ -11,7 +11,8 @@ import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import { TRACKING_SCOPES, writeKeyOrBearer } from "./auth";
+import { TRACKING_SCOPES } from "../../auth/scopes";
+import { writeKeyOrBearer } from "./auth";
 import { readJsonBody } from "./body";
 
 function segmentError(c: Context<AppEnv>, err: unknown) {
@@ -87,7 +88,7 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
 export function segmentRoutes() {
   const app = new Hono<AppEnv>();
-  const guard = [limitBody(), authenticate(writeKeyOrBearer), requireScope(...TRACKING_SCOPES)] as const;
+  const guard = [limitBody(), authenticate({ source: writeKeyOrBearer }), requireScope(...TRACKING_SCOPES)] as const;
   app.onError((err, c) => segmentError(c, err));
   app.post("/batch", ...guard, async (c) => {
     const body = (await readJsonBody(c)) as { batch?: unknown };

@@ -1,0 +1,64 @@
+// API keys as credentials. A key known to this isolate is answered from memory (no D1
+// query) for at most KEY_CACHE_MS; after that its row is read again, so a key revoked in
+// any isolate stops working everywhere within that bound. The isolate that revokes a key
+// forgets it at once.
+import type { Principal } from "../core/context";
+import { database } from "../core/context";
+import { findApiKeyByHash, hashSecret, isWellFormedApiKey, touchApiKey, type ApiKeyRow } from "../core/api-keys";
+import { CoreError } from "../core/errors";
+import type { Env } from "../env";
+
+export const KEY_CACHE_MS = 30_000;
+const TOUCH_GAP_MS = 60_000;
+const CACHE_MAX = 10_000;
+
+interface Known {
+  row: ApiKeyRow;
+  principal: Principal;
+  readAt: number;
+  touchedAt: number;
+}
+const known = new Map<string, Known>();
+
+const refused = (message: string) => new CoreError("unauthorized", message);
+
+function principalOf(row: ApiKeyRow): Principal {
+  return { tenantId: row.tenantId, subject: `key:${row.id}`, credential: "api_key", scopes: new Set(row.scopes.split(" ").filter(Boolean)), roles: [] };
+}
+
+function check(row: ApiKeyRow, now: number) {
+  if (row.revokedAt !== null && row.revokedAt <= now) throw refused("API key has been revoked");
+  if (row.expiresAt !== null && row.expiresAt <= now) throw refused("API key has expired");
+}
+
+/**
+ * The principal of a presented key. `background` runs the last-used write off the
+ * request's path (the Worker's waitUntil).
+ */
+export async function verifyApiKey(env: Env, secret: string, background: (p: Promise<unknown>) => void): Promise<Principal> {
+  if (!isWellFormedApiKey(secret)) throw refused("API key is malformed");
+  const hash = await hashSecret(secret);
+  const now = Date.now();
+  let entry = known.get(hash);
+  if (!entry || now - entry.readAt >= KEY_CACHE_MS) {
+    const row = await findApiKeyByHash(database(env.DB), hash);
+    if (!row) {
+      known.delete(hash);
+      throw refused("API key is not known");
+    }
+    if (known.size >= CACHE_MAX) known.delete(known.keys().next().value!);
+    entry = { row, principal: principalOf(row), readAt: now, touchedAt: entry?.touchedAt ?? 0 };
+    known.set(hash, entry);
+  }
+  check(entry.row, now);
+  if (now - entry.touchedAt >= TOUCH_GAP_MS) {
+    entry.touchedAt = now;
+    background(touchApiKey(database(env.DB), entry.row, now).catch((e) => console.error("could not record an API key's use", e)));
+  }
+  return entry.principal;
+}
+
+/** Called by the isolate that revokes a key, so its revocation holds here at once. */
+export function forgetApiKey(secretHash: string) {
+  known.delete(secretHash);
+}

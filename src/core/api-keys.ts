@@ -1,0 +1,98 @@
+// Per-tenant API keys: long-lived secrets for identity providers (SCIM), analytics SDKs
+// (write keys), token hooks and ops scripts. The secret is shown once; D1 keeps only its
+// SHA-256, which is how a presented key finds its row (and so its tenant).
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { apiKeys } from "../db/schema";
+import { holdsScope, type KnownScope } from "../auth/scopes";
+import type { Db, Scope } from "./context";
+import { CoreError, notFound } from "./errors";
+import { newId } from "./ids";
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** A recognisable prefix, then 32 random bytes in base64url: 47 characters. */
+export const API_KEY_PREFIX = "egk_";
+const API_KEY_PATTERN = /^egk_[A-Za-z0-9_-]{43}$/;
+export const MAX_ACTIVE_KEYS = 100;
+
+export const looksLikeApiKey = (text: string) => text.startsWith(API_KEY_PREFIX);
+export const isWellFormedApiKey = (text: string) => API_KEY_PATTERN.test(text);
+
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return API_KEY_PREFIX + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export async function hashSecret(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export interface NewApiKey {
+  name: string;
+  scopes: KnownScope[];
+  /** Epoch milliseconds; absent: the key does not expire. */
+  expiresAt?: number;
+}
+
+export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ key: ApiKeyRow; secret: string }> {
+  const now = Date.now();
+  if (input.expiresAt !== undefined && input.expiresAt <= now) {
+    throw new CoreError("invalid", "expires_at must be in the future", [{ field: "expires_at", message: "is in the past" }]);
+  }
+  const lacking = input.scopes.filter((s) => !scope.principal || !holdsScope(scope.principal, [s]));
+  if (lacking.length) throw new CoreError("forbidden", `a key cannot be given scopes its creator lacks: ${lacking.join(", ")}`);
+  const active = await scope.db
+    .select({ n: sql<number>`count(*)` })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, scope.tenantId), isNull(apiKeys.revokedAt)))
+    .get();
+  if ((active?.n ?? 0) >= MAX_ACTIVE_KEYS) {
+    throw new CoreError("limit_exceeded", `a tenant may hold at most ${MAX_ACTIVE_KEYS} unrevoked keys; revoke one first`);
+  }
+  const secret = newSecret();
+  const key: ApiKeyRow = {
+    tenantId: scope.tenantId,
+    id: newId(),
+    name: input.name,
+    secretHash: await hashSecret(secret),
+    hint: secret.slice(0, 12),
+    scopes: [...new Set(input.scopes)].join(" "),
+    createdBy: scope.actor,
+    createdAt: now,
+    lastUsedAt: null,
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+  };
+  await scope.db.insert(apiKeys).values(key);
+  return { key, secret };
+}
+
+export async function listApiKeys(scope: Scope): Promise<ApiKeyRow[]> {
+  return scope.db.select().from(apiKeys).where(eq(apiKeys.tenantId, scope.tenantId)).orderBy(desc(apiKeys.createdAt), apiKeys.id).all();
+}
+
+/** Revoking twice keeps the first time. */
+export async function revokeApiKey(scope: Scope, id: string): Promise<ApiKeyRow> {
+  const row = await scope.db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${Date.now()})` })
+    .where(and(eq(apiKeys.tenantId, scope.tenantId), eq(apiKeys.id, id)))
+    .returning()
+    .get();
+  if (!row) throw notFound("API key", id);
+  return row;
+}
+
+/** The one lookup not scoped by a tenant: the secret's hash is what names the tenant. */
+export async function findApiKeyByHash(db: Db, secretHash: string): Promise<ApiKeyRow | undefined> {
+  return db.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash)).get();
+}
+
+/** Record use at most once a minute per key, whichever isolate sees it. */
+export async function touchApiKey(db: Db, key: Pick<ApiKeyRow, "tenantId" | "id">, now = Date.now()) {
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: now })
+    .where(and(eq(apiKeys.tenantId, key.tenantId), eq(apiKeys.id, key.id), sql`coalesce(${apiKeys.lastUsedAt}, 0) <= ${now - 60_000}`));
+}
