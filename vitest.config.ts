@@ -8,6 +8,29 @@ const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 20
 const JWKS_URL = "https://issuer.test/.well-known/jwks.json";
 const publicJwk = { ...publicKey.export({ format: "jwk" }), kid: "test-key", alg: "RS256", use: "sig" };
 const privateJwk = { ...privateKey.export({ format: "jwk" }), kid: "test-key", alg: "RS256" };
+// A second pair the provider "rotates in": ROTATING_JWKS_URL serves only the first key on its
+// first fetch and both after; DOWN_JWKS_URL always fails. Each counts its fetches.
+const rotated = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const rotatedPublic = { ...rotated.publicKey.export({ format: "jwk" }), kid: "rotated-key", alg: "RS256", use: "sig" };
+const rotatedPrivate = { ...rotated.privateKey.export({ format: "jwk" }), kid: "rotated-key", alg: "RS256" };
+const ROTATING_JWKS_URL = "https://issuer.test/rotating/jwks.json";
+const DOWN_JWKS_URL = "https://issuer.test/down/jwks.json";
+const fetches = { rotating: 0, down: 0 };
+
+function outbound(request: Request): Response {
+  const url = new URL(request.url);
+  if (request.url === JWKS_URL) return Response.json({ keys: [publicJwk] });
+  if (request.url === ROTATING_JWKS_URL) {
+    fetches.rotating += 1;
+    return Response.json({ keys: fetches.rotating === 1 ? [publicJwk] : [publicJwk, rotatedPublic] });
+  }
+  if (request.url === DOWN_JWKS_URL) {
+    fetches.down += 1;
+    return new Response("unavailable", { status: 503 });
+  }
+  if (url.pathname === "/fetch-counts") return Response.json(fetches);
+  return new Response("no network in tests", { status: 502 });
+}
 
 // Tests run inside workerd against real local D1, KV and Durable Objects, configured
 // from wrangler.toml; the migrations are applied by test/apply-migrations.ts.
@@ -27,9 +50,11 @@ export default defineConfig({
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           TEST_JWKS_URL: JWKS_URL,
           TEST_PRIVATE_JWK: JSON.stringify(privateJwk),
+          TEST_ROTATED_PRIVATE_JWK: JSON.stringify(rotatedPrivate),
+          TEST_ROTATING_JWKS_URL: ROTATING_JWKS_URL,
+          TEST_DOWN_JWKS_URL: DOWN_JWKS_URL,
         },
-        outboundService: async (request: Request) =>
-          request.url === JWKS_URL ? Response.json({ keys: [publicJwk] }) : new Response("no network in tests", { status: 502 }),
+        outboundService: async (request: Request) => outbound(request),
       },
     })),
   ],

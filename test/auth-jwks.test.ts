@@ -1,5 +1,5 @@
 import { sign } from "hono/jwt";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
 import { env, freshTenant, token } from "./helpers";
 
@@ -44,5 +44,64 @@ describe("auth with a JWKS (production)", () => {
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe("unauthorized");
     }
+  });
+});
+
+const fetchCounts = async () => (await (await fetch("https://issuer.test/fetch-counts")).json()) as { rotating: number; down: number };
+
+describe("auth with a JWKS: failing closed and key rotation", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("with AUTH_JWKS_URL but no AUTH_ISSUER or AUTH_AUDIENCE, every request is 401 'auth is misconfigured'", async () => {
+    const tenant = freshTenant();
+    // A token the provider issued for some other application: before, it was accepted for its tenant_id claim.
+    const t = await rs256({ tenant_id: tenant, aud: "another-app", iss: "https://issuer.test/" });
+    for (const config of [{ AUTH_ISSUER: undefined }, { AUTH_AUDIENCE: undefined }, { AUTH_ISSUER: undefined, AUTH_AUDIENCE: undefined }]) {
+      const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, { ...production, ...config });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as any).error.message).toMatch(/auth is misconfigured/);
+    }
+    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first("n");
+    expect(n).toBe(0);
+  });
+
+  it("refetches the key set once for an unknown kid (at most once a minute), so a rotation does not lock users out", async () => {
+    const rotating = { ...production, AUTH_JWKS_URL: env.TEST_ROTATING_JWKS_URL };
+    const tenant = freshTenant();
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: "https://issuer.test/", aud: "edge-groups", exp: now + 600, sub: "svc", scope: "groups:read", tenant_id: tenant };
+    const oldKey = await sign(claims, JSON.parse(env.TEST_PRIVATE_JWK), "RS256");
+    const newKey = await sign(claims, JSON.parse(env.TEST_ROTATED_PRIVATE_JWK), "RS256");
+    const get = async (t: string) => (await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, rotating)).status;
+    const before = (await fetchCounts()).rotating;
+
+    expect(await get(oldKey)).toBe(200); // first fetch: only the old key is published
+    expect(await get(newKey)).toBe(401); // unknown kid, but the set is seconds old: no refetch
+    expect((await fetchCounts()).rotating).toBe(before + 1);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await get(newKey)).toBe(200); // a minute on: one refetch finds the rotated key
+    expect(await get(newKey)).toBe(200);
+    expect(await get(oldKey)).toBe(200);
+    expect((await fetchCounts()).rotating).toBe(before + 2);
+  });
+
+  it("remembers a failed JWKS fetch briefly instead of refetching on every request", async () => {
+    const down = { ...production, AUTH_JWKS_URL: env.TEST_DOWN_JWKS_URL };
+    const t = await rs256({ tenant_id: freshTenant() });
+    const before = (await fetchCounts()).down;
+    for (let i = 0; i < 5; i++) {
+      const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, down);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as any).error.message).toMatch(/could not fetch the signing keys/);
+    }
+    expect((await fetchCounts()).down).toBe(before + 1);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11_000);
+    await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, down);
+    expect((await fetchCounts()).down).toBe(before + 2);
   });
 });

@@ -7,6 +7,9 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       TEST_JWKS_URL: string;
       TEST_PRIVATE_JWK: string;
+      TEST_ROTATED_PRIVATE_JWK: string;
+      TEST_ROTATING_JWKS_URL: string;
+      TEST_DOWN_JWKS_URL: string;
     }
   }
 }

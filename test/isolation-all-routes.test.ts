@@ -1,0 +1,225 @@
+// Every registered route of every surface, walked from the app's own route list, so a
+// route added later is covered without editing this file. For each route:
+// - no credential → 401;
+// - another tenant's admin JWT and admin API key (with and without headers naming the
+//   victim) → the victim's data unchanged and never in the answer; a route that names a
+//   victim's resource by id → 403 or 404;
+// - a vendor token on a surface that cannot name a tenant → refused;
+// - a credential of the victim without the route's scope → 403.
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../src/app";
+import { call, client, env, freshTenant, vendorToken, type Client } from "./helpers";
+
+/** Routes anyone may call: the floor and the API description. */
+const PUBLIC = new Set(["GET /healthz", "GET /openapi.json", "GET /docs"]);
+
+/**
+ * Routes whose path id names something to create in the caller's own tenant, so another
+ * tenant may get a 2xx: it made its own resource, and the victim's snapshot proves it.
+ */
+const CREATES_BY_ID = new Set(["PUT /v1/users/:user_id"]);
+
+const MARK = `victim-${Math.random().toString(36).slice(2, 10)}`;
+
+interface Victim {
+  admin: Client;
+  group: string;
+  child: string;
+  user: string;
+  scimUser: string;
+  role: string;
+  key: string;
+}
+let victim: Victim;
+
+/** A tenant of its own for each route, so what one route let it create under the victim's ids (in its own tenant) cannot answer the next. */
+async function freshAttacker() {
+  const admin = await client(freshTenant("attacker"), { scope: "admin", sub: "attacker-admin" });
+  const key = (await admin.post("/v1/api-keys", { name: "attacker key", scopes: ["admin"] })).json.result.secret as string;
+  return { jwt: admin.token, key };
+}
+
+const TABLES = ["groups", "group_traits", "users", "memberships", "group_edges", "roles", "group_roles", "user_roles", "tenant_config", "tracking_messages", "audit_log", "api_keys"];
+
+/** Every row the victim has, in a stable order (the key's last use is the only field a use may move). */
+async function snapshot(tenant: string): Promise<string> {
+  const results = await env.DB.batch(TABLES.map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2, 3`).bind(tenant)));
+  const parts: unknown[] = results.map((r, i) => [TABLES[i], r.results.map((row) => ({ ...(row as object), last_used_at: undefined }))]);
+  parts.push(["claim", await env.CLAIMS.get(`${tenant}:${victim.user}`)]);
+  return JSON.stringify(parts);
+}
+
+function routes() {
+  const seen = new Set<string>();
+  const out: { method: string; path: string; key: string }[] = [];
+  for (const r of buildApp().routes) {
+    if (r.method === "ALL" || r.path.endsWith("*")) continue; // middleware and catch-alls
+    const key = `${r.method} ${r.path}`;
+    if (PUBLIC.has(key) || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ method: r.method, path: r.path, key });
+  }
+  return out;
+}
+
+/** The route's path with the victim's ids in it. */
+function concrete(path: string): string {
+  const v = victim;
+  const scimUsers = path.includes("/Users/");
+  return path.replace(/:(\w+)/g, (_, name: string) => {
+    const id: Record<string, string> = { group_id: v.group, groupId: v.group, id: scimUsers ? v.scimUser : v.group, user_id: v.user, role_id: v.role, key_id: v.key };
+    if (!(name in id)) throw new Error(`no victim id for the path parameter :${name} in ${path}: add it to concrete()`);
+    return encodeURIComponent(id[name]!);
+  });
+}
+
+/** A body that passes validation, naming the victim's ids wherever the body takes ids. */
+function body(key: string): unknown {
+  const v = victim;
+  const scimPatch = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+  const bodies: Record<string, unknown> = {
+    "POST /v1/batch": { batch: [{ type: "group", userId: v.user, groupId: v.group, traits: { plan: "hijacked" } }] },
+    "POST /v1/group": { userId: v.user, groupId: v.group, traits: { plan: "hijacked" } },
+    "POST /v1/identify": { userId: v.user, traits: { email: "hijacked@example.com" } },
+    "POST /v1/track": { userId: v.user, event: "x" },
+    "POST /v1/page": { userId: v.user, name: "x" },
+    "POST /v1/screen": { userId: v.user, name: "x" },
+    "POST /v1/alias": { userId: v.user, previousId: "x" },
+    "POST /v1/groups": { name: "planted" },
+    "PUT /v1/groups/:group_id": { name: "hijacked" },
+    "PATCH /v1/groups/:group_id": { name: "hijacked" },
+    "POST /v1/groups/:group_id/members": { user_ids: ["mallory"] },
+    "PUT /v1/groups/:group_id/members": { user_ids: ["mallory"] },
+    "DELETE /v1/groups/:group_id/members": { user_ids: [v.user] },
+    "PATCH /v1/groups/:group_id/members/:user_id": { role: "admin" },
+    "PUT /v1/users/:user_id": { name: "hijacked" },
+    "PATCH /v1/users/:user_id": { name: "hijacked" },
+    "PATCH /v1/config": { maxHierarchyDepth: 2 },
+    "POST /v1/roles": { key: "planted", name: "Planted", level: 0 },
+    "PATCH /v1/roles/:role_id": { name: "hijacked" },
+    "POST /v1/groups/:group_id/roles": { role_ids: [v.role] },
+    "DELETE /v1/groups/:group_id/roles": { role_ids: [v.role] },
+    "POST /v1/users/:user_id/roles": { role_ids: [v.role] },
+    "DELETE /v1/users/:user_id/roles": { role_ids: [v.role] },
+    "POST /v1/groups/:group_id/children": { group_ids: [v.child] },
+    "DELETE /v1/groups/:group_id/children": { group_ids: [v.child] },
+    "POST /v1/api-keys": { name: "planted", scopes: ["admin"] },
+    "POST /api/group": [{ user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { group_type: "Team", name: "hijacked" } }],
+    "POST /group": { user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { name: "hijacked" } },
+    "POST /hooks/okta/token": { data: { context: { user: { id: "00uVictim", profile: { login: `${MARK}@example.com` } } } } },
+    "POST /resources/groups/v1/config": { enabled: false },
+    "POST /resources/groups/v1": { name: "planted" },
+    "POST /resources/groups/v1/bulkGet": { groupsIds: [v.group] },
+    "PATCH /resources/groups/v1/:id": { name: "hijacked" },
+    "POST /resources/groups/v1/:groupId/roles": { roleIds: [v.role] },
+    "DELETE /resources/groups/v1/:groupId/roles": { roleIds: [v.role] },
+    "POST /resources/groups/v1/:groupId/users": { userIds: ["mallory"] },
+    "DELETE /resources/groups/v1/:groupId/users": { userIds: [v.user] },
+    "POST /kaizala/v1/groups": { name: "planted", welcomeMessage: "hi", members: [] },
+    "POST /scim/v2/Users": { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "planted-user" },
+    "PUT /scim/v2/Users/:id": { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "hijacked" },
+    "PATCH /scim/v2/Users/:id": { schemas: [scimPatch], Operations: [{ op: "replace", path: "active", value: false }] },
+    "POST /scim/v2/Groups": { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "planted" },
+    "PUT /scim/v2/Groups/:id": { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "hijacked" },
+    "PATCH /scim/v2/Groups/:id": { schemas: [scimPatch], Operations: [{ op: "add", path: "members", value: [{ value: "mallory" }] }] },
+    "POST /scim/v2/Bulk": {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+      Operations: [
+        { method: "DELETE", path: `/Groups/${v.group}` },
+        { method: "PATCH", path: `/Users/${v.scimUser}`, data: { schemas: [scimPatch], Operations: [{ op: "replace", path: "active", value: false }] } },
+      ],
+    },
+  };
+  return bodies[key];
+}
+
+async function send(route: { method: string; path: string; key: string }, credential: string | undefined, headers: Record<string, string> = {}) {
+  const h: Record<string, string> = { ...headers };
+  if (credential) h.authorization = route.path.startsWith("/hooks/") ? credential : `Bearer ${credential}`;
+  const b = body(route.key);
+  return call(route.method, concrete(route.path), { body: b, headers: h });
+}
+
+const NAMING_VICTIM = () => ({ "frontegg-tenant-id": victim.admin.tenant, "x-tenant-id": victim.admin.tenant, "tenant-id": victim.admin.tenant });
+
+beforeAll(async () => {
+  const admin = await client(freshTenant("victim"), { scope: "admin", sub: "victim-admin" });
+  const group = (await admin.post("/v1/groups", { name: `${MARK} group`, custom_data: { secret: MARK } })).json.result.group_id;
+  const child = (await admin.post("/v1/groups", { name: `${MARK} child` })).json.result.group_id;
+  await admin.put("/v1/users/victim-user", { email: `${MARK}@example.com`, name: `${MARK} person` });
+  await admin.post(`/v1/groups/${group}/members`, { user_ids: ["victim-user"] });
+  await admin.post(`/v1/groups/${group}/children`, { group_ids: [child] });
+  const role = (await admin.post("/v1/roles", { key: "owner", name: `${MARK} role`, level: 1 })).json.result.role_id;
+  await admin.post(`/v1/groups/${group}/roles`, { role_ids: [role] });
+  await admin.post(`/v1/users/victim-user/roles`, { role_ids: [role] });
+  const scimUser = (await call("POST", "/scim/v2/Users", { token: admin.token, body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `${MARK}.scim` } })).json.id;
+  const key = (await admin.post("/v1/api-keys", { name: `${MARK} key`, scopes: ["groups:read"] })).json.result.key_id;
+  await admin.get(`/v1/users/victim-user/claims`);
+  victim = { admin, group, child, user: "victim-user", scimUser, role, key };
+  for (const v of Object.values(victim)) expect(v).toBeTruthy();
+
+  // Let the victim's claims refreshes finish, so the snapshot is settled.
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+describe("every route of every surface keeps tenants apart", () => {
+  it("walks the app's own route list (so new routes are covered)", () => {
+    const listed = routes().map((r) => r.key);
+    expect(listed.length).toBeGreaterThan(80);
+    for (const key of ["GET /v1/groups", "POST /v1/api-keys", "POST /resources/groups/v1", "GET /scim/v2/Groups/:id", "POST /v1/batch", "POST /hooks/okta/token", "GET /kaizala/v1/groups/:groupId"]) {
+      expect(listed).toContain(key);
+    }
+    // A write route without a sample body would be refused as invalid before any tenant check.
+    const missing = routes().filter((r) => r.method !== "GET" && r.method !== "DELETE" && body(r.key) === undefined);
+    expect(missing.map((r) => r.key)).toEqual([]);
+  });
+
+  it("answers 401 to a request with no credential, on every route", async () => {
+    for (const route of routes()) {
+      const res = await send(route, undefined);
+      expect(res.status, `${route.key}: ${res.text}`).toBe(401);
+    }
+  });
+
+  it("never lets another tenant's admin JWT or admin API key read or change the victim, on every route", async () => {
+    const before = await snapshot(victim.admin.tenant);
+    for (const route of routes()) {
+      const attacker = await freshAttacker();
+      for (const [who, credential] of [["admin JWT", attacker.jwt], ["admin API key", attacker.key]] as const) {
+        for (const headers of [{}, NAMING_VICTIM()]) {
+          const res = await send(route, credential, headers);
+          const where = `${route.key} (${who}${Object.keys(headers).length ? ", naming the victim" : ""}): ${res.status} ${res.text.slice(0, 300)}`;
+          expect(res.status, where).toBeLessThan(500);
+          expect(res.text, where).not.toContain(MARK);
+          const namesVictimResource = route.path.includes(":") && !CREATES_BY_ID.has(route.key);
+          if (namesVictimResource) expect([403, 404], where).toContain(res.status);
+          if (route.path.startsWith("/resources/groups") && Object.keys(headers).length) expect(res.status, where).toBe(403);
+          expect(await snapshot(victim.admin.tenant), where).toBe(before);
+        }
+      }
+    }
+  });
+
+  it("refuses a vendor token on every surface that cannot name a tenant", async () => {
+    const vendor = await vendorToken({ scope: "admin" });
+    const before = await snapshot(victim.admin.tenant);
+    for (const route of routes()) {
+      if (route.path.startsWith("/resources/groups")) continue; // seed 001 names its tenant: the vendor's one surface
+      const res = await send(route, vendor, NAMING_VICTIM());
+      expect([401, 403], `${route.key}: ${res.status} ${res.text.slice(0, 200)}`).toContain(res.status);
+    }
+    expect(await snapshot(victim.admin.tenant)).toBe(before);
+  });
+
+  it("answers 403 to the victim's own credential without the route's scope, on every route", async () => {
+    const scopeless = (await client(victim.admin.tenant, { scope: "" })).token;
+    // A hook takes a hook credential: the victim's API key whose scope is not hooks.
+    const readKey = (await victim.admin.post("/v1/api-keys", { name: "no hooks", scopes: ["groups:read"] })).json.result.secret;
+    const before = await snapshot(victim.admin.tenant);
+    for (const route of routes()) {
+      const res = await send(route, route.path.startsWith("/hooks/") ? readKey : scopeless);
+      expect(res.status, `${route.key}: ${res.text.slice(0, 200)}`).toBe(403);
+    }
+    expect(await snapshot(victim.admin.tenant)).toBe(before);
+  });
+});
