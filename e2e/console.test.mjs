@@ -15,7 +15,7 @@ let browser;
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 });
 after(async () => {
   await browser?.close();
@@ -42,6 +42,10 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
 
   const res = await page.goto(`${server.base}/console/`);
   assert.match(res.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+  assert.equal(res.headers()["x-frame-options"], "DENY");
+  assert.equal(res.headers()["x-content-type-options"], "nosniff");
+  assert.match(res.headers()["strict-transport-security"] ?? "", /max-age=/);
+  assert.equal(res.headers()["cross-origin-opener-policy"], "same-origin");
   await page.getByLabel("Token").fill("not-a-token");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").waitFor();
@@ -98,4 +102,55 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   const groups = (await api(token, "GET", "/v1/groups")).result.map((g) => g.name);
   assert.deepEqual(groups, ["Storage"]);
   assert.deepEqual(problems.filter((p) => !/401/.test(p)), []);
+});
+
+it("creates an API key (secret shown once, copied), lists it with its last use, and revokes it", { skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium" }, async () => {
+  const token = await server.token("console-keys", "admin");
+  const context = await browser.newContext();
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.base });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(`${server.base}/console/#/sign-in`);
+  await page.getByLabel("Token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Groups" }).waitFor();
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("heading", { name: "API keys" }).waitFor();
+
+  // No scope chosen: the server's refusal is shown, and nothing is made.
+  await page.getByLabel("Name").fill("Nightly export");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /at least one scope/);
+
+  await page.getByRole("checkbox", { name: /groups:read/ }).check();
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secretField = page.getByLabel(/not shown again/);
+  await secretField.waitFor();
+  const secret = await secretField.inputValue();
+  assert.match(secret, /^egk_[A-Za-z0-9_-]{43}$/);
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  await page.getByText("Copied.").waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await page.screenshot({ path: `${SHOTS}console-api-keys.png`, fullPage: true });
+
+  // The key works outside the console, and the list says so (without the secret).
+  const used = await fetch(`${server.base}/v1/groups`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(used.status, 200);
+  await page.reload();
+  const row = page.getByRole("row", { name: /Nightly export/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /groups:read/);
+  assert.doesNotMatch(await row.innerText(), /never/);
+  assert.ok(!(await page.content()).includes(secret));
+
+  await page.getByRole("button", { name: "Revoke Nightly export" }).click();
+  await page.getByRole("row", { name: /Nightly export/ }).getByText(/revoked/).waitFor();
+  const refused = await fetch(`${server.base}/v1/groups`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(refused.status, 401);
+  await page.screenshot({ path: `${SHOTS}console-api-keys-revoked.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
 });

@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { requestId } from "hono/request-id";
 import { oktaHookRoutes } from "./api/hooks/okta";
 import { nativeRoutes } from "./api/native";
@@ -10,6 +9,7 @@ import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { segmentRoutes } from "./api/tracking/segment";
 import { scimRoutes } from "./api/scim";
 import type { AppEnv } from "./http/app-env";
+import { docsHeaders, docsPage } from "./http/docs-page";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -35,6 +35,6 @@ export function buildApp() {
     info: { title: "edge-groups", version: "0.1.0", description: "Multi-tenant user groups at the edge." },
     security: [{ bearer: [] }],
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.get("/docs", docsHeaders, docsPage);
   return app;
 }

@@ -71,6 +71,30 @@ describe("auth", () => {
     expect(docs.status).toBe(200);
     expect(docs.text).toContain("/openapi.json");
   });
+
+  it("sends security headers on /docs: a CSP that allows only Swagger UI's pinned assets and the page's own nonce'd script", async () => {
+    const docs = await call("GET", "/docs");
+    const csp = docs.headers.get("content-security-policy") ?? "";
+    const nonce = csp.match(/'nonce-([^']+)'/)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/script-src 'nonce-[^']+' https:\/\/cdn\.jsdelivr\.net/);
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+    // Every inline script carries this response's nonce; every external one is the pinned CDN asset.
+    const scripts = [...docs.text.matchAll(/<script([^>]*)>/g)].map((m) => m[1]!);
+    expect(scripts.length).toBe(2);
+    for (const attrs of scripts) {
+      if (attrs.includes("src=")) expect(attrs).toMatch(/src="https:\/\/cdn\.jsdelivr\.net\/npm\/swagger-ui-dist@\d+\.\d+\.\d+\//);
+      else expect(attrs).toContain(`nonce="${nonce}"`);
+    }
+    expect(docs.headers.get("x-frame-options")).toBe("DENY");
+    expect(docs.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(docs.headers.get("strict-transport-security")).toMatch(/max-age=/);
+    // A new nonce for every response.
+    const again = await call("GET", "/docs");
+    expect(again.headers.get("content-security-policy")).not.toContain(nonce!);
+  });
 });
 
 describe("tenant isolation", () => {

@@ -2,6 +2,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { session } from "./api";
+import { ApiKeysPage } from "./pages/api-keys";
 import { GroupPage } from "./pages/group";
 import { GroupsPage } from "./pages/groups";
 import { SignInPage } from "./pages/sign-in";
@@ -12,6 +13,7 @@ function route(hash: string) {
   if (!session.get() || path === "/sign-in") return <SignInPage />;
   const group = path.match(/^\/groups\/([^/]+)$/);
   if (group) return <GroupPage id={decodeURIComponent(group[1]!)} />;
+  if (path === "/api-keys") return <ApiKeysPage />;
   const user = path.match(/^\/users\/([^/]+)$/);
   if (user) return <UserPage id={decodeURIComponent(user[1]!)} />;
   return <GroupsPage />;
@@ -30,6 +32,7 @@ function App() {
       <header>
         <strong>edge-groups</strong>
         {signedIn && <a href="#/groups">Groups</a>}
+        {signedIn && <a href="#/api-keys">API keys</a>}
         {signedIn && (
           <a href="#/sign-in" onClick={() => session.clear()}>Sign out</a>
         )}

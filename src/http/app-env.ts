@@ -8,5 +8,7 @@ export interface AppEnv {
     principal: Principal;
     scope: Scope;
     requestId: string;
+    /** Set by secureHeaders where a CSP names NONCE (/docs). */
+    secureHeadersNonce?: string;
   };
 }
