@@ -1,5 +1,5 @@
-// End-to-end: the real Segment and RudderStack node SDKs, gzip left on, pointed at
-// wrangler dev on 127.0.0.1. Their calls arrive, a flush of 2,500 events lands whole,
+// End-to-end: the real Segment and RudderStack node SDKs, gzip left on, with an API key of
+// the tenant as their write key, pointed at wrangler dev on 127.0.0.1. Their calls arrive, a flush of 2,500 events lands whole,
 // and a batch retried after a 500 is applied once.
 import { Analytics as SegmentAnalytics } from "@segment/analytics-node";
 import RudderAnalytics from "@rudderstack/rudder-sdk-node";
@@ -21,6 +21,17 @@ after(() => server?.stop());
  * Workers do not share one process this way.
  */
 const settle = () => new Promise((r) => setTimeout(r, 8_000));
+
+/** A write key as a user makes one: an API key of the tenant with scope group_api. */
+async function writeKey(tenant) {
+  const res = await fetch(`${server.base}/v1/api-keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await server.token(tenant, "admin")}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "analytics write key", scopes: ["group_api"] }),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()).result.secret;
+}
 
 const native = async (tenant, path, scope = "groups:read") => {
   const res = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${await server.token(tenant, scope)}` } });
@@ -62,7 +73,7 @@ for (const [sdk, make] of Object.entries(clients)) {
   describe(`${sdk} node SDK`, () => {
     it("delivers group and identify calls, and a flush of 2,500 events lands whole", async () => {
       const tenant = `e2e-${sdk}`;
-      const client = make(await server.token(tenant, "group_api"), server.base);
+      const client = make(await writeKey(tenant), server.base);
       client.identify({ userId: "alice", traits: { email: `alice@${sdk}.example`, name: "Alice", plan: "pro" } });
       client.group({ userId: "alice", groupId: "acme", traits: { name: "Acme Inc.", industry: "Tools" } });
       for (let i = 0; i < 2_500; i++) client.group({ userId: `user-${i}`, groupId: `team-${i % 10}`, traits: { size: i % 10 } });
@@ -86,7 +97,7 @@ for (const [sdk, make] of Object.entries(clients)) {
       const tenant = `e2e-retry-${sdk}`;
       const proxy = await failFirstBatchProxy();
       try {
-        const client = make(await server.token(tenant, "group_api"), proxy.url);
+        const client = make(await writeKey(tenant), proxy.url);
         for (let i = 0; i < 10; i++) client.group({ userId: `r-${i}`, groupId: "retried", traits: { n: i } });
         await client.done();
         await settle();
