@@ -8,6 +8,7 @@
 // - a credential of the victim without the route's scope → 403.
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
+import { claimKey } from "../src/core/claims";
 import { call, client, env, freshTenant, vendorToken, type Client } from "./helpers";
 
 /** Routes anyone may call: the floor and the API description. */
@@ -45,7 +46,7 @@ const TABLES = ["groups", "group_traits", "users", "memberships", "group_edges",
 async function snapshot(tenant: string): Promise<string> {
   const results = await env.DB.batch(TABLES.map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2, 3`).bind(tenant)));
   const parts: unknown[] = results.map((r, i) => [TABLES[i], r.results.map((row) => ({ ...(row as object), last_used_at: undefined }))]);
-  parts.push(["claim", await env.CLAIMS.get(`${tenant}:${victim.user}`)]);
+  parts.push(["claim", await env.CLAIMS.get(claimKey(tenant, victim.user))]);
   return JSON.stringify(parts);
 }
 

@@ -7,11 +7,11 @@ import { database } from "../core/context";
 import { CoreError, type SerializedError } from "../core/errors";
 import * as writes from "../core/member-writes";
 import { updateGroupRow, type GroupPatch } from "../core/group-writes";
-import { refreshClaims } from "../core/claims";
 import { assertMayChangeMembers, type Authority } from "../core/role-rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/group-role-writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy-writes";
 import { ingestGroupCalls, type GroupCall } from "../core/tracking-writes";
+import { ClaimsQueue } from "./claims-queue";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
@@ -23,21 +23,14 @@ export interface Caller {
   authority: Authority;
 }
 
-/** Users per claims refresh: one D1 query and this many KV writes. */
-const REFRESH_CHUNK = 200;
-/** How long one alarm run may work before handing the rest to the next run. */
-const ALARM_BUDGET_MS = 10_000;
-const RETRY_DELAY_MS = 2_000;
-
-interface QueuedRefresh {
-  tenantId: string;
-  userIds: string[];
-}
-
 export class GroupCoordinator extends DurableObject<Env> {
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly claims = new ClaimsQueue(this.ctx.storage, this.env);
 
-  /** Run mutations strictly one after another: awaiting D1 would otherwise let another request interleave. */
+  /**
+   * Run mutations strictly one after another: awaiting D1 would otherwise let another
+   * request interleave. The claims a mutation queued go to the alarm when it is over.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     const run = this.tail.then(async (): Promise<Outcome<T>> => {
       try {
@@ -45,16 +38,21 @@ export class GroupCoordinator extends DurableObject<Env> {
       } catch (e) {
         if (e instanceof CoreError) return { ok: false, error: e.toJSON() };
         throw e;
+      } finally {
+        await this.claims.release();
       }
     });
     this.tail = run.catch(() => undefined);
     return run;
   }
 
+  /** Queue these users' claims refresh before the write that changes them commits. */
+  private journal = (tenantId: string) => (userIds: string[]) => this.claims.hold(tenantId, userIds);
+
   private async meta(c: Caller): Promise<writes.MutationMeta> {
     const seq = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
     await this.ctx.storage.put("seq", seq);
-    return { ...c, seq };
+    return { ...c, seq, beforeCommit: this.journal(c.tenantId) };
   }
 
   private get db() {
@@ -70,7 +68,6 @@ export class GroupCoordinator extends DurableObject<Env> {
     return this.serial(async () => {
       await this.mayChangeMembers(c);
       const result = await writes.addMembers(this.db, await this.meta(c), userIds, role, displays);
-      await this.enqueue(c.tenantId, result.added_ids);
       return { added: result.added, already_members: result.already_members };
     });
   }
@@ -78,17 +75,14 @@ export class GroupCoordinator extends DurableObject<Env> {
   removeMembers(c: Caller, userIds: string[]) {
     return this.serial(async () => {
       await this.mayChangeMembers(c);
-      const result = await writes.removeMembers(this.db, await this.meta(c), userIds);
-      await this.enqueue(c.tenantId, userIds);
-      return result;
+      return writes.removeMembers(this.db, await this.meta(c), userIds);
     });
   }
 
   replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
     return this.serial(async () => {
       await this.mayChangeMembers(c);
-      const { changed_ids, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role);
-      await this.enqueue(c.tenantId, changed_ids);
+      const { changed_ids: _queued, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role);
       return result;
     });
   }
@@ -110,18 +104,18 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   updateGroup(c: Caller, patch: GroupPatch) {
     return this.serial(async () => {
-      const { row, renamed } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch);
       // A new name reaches the claims of its members and of everyone who inherits the group.
-      if (renamed) await this.enqueue(c.tenantId, await subtreeUserIds(this.db, c.tenantId, [c.groupId]));
+      const { row } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch, async () =>
+        this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])));
       return row;
     });
   }
 
   deleteGroup(c: Caller) {
     return this.serial(async () => {
-      const held = await subtreeUserIds(this.db, c.tenantId, [c.groupId]);
+      // Everyone who holds the group, directly or below it; deleteGroup adds its direct members.
+      await this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId]));
       const former = await writes.deleteGroup(this.db, await this.meta(c));
-      await this.enqueue(c.tenantId, [...new Set([...former, ...held])]);
       return { deleted: true, former_members: former.length };
     });
   }
@@ -129,8 +123,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   /** Analytics group calls for this group: create it if missing, add the users, merge the traits. */
   ingestGroupCalls(c: Caller, calls: GroupCall[]) {
     return this.serial(async () => {
-      const { refresh, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), c.authority, calls);
-      await this.enqueue(c.tenantId, refresh);
+      const { refresh: _queued, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), c.authority, calls);
       return outcome;
     });
   }
@@ -138,62 +131,24 @@ export class GroupCoordinator extends DurableObject<Env> {
   /** Links and unlinks run on the tenant's hierarchy coordinator (see core/hierarchy.ts), c.groupId being the parent. */
   linkChildren(c: Caller, childIds: string[]) {
     return this.serial(async () => {
-      const { affected_users, ...result } = await linkChildren(this.db, await this.meta(c), childIds);
-      await this.enqueue(c.tenantId, affected_users);
+      const { affected_users: _queued, ...result } = await linkChildren(this.db, await this.meta(c), childIds);
       return result;
     });
   }
 
   unlinkChildren(c: Caller, childIds: string[]) {
     return this.serial(async () => {
-      const { affected_users, ...result } = await unlinkChildren(this.db, await this.meta(c), childIds);
-      await this.enqueue(c.tenantId, affected_users);
+      const { affected_users: _queued, ...result } = await unlinkChildren(this.db, await this.meta(c), childIds);
       return result;
     });
   }
 
   /** How many users still wait for a claims refresh (for tests and operators). */
-  async pendingRefreshes(): Promise<number> {
-    const entries = await this.ctx.storage.list<QueuedRefresh>({ prefix: "q:" });
-    let n = 0;
-    for (const e of entries.values()) n += e.userIds.length;
-    return n;
-  }
-
-  private async enqueue(tenantId: string, userIds: string[]) {
-    if (userIds.length === 0) return;
-    const next = ((await this.ctx.storage.get<number>("qseq")) ?? 0) + 1;
-    const entries: Record<string, QueuedRefresh> = {};
-    let k = next;
-    for (let i = 0; i < userIds.length; i += REFRESH_CHUNK) {
-      entries[`q:${String(k++).padStart(12, "0")}`] = { tenantId, userIds: userIds.slice(i, i + REFRESH_CHUNK) };
-    }
-    // storage.put of many keys is capped at 128 per call.
-    const keys = Object.keys(entries);
-    for (let i = 0; i < keys.length; i += 128) {
-      await this.ctx.storage.put(Object.fromEntries(keys.slice(i, i + 128).map((key) => [key, entries[key]])));
-    }
-    await this.ctx.storage.put("qseq", k - 1);
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+  pendingRefreshes(): Promise<number> {
+    return this.claims.pending();
   }
 
   override async alarm() {
-    const started = Date.now();
-    while (Date.now() - started < ALARM_BUDGET_MS) {
-      const batch = await this.ctx.storage.list<QueuedRefresh>({ prefix: "q:", limit: 5 });
-      if (batch.size === 0) return;
-      for (const [key, entry] of batch) {
-        try {
-          await refreshClaims(this.env, entry.tenantId, entry.userIds);
-        } catch (e) {
-          // Keep the entry; it is retried on the next alarm rather than lost.
-          console.error("claims refresh failed; retrying", e);
-          await this.ctx.storage.setAlarm(Date.now() + RETRY_DELAY_MS);
-          return;
-        }
-        await this.ctx.storage.delete(key);
-      }
-    }
-    await this.ctx.storage.setAlarm(Date.now());
+    await this.claims.work();
   }
 }

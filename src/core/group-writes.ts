@@ -22,10 +22,12 @@ export const nameKeyOf = (name: string) => name.normalize("NFC").toLowerCase();
 export const nameClash = (name: string) =>
   new CoreError("conflict", `a group named '${name}' already exists`, [{ field: "name", message: "must be unique (case-insensitive)" }]);
 
-export async function updateGroupRow(db: Db, tenantId: string, groupId: string, patch: GroupPatch) {
+/** beforeRename: called before a write that changes the name (its holders' claims change). */
+export async function updateGroupRow(db: Db, tenantId: string, groupId: string, patch: GroupPatch, beforeRename?: () => Promise<void>) {
   const where = and(eq(groups.tenantId, tenantId), eq(groups.id, groupId));
   const before = await db.select().from(groups).where(where).get();
   if (!before) throw notFound("group", groupId);
+  if (patch.name !== undefined && patch.name !== before.name) await beforeRename?.();
   const set: Partial<GroupRow> = {};
   if (patch.name !== undefined) Object.assign(set, { name: patch.name, nameKey: nameKeyOf(patch.name) });
   if (patch.description !== undefined) set.description = patch.description;

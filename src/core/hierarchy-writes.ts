@@ -105,6 +105,9 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
   if (levels > settings.maxHierarchyDepth) {
     throw new CoreError("limit_exceeded", `the hierarchy would be ${levels} levels deep; this tenant allows at most ${settings.maxHierarchyDepth} (config maxHierarchyDepth)`);
   }
+  // Everyone under the children gains the parent's groups (the link does not change who that is).
+  const affected = await subtreeUserIds(db, m.tenantId, childIds);
+  await m.beforeCommit?.(affected);
   const now = Date.now();
   const ids = json(childIds);
   // The EXISTS guards keep an edge from outliving a group deleted meanwhile by its own coordinator.
@@ -118,7 +121,7 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
     forgetSubtreeCounts(m.tenantId, idsOf([parentId])),
   ]);
   const linked = changesOf(results, 0);
-  return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };
+  return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? affected : [] };
 }
 
 export interface UnlinkResult {
@@ -129,6 +132,8 @@ export interface UnlinkResult {
 
 export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]): Promise<UnlinkResult> {
   await assertGroupsExist(db, m.tenantId, [m.groupId]);
+  const affected = await subtreeUserIds(db, m.tenantId, childIds);
+  await m.beforeCommit?.(affected);
   const now = Date.now();
   const results = await batch(db, [
     sql`DELETE FROM group_edges WHERE tenant_id = ${m.tenantId} AND parent_id = ${m.groupId}
@@ -137,5 +142,5 @@ export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]
     forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
   const unlinked = changesOf(results, 0);
-  return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? await subtreeUserIds(db, m.tenantId, childIds) : [] };
+  return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? affected : [] };
 }

@@ -20,6 +20,12 @@ export interface MutationMeta {
   actor: string;
   seq: number;
   source: string;
+  /**
+   * Called with the users whose claims the mutation changes, just before its D1 batch:
+   * the coordinator makes their refresh durable first, so a crash between the commit and
+   * the refresh cannot leave a claim stale (coordinator/claims-journal.ts).
+   */
+  beforeCommit?: (userIds: string[]) => Promise<void>;
 }
 
 interface GroupState {
@@ -137,6 +143,7 @@ export async function addMembers(
   await checkGroupsPerUser(db, m.tenantId, fresh, settings);
   const now = Date.now();
   const idsJson = JSON.stringify(ids);
+  await m.beforeCommit?.(fresh);
   const results = await batch(db, [
     ensureUsers(m.tenantId, idsJson, now),
     // Counted inside the batch, before the insert, so the count is exact even if a
@@ -167,6 +174,7 @@ export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Pro
   await groupState(db, m.tenantId, m.groupId);
   const now = Date.now();
   const idsJson = JSON.stringify(ids);
+  await m.beforeCommit?.(ids);
   const results = await batch(db, [
     sql`UPDATE groups SET
                  member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j CROSS JOIN memberships x
@@ -200,7 +208,9 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
         AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
   );
+  const changed = [...fresh, ...leaving.map((r) => r.user_id)];
   const now = Date.now();
+  await m.beforeCommit?.(changed);
   const results = await batch(db, [
     ensureUsers(m.tenantId, idsJson, now),
     sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
@@ -215,7 +225,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     added: changesOf(results, 2),
     removed: changesOf(results, 1),
     member_count: ids.length,
-    changed_ids: [...fresh, ...leaving.map((r) => r.user_id)],
+    changed_ids: changed,
   };
 }
 
@@ -248,6 +258,7 @@ export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
   const now = Date.now();
   const t = m.tenantId;
   const g = m.groupId;
+  await m.beforeCommit?.(members);
   await batch(db, [
     // First, while the edges still say which groups are above this one.
     forgetSubtreeCounts(t, idsOf([g])),

@@ -160,7 +160,8 @@ async function applyFieldTraits(
   if (Object.keys(patch).length > 0) await updateGroupRow(db, m.tenantId, m.groupId, patch);
   if (name !== undefined && name !== current.name) {
     try {
-      await updateGroupRow(db, m.tenantId, m.groupId, { name });
+      // A rename reaches everyone who holds the group.
+      await updateGroupRow(db, m.tenantId, m.groupId, { name }, async () => m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])));
       return true;
     } catch (e) {
       if (!(e instanceof CoreError && e.kind === "conflict")) throw e;
