@@ -26,5 +26,5 @@ try {
     console.log(`${name.padEnd(58)} p50 ${p50.toFixed(1).padStart(8)} ms  p99 ${p99.toFixed(1).padStart(8)} ms  ${(p50 / floor).toFixed(1).padStart(7)}x floor`);
   }
 } finally {
-  server.stop();
+  await server.stop();
 }

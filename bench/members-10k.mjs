@@ -44,5 +44,5 @@ try {
   console.log(row("add 10,000 members (10 calls, total)", added));
   console.log(row("... until user-9999's claim shows the group", claimsDone));
 } finally {
-  server.stop();
+  await server.stop();
 }

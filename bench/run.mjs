@@ -154,7 +154,7 @@ try {
     results.push({ ...(await load(`scale ${size.toExponential(0)}: a page of members`, { requests: [{ method: "GET", path: "/v1/groups/s7/members?limit=50", headers: h }] })), scale: size, case: "members-page" });
   }
 } finally {
-  server.stop();
+  await server.stop();
 }
 
 // Load cases compare with the floor under the same load; sequential calls with the sequential floor.

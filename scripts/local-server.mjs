@@ -1,44 +1,84 @@
-// Starts the Worker with wrangler dev on 127.0.0.1 with fresh local state, for benchmarks
-// and end-to-end tests with clients outside the Worker.
+// The local server (scripts/local-runtime.mjs) in a process group of its own, on local
+// state with the migrations applied: for npm start, benchmarks and end-to-end tests.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { ensureDevVars } from "./dev-vars.mjs";
-import { wrangler, wranglerDone } from "./wrangler.mjs";
+import { groupAlive, signalGroup, spawnGroup, stopGroup } from "./process-group.mjs";
+import { wranglerDone } from "./wrangler.mjs";
 
-/**
- * seedSql: a SQL file run against the fresh local D1 before the server starts, so large
- * data sets are made set-based (recursive CTEs), not one request per row.
- */
-export async function startServer({ port = 8790 + Math.floor(Math.random() * 100), seedSql } = {}) {
-  const state = mkdtempSync(join(tmpdir(), "edge-groups-bench-"));
-  const secret = ensureDevVars().AUTH_DEV_SECRET;
-  const quiet = { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } };
-  await wranglerDone(["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], quiet);
+const RUNTIME = new URL("./local-runtime.mjs", import.meta.url).pathname;
+const quiet = { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } };
+
+/** Apply the migrations to the local D1 in this state folder (and run seedSql, set-based, once). */
+export async function prepareState(state, { seedSql, stdio = quiet.stdio } = {}) {
+  await wranglerDone(["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { ...quiet, stdio });
   if (seedSql) {
     const file = join(state, "seed.sql");
     writeFileSync(file, seedSql);
     await wranglerDone(["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file, "--yes"], quiet);
   }
-  const proc = wrangler(["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", process.env.EDGE_GROUPS_LOG ?? "error", "--show-interactive-dev-session=false"], quiet);
+}
+
+/**
+ * Start the runtime on this state and wait until it answers /healthz. On a failed start,
+ * everything it started is stopped before this rejects.
+ */
+export async function launch({ port, state, logLevel = process.env.EDGE_GROUPS_LOG ?? "error", stdio = ["ignore", "inherit", "inherit"], timeoutMs = 60_000 }) {
+  const child = spawnGroup(process.execPath, [RUNTIME, "--port", String(port), "--state", state, "--log-level", logLevel], { stdio });
+  const pgid = child.pid;
+  let exited = null;
+  const exit = new Promise((r) => child.once("exit", (code, signal) => r((exited = { code, signal }))));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
+      if ((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) break;
     } catch {}
-    if (Date.now() > deadline) throw new Error("wrangler dev did not start within 60 s");
-    await new Promise((r) => setTimeout(r, 250));
+    if (exited || Date.now() > deadline) {
+      await stopGroup(pgid, 2_000);
+      throw new Error(exited ? `the local server exited while starting (${exited.code ?? exited.signal})` : `the local server did not answer within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
+  return { base, pgid, exit, stop: () => stopGroup(pgid), kill: () => signalGroup(pgid, "SIGKILL"), alive: () => groupAlive(pgid) };
+}
+
+/**
+ * A local server for a benchmark or an end-to-end test: fresh state (unless given),
+ * migrations applied, seedSql run before it starts. stop() ends its whole process group
+ * and removes the fresh state; kill() is kill -9 of the group, and restart() starts it
+ * again on the same state.
+ */
+export async function startServer({ port = 8790 + Math.floor(Math.random() * 100), seedSql, state } = {}) {
+  const fresh = !state;
+  state ??= mkdtempSync(join(tmpdir(), "edge-groups-local-"));
+  const secret = ensureDevVars().AUTH_DEV_SECRET;
+  await prepareState(state, { seedSql });
+  let running = await launch({ port, state });
   const token = (tenant, scope = "admin") =>
     sign({ tenant_id: tenant, sub: "bench", scope, exp: Math.floor(Date.now() / 1000) + 3600 }, secret, "HS256");
   return {
-    base,
+    base: running.base,
+    state,
     token,
-    stop() {
-      proc.kill("SIGTERM");
-      rmSync(state, { recursive: true, force: true });
+    get pgid() {
+      return running.pgid;
+    },
+    alive: () => running.alive(),
+    kill: async () => {
+      running.kill();
+      await running.exit;
+      while (running.alive()) await new Promise((r) => setTimeout(r, 50));
+    },
+    restart: async () => {
+      await running.stop();
+      running = await launch({ port, state });
+    },
+    async stop() {
+      await running.stop();
+      if (fresh) rmSync(state, { recursive: true, force: true });
     },
   };
 }
