@@ -1,6 +1,6 @@
 import { buildApp } from "./app";
 import { canonicalScimRequest } from "./api/scim/canonical-path";
-import { database } from "./core/context";
+import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
 import type { Env } from "./env";
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KEY_CACHE_MS } from "../src/auth/api-key";
 import { buildApp } from "../src/app";
-import { createApiKey } from "../src/core/api-keys";
-import { database } from "../src/core/context";
+import { createApiKey } from "../src/core/keys";
+import { database } from "../src/core/shared/context";
 import { call, client, env, eventually, expectError, freshTenant, type Client } from "./helpers";
 
 async function newKey(admin: Client, body: Record<string, unknown>) {

@@ -3,11 +3,11 @@ import type { SQL } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims";
 import { DEFAULT_SETTINGS } from "../src/core/config";
-import { existingMembersQuery, groupsPerUserQuery } from "../src/core/member-writes";
+import { existingMembersQuery, groupsPerUserQuery } from "../src/core/members/writes";
 import { and, eq, sql } from "drizzle-orm";
 import { users } from "../src/db/schema";
-import { USER_ATTRIBUTES } from "../src/core/scim-attributes";
-import { compileFilter, parseFilter } from "../src/core/scim-filter";
+import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
+import { compileFilter, parseFilter } from "../src/core/scim/filter";
 import { env } from "./helpers";
 
 const dialect = new SQLiteAsyncDialect();

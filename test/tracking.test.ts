@@ -217,7 +217,7 @@ describe("Segment HTTP API", () => {
 
 describe("messageId retention", () => {
   it("the daily job forgets messageIds older than 8 days and keeps the rest", async () => {
-    const { default: worker } = await import("../src/index");
+    const { default: worker } = await import("../src");
     const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
     const tenant = freshTenant("purge");
     const day = 24 * 3600 * 1000;

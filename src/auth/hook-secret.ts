@@ -2,8 +2,8 @@
 // the tenant with scope `hooks` (made through POST /v1/api-keys), or a deployment secret
 // (HOOK_SECRETS: {"tenant": "secret"}, compared in constant time).
 import type { Env } from "../env";
-import { looksLikeApiKey } from "../core/api-keys";
-import { CoreError } from "../core/errors";
+import { looksLikeApiKey } from "../core/keys";
+import { CoreError } from "../core/shared/errors";
 import { verifyApiKey } from "./api-key";
 import { assertScope, SCOPES } from "./scopes";
 

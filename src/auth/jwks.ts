@@ -3,7 +3,7 @@
 // provider does not lock users out; a failed fetch is remembered for 10 s, so an outage
 // at the provider is not hit again by every request.
 import type { HonoJsonWebKey } from "hono/utils/jwt/jws";
-import { CoreError } from "../core/errors";
+import { CoreError } from "../core/shared/errors";
 
 const FRESH_MS = 10 * 60_000;
 const REFETCH_GAP_MS = 60_000;

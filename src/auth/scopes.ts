@@ -1,5 +1,5 @@
-import type { Principal } from "../core/context";
-import { CoreError } from "../core/errors";
+import type { Principal } from "../core/shared/context";
+import { CoreError } from "../core/shared/errors";
 
 export const SCOPES = {
   read: "groups:read",

@@ -2,9 +2,9 @@
 // own tenant only: naming another one is 403, whatever its scopes. Only a vendor token
 // (auth/verify.ts), which no tenant can hold or mint, may name the tenant, and only on a
 // surface that has a header for it.
-import type { Principal } from "../core/context";
-import { CoreError } from "../core/errors";
-import { ID_PATTERN } from "../core/ids";
+import type { Principal } from "../core/shared/context";
+import { CoreError } from "../core/shared/errors";
+import { ID_PATTERN } from "../core/shared/ids";
 import type { VerifiedToken } from "./verify";
 
 export function actingPrincipal(credential: VerifiedToken, tenantHeader: string | undefined, named: string | undefined): Principal {

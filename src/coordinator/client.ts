@@ -1,8 +1,8 @@
 // How core reaches a group's coordinator, and turns its outcome back into a value or a CoreError.
-import type { Outcome, Caller } from "../coordinator/group-coordinator";
-import type { Scope } from "./context";
-import { CoreError } from "./errors";
-import { authorityOf } from "./role-rules";
+import type { Outcome, Caller } from "./group-coordinator";
+import type { Scope } from "../core/shared/context";
+import { CoreError } from "../core/shared/errors";
+import { authorityOf } from "../core/roles/rules";
 
 export function coordinatorOf(scope: Scope, groupId: string) {
   const ns = scope.env.GROUP_COORDINATOR;

@@ -3,14 +3,14 @@
 // and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { database } from "../core/context";
-import { CoreError, type SerializedError } from "../core/errors";
-import * as writes from "../core/member-writes";
-import { updateGroupRow, type GroupPatch } from "../core/group-writes";
-import { assertMayChangeMembers, type Authority } from "../core/role-rules";
-import { assignGroupRoles, removeGroupRoles } from "../core/group-role-writes";
-import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy-writes";
-import { ingestGroupCalls, type GroupCall } from "../core/tracking-writes";
+import { database } from "../core/shared/context";
+import { CoreError, type SerializedError } from "../core/shared/errors";
+import * as writes from "../core/members/writes";
+import { updateGroupRow, type GroupPatch } from "../core/groups/writes";
+import { assertMayChangeMembers, type Authority } from "../core/roles/rules";
+import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
+import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
+import { ingestGroupCalls, type GroupCall } from "../core/tracking/writes";
 import { ClaimsQueue } from "./claims-queue";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };

@@ -1,5 +1,5 @@
 import { HTTPException } from "hono/http-exception";
-import { CoreError, type ErrorKind } from "../core/errors";
+import { CoreError, type ErrorKind } from "../core/shared/errors";
 
 const kindOfStatus: Record<number, ErrorKind> = {
   400: "invalid",

@@ -1,6 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
-import { CoreError } from "../core/errors";
-import { LIMITS } from "../core/validation";
+import { CoreError } from "../core/shared/errors";
+import { LIMITS } from "../core/shared/validation";
 
 /** Refuse a body over the limit before anything parses it. */
 export const limitBody = (maxBytes: number = LIMITS.bodyBytes) =>

@@ -3,7 +3,7 @@
 import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import type { z } from "zod";
-import type { ErrorDetail } from "../core/errors";
+import type { ErrorDetail } from "../core/shared/errors";
 import { invalidInput } from "./errors";
 
 /** decorate: extra fields for each detail (SCIM adds its scimType). */

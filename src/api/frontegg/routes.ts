@@ -2,9 +2,9 @@
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
 import { loadSettings, updateSettings } from "../../core/config";
-import { notFound } from "../../core/errors";
+import { notFound } from "../../core/shared/errors";
 import * as groups from "../../core/groups";
-import * as views from "../../core/group-views";
+import * as views from "../../core/groups/reads";
 import * as members from "../../core/members";
 import * as roles from "../../core/roles";
 import { fronteggApp, groupsEnabled } from "./app";

@@ -1,7 +1,7 @@
 // Wire schemas of the seed-001 surface (camelCase, as that vendor's API reference has it).
 import { z } from "zod";
 import { settingsPatchSchema } from "../../core/config";
-import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/validation";
+import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/shared/validation";
 export { valid } from "../../http/validate";
 
 const colorSchema = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, "must be a CSS hex colour such as #3b82f6");

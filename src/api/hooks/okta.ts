@@ -6,11 +6,11 @@ import { z } from "zod";
 import { tenantOfHookSecret } from "../../auth/hook-secret";
 import { background } from "../../auth/middleware";
 import { claimObject, readClaim } from "../../core/claims";
-import { database, type Scope } from "../../core/context";
+import { database, type Scope } from "../../core/shared/context";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 import type { AppEnv } from "../../http/app-env";
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 import { findUserForHook } from "../../core/users";
 
 const hookRequest = z.object({

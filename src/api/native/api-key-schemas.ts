@@ -1,7 +1,7 @@
 // Wire schemas of the native API-keys API.
 import { z } from "@hono/zod-openapi";
 import { KNOWN_SCOPES } from "../../auth/scopes";
-import { idSchema } from "../../core/validation";
+import { idSchema } from "../../core/shared/validation";
 
 export const keyIdParam = z.object({
   key_id: idSchema.openapi({ param: { name: "key_id", in: "path" }, example: "5e0c1d2f3a4b6c7d" }),

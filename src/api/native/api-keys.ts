@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { forgetApiKey } from "../../auth/api-key";
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
-import * as core from "../../core/api-keys";
+import * as core from "../../core/keys";
 import type { NativeApp } from "./app";
 import * as k from "./api-key-schemas";
 import { errors, json, ok } from "./openapi-helpers";

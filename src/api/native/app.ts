@@ -4,7 +4,7 @@ import { authenticate } from "../../auth/middleware";
 import { asCoreError, invalidInput } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 import type { AppEnv } from "../../http/app-env";
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 
 /** The native surface's error format: {"error": {"code", "message", "details"}}. */
 export function nativeError(c: Context<AppEnv>, err: unknown) {

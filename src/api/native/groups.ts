@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import * as core from "../../core/groups";
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
-import type { Scope } from "../../core/context";
+import type { Scope } from "../../core/shared/context";
 import type { GroupRow } from "../../core/groups";
 import { hierarchyCounts } from "../../core/hierarchy";
 import type { NativeApp } from "./app";

@@ -1,6 +1,6 @@
 // Wire schemas of the native roles API: roles with levels, and their holders.
 import { z } from "@hono/zod-openapi";
-import { idSchema } from "../../core/validation";
+import { idSchema } from "../../core/shared/validation";
 
 export const roleIdParam = z.object({
   role_id: idSchema.openapi({ param: { name: "role_id", in: "path" }, example: "9f1c2e3d4b5a6978" }),

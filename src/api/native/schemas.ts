@@ -11,7 +11,7 @@ import {
   memberRoleSchema,
   phoneSchema,
   welcomeMessageSchema,
-} from "../../core/validation";
+} from "../../core/shared/validation";
 
 export const groupIdParam = z.object({
   group_id: idSchema.openapi({ param: { name: "group_id", in: "path" }, example: "4be2eff2574323ce" }),

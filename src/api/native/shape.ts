@@ -1,5 +1,5 @@
 // Core rows → the native wire format (seed 000): snake_case, epoch seconds.
-import type { ApiKeyRow } from "../../core/api-keys";
+import type { ApiKeyRow } from "../../core/keys";
 import type { GroupRow } from "../../core/groups";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
 import type { EffectiveRole, RoleRow } from "../../core/roles";

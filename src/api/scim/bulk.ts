@@ -1,7 +1,7 @@
 // /scim/v2/Bulk (RFC 7644 §3.7): each operation is run through this same SCIM app, in
 // order, with bulkId references resolved to the ids the earlier operations created.
 import { z } from "zod";
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 import { SCIM, SCIM_BASE, scimJson, type ScimApp } from "./app";
 import { BULK_MAX_OPERATIONS } from "./discovery";
 import { valid } from "./schemas";

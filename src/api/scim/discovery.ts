@@ -1,5 +1,5 @@
 // /ServiceProviderConfig, /Schemas and /ResourceTypes: exactly what this server supports.
-import { LIMITS } from "../../core/validation";
+import { LIMITS } from "../../core/shared/validation";
 import { SCIM, scimJson, type ScimApp } from "./app";
 import { baseOf } from "./http";
 

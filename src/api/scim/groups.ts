@@ -1,10 +1,10 @@
 // /scim/v2/Groups over the core groups; member changes go through the group's coordinator.
 import type { Context } from "hono";
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 import * as groups from "../../core/groups";
 import { addScimMembers, removeScimMembers, replaceScimMembers, scimGroupPage, scimMembersOf } from "../../core/scim";
-import { GROUP_ATTRIBUTES } from "../../core/scim-attributes";
-import { compileFilter, parseFilter } from "../../core/scim-filter";
+import { GROUP_ATTRIBUTES } from "../../core/scim/attributes";
+import { compileFilter, parseFilter } from "../../core/scim/filter";
 import type { AppEnv } from "../../http/app-env";
 import { scimJson, type ScimApp } from "./app";
 import { baseOf, checkIfMatch, listResponse, patchResult } from "./http";

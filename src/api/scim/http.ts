@@ -1,6 +1,6 @@
 // Small SCIM protocol helpers shared by the resource routes.
 import type { Context } from "hono";
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
 import { SCIM, SCIM_BASE, scimJson } from "./app";
 import { etagOf } from "./resources";

@@ -1,4 +1,4 @@
-import { CoreError } from "../../core/errors";
+import { CoreError } from "../../core/shared/errors";
 import { scimApp } from "./app";
 import { registerBulkRoute } from "./bulk";
 import { registerDiscoveryRoutes } from "./discovery";

@@ -1,9 +1,9 @@
 // Core rows ↔ SCIM resources (RFC 7643), meta with a weak ETag from the row's version,
 // and the attributes / excludedAttributes projection.
-import type { GroupRow } from "../../core/group-writes";
+import type { GroupRow } from "../../core/groups/writes";
 import type { ScimMember } from "../../core/scim";
 import type { UserProfile, UserRow } from "../../core/users";
-import { emailSchema, phoneSchema } from "../../core/validation";
+import { emailSchema, phoneSchema } from "../../core/shared/validation";
 import { SCIM } from "./app";
 
 export const etagOf = (version: number) => `W/"${version}"`;

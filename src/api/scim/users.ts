@@ -1,11 +1,11 @@
 // /scim/v2/Users over the core users.
 import type { Context } from "hono";
 import { scimPatch, type ScimPatchOperation } from "scim-patch";
-import { CoreError } from "../../core/errors";
-import { newId } from "../../core/ids";
+import { CoreError } from "../../core/shared/errors";
+import { newId } from "../../core/shared/ids";
 import { scimUserPage, saveScimUser } from "../../core/scim";
-import { USER_ATTRIBUTES } from "../../core/scim-attributes";
-import { compileFilter, parseFilter } from "../../core/scim-filter";
+import { USER_ATTRIBUTES } from "../../core/scim/attributes";
+import { compileFilter, parseFilter } from "../../core/scim/filter";
 import { deleteUser, getUser } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
 import { scimJson, type ScimApp } from "./app";

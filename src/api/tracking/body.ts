@@ -2,8 +2,8 @@
 // says (RudderStack's node SDK labels its gzip as x-www-form-urlencoded), at most 2 MB
 // before and after decompression.
 import type { Context } from "hono";
-import { CoreError } from "../../core/errors";
-import { LIMITS } from "../../core/validation";
+import { CoreError } from "../../core/shared/errors";
+import { LIMITS } from "../../core/shared/validation";
 
 const tooLarge = () => new CoreError("payload_too_large", `request body is larger than ${LIMITS.bodyBytes} bytes`);
 

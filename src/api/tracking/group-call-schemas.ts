@@ -1,7 +1,7 @@
 // The group calls of seeds 002 (POST /api/group) and 003 (POST /group): snake_case
 // events, validated whole before anything is applied.
 import { z } from "zod";
-import { idSchema } from "../../core/validation";
+import { idSchema } from "../../core/shared/validation";
 
 const isoTimestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, such as 2023-12-14T16:07:33.571Z" });
 const str = z.string().max(2_000);

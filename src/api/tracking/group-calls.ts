@@ -3,8 +3,8 @@
 import { Hono, type Context } from "hono";
 import type { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
-import { CoreError } from "../../core/errors";
-import { newId } from "../../core/ids";
+import { CoreError } from "../../core/shared/errors";
+import { newId } from "../../core/shared/ids";
 import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

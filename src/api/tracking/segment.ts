@@ -5,8 +5,8 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
-import { CoreError } from "../../core/errors";
-import { ID_PATTERN } from "../../core/ids";
+import { CoreError } from "../../core/shared/errors";
+import { ID_PATTERN } from "../../core/shared/ids";
 import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

@@ -1,10 +1,10 @@
 // Each user's groups claim, as an ID token would carry it. D1 is the truth; KV holds
 // the built claim under a key per tenant and user, and can be wiped at any time.
 import { sql } from "drizzle-orm";
-import type { Env } from "../env";
-import { database, type Db, type Scope } from "./context";
-import { claimSettingsSchema, loadSettings, type TenantSettings } from "./config";
-import { notFound } from "./errors";
+import type { Env } from "../../env";
+import { database, type Db, type Scope } from "../shared/context";
+import { claimSettingsSchema, loadSettings, type TenantSettings } from "../config";
+import { notFound } from "../shared/errors";
 
 type ClaimSettings = TenantSettings["claim"];
 

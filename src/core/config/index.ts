@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { tenantConfig } from "../db/schema";
-import type { Db, Scope } from "./context";
-import { CoreError } from "./errors";
-import { claimSettingsChanged } from "./claims";
+import { tenantConfig } from "../../db/schema";
+import type { Db, Scope } from "../shared/context";
+import { CoreError } from "../shared/errors";
+import { claimSettingsChanged } from "../claims";
 
 // A tenant's settings: stored whole in D1 as JSON over these defaults, so a tenant
 // with no row runs on the defaults and a setting added later needs no migration.

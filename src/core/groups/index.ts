@@ -1,11 +1,11 @@
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
-import { groups } from "../db/schema";
-import type { Scope } from "./context";
-import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
-import { CoreError, isUniqueViolation, notFound } from "./errors";
-import { nameClash, nameKeyOf, type GroupPatch, type GroupRow } from "./group-writes";
-import { newId } from "./ids";
-import { decodeCursor, pageOf, type Page } from "./paging";
+import { groups } from "../../db/schema";
+import type { Scope } from "../shared/context";
+import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { nameClash, nameKeyOf, type GroupPatch, type GroupRow } from "./writes";
+import { newId } from "../shared/ids";
+import { decodeCursor, pageOf, type Page } from "../shared/paging";
 
 export type { GroupRow, GroupPatch };
 

@@ -2,11 +2,11 @@
 // them inline. Each relation is one query for the whole page of groups, and is loaded
 // only when the caller asks for it.
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
-import { groups, memberships, users } from "../db/schema";
-import type { Db, Scope } from "./context";
-import type { GroupRow } from "./group-writes";
-import { rolesOfGroups, type RoleRow } from "./role-lookup";
-import type { UserRow } from "./users";
+import { groups, memberships, users } from "../../db/schema";
+import type { Db, Scope } from "../shared/context";
+import type { GroupRow } from "./writes";
+import { rolesOfGroups, type RoleRow } from "../roles/reads";
+import type { UserRow } from "../users";
 
 export interface Relations {
   roles: boolean;

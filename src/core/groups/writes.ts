@@ -1,9 +1,9 @@
 // Changes to a group's own fields. Runs inside the group's coordinator so a rename
 // and the claims refresh it needs are ordered with the group's other mutations.
 import { and, eq, sql } from "drizzle-orm";
-import { groups } from "../db/schema";
-import type { Db } from "./context";
-import { CoreError, isUniqueViolation, notFound } from "./errors";
+import { groups } from "../../db/schema";
+import type { Db } from "../shared/context";
+import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 
 export type GroupRow = typeof groups.$inferSelect;
 

@@ -2,11 +2,11 @@
 // (write keys), token hooks and ops scripts. The secret is shown once; D1 keeps only its
 // SHA-256, which is how a presented key finds its row (and so its tenant).
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
-import { apiKeys } from "../db/schema";
-import { holdsScope, type KnownScope } from "../auth/scopes";
-import type { Db, Scope } from "./context";
-import { CoreError, notFound } from "./errors";
-import { newId } from "./ids";
+import { apiKeys } from "../../db/schema";
+import { holdsScope, type KnownScope } from "../../auth/scopes";
+import type { Db, Scope } from "../shared/context";
+import { CoreError, notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

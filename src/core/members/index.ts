@@ -1,10 +1,10 @@
 // The entry points every surface calls to change a group's members. Each goes
 // through the group's coordinator, which applies it as one D1 batch.
-import type { Scope } from "./context";
-import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
-import { CoreError } from "./errors";
-import { uniqueIds } from "./ids";
-import type { MemberRole } from "./member-writes";
+import type { Scope } from "../shared/context";
+import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import { CoreError } from "../shared/errors";
+import { uniqueIds } from "../shared/ids";
+import type { MemberRole } from "./writes";
 
 export type { MemberRole };
 

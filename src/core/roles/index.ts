@@ -2,14 +2,14 @@
 // the group's coordinator) and users directly. A user's effective roles are their own
 // plus those of every group they hold, inherited groups included.
 import { sql } from "drizzle-orm";
-import { roles } from "../db/schema";
-import { batch, changesOf, type Scope } from "./context";
-import { loadSettings } from "./config";
-import { callerOf, coordinatorOf, unwrap } from "./coordinator-client";
-import { CoreError, isUniqueViolation, notFound } from "./errors";
-import { newId, uniqueIds } from "./ids";
-import { assertMayAssignRoles, authorityOf } from "./role-rules";
-import { assertRolesExist, roleColumns, rolesOfGroups, type RoleRow } from "./role-lookup";
+import { roles } from "../../db/schema";
+import { batch, changesOf, type Scope } from "../shared/context";
+import { loadSettings } from "../config";
+import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { newId, uniqueIds } from "../shared/ids";
+import { assertMayAssignRoles, authorityOf } from "./rules";
+import { assertRolesExist, roleColumns, rolesOfGroups, type RoleRow } from "./reads";
 
 export type { RoleRow };
 

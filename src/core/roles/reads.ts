@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "./context";
-import { CoreError } from "./errors";
+import type { Db } from "../shared/context";
+import { CoreError } from "../shared/errors";
 
 export interface RoleRow {
   id: string;

@@ -5,8 +5,8 @@
 // A lower level is a more powerful role; an equal level is not "higher". A token
 // with the `admin` scope is a service or vendor-level token and is not bound by them.
 import { sql } from "drizzle-orm";
-import type { Db, Principal } from "./context";
-import { CoreError } from "./errors";
+import type { Db, Principal } from "../shared/context";
+import { CoreError } from "../shared/errors";
 
 /** What the rules need to know about a caller; it travels to the group's coordinator. */
 export interface Authority {

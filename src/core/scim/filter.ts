@@ -3,7 +3,7 @@
 // providers send unquoted (`userName sw O`) are quoted first.
 import { parse, type Filter } from "scim2-parse-filter";
 import { sql, type SQL } from "drizzle-orm";
-import { CoreError } from "./errors";
+import { CoreError } from "../shared/errors";
 
 const invalidFilter = (detail: string) => new CoreError("invalid", detail, [{ field: "filter", message: detail, scimType: "invalidFilter" }]);
 

@@ -2,13 +2,13 @@
 // group members (users and child groups) for a page, saving a provisioned user, and
 // changing a group's members by SCIM member values.
 import { and, asc, count, eq, isNotNull, sql, type SQL } from "drizzle-orm";
-import { groups, users } from "../db/schema";
-import type { Scope } from "./context";
-import { CoreError } from "./errors";
-import type { GroupRow } from "./group-writes";
-import { linkChildren, unlinkChildren } from "./hierarchy";
-import * as members from "./members";
-import { createUser, patchUser, putUser, type UserProfile, type UserRow } from "./users";
+import { groups, users } from "../../db/schema";
+import type { Scope } from "../shared/context";
+import { CoreError } from "../shared/errors";
+import type { GroupRow } from "../groups/writes";
+import { linkChildren, unlinkChildren } from "../hierarchy";
+import * as members from "../members";
+import { createUser, patchUser, putUser, type UserProfile, type UserRow } from "../users";
 
 export interface OffsetPage<T> {
   rows: T[];

@@ -1,10 +1,10 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { groups, memberships, users } from "../db/schema";
-import { forgetClaim } from "./claims";
-import { batch, changesOf, type Scope } from "./context";
-import { CoreError, isUniqueViolation, notFound } from "./errors";
-import { pageOf, decodeCursor, type Page } from "./paging";
-import { forgetSubtreeCounts } from "./subtree-counts";
+import { groups, memberships, users } from "../../db/schema";
+import { forgetClaim } from "../claims";
+import { batch, changesOf, type Scope } from "../shared/context";
+import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { pageOf, decodeCursor, type Page } from "../shared/paging";
+import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 
 export type UserRow = typeof users.$inferSelect;
 
