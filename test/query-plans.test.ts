@@ -2,7 +2,7 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { SQL } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims";
-import { DEFAULT_SETTINGS } from "../src/core/config";
+import { DEFAULT_SETTINGS } from "../src/core/config/rules";
 import { existingMembersQuery, groupsPerUserQuery } from "../src/core/members/writes";
 import { and, eq, sql } from "drizzle-orm";
 import { users } from "../src/db/schema";

@@ -1,7 +1,8 @@
 // The seed-001 user-groups API at /resources/groups/v1 and /v2, over the same core as /v1.
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
-import { loadSettings, updateSettings } from "../../core/config";
+import { loadSettings } from "../../core/config/reads";
+import { updateSettings } from "../../core/config";
 import { notFound } from "../../core/shared/errors";
 import * as groups from "../../core/groups";
 import * as views from "../../core/groups/reads";

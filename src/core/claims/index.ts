@@ -3,7 +3,8 @@
 import { sql } from "drizzle-orm";
 import type { Env } from "../../env";
 import { database, type Db, type Scope } from "../shared/context";
-import { claimSettingsSchema, loadSettings, type TenantSettings } from "../config";
+import { claimSettingsSchema, type TenantSettings } from "../config/rules";
+import { loadSettings } from "../config/reads";
 import { notFound } from "../shared/errors";
 
 type ClaimSettings = TenantSettings["claim"];

@@ -1,69 +1,10 @@
-import { eq } from "drizzle-orm";
-import { z } from "zod";
+// A tenant's settings: the entry points (reads.ts reads them, rules.ts says what they may be).
 import { tenantConfig } from "../../db/schema";
-import type { Db, Scope } from "../shared/context";
-import { CoreError } from "../shared/errors";
 import { claimSettingsChanged } from "../claims";
-
-// A tenant's settings: stored whole in D1 as JSON over these defaults, so a tenant
-// with no row runs on the defaults and a setting added later needs no migration.
-export const claimSettingsSchema = z.object({
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a claim name such as groups or app_groups"),
-  values: z.enum(["names", "ids"]),
-  overageLimit: z.number().int().min(1).max(10_000),
-  includeInherited: z.boolean(),
-});
-
-const settingsShape = {
-  groupsEnabled: z.boolean(),
-  rolesOnGroupsEnabled: z.boolean(),
-  maxMembersPerGroup: z.number().int().min(1).max(10_000_000),
-  maxGroupsPerUser: z.number().int().min(1).max(1_000_000),
-  maxHierarchyDepth: z.number().int().min(1).max(256),
-  claim: claimSettingsSchema,
-};
-export const tenantSettingsSchema = z.object(settingsShape);
-export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
-
-/** A partial update: any subset of the settings, claim settings by key. */
-export const settingsPatchSchema = z
-  .object({
-    groupsEnabled: settingsShape.groupsEnabled.optional(),
-    rolesOnGroupsEnabled: settingsShape.rolesOnGroupsEnabled.optional(),
-    maxMembersPerGroup: settingsShape.maxMembersPerGroup.optional(),
-    maxGroupsPerUser: settingsShape.maxGroupsPerUser.optional(),
-    maxHierarchyDepth: settingsShape.maxHierarchyDepth.optional(),
-    claim: claimSettingsSchema.partial().strict().optional(),
-  })
-  .strict();
-export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
-
-export const DEFAULT_SETTINGS: TenantSettings = {
-  groupsEnabled: true,
-  rolesOnGroupsEnabled: true,
-  maxMembersPerGroup: 1_000_000,
-  maxGroupsPerUser: 10_000,
-  maxHierarchyDepth: 32,
-  // 200 groups before the claim becomes an overage pointer, as identity providers do.
-  claim: { name: "groups", values: "names", overageLimit: 200, includeInherited: true },
-};
-
-/** Keys given as undefined mean "not given", not "clear". */
-const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-
-function merge(base: TenantSettings, patch: Partial<TenantSettings> | SettingsPatch): TenantSettings {
-  return { ...base, ...given(patch), claim: { ...base.claim, ...given(patch.claim ?? {}) } } as TenantSettings;
-}
-
-export function parseStored(text: string | undefined | null): TenantSettings {
-  if (!text) return DEFAULT_SETTINGS;
-  return tenantSettingsSchema.parse(merge(DEFAULT_SETTINGS, JSON.parse(text)));
-}
-
-export async function loadSettings(db: Db, tenantId: string): Promise<TenantSettings> {
-  const row = await db.select().from(tenantConfig).where(eq(tenantConfig.tenantId, tenantId)).get();
-  return parseStored(row?.settings);
-}
+import type { Scope } from "../shared/context";
+import { CoreError } from "../shared/errors";
+import { loadSettings } from "./reads";
+import { merge, settingsPatchSchema, type SettingsPatch, type TenantSettings } from "./rules";
 
 export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
   const parsed = settingsPatchSchema.safeParse(patch);

@@ -3,7 +3,7 @@
 // cannot both pass the check.
 import { sql } from "drizzle-orm";
 import { batch, changesOf, type Db } from "../shared/context";
-import { loadSettings } from "../config";
+import { loadSettings } from "../config/reads";
 import { CoreError } from "../shared/errors";
 import { auditStatement, type MutationMeta } from "../members/writes";
 import { forgetSubtreeCounts, idsOf } from "./subtree-counts";

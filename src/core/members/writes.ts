@@ -8,7 +8,7 @@
 import { sql } from "drizzle-orm";
 import { batch, changesOf, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
-import { parseStored, type TenantSettings } from "../config";
+import { parseStored, type TenantSettings } from "../config/rules";
 import { newId } from "../shared/ids";
 import { forgetSubtreeCounts, idsOf } from "../hierarchy/subtree-counts";
 

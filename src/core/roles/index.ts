@@ -4,7 +4,7 @@
 import { sql } from "drizzle-orm";
 import { roles } from "../../db/schema";
 import { batch, changesOf, type Scope } from "../shared/context";
-import { loadSettings } from "../config";
+import { loadSettings } from "../config/reads";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
