@@ -1,4 +1,6 @@
-import { z } from "zod";
+// zod as @hono/zod-openapi extends it: these schemas are described in /openapi.json, and
+// zod 4 gives .openapi() only to schemas made after the extension loaded.
+import { z } from "@hono/zod-openapi";
 
 // A tenant's settings: stored whole in D1 as JSON over these defaults, so a tenant
 // with no row runs on the defaults and a setting added later needs no migration.

@@ -1,4 +1,6 @@
-import { z } from "zod";
+// zod as @hono/zod-openapi extends it: these schemas are described in /openapi.json, and
+// zod 4 gives .openapi() only to schemas made after the extension loaded.
+import { z } from "@hono/zod-openapi";
 import { ID_PATTERN } from "./ids";
 
 // The field rules every surface shares. Surfaces build their wire schemas from these,
