@@ -23,7 +23,9 @@ try {
   console.log(`floor: GET /healthz median ${floor.toFixed(2)} ms`);
   for (const [name, path, n] of cases) {
     const { p50, p99 } = await latency(server.base, path, headers, n);
-    console.log(`${name.padEnd(58)} p50 ${p50.toFixed(1).padStart(8)} ms  p99 ${p99.toFixed(1).padStart(8)} ms  ${(p50 / floor).toFixed(1).padStart(7)}x floor`);
+    console.log(
+      `${name.padEnd(58)} p50 ${p50.toFixed(1).padStart(8)} ms  p99 ${p99.toFixed(1).padStart(8)} ms  ${(p50 / floor).toFixed(1).padStart(7)}x floor`,
+    );
   }
 } finally {
   await server.stop();

@@ -16,7 +16,11 @@ try {
   for (let c = 0; c < 10; c++) {
     const user_ids = Array.from({ length: 1000 }, (_, i) => `user-${c * 1000 + i}`);
     const t = performance.now();
-    const res = await fetch(`${server.base}/v1/groups/${group}/members`, { method: "POST", headers: auth, body: JSON.stringify({ user_ids }) });
+    const res = await fetch(`${server.base}/v1/groups/${group}/members`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ user_ids }),
+    });
     if (!res.ok) throw new Error(`add failed: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
     calls.push(performance.now() - t);
@@ -33,7 +37,11 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   const t = performance.now();
   const extra = Array.from({ length: 1000 }, (_, i) => `late-${i}`);
-  const res = await fetch(`${server.base}/v1/groups/${group}/members`, { method: "POST", headers: auth, body: JSON.stringify({ user_ids: extra }) });
+  const res = await fetch(`${server.base}/v1/groups/${group}/members`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ user_ids: extra }),
+  });
   await res.arrayBuffer();
   const settled = performance.now() - t;
   const row = (name, ms) => `${name.padEnd(42)} ${ms.toFixed(1).padStart(9)} ms  ${(ms / floor).toFixed(1).padStart(7)}x floor`;

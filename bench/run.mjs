@@ -35,7 +35,10 @@ const seed = [
 const started = Date.now();
 console.error(`seeding and starting (${QUICK ? "quick" : "full"} run)...`);
 const server = await startServer({ seedSql: seed });
-const auth = async (tenant, scope = "admin") => ({ authorization: `Bearer ${await server.token(tenant, scope)}`, "content-type": "application/json" });
+const auth = async (tenant, scope = "admin") => ({
+  authorization: `Bearer ${await server.token(tenant, scope)}`,
+  "content-type": "application/json",
+});
 
 function run(opts) {
   return new Promise((resolve, reject) => {
@@ -46,7 +49,12 @@ function run(opts) {
 /** Wait until these groups' coordinators have refreshed every claim they queued. */
 async function claimsSettle(headers, groupIds) {
   for (let tries = 0; tries < 1200; tries++) {
-    const pending = await Promise.all(groupIds.map(async (g) => (await (await fetch(`${server.base}/v1/groups/${g}/claims-status`, { headers })).json()).result?.pending_refreshes ?? 0));
+    const pending = await Promise.all(
+      groupIds.map(
+        async (g) =>
+          (await (await fetch(`${server.base}/v1/groups/${g}/claims-status`, { headers })).json()).result?.pending_refreshes ?? 0,
+      ),
+    );
     if (pending.every((n) => n === 0)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -79,7 +87,14 @@ async function calls(name, n, make, settle) {
     if (settle) await settle(i);
   }
   const sorted = [...times].sort((a, b) => a - b);
-  return { name, kind: "calls", calls: n, p50: sorted[Math.floor(n / 2)], p99: sorted[n - 1], rps: 1000 / (times.reduce((a, b) => a + b, 0) / n) };
+  return {
+    name,
+    kind: "calls",
+    calls: n,
+    p50: sorted[Math.floor(n / 2)],
+    p99: sorted[n - 1],
+    rps: 1000 / (times.reduce((a, b) => a + b, 0) / n),
+  };
 }
 
 const results = [];
@@ -96,62 +111,164 @@ try {
   const jwtClaim = await load("groups claim, KV hit", { requests: [{ method: "GET", path: "/v1/users/cold0/claims", headers: bench }] });
   results.push(jwtClaim);
   // The same call with an API key (goal: ≥ 0.9× the cached JWT's req/s): once the isolate knows the key, no D1 query.
-  const made = await (await fetch(`${server.base}/v1/api-keys`, { method: "POST", headers: bench, body: JSON.stringify({ name: "bench", scopes: ["claims:read"] }) })).json();
+  const made = await (
+    await fetch(`${server.base}/v1/api-keys`, {
+      method: "POST",
+      headers: bench,
+      body: JSON.stringify({ name: "bench", scopes: ["claims:read"] }),
+    })
+  ).json();
   const withKey = { authorization: `Bearer ${made.result.secret}` };
   await fetch(`${server.base}/v1/users/cold0/claims`, { headers: withKey });
-  const keyClaim = await load("groups claim with an API key, KV hit", { requests: [{ method: "GET", path: "/v1/users/cold0/claims", headers: withKey }] });
+  const keyClaim = await load("groups claim with an API key, KV hit", {
+    requests: [{ method: "GET", path: "/v1/users/cold0/claims", headers: withKey }],
+  });
   results.push({ ...keyClaim, vsJwt: keyClaim.rps / jwtClaim.rps });
   let cold = 1;
-  results.push(await load(`groups claim, KV miss (rebuilt from D1; ${COLD_USERS - 1} users once each)`, {
-    amount: COLD_USERS - 1,
-    requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: `/v1/users/cold${cold++}/claims`, headers: bench }) }],
-  }));
-  results.push(await load("a user's groups (user in 1,000 groups, page of 200)", { requests: [{ method: "GET", path: "/v1/users/heavy0/groups?limit=200", headers: bench }] }));
-  results.push(await load("a page of a group's members (50)", { requests: [{ method: "GET", path: "/v1/groups/h1/members?limit=50", headers: bench }] }));
+  results.push(
+    await load(`groups claim, KV miss (rebuilt from D1; ${COLD_USERS - 1} users once each)`, {
+      amount: COLD_USERS - 1,
+      requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: `/v1/users/cold${cold++}/claims`, headers: bench }) }],
+    }),
+  );
+  results.push(
+    await load("a user's groups (user in 1,000 groups, page of 200)", {
+      requests: [{ method: "GET", path: "/v1/users/heavy0/groups?limit=200", headers: bench }],
+    }),
+  );
+  results.push(
+    await load("a page of a group's members (50)", {
+      requests: [{ method: "GET", path: "/v1/groups/h1/members?limit=50", headers: bench }],
+    }),
+  );
 
-  const g = await (await fetch(`${server.base}/v1/groups`, { method: "POST", headers: bench, body: JSON.stringify({ name: "bulk target" }) })).json();
+  const g = await (
+    await fetch(`${server.base}/v1/groups`, { method: "POST", headers: bench, body: JSON.stringify({ name: "bulk target" }) })
+  ).json();
   const gid = g.result.group_id;
   const ids = (i) => Array.from({ length: 1000 }, (_, k) => `bulk-${i}-${k}`);
   const n = QUICK ? 3 : 10;
-  results.push(await calls("add 1,000 members in one call", n,
-    (i) => ({ path: `/v1/groups/${gid}/members`, init: { method: "POST", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) } }),
-    () => claimsSettle(bench, [gid])));
-  results.push(await calls("remove 1,000 members in one call", n,
-    (i) => ({ path: `/v1/groups/${gid}/members`, init: { method: "DELETE", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) } }),
-    () => claimsSettle(bench, [gid])));
+  results.push(
+    await calls(
+      "add 1,000 members in one call",
+      n,
+      (i) => ({ path: `/v1/groups/${gid}/members`, init: { method: "POST", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) } }),
+      () => claimsSettle(bench, [gid]),
+    ),
+  );
+  results.push(
+    await calls(
+      "remove 1,000 members in one call",
+      n,
+      (i) => ({
+        path: `/v1/groups/${gid}/members`,
+        init: { method: "DELETE", headers: bench, body: JSON.stringify({ user_ids: ids(i) }) },
+      }),
+      () => claimsSettle(bench, [gid]),
+    ),
+  );
 
-  const events = (i) => Array.from({ length: 1000 }, (_, k) => ({ user_id: `ev-${i}-${k}`, group_id: `acct-${k % 20}`, timestamp: new Date().toISOString(), traits: { group_type: "Account", seats: k }, message_id: `m-${i}-${k}` }));
+  const events = (i) =>
+    Array.from({ length: 1000 }, (_, k) => ({
+      user_id: `ev-${i}-${k}`,
+      group_id: `acct-${k % 20}`,
+      timestamp: new Date().toISOString(),
+      traits: { group_type: "Account", seats: k },
+      message_id: `m-${i}-${k}`,
+    }));
   const tracking = await auth("bench", "group_api");
-  results.push(await calls("1,000-event group-call batch (20 groups)", n,
-    (i) => ({ path: "/api/group", init: { method: "POST", headers: tracking, body: JSON.stringify(events(i)) } }),
-    () => claimsSettle(bench, Array.from({ length: 20 }, (_, k) => `acct-${k}`))));
+  results.push(
+    await calls(
+      "1,000-event group-call batch (20 groups)",
+      n,
+      (i) => ({ path: "/api/group", init: { method: "POST", headers: tracking, body: JSON.stringify(events(i)) } }),
+      () =>
+        claimsSettle(
+          bench,
+          Array.from({ length: 20 }, (_, k) => `acct-${k}`),
+        ),
+    ),
+  );
 
   const scim = await auth("bench", "scim");
-  results.push(await load("SCIM filtered list (userName eq, 10,000 users)", { requests: [{ method: "GET", path: `/scim/v2/Users?filter=${encodeURIComponent('userName eq "scim4321"')}`, headers: scim }] }));
+  results.push(
+    await load("SCIM filtered list (userName eq, 10,000 users)", {
+      requests: [{ method: "GET", path: `/scim/v2/Users?filter=${encodeURIComponent('userName eq "scim4321"')}`, headers: scim }],
+    }),
+  );
 
   const hier = await auth("hier");
-  results.push(await load("hierarchy: a mid-level group's user count", { requests: [{ method: "GET", path: "/v1/groups/g26", headers: hier }] }));
+  results.push(
+    await load("hierarchy: a mid-level group's user count", { requests: [{ method: "GET", path: "/v1/groups/g26", headers: hier }] }),
+  );
   const users = QUICK ? "10,000" : "100,000";
-  results.push(await calls(`hierarchy: the root's user count, remembered (1,000 groups, ${users} users)`, QUICK ? 5 : 20, () => ({ path: "/v1/groups/g0", init: { headers: hier } })));
+  results.push(
+    await calls(`hierarchy: the root's user count, remembered (1,000 groups, ${users} users)`, QUICK ? 5 : 20, () => ({
+      path: "/v1/groups/g0",
+      init: { headers: hier },
+    })),
+  );
   // A change under the root forgets its count; the next read walks the whole hierarchy.
-  results.push(await calls(`hierarchy: the root's user count right after a change under it`, QUICK ? 3 : 10, async (i) => {
-    await fetch(`${server.base}/v1/groups/g999/members`, { method: "POST", headers: hier, body: JSON.stringify({ user_ids: [`late-${i}`] }) });
-    await claimsSettle(hier, ["g999"]);
-    return { path: "/v1/groups/g0", init: { headers: hier } };
-  }));
+  results.push(
+    await calls(`hierarchy: the root's user count right after a change under it`, QUICK ? 3 : 10, async (i) => {
+      await fetch(`${server.base}/v1/groups/g999/members`, {
+        method: "POST",
+        headers: hier,
+        body: JSON.stringify({ user_ids: [`late-${i}`] }),
+      });
+      await claimsSettle(hier, ["g999"]);
+      return { path: "/v1/groups/g0", init: { headers: hier } };
+    }),
+  );
 
   let seq = 0;
-  results.push(await load("member adds, 10 at once on one group (serialised by its DO)", {
-    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, path: `/v1/groups/${gid}/members`, headers: bench, body: JSON.stringify({ user_ids: [`c-${seq++}`] }) }) }],
-  }));
-  results.push(await load("member adds, 10 at once over 50 groups (parallel DOs)", {
-    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, path: `/v1/groups/h${seq % 50}/members`, headers: bench, body: JSON.stringify({ user_ids: [`p-${seq++}`] }) }) }],
-  }));
+  results.push(
+    await load("member adds, 10 at once on one group (serialised by its DO)", {
+      requests: [
+        {
+          method: "POST",
+          setupRequest: (req) => ({
+            ...req,
+            path: `/v1/groups/${gid}/members`,
+            headers: bench,
+            body: JSON.stringify({ user_ids: [`c-${seq++}`] }),
+          }),
+        },
+      ],
+    }),
+  );
+  results.push(
+    await load("member adds, 10 at once over 50 groups (parallel DOs)", {
+      requests: [
+        {
+          method: "POST",
+          setupRequest: (req) => ({
+            ...req,
+            path: `/v1/groups/h${seq % 50}/members`,
+            headers: bench,
+            body: JSON.stringify({ user_ids: [`p-${seq++}`] }),
+          }),
+        },
+      ],
+    }),
+  );
 
   for (const size of SCALES) {
     const h = await auth(`scale-${size}`);
-    results.push({ ...(await load(`scale ${size.toExponential(0)}: a user's groups`, { requests: [{ method: "GET", path: "/v1/users/u3/groups", headers: h }] })), scale: size, case: "user-groups" });
-    results.push({ ...(await load(`scale ${size.toExponential(0)}: a page of members`, { requests: [{ method: "GET", path: "/v1/groups/s7/members?limit=50", headers: h }] })), scale: size, case: "members-page" });
+    results.push({
+      ...(await load(`scale ${size.toExponential(0)}: a user's groups`, {
+        requests: [{ method: "GET", path: "/v1/users/u3/groups", headers: h }],
+      })),
+      scale: size,
+      case: "user-groups",
+    });
+    results.push({
+      ...(await load(`scale ${size.toExponential(0)}: a page of members`, {
+        requests: [{ method: "GET", path: "/v1/groups/s7/members?limit=50", headers: h }],
+      })),
+      scale: size,
+      case: "members-page",
+    });
   }
 } finally {
   await server.stop();
@@ -168,21 +285,34 @@ const fmt = (x, d = 1) => (x === undefined ? "" : x.toFixed(d));
 const table = [
   "| case | how | req/s | p50 ms | p99 ms | req/s vs floor | p50 vs floor |",
   "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.name} | ${r.kind === "load" ? "autocannon, 10 conn." : `${r.calls} sequential calls`} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.rpsRatio, 2)}× | ${fmt(r.p50Ratio)}× |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.kind === "load" ? "autocannon, 10 conn." : `${r.calls} sequential calls`} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.rpsRatio, 2)}× | ${fmt(r.p50Ratio)}× |`,
+  ),
 ].join("\n");
 console.log(table);
 const keyRow = rows.find((r) => r.vsJwt !== undefined);
-if (keyRow) console.log(`\ngroups claim with an API key: ${fmt(keyRow.vsJwt, 2)}× the req/s of the same call with a cached JWT (goal ≥ 0.90×)`);
+if (keyRow)
+  console.log(`\ngroups claim with an API key: ${fmt(keyRow.vsJwt, 2)}× the req/s of the same call with a cached JWT (goal ≥ 0.90×)`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 
 if (!QUICK) {
   const machine = `${osType()} ${release()}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}`;
-  writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ at: new Date().toISOString(), machine, command: "npm run bench", duration_s: DURATION, results: rows }, null, 2) + "\n");
+  writeFileSync(
+    new URL("./results.json", import.meta.url),
+    JSON.stringify({ at: new Date().toISOString(), machine, command: "npm run bench", duration_s: DURATION, results: rows }, null, 2) +
+      "\n",
+  );
   const doc = new URL("../BENCHMARKS.md", import.meta.url);
   const { readFileSync } = await import("node:fs");
   const current = readFileSync(doc, "utf8");
   const start = current.indexOf("<!-- results -->");
   const end = current.indexOf("<!-- /results -->");
   const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n<!-- /results -->`;
-  writeFileSync(doc, start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + "<!-- /results -->".length) : `${current}\n${block}\n`);
+  writeFileSync(
+    doc,
+    start >= 0 && end > start
+      ? current.slice(0, start) + block + current.slice(end + "<!-- /results -->".length)
+      : `${current}\n${block}\n`,
+  );
 }

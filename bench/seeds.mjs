@@ -1,6 +1,7 @@
 // Set-based seed SQL for benchmarks: recursive CTEs generate the rows inside SQLite,
 // so a million memberships take one statement, not a million requests.
-const range = (n, from = 0) => `(WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + n - 1}) SELECT i FROM n)`;
+const range = (n, from = 0) =>
+  `(WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + n - 1}) SELECT i FROM n)`;
 const q = (s) => `'${s.replace(/'/g, "''")}'`;
 
 export function groupsSql(tenant, prefix, count) {

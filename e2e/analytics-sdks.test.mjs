@@ -14,7 +14,6 @@ before(async () => {
 });
 after(() => server?.stop());
 
-
 /** A write key as a user makes one: an API key of the tenant with scope group_api. */
 async function writeKey(tenant) {
   const res = await fetch(`${server.base}/v1/api-keys`, {
@@ -57,7 +56,14 @@ const clients = {
     return { group: (e) => a.group(e), identify: (e) => a.identify(e), done: () => a.closeAndFlush({ timeout: 60_000 }) };
   },
   rudderstack: (writeKey, dataPlaneUrl) => {
-    const a = new RudderAnalytics(writeKey, { dataPlaneUrl, flushAt: 100, flushInterval: 200, logLevel: "error", gzip: true, retryCount: 5 });
+    const a = new RudderAnalytics(writeKey, {
+      dataPlaneUrl,
+      flushAt: 100,
+      flushInterval: 200,
+      logLevel: "error",
+      gzip: true,
+      retryCount: 5,
+    });
     return { group: (e) => a.group(e), identify: (e) => a.identify(e), done: () => a.flush() };
   },
 };
@@ -81,7 +87,10 @@ for (const [sdk, make] of Object.entries(clients)) {
       assert.equal(acme.member_count, 1);
       const teams = (await native(tenant, "/v1/groups?search=team-&limit=200")).filter((g) => g.name.startsWith("team-"));
       assert.equal(teams.length, 10);
-      assert.equal(teams.reduce((n, g) => n + g.member_count, 0), 2_500);
+      assert.equal(
+        teams.reduce((n, g) => n + g.member_count, 0),
+        2_500,
+      );
       assert.ok(teams.every((g) => g.member_count === 250));
     });
 
@@ -98,8 +107,14 @@ for (const [sdk, make] of Object.entries(clients)) {
         // ingests in its log (an SDK may split the 10 calls over batches) add up to 10 calls.
         const log = await native(tenant, "/v1/groups/retried/audit", "admin");
         const sum = (action, size) => log.filter((e) => e.action === action).reduce((n, e) => n + size(e.detail), 0);
-        assert.equal(sum("tracking.group", (d) => d.events), 10);
-        assert.equal(sum("members.add", (d) => d.user_ids.length), 10);
+        assert.equal(
+          sum("tracking.group", (d) => d.events),
+          10,
+        );
+        assert.equal(
+          sum("members.add", (d) => d.user_ids.length),
+          10,
+        );
       } finally {
         proxy.close();
       }

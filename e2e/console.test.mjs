@@ -23,7 +23,11 @@ after(async () => {
 });
 
 const api = async (token, method, path, body) => {
-  const res = await fetch(`${server.base}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+  const res = await fetch(`${server.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
   return res.status === 204 ? undefined : res.json();
 };
 
@@ -84,7 +88,9 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   const held = page.getByRole("table", { name: "user groups" });
   await held.getByRole("link", { name: "Platform" }).waitFor();
   assert.match(await held.innerText(), /Platform\s+inherited/);
-  await page.waitForFunction(() => document.querySelector('[aria-label="claim"]')?.textContent?.includes("Platform"), null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('[aria-label="claim"]')?.textContent?.includes("Platform"), null, {
+    timeout: 10_000,
+  });
   assert.deepEqual(JSON.parse(await page.getByLabel("claim", { exact: true }).innerText()), { groups: ["Platform", "Storage"] });
   await page.screenshot({ path: `${SHOTS}console-user.png`, fullPage: true });
 
@@ -101,10 +107,15 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
 
   const groups = (await api(token, "GET", "/v1/groups")).result.map((g) => g.name);
   assert.deepEqual(groups, ["Storage"]);
-  assert.deepEqual(problems.filter((p) => !/401/.test(p)), []);
+  assert.deepEqual(
+    problems.filter((p) => !/401/.test(p)),
+    [],
+  );
 });
 
-it("creates an API key (secret shown once, copied), lists it with its last use, and revokes it", { skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium" }, async () => {
+it("creates an API key (secret shown once, copied), lists it with its last use, and revokes it", {
+  skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium",
+}, async () => {
   const token = await server.token("console-keys", "admin");
   const context = await browser.newContext();
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.base });
@@ -147,7 +158,10 @@ it("creates an API key (secret shown once, copied), lists it with its last use, 
   assert.ok(!(await page.content()).includes(secret));
 
   await page.getByRole("button", { name: "Revoke Nightly export" }).click();
-  await page.getByRole("row", { name: /Nightly export/ }).getByText(/revoked/).waitFor();
+  await page
+    .getByRole("row", { name: /Nightly export/ })
+    .getByText(/revoked/)
+    .waitFor();
   const refused = await fetch(`${server.base}/v1/groups`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(refused.status, 401);
   await page.screenshot({ path: `${SHOTS}console-api-keys-revoked.png`, fullPage: true });

@@ -58,7 +58,11 @@ export async function burst(base, { writeKey, token, addGroups, round, calls = 2
       };
     });
     work.push(
-      send(l, "batch", `${base}/v1/batch`, { method: "POST", headers: { authorization: basic, "content-type": "application/json" }, body: JSON.stringify({ batch }) }).then((r) => {
+      send(l, "batch", `${base}/v1/batch`, {
+        method: "POST",
+        headers: { authorization: basic, "content-type": "application/json" },
+        body: JSON.stringify({ batch }),
+      }).then((r) => {
         if (r.status !== 200 || r.body?.success !== true) return;
         const dropped = new Set((r.body.dropped ?? []).map((d) => d.index));
         batch.forEach((e, i) => !dropped.has(i) && l.events.set(e.messageId, e));
@@ -69,12 +73,21 @@ export async function burst(base, { writeKey, token, addGroups, round, calls = 2
   addGroups.forEach((gid, i) => {
     const user = `mu-${round}-${i}`;
     work.push(
-      send(l, "add", `${base}/v1/groups/${gid}/members`, { method: "POST", headers: auth, body: JSON.stringify({ user_ids: [user] }) }).then((r) => {
+      send(l, "add", `${base}/v1/groups/${gid}/members`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ user_ids: [user] }),
+      }).then((r) => {
         if (r.status === 200) l.adds.push({ gid, user });
       }),
     );
   });
-  for (const path of ["/v1/groups?limit=50", `/v1/users/shared-${round % SHARED_USERS}/claims`, "/v1/groups/sg-1/members?limit=20", `/v1/groups/${addGroups[0]}`]) {
+  for (const path of [
+    "/v1/groups?limit=50",
+    `/v1/users/shared-${round % SHARED_USERS}/claims`,
+    "/v1/groups/sg-1/members?limit=20",
+    `/v1/groups/${addGroups[0]}`,
+  ]) {
     work.push(send(l, `read ${path}`, `${base}${path}`, { headers: auth }));
   }
   await Promise.all(work);
@@ -105,7 +118,11 @@ async function members(base, token, gid) {
   const ids = [];
   let cursor;
   do {
-    const page = await get(base, token, `/v1/groups/${encodeURIComponent(gid)}/members?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const page = await get(
+      base,
+      token,
+      `/v1/groups/${encodeURIComponent(gid)}/members?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
     ids.push(...page.result.map((m) => m.user_id));
     cursor = page.next_cursor;
   } while (cursor);
@@ -116,7 +133,9 @@ async function members(base, token, gid) {
 export async function claimsSettled(base, token, groupIds, timeoutMs = 30_000) {
   const started = Date.now();
   for (;;) {
-    const pending = await Promise.all(groupIds.map(async (g) => (await get(base, token, `/v1/groups/${encodeURIComponent(g)}/claims-status`)).result.pending_refreshes));
+    const pending = await Promise.all(
+      groupIds.map(async (g) => (await get(base, token, `/v1/groups/${encodeURIComponent(g)}/claims-status`)).result.pending_refreshes),
+    );
     if (pending.every((n) => n === 0)) return Date.now() - started;
     if (Date.now() - started > timeoutMs) throw new Error(`claims still pending after ${timeoutMs} ms: ${pending}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -149,7 +168,11 @@ export async function verify(base, token, l, addGroups, { exact }) {
     const rows = await members(base, token, gid);
     assert.equal(rows.length, group.member_count, `${gid}: count and rows differ`);
     const acked = l.adds.filter((a) => a.gid === gid).map((a) => a.user);
-    assert.deepEqual(acked.filter((u) => !rows.includes(u)), [], `${gid}: acknowledged adds missing`);
+    assert.deepEqual(
+      acked.filter((u) => !rows.includes(u)),
+      [],
+      `${gid}: acknowledged adds missing`,
+    );
     if (exact) assert.equal(rows.length, acked.length);
   }
   const settledMs = await claimsSettled(base, token, [...expected.keys(), ...addGroups]);

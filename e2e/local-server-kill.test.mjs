@@ -33,6 +33,8 @@ for (const answered of [3, 20]) {
     await server.restart();
     const checked = await verify(server.base, token, l, addGroups, { exact: false });
     assert.ok(acknowledged >= 2_500, "the settled round is acknowledged");
-    console.log(`# killed after ${answered} answers (${l.failures.length} requests cut off): ${acknowledged} events and ${l.adds.length} adds acknowledged, all present after the restart; ${checked.claimsChecked} claims equal D1 ${checked.settledMs} ms after it`);
+    console.log(
+      `# killed after ${answered} answers (${l.failures.length} requests cut off): ${acknowledged} events and ${l.adds.length} adds acknowledged, all present after the restart; ${checked.claimsChecked} claims equal D1 ${checked.settledMs} ms after it`,
+    );
   });
 }

@@ -12,7 +12,10 @@ const START = new URL("../scripts/start.mjs", import.meta.url).pathname;
 
 /** npm start (without the console build) in a group of its own; resolves with its output so far. */
 function npmStart(port, state) {
-  const child = spawnGroup(process.execPath, [START], { env: { ...process.env, PORT: String(port), EDGE_GROUPS_STATE: state }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnGroup(process.execPath, [START], {
+    env: { ...process.env, PORT: String(port), EDGE_GROUPS_STATE: state },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
@@ -77,7 +80,10 @@ it("leaves nothing running after a failed start (its port is taken)", async () =
     assert.equal(groupAlive(start.child.pid), false);
     // No workerd of a failed start is left: every process of this test's children is gone.
     const { execFileSync } = await import("node:child_process");
-    const orphans = execFileSync("ps", ["-eo", "pid,ppid,args"]).toString().split("\n").filter((line) => line.includes(`--port ${port}`));
+    const orphans = execFileSync("ps", ["-eo", "pid,ppid,args"])
+      .toString()
+      .split("\n")
+      .filter((line) => line.includes(`--port ${port}`));
     assert.deepEqual(orphans, []);
   } finally {
     blocker.close();

@@ -29,5 +29,7 @@ it(`holds ${ROUNDS} rounds of 25 parallel 100-event batches with adds and reads:
   assert.equal(l.events.size, ROUNDS * 25 * 100);
   assert.equal(l.adds.length, ROUNDS * 20);
   const checked = await verify(server.base, token, l, addGroups, { exact: true });
-  console.log(`# ${l.answered} requests answered in ${((Date.now() - started) / 1000).toFixed(1)} s; ${checked.events} events over ${checked.groups} groups present once; ${checked.claimsChecked} claims equal D1 (settled ${checked.settledMs} ms after the last round)`);
+  console.log(
+    `# ${l.answered} requests answered in ${((Date.now() - started) / 1000).toFixed(1)} s; ${checked.events} events over ${checked.groups} groups present once; ${checked.claimsChecked} claims equal D1 (settled ${checked.settledMs} ms after the last round)`,
+  );
 });

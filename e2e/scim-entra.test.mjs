@@ -12,7 +12,15 @@ const CANDIDATES = [process.env.ENTRA_SCIM_COLLECTION, "../../shared/scim/", "..
   .filter(Boolean)
   .map((p) => (p.endsWith(".json") ? p : fileURLToPath(new URL(`${p}entra-scim-postman-collection.json`, import.meta.url))));
 const COLLECTION = CANDIDATES.find((p) => existsSync(p)) ?? CANDIDATES[0];
-const FOLDERS = ["Endpoint tests", "User tests", "Group tests", "ComplexAttribute tests", "User tests with garbage", "Group tests with garbage", "Teardown garbage"];
+const FOLDERS = [
+  "Endpoint tests",
+  "User tests",
+  "Group tests",
+  "ComplexAttribute tests",
+  "User tests with garbage",
+  "Group tests with garbage",
+  "Teardown garbage",
+];
 
 let server;
 before(async () => {

@@ -25,4 +25,9 @@ const headers = {
   "X-Permitted-Cross-Domain-Policies": "none",
   "X-XSS-Protection": "0",
 };
-writeFileSync("dist/console-assets/_headers", `/console/*\n${Object.entries(headers).map(([k, v]) => `  ${k}: ${v}`).join("\n")}\n`);
+writeFileSync(
+  "dist/console-assets/_headers",
+  `/console/*\n${Object.entries(headers)
+    .map(([k, v]) => `  ${k}: ${v}`)
+    .join("\n")}\n`,
+);

@@ -70,9 +70,10 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
         for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
       }
       const body = chunks.length && req.method !== "GET" && req.method !== "HEAD" ? Buffer.concat(chunks) : undefined;
-      const response = url.pathname === "/cdn-cgi/handler/scheduled"
-        ? await scheduled(mf, url)
-        : await mf.dispatchFetch(url, { method: req.method, headers, body, redirect: "manual" });
+      const response =
+        url.pathname === "/cdn-cgi/handler/scheduled"
+          ? await scheduled(mf, url)
+          : await mf.dispatchFetch(url, { method: req.method, headers, body, redirect: "manual" });
       const out = Buffer.from(await response.arrayBuffer());
       const head = {};
       for (const [k, v] of response.headers) {

@@ -25,7 +25,13 @@ export async function prepareState(state, { seedSql, stdio = quiet.stdio } = {})
  * Start the runtime on this state and wait until it answers /healthz. On a failed start,
  * everything it started is stopped before this rejects.
  */
-export async function launch({ port, state, logLevel = process.env.EDGE_GROUPS_LOG ?? "error", stdio = ["ignore", "inherit", "inherit"], timeoutMs = 60_000 }) {
+export async function launch({
+  port,
+  state,
+  logLevel = process.env.EDGE_GROUPS_LOG ?? "error",
+  stdio = ["ignore", "inherit", "inherit"],
+  timeoutMs = 60_000,
+}) {
   const child = spawnGroup(process.execPath, [RUNTIME, "--port", String(port), "--state", state, "--log-level", logLevel], { stdio });
   const pgid = child.pid;
   let exited = null;
@@ -38,7 +44,11 @@ export async function launch({ port, state, logLevel = process.env.EDGE_GROUPS_L
     } catch {}
     if (exited || Date.now() > deadline) {
       await stopGroup(pgid, 2_000);
-      throw new Error(exited ? `the local server exited while starting (${exited.code ?? exited.signal})` : `the local server did not answer within ${timeoutMs / 1000} s`);
+      throw new Error(
+        exited
+          ? `the local server exited while starting (${exited.code ?? exited.signal})`
+          : `the local server did not answer within ${timeoutMs / 1000} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -50,5 +50,7 @@ for (let first = true; ; first = false) {
     say(`the local server stopped (${code ?? signal}) ${restarts.length} times in ${RESTART_WINDOW_MS / 60_000} minutes; giving up`);
     process.exit(1);
   }
-  say(`the local server stopped (${code ?? signal}); restarting it on the same state (${restarts.length} of ${MAX_RESTARTS} in ${RESTART_WINDOW_MS / 60_000} minutes)`);
+  say(
+    `the local server stopped (${code ?? signal}); restarting it on the same state (${restarts.length} of ${MAX_RESTARTS} in ${RESTART_WINDOW_MS / 60_000} minutes)`,
+  );
 }

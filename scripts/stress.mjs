@@ -29,10 +29,27 @@ await prepareState(state);
 
 async function wranglerDev() {
   const cli = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "wrangler-dist", "cli.js");
-  const child = spawnGroup(process.execPath, ["--no-warnings", cli, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "error", "--show-interactive-dev-session=false"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-  });
+  const child = spawnGroup(
+    process.execPath,
+    [
+      "--no-warnings",
+      cli,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--log-level",
+      "error",
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    },
+  );
   for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
@@ -44,7 +61,11 @@ async function wranglerDev() {
 
 const server = values.server === "wrangler-dev" ? await wranglerDev() : await launch({ port, state });
 const secret = ensureDevVars().AUTH_DEV_SECRET;
-const token = await sign({ tenant_id: "stress", sub: "stress", scope: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }, secret, "HS256");
+const token = await sign(
+  { tenant_id: "stress", sub: "stress", scope: "admin", exp: Math.floor(Date.now() / 1000) + 3600 },
+  secret,
+  "HS256",
+);
 /** Up: /healthz answers within 30 s (a busy single-threaded local runtime can be slow, not dead). */
 const up = async () => {
   const t = performance.now();
@@ -70,7 +91,9 @@ try {
     await burst(server.base, { writeKey, token, addGroups, round, calls: Number(values.calls), l });
     const failed = l.failures.length - before;
     const alive = await up();
-    console.log(`round ${round}: ${failed} failed calls in ${(performance.now() - t).toFixed(0)} ms; server ${alive ? "up" : "DOWN"}${failed ? ` (${[...new Set(l.failures.slice(before).map((f) => f.slice(0, 60)))].slice(0, 3).join("; ")})` : ""}`);
+    console.log(
+      `round ${round}: ${failed} failed calls in ${(performance.now() - t).toFixed(0)} ms; server ${alive ? "up" : "DOWN"}${failed ? ` (${[...new Set(l.failures.slice(before).map((f) => f.slice(0, 60)))].slice(0, 3).join("; ")})` : ""}`,
+    );
     if (!alive) break;
     await new Promise((r) => setTimeout(r, 1_000));
   }

@@ -17,8 +17,8 @@ const { values } = parseArgs({
   },
 });
 if (!values.tenant && !values.vendor) {
-  console.error("usage: npm run -s token -- --tenant ID [--sub ID] [--scope \"a b\"] [--roles r1,r2] [--ttl SECONDS]");
-  console.error("       npm run -s token -- --vendor [--sub ID] [--scope \"a b\"] [--ttl SECONDS]");
+  console.error('usage: npm run -s token -- --tenant ID [--sub ID] [--scope "a b"] [--roles r1,r2] [--ttl SECONDS]');
+  console.error('       npm run -s token -- --vendor [--sub ID] [--scope "a b"] [--ttl SECONDS]');
   process.exit(2);
 }
 const ttl = Number(values.ttl);
@@ -47,7 +47,10 @@ const token = await sign(
     tenant_id: values.tenant,
     sub: values.sub,
     scope: values.scope,
-    roles: values.roles.split(",").map((r) => r.trim()).filter(Boolean),
+    roles: values.roles
+      .split(",")
+      .map((r) => r.trim())
+      .filter(Boolean),
     iat: now,
     exp: now + ttl,
   },

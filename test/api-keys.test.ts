@@ -28,7 +28,14 @@ describe("API keys", () => {
     expect(created.status).toBe(201);
     const key = created.json.result;
     expect(key.secret).toMatch(/^egk_[A-Za-z0-9_-]{43}$/);
-    expect(key).toMatchObject({ name: "Okta SCIM", scopes: ["scim"], created_by: "ops-admin", last_used_at: null, expires_at: null, revoked_at: null });
+    expect(key).toMatchObject({
+      name: "Okta SCIM",
+      scopes: ["scim"],
+      created_by: "ops-admin",
+      last_used_at: null,
+      expires_at: null,
+      revoked_at: null,
+    });
     expect(key.hint).toBe(key.secret.slice(0, 12));
 
     const row = await keyRow(admin.tenant, key.key_id);
@@ -58,7 +65,9 @@ describe("API keys", () => {
     expectError(await call("GET", "/v1/api-keys", { headers: bearer(all.secret) }), 403, "forbidden");
 
     // Seed 001, seed 004 (accessToken header), SCIM, the Segment write key and seed 002's group calls.
-    expect((await call("GET", "/resources/groups/v1", { headers: bearer(readOnly.secret) })).json.groups.map((g: any) => g.name)).toEqual(["Made by a key"]);
+    expect((await call("GET", "/resources/groups/v1", { headers: bearer(readOnly.secret) })).json.groups.map((g: any) => g.name)).toEqual([
+      "Made by a key",
+    ]);
     const kaizala = await call("GET", "/kaizala/v1/groups", { headers: { accesstoken: readOnly.secret } });
     expect(kaizala.status).toBe(200);
     const scim = await call("GET", "/scim/v2/Groups", { headers: bearer(all.secret) });
@@ -66,10 +75,19 @@ describe("API keys", () => {
     expect(scim.json.Resources.map((g: any) => g.displayName)).toEqual(["Made by a key"]);
     expect((await call("GET", "/scim/v2/Groups", { headers: bearer(readOnly.secret) })).status).toBe(403);
 
-    const segment = await call("POST", "/v1/group", { headers: basic(all.secret), body: { type: "group", userId: "sdk-user", groupId: "acct-1", traits: { plan: "pro" } } });
+    const segment = await call("POST", "/v1/group", {
+      headers: basic(all.secret),
+      body: { type: "group", userId: "sdk-user", groupId: "acct-1", traits: { plan: "pro" } },
+    });
     expect(segment.status, segment.text).toBe(200);
-    expect((await call("POST", "/v1/group", { headers: basic(readOnly.secret), body: { userId: "x", groupId: "acct-2" } })).status).toBe(403);
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = 'acct-1' AND user_id = 'sdk-user'").bind(admin.tenant).first("n");
+    expect((await call("POST", "/v1/group", { headers: basic(readOnly.secret), body: { userId: "x", groupId: "acct-2" } })).status).toBe(
+      403,
+    );
+    const stored = await env.DB.prepare(
+      "SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = 'acct-1' AND user_id = 'sdk-user'",
+    )
+      .bind(admin.tenant)
+      .first("n");
     expect(stored).toBe(1);
   });
 
@@ -112,7 +130,9 @@ describe("API keys", () => {
     const app = buildApp();
     const get = async () => (await app.request("/v1/groups", { headers: bearer(key.secret) }, env)).status;
     expect(await get()).toBe(200);
-    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ?").bind(Date.now(), admin.tenant, key.key_id).run();
+    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ?")
+      .bind(Date.now(), admin.tenant, key.key_id)
+      .run();
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + KEY_CACHE_MS + 1);
     expect(await get()).toBe(401);
@@ -143,7 +163,11 @@ describe("API keys", () => {
     expectError(await admin.post("/v1/api-keys", { name: "x", scopes: [] }), 400, "invalid");
     expectError(await admin.post("/v1/api-keys", { scopes: ["scim"] }), 400, "invalid");
     expectError(await admin.post("/v1/api-keys", { name: "x", scopes: ["scim"], tenant_id: "someone-else" }), 400, "invalid");
-    expectError(await call("POST", "/v1/api-keys", { token: admin.token, rawBody: "{nope", headers: { "content-type": "application/json" } }), 400, "invalid");
+    expectError(
+      await call("POST", "/v1/api-keys", { token: admin.token, rawBody: "{nope", headers: { "content-type": "application/json" } }),
+      400,
+      "invalid",
+    );
     expectError(await writer.post("/v1/api-keys", { name: "x", scopes: ["groups:read"] }), 403, "forbidden");
     expect((await admin.get("/v1/api-keys")).json.result).toEqual([]);
   });
@@ -151,8 +175,16 @@ describe("API keys", () => {
   it("cannot be given a scope its creator lacks (403), and stops at 100 unrevoked keys per tenant (422)", async () => {
     const tenant = freshTenant("keys");
     const db = database(env.DB);
-    const scope = (scopes: string[]) => ({ env, db, tenantId: tenant, actor: "x", principal: { tenantId: tenant, subject: "x", credential: "token" as const, scopes: new Set(scopes), roles: [] } });
-    await expect(createApiKey(scope(["groups:read"]), { name: "wider", scopes: ["groups:read", "scim"] })).rejects.toMatchObject({ kind: "forbidden" });
+    const scope = (scopes: string[]) => ({
+      env,
+      db,
+      tenantId: tenant,
+      actor: "x",
+      principal: { tenantId: tenant, subject: "x", credential: "token" as const, scopes: new Set(scopes), roles: [] },
+    });
+    await expect(createApiKey(scope(["groups:read"]), { name: "wider", scopes: ["groups:read", "scim"] })).rejects.toMatchObject({
+      kind: "forbidden",
+    });
     const admin = await client(tenant, { scope: "admin" });
     for (let i = 0; i < 100; i++) await createApiKey(scope(["admin"]), { name: `k${i}`, scopes: ["groups:read"] });
     expectError(await admin.post("/v1/api-keys", { name: "one too many", scopes: ["groups:read"] }), 422, "limit_exceeded");

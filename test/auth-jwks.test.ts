@@ -15,11 +15,19 @@ const production = {
 async function rs256(claims: Record<string, unknown>) {
   const jwk = JSON.parse(env.TEST_PRIVATE_JWK);
   const now = Math.floor(Date.now() / 1000);
-  return sign({ iss: "https://issuer.test/", aud: "edge-groups", exp: now + 600, sub: "svc", scope: "groups:read groups:write", ...claims }, jwk, "RS256");
+  return sign(
+    { iss: "https://issuer.test/", aud: "edge-groups", exp: now + 600, sub: "svc", scope: "groups:read groups:write", ...claims },
+    jwk,
+    "RS256",
+  );
 }
 
 async function request(t: string, init: RequestInit = {}) {
-  const res = await buildApp().request("/v1/groups", { ...init, headers: { authorization: `Bearer ${t}`, "content-type": "application/json" } }, production);
+  const res = await buildApp().request(
+    "/v1/groups",
+    { ...init, headers: { authorization: `Bearer ${t}`, "content-type": "application/json" } },
+    production,
+  );
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -74,7 +82,8 @@ describe("auth with a JWKS: failing closed and key rotation", () => {
     const claims = { iss: "https://issuer.test/", aud: "edge-groups", exp: now + 600, sub: "svc", scope: "groups:read", tenant_id: tenant };
     const oldKey = await sign(claims, JSON.parse(env.TEST_PRIVATE_JWK), "RS256");
     const newKey = await sign(claims, JSON.parse(env.TEST_ROTATED_PRIVATE_JWK), "RS256");
-    const get = async (t: string) => (await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, rotating)).status;
+    const get = async (t: string) =>
+      (await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, rotating)).status;
     const before = (await fetchCounts()).rotating;
 
     expect(await get(oldKey)).toBe(200); // first fetch: only the old key is published

@@ -63,9 +63,15 @@ describe("auth", () => {
     const spec = await call("GET", "/openapi.json");
     expect(spec.status).toBe(200);
     expect(spec.json.openapi).toBe("3.1.0");
-    expect(Object.keys(spec.json.paths)).toEqual(expect.arrayContaining([
-      "/v1/groups", "/v1/groups/{group_id}", "/v1/groups/{group_id}/members", "/v1/users/{user_id}/groups", "/v1/users/{user_id}/claims",
-    ]));
+    expect(Object.keys(spec.json.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/groups",
+        "/v1/groups/{group_id}",
+        "/v1/groups/{group_id}/members",
+        "/v1/users/{user_id}/groups",
+        "/v1/users/{user_id}/claims",
+      ]),
+    );
     expect(spec.json.components.schemas.CreateGroup.properties.name.maxLength).toBe(200);
     const docs = await call("GET", "/docs");
     expect(docs.status).toBe(200);

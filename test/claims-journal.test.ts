@@ -6,7 +6,8 @@ import { client, env } from "./helpers";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.
 // These tests play the two ways it can end: the object lives on, or it dies after the commit.
-const claim = async (tenant: string, user: string) => ((await env.CLAIMS.get(claimKey(tenant, user), "json")) as { values?: string[] } | null)?.values;
+const claim = async (tenant: string, user: string) =>
+  ((await env.CLAIMS.get(claimKey(tenant, user), "json")) as { values?: string[] } | null)?.values;
 
 async function setup() {
   const api = await client(undefined, { scope: "admin" });
@@ -19,7 +20,9 @@ async function setup() {
   // The "D1 batch" of an add of u1 to Second, committed.
   const commit = () =>
     env.DB.batch([
-      env.DB.prepare("INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at) VALUES (?, ?, 'u1', 'member', 'api', ?)").bind(api.tenant, second, Date.now()),
+      env.DB.prepare(
+        "INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at) VALUES (?, ?, 'u1', 'member', 'api', ?)",
+      ).bind(api.tenant, second, Date.now()),
       env.DB.prepare("UPDATE groups SET member_count = member_count + 1 WHERE tenant_id = ? AND id = ?").bind(api.tenant, second),
     ]);
   return { api, stub, commit };

@@ -106,7 +106,10 @@ describe("Okta token inline hook", () => {
 
     // Okta's own user id is unknown here, so the login email finds the user
     const started = Date.now();
-    const res = await call("POST", "/hooks/okta/token", { body: hookBody("00uOkta123", "Fay@Example.com"), headers: { authorization: secret } });
+    const res = await call("POST", "/hooks/okta/token", {
+      body: hookBody("00uOkta123", "Fay@Example.com"),
+      headers: { authorization: secret },
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(res.status).toBe(200);
     const name = (await admin.get(`/v1/groups/${g}`)).json.result.name;
@@ -123,7 +126,11 @@ describe("Okta token inline hook", () => {
     const { buildApp } = await import("../src/app");
     const res = await buildApp().request(
       "/hooks/okta/token",
-      { method: "POST", headers: { authorization: secret, "content-type": "application/json" }, body: JSON.stringify(hookBody("x", "x@example.com")) },
+      {
+        method: "POST",
+        headers: { authorization: secret, "content-type": "application/json" },
+        body: JSON.stringify(hookBody("x", "x@example.com")),
+      },
       { ...env, HOOK_SECRETS: undefined },
     );
     expect(res.status).toBe(401);
@@ -131,13 +138,19 @@ describe("Okta token inline hook", () => {
   });
 
   it("adds nothing for a user it does not know", async () => {
-    const res = await call("POST", "/hooks/okta/token", { body: hookBody("00uNobody", "nobody@example.com"), headers: { authorization: secret } });
+    const res = await call("POST", "/hooks/okta/token", {
+      body: hookBody("00uNobody", "nobody@example.com"),
+      headers: { authorization: secret },
+    });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ commands: [] });
   });
 
   it("refuses a wrong or missing secret and a malformed request with Okta's error shape", async () => {
-    const wrong = await call("POST", "/hooks/okta/token", { body: hookBody("x", "x@example.com"), headers: { authorization: "hook-secret-for-tests-not" } });
+    const wrong = await call("POST", "/hooks/okta/token", {
+      body: hookBody("x", "x@example.com"),
+      headers: { authorization: "hook-secret-for-tests-not" },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.json.error.errorSummary).toContain("does not match");
     const missing = await call("POST", "/hooks/okta/token", { body: hookBody("x", "x@example.com") });

@@ -15,13 +15,19 @@ describe("group coordinator", () => {
       ids: pool.filter((_, j) => (j + i) % 4 !== 0).slice(i % 5, (i % 5) + 6),
     }));
     const responses = await Promise.all(
-      ops.map((op) => (op.kind === "add" ? api.post(`/v1/groups/${g}/members`, { user_ids: op.ids }) : api.del(`/v1/groups/${g}/members`, { user_ids: op.ids }))),
+      ops.map((op) =>
+        op.kind === "add"
+          ? api.post(`/v1/groups/${g}/members`, { user_ids: op.ids })
+          : api.del(`/v1/groups/${g}/members`, { user_ids: op.ids }),
+      ),
     );
     for (const r of responses) expect(r.status).toBe(200);
 
     const log = await env.DB.prepare(
       "SELECT action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? ORDER BY seq",
-    ).bind(api.tenant, g).all<{ action: string; seq: number; detail: string }>();
+    )
+      .bind(api.tenant, g)
+      .all<{ action: string; seq: number; detail: string }>();
     expect(log.results).toHaveLength(20);
     expect(log.results.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
 
@@ -30,10 +36,15 @@ describe("group coordinator", () => {
       const ids: string[] = JSON.parse(entry.detail).user_ids;
       for (const id of ids) entry.action === "members.add" ? replay.add(id) : replay.delete(id);
     }
-    const stored = (await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id").bind(api.tenant, g).all<{ user_id: string }>())
-      .results.map((r) => r.user_id);
+    const stored = (
+      await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+        .bind(api.tenant, g)
+        .all<{ user_id: string }>()
+    ).results.map((r) => r.user_id);
     expect(stored).toEqual([...replay].sort());
-    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, g).first("member_count");
+    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
+      .bind(api.tenant, g)
+      .first("member_count");
     expect(count).toBe(stored.length);
     // the per-response counts add up to the final state
     const added = responses.reduce((n, r) => n + (r.json.result.added ?? 0), 0);
@@ -52,7 +63,9 @@ describe("group coordinator", () => {
       expect(results[6]!.status).toBe(204);
       // after the delete, every mutation is a 404
       expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["late"] })).status).toBe(404);
-      const orphans = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?").bind(api.tenant, g).first("n");
+      const orphans = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?")
+        .bind(api.tenant, g)
+        .first("n");
       expect(orphans).toBe(0);
     }
   });
@@ -65,7 +78,9 @@ describe("group coordinator", () => {
       const res = await api.post(`/v1/groups/${g}/members`, { user_ids: ids });
       expect(res.json.result).toEqual({ added: 1000, already_members: 0 });
     }
-    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, g).first("member_count");
+    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
+      .bind(api.tenant, g)
+      .first("member_count");
     expect(count).toBe(10_000);
     const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${g}`));
     const deadline = Date.now() + 30_000;

@@ -18,9 +18,21 @@ async function groupCount(tenant: string) {
 describe("seed 001 groups surface", () => {
   it("creates a group that /v1 reads as the same group, and the reverse", async () => {
     const c = await client();
-    const created = await c.post(`${BASE}/v1`, { name: "Acme Inc.", description: "Customers", color: "#3b82f6", metadata: '{"region":"EMEA"}' });
+    const created = await c.post(`${BASE}/v1`, {
+      name: "Acme Inc.",
+      description: "Customers",
+      color: "#3b82f6",
+      metadata: '{"region":"EMEA"}',
+    });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
-    expect(created.json).toMatchObject({ name: "Acme Inc.", description: "Customers", color: "#3b82f6", metadata: '{"region":"EMEA"}', roles: [], users: [] });
+    expect(created.json).toMatchObject({
+      name: "Acme Inc.",
+      description: "Customers",
+      color: "#3b82f6",
+      metadata: '{"region":"EMEA"}',
+      roles: [],
+      users: [],
+    });
     expect(new Date(created.json.createdAt).toISOString()).toBe(created.json.createdAt);
 
     const native = await c.get(`/v1/groups/${created.json.id}`);
@@ -67,7 +79,11 @@ describe("seed 001 groups surface", () => {
     expectErrors(await c.patch(`${BASE}/v1/${id}`, { color: "blue" }), 400, /CSS hex colour/);
     expectErrors(await c.patch(`${BASE}/v1/${id}`, { metadata: "not json" }), 400, /JSON-encoded object/);
     expectErrors(await c.post(`${BASE}/v1`, { name: "new" }), 409, /already exists/);
-    expectErrors(await call("POST", `${BASE}/v1`, { token: c.token, rawBody: "{oops", headers: { "content-type": "application/json" } }), 400, /malformed JSON/);
+    expectErrors(
+      await call("POST", `${BASE}/v1`, { token: c.token, rawBody: "{oops", headers: { "content-type": "application/json" } }),
+      400,
+      /malformed JSON/,
+    );
     expectErrors(await c.get(`${BASE}/v1/does-not-exist`), 404, /not found/);
     expectErrors(await call("GET", `${BASE}/v1`), 401, /missing credential/);
     expect((await c.get(`${BASE}/v1/${id}`)).json).toMatchObject({ name: "New", metadata: '{"k":1}' });
@@ -81,7 +97,11 @@ describe("seed 001 groups surface", () => {
     const admin = await client(freshTenant(), { scope: "admin" });
     const cfg = await admin.get(`${BASE}/v1/config`);
     expect(cfg.status).toBe(200);
-    expect(cfg.json).toMatchObject({ enabled: true, rolesEnabled: true, claim: { name: "groups", values: "names", includeInherited: true } });
+    expect(cfg.json).toMatchObject({
+      enabled: true,
+      rolesEnabled: true,
+      claim: { name: "groups", values: "names", includeInherited: true },
+    });
 
     const writer = await client(admin.tenant);
     expectErrors(await writer.post(`${BASE}/v1/config`, { enabled: false }), 403);
@@ -170,8 +190,16 @@ describe("seed 001 groups surface", () => {
     const named = await call("GET", `${BASE}/v1/${id}`, { token: b.token, headers: { "frontegg-tenant-id": a.tenant } });
     expectErrors(named, 403, /only in its own tenant/);
     const bAdmin = await token({ tenant: b.tenant, scope: "admin" });
-    expectErrors(await call("GET", `${BASE}/v1`, { token: bAdmin, headers: { "frontegg-tenant-id": a.tenant } }), 403, /only in its own tenant/);
-    const planted = await call("POST", `${BASE}/v1`, { token: bAdmin, body: { name: "planted" }, headers: { "frontegg-tenant-id": a.tenant } });
+    expectErrors(
+      await call("GET", `${BASE}/v1`, { token: bAdmin, headers: { "frontegg-tenant-id": a.tenant } }),
+      403,
+      /only in its own tenant/,
+    );
+    const planted = await call("POST", `${BASE}/v1`, {
+      token: bAdmin,
+      body: { name: "planted" },
+      headers: { "frontegg-tenant-id": a.tenant },
+    });
     expectErrors(planted, 403, /only in its own tenant/);
     expect(await groupCount(a.tenant)).toBe(1);
     // Naming its own tenant is fine.
@@ -182,7 +210,11 @@ describe("seed 001 groups surface", () => {
     const asVendor = await call("GET", `${BASE}/v1/${id}`, { token: vendor, headers: { "frontegg-tenant-id": a.tenant } });
     expect(asVendor.status).toBe(200);
     expect(asVendor.json.name).toBe("Private");
-    const made = await call("POST", `${BASE}/v1`, { token: vendor, body: { name: "By vendor" }, headers: { "frontegg-tenant-id": b.tenant } });
+    const made = await call("POST", `${BASE}/v1`, {
+      token: vendor,
+      body: { name: "By vendor" },
+      headers: { "frontegg-tenant-id": b.tenant },
+    });
     expect(made.status).toBe(201);
     expect((await b.get(`/v1/groups/${made.json.id}`)).json.result.name).toBe("By vendor");
     // Without a tenant named, and on a surface with no tenant header, a vendor token acts nowhere.

@@ -46,7 +46,8 @@ describe("native groups API (seed 000)", () => {
     const patch = await api.patch(`/v1/groups/${g.group_id}`, { name: "Team B", type: "Team" });
     expect(patch.json.result).toMatchObject({ name: "Team B", type: "Team", description: "d", custom_data: { c: 3 } });
     const row = await env.DB.prepare("SELECT name, custom_data, version FROM groups WHERE tenant_id = ? AND id = ?")
-      .bind(api.tenant, g.group_id).first();
+      .bind(api.tenant, g.group_id)
+      .first();
     expect(row).toEqual({ name: "Team B", custom_data: '{"c":3}', version: 3 });
   });
 
@@ -107,7 +108,11 @@ describe("native groups API: bad input", () => {
   it("rejects malformed JSON with 400 and stores nothing", async () => {
     const api = await client();
     const { call } = await import("./helpers");
-    const res = await call("POST", "/v1/groups", { token: api.token, rawBody: '{"name": ', headers: { "content-type": "application/json" } });
+    const res = await call("POST", "/v1/groups", {
+      token: api.token,
+      rawBody: '{"name": ',
+      headers: { "content-type": "application/json" },
+    });
     expectError(res, 400, "invalid");
     const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);

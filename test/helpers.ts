@@ -39,10 +39,20 @@ export async function token(o: TokenOptions): Promise<string> {
 }
 
 /** A token of the deployment's operator (vendor), which names the tenant it acts for in a header. */
-export async function vendorToken(o: { sub?: string; scope?: string; ttl?: number; extra?: Record<string, unknown> } = {}): Promise<string> {
+export async function vendorToken(
+  o: { sub?: string; scope?: string; ttl?: number; extra?: Record<string, unknown> } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return sign(
-    { iss: env.VENDOR_ISSUER, aud: env.VENDOR_AUDIENCE, sub: o.sub ?? "ops", scope: o.scope ?? "admin", iat: now, exp: now + (o.ttl ?? 3600), ...o.extra },
+    {
+      iss: env.VENDOR_ISSUER,
+      aud: env.VENDOR_AUDIENCE,
+      sub: o.sub ?? "ops",
+      scope: o.scope ?? "admin",
+      iat: now,
+      exp: now + (o.ttl ?? 3600),
+      ...o.extra,
+    },
     env.VENDOR_DEV_SECRET!,
     "HS256",
   );

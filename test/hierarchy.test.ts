@@ -34,7 +34,10 @@ describe("nested groups", () => {
     expect((await c.get(`/v1/groups/${storage}/parents`)).json.result.map((g: any) => g.name)).toEqual(["Platform"]);
     expect((await c.get(`/v1/groups/${rd}/parents`)).json.result).toEqual([]);
 
-    expect((await c.del(`/v1/groups/${rd}/children`, { group_ids: [platform, storage] })).json.result).toEqual({ unlinked: 1, not_linked: 1 });
+    expect((await c.del(`/v1/groups/${rd}/children`, { group_ids: [platform, storage] })).json.result).toEqual({
+      unlinked: 1,
+      not_linked: 1,
+    });
     expect((await c.get(`/v1/groups/${rd}/children`)).json.result).toEqual([]);
     expect(await edgeCount(c.tenant)).toBe(1);
   });
@@ -93,11 +96,18 @@ describe("nested groups", () => {
     expect(topRead).toMatchObject({ member_count: 1, user_count: 3, sub_group_count: 2, parent_group_count: 0 });
     const listed = (await c.get("/v1/groups")).json.result;
     expect(listed.map((g: any) => [g.name, g.member_count, g.user_count])).toEqual([
-      ["Bottom", 2, 2], ["Left", 2, 3], ["Right", 0, 2], ["Top", 1, 3],
+      ["Bottom", 2, 2],
+      ["Left", 2, 3],
+      ["Right", 0, 2],
+      ["Top", 1, 3],
     ]);
 
     const members = await allPages(c, `/v1/groups/${top}/members?transitive=true`);
-    expect(members.map((m) => [m.user_id, m.direct])).toEqual([["u1", true], ["u2", false], ["u3", false]]);
+    expect(members.map((m) => [m.user_id, m.direct])).toEqual([
+      ["u1", true],
+      ["u2", false],
+      ["u3", false],
+    ]);
     // Profiles come whole through the CTE's raw rows.
     await c.patch("/v1/users/u3", { email: "u3@example.com", custom_data: { team: "left" } });
     const u3 = (await allPages(c, `/v1/groups/${top}/members?transitive=true`)).find((m) => m.user_id === "u3");
@@ -107,7 +117,10 @@ describe("nested groups", () => {
 
     const held = await allPages(c, "/v1/users/u2/groups?transitive=true");
     expect(held.map((g) => [g.name, g.membership, g.role]).sort()).toEqual([
-      ["Bottom", "direct", "member"], ["Left", "direct", "member"], ["Right", "inherited", null], ["Top", "inherited", null],
+      ["Bottom", "direct", "member"],
+      ["Left", "direct", "member"],
+      ["Right", "inherited", null],
+      ["Top", "inherited", null],
     ]);
 
     await c.del(`/v1/groups/${top}/children`, { group_ids: [left, right] });
@@ -174,7 +187,9 @@ describe("remembered subtree counts", () => {
     expect(await count()).toBe(2);
     expect(await count()).toBe(2); // now from the remembered count
     const cached = async () =>
-      (await env.DB.prepare("SELECT user_count_cache AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(c.tenant, top).first<{ n: number | null }>())!.n;
+      (await env.DB.prepare("SELECT user_count_cache AS n FROM groups WHERE tenant_id = ? AND id = ?")
+        .bind(c.tenant, top)
+        .first<{ n: number | null }>())!.n;
     expect(await cached()).toBe(2);
 
     await c.post(`/v1/groups/${leaf}/members`, { user_ids: ["u3"] }); // add below

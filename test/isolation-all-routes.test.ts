@@ -40,11 +40,26 @@ async function freshAttacker() {
   return { jwt: admin.token, key };
 }
 
-const TABLES = ["groups", "group_traits", "users", "memberships", "group_edges", "roles", "group_roles", "user_roles", "tenant_config", "tracking_messages", "audit_log", "api_keys"];
+const TABLES = [
+  "groups",
+  "group_traits",
+  "users",
+  "memberships",
+  "group_edges",
+  "roles",
+  "group_roles",
+  "user_roles",
+  "tenant_config",
+  "tracking_messages",
+  "audit_log",
+  "api_keys",
+];
 
 /** Every row the victim has, in a stable order (the key's last use is the only field a use may move). */
 async function snapshot(tenant: string): Promise<string> {
-  const results = await env.DB.batch(TABLES.map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2, 3`).bind(tenant)));
+  const results = await env.DB.batch(
+    TABLES.map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2, 3`).bind(tenant)),
+  );
   const parts: unknown[] = results.map((r, i) => [TABLES[i], r.results.map((row) => ({ ...(row as object), last_used_at: undefined }))]);
   parts.push(["claim", await env.CLAIMS.get(claimKey(tenant, victim.user))]);
   return JSON.stringify(parts);
@@ -68,7 +83,14 @@ function concrete(path: string): string {
   const v = victim;
   const scimUsers = path.includes("/Users/");
   return path.replace(/:(\w+)/g, (_, name: string) => {
-    const id: Record<string, string> = { group_id: v.group, groupId: v.group, id: scimUsers ? v.scimUser : v.group, user_id: v.user, role_id: v.role, key_id: v.key };
+    const id: Record<string, string> = {
+      group_id: v.group,
+      groupId: v.group,
+      id: scimUsers ? v.scimUser : v.group,
+      user_id: v.user,
+      role_id: v.role,
+      key_id: v.key,
+    };
     if (!(name in id)) throw new Error(`no victim id for the path parameter :${name} in ${path}: add it to concrete()`);
     return encodeURIComponent(id[name]!);
   });
@@ -105,7 +127,9 @@ function body(key: string): unknown {
     "POST /v1/groups/:group_id/children": { group_ids: [v.child] },
     "DELETE /v1/groups/:group_id/children": { group_ids: [v.child] },
     "POST /v1/api-keys": { name: "planted", scopes: ["admin"] },
-    "POST /api/group": [{ user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { group_type: "Team", name: "hijacked" } }],
+    "POST /api/group": [
+      { user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { group_type: "Team", name: "hijacked" } },
+    ],
     "POST /group": { user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { name: "hijacked" } },
     "POST /hooks/okta/token": { data: { context: { user: { id: "00uVictim", profile: { login: `${MARK}@example.com` } } } } },
     "POST /resources/groups/v1/config": { enabled: false },
@@ -127,21 +151,33 @@ function body(key: string): unknown {
       schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
       Operations: [
         { method: "DELETE", path: `/Groups/${v.group}` },
-        { method: "PATCH", path: `/Users/${v.scimUser}`, data: { schemas: [scimPatch], Operations: [{ op: "replace", path: "active", value: false }] } },
+        {
+          method: "PATCH",
+          path: `/Users/${v.scimUser}`,
+          data: { schemas: [scimPatch], Operations: [{ op: "replace", path: "active", value: false }] },
+        },
       ],
     },
   };
   return bodies[key];
 }
 
-async function send(route: { method: string; path: string; key: string }, credential: string | undefined, headers: Record<string, string> = {}) {
+async function send(
+  route: { method: string; path: string; key: string },
+  credential: string | undefined,
+  headers: Record<string, string> = {},
+) {
   const h: Record<string, string> = { ...headers };
   if (credential) h.authorization = route.path.startsWith("/hooks/") ? credential : `Bearer ${credential}`;
   const b = body(route.key);
   return call(route.method, concrete(route.path), { body: b, headers: h });
 }
 
-const NAMING_VICTIM = () => ({ "frontegg-tenant-id": victim.admin.tenant, "x-tenant-id": victim.admin.tenant, "tenant-id": victim.admin.tenant });
+const NAMING_VICTIM = () => ({
+  "frontegg-tenant-id": victim.admin.tenant,
+  "x-tenant-id": victim.admin.tenant,
+  "tenant-id": victim.admin.tenant,
+});
 
 beforeAll(async () => {
   const admin = await client(freshTenant("victim"), { scope: "admin", sub: "victim-admin" });
@@ -153,7 +189,12 @@ beforeAll(async () => {
   const role = (await admin.post("/v1/roles", { key: "owner", name: `${MARK} role`, level: 1 })).json.result.role_id;
   await admin.post(`/v1/groups/${group}/roles`, { role_ids: [role] });
   await admin.post(`/v1/users/victim-user/roles`, { role_ids: [role] });
-  const scimUser = (await call("POST", "/scim/v2/Users", { token: admin.token, body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `${MARK}.scim` } })).json.id;
+  const scimUser = (
+    await call("POST", "/scim/v2/Users", {
+      token: admin.token,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `${MARK}.scim` },
+    })
+  ).json.id;
   const key = (await admin.post("/v1/api-keys", { name: `${MARK} key`, scopes: ["groups:read"] })).json.result.key_id;
   await admin.get(`/v1/users/victim-user/claims`);
   victim = { admin, group, child, user: "victim-user", scimUser, role, key };
@@ -167,7 +208,15 @@ describe("every route of every surface keeps tenants apart", () => {
   it("walks the app's own route list (so new routes are covered)", () => {
     const listed = routes().map((r) => r.key);
     expect(listed.length).toBeGreaterThan(80);
-    for (const key of ["GET /v1/groups", "POST /v1/api-keys", "POST /resources/groups/v1", "GET /scim/v2/Groups/:id", "POST /v1/batch", "POST /hooks/okta/token", "GET /kaizala/v1/groups/:groupId"]) {
+    for (const key of [
+      "GET /v1/groups",
+      "POST /v1/api-keys",
+      "POST /resources/groups/v1",
+      "GET /scim/v2/Groups/:id",
+      "POST /v1/batch",
+      "POST /hooks/okta/token",
+      "GET /kaizala/v1/groups/:groupId",
+    ]) {
       expect(listed).toContain(key);
     }
     // A write route without a sample body would be refused as invalid before any tenant check.
@@ -186,7 +235,10 @@ describe("every route of every surface keeps tenants apart", () => {
     const before = await snapshot(victim.admin.tenant);
     for (const route of routes()) {
       const attacker = await freshAttacker();
-      for (const [who, credential] of [["admin JWT", attacker.jwt], ["admin API key", attacker.key]] as const) {
+      for (const [who, credential] of [
+        ["admin JWT", attacker.jwt],
+        ["admin API key", attacker.key],
+      ] as const) {
         for (const headers of [{}, NAMING_VICTIM()]) {
           const res = await send(route, credential, headers);
           const where = `${route.key} (${who}${Object.keys(headers).length ? ", naming the victim" : ""}): ${res.status} ${res.text.slice(0, 300)}`;

@@ -13,11 +13,26 @@ async function kaizala(tenant = freshTenant("kz"), sub = "kz-admin", scope = "gr
 }
 
 const SUMMARY_FIELDS = [
-  "groupName", "groupId", "groupImageUrl", "hasSubGroups", "hasParentGroups", "isMappedToTenant", "groupType", "userCount", "currentLevelUserCount", "callerRole",
+  "groupName",
+  "groupId",
+  "groupImageUrl",
+  "hasSubGroups",
+  "hasParentGroups",
+  "isMappedToTenant",
+  "groupType",
+  "userCount",
+  "currentLevelUserCount",
+  "callerRole",
 ];
 const DETAIL_FIELDS = [
-  "currentLevelSubGroupCount", "currentLevelParentGroupCount", "uniqueUserCount", "currentLevelUnProvisionedUserCount", "unProvisionedUserCount",
-  "isDuplicate", "isEditable", "isDetailsReadable",
+  "currentLevelSubGroupCount",
+  "currentLevelParentGroupCount",
+  "uniqueUserCount",
+  "currentLevelUnProvisionedUserCount",
+  "unProvisionedUserCount",
+  "isDuplicate",
+  "isEditable",
+  "isDetailsReadable",
 ];
 
 describe("conversation groups (seed 004)", () => {
@@ -36,18 +51,28 @@ describe("conversation groups (seed 004)", () => {
     const group = (await native.get(`/v1/groups/${r.json.groupId}`)).json.result;
     expect(group).toMatchObject({ type: "Group", welcome_message: "Welcome to group created programmatically", member_count: 2 });
     const members = (await native.get(`/v1/groups/${r.json.groupId}/members`)).json.result;
-    expect(members.map((m: any) => [m.user_id === "kz-admin" ? "caller" : m.phone_number, m.role]).sort()).toEqual([["+911099999999", "member"], ["caller", "admin"]]);
+    expect(members.map((m: any) => [m.user_id === "kz-admin" ? "caller" : m.phone_number, m.role]).sort()).toEqual([
+      ["+911099999999", "member"],
+      ["caller", "admin"],
+    ]);
 
     // A second group with the same number finds the same user.
     const again = await k.post("/v1/groups", { name: "Second", welcomeMessage: "Hi", members: ["+911099999999"] });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND phone_number = ?").bind(k.tenant, "+911099999999").first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND phone_number = ?")
+      .bind(k.tenant, "+911099999999")
+      .first<{ n: number }>();
     expect(rows!.n).toBe(1);
     expect((await native.get(`/v1/groups/${again.json.groupId}`)).json.result.type).toBe("Group");
   });
 
   it("lists invalid numbers, still adds the valid ones, and says membersAdded false", async () => {
     const k = await kaizala();
-    const r = await k.post("/v1/groups", { name: "Mixed", welcomeMessage: "Hi", members: ["+14155550123", "12345", "+0123456789", "+447700900123"], groupType: "ConnectGroup" });
+    const r = await k.post("/v1/groups", {
+      name: "Mixed",
+      welcomeMessage: "Hi",
+      members: ["+14155550123", "12345", "+0123456789", "+447700900123"],
+      groupType: "ConnectGroup",
+    });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ membersAdded: false, invalidMembers: ["12345", "+0123456789"] });
     const native = await client(k.tenant);
@@ -79,8 +104,10 @@ describe("conversation groups (seed 004)", () => {
     const admin = await kaizala(tenant, "boss");
     const native = await client(tenant);
     const org = (await native.post("/v1/groups", { name: "Org", type: "Organisation" })).json.result.group_id;
-    const team = (await admin.post("/v1/groups", { name: "Team", welcomeMessage: "Hi", members: ["+14155550101", "+14155550102"] })).json.groupId;
-    const sub = (await native.post("/v1/groups", { name: "Squad", custom_data: { groupImageUrl: "https://img.example/squad.png" } })).json.result.group_id;
+    const team = (await admin.post("/v1/groups", { name: "Team", welcomeMessage: "Hi", members: ["+14155550101", "+14155550102"] })).json
+      .groupId;
+    const sub = (await native.post("/v1/groups", { name: "Squad", custom_data: { groupImageUrl: "https://img.example/squad.png" } })).json
+      .result.group_id;
     await native.post(`/v1/groups/${org}/children`, { group_ids: [team] });
     await native.post(`/v1/groups/${team}/children`, { group_ids: [sub] });
     await native.post(`/v1/groups/${sub}/members`, { user_ids: ["squaddie", "boss"] });
@@ -88,7 +115,10 @@ describe("conversation groups (seed 004)", () => {
 
     const mine = await admin.get("/v1/groups");
     expect(mine.status).toBe(200);
-    expect(mine.json.groups.map((g: any) => [g.groupName, g.callerRole])).toEqual([["Squad", "Member"], ["Team", "Admin"]]);
+    expect(mine.json.groups.map((g: any) => [g.groupName, g.callerRole])).toEqual([
+      ["Squad", "Member"],
+      ["Team", "Admin"],
+    ]);
     for (const g of mine.json.groups) expect(Object.keys(g).sort()).toEqual([...SUMMARY_FIELDS].sort());
 
     const all = await admin.get("/v1/groups?fetchAllGroups=true&showDetail=true");
@@ -96,19 +126,48 @@ describe("conversation groups (seed 004)", () => {
     expect(Object.keys(byName).sort()).toEqual(["Org", "Squad", "Team"]);
     for (const g of all.json.groups) expect(Object.keys(g)).toEqual(expect.arrayContaining([...SUMMARY_FIELDS, ...DETAIL_FIELDS]));
     expect(byName.Team).toMatchObject({
-      callerRole: "Admin", hasSubGroups: true, hasParentGroups: true, isMappedToTenant: false, groupType: "Group",
-      userCount: 4, currentLevelUserCount: 3, currentLevelSubGroupCount: 1, currentLevelParentGroupCount: 1,
-      uniqueUserCount: 2, currentLevelUnProvisionedUserCount: 3, unProvisionedUserCount: 3,
-      isDuplicate: true, isEditable: true, isDetailsReadable: true, welcomeMessage: "Hi",
+      callerRole: "Admin",
+      hasSubGroups: true,
+      hasParentGroups: true,
+      isMappedToTenant: false,
+      groupType: "Group",
+      userCount: 4,
+      currentLevelUserCount: 3,
+      currentLevelSubGroupCount: 1,
+      currentLevelParentGroupCount: 1,
+      uniqueUserCount: 2,
+      currentLevelUnProvisionedUserCount: 3,
+      unProvisionedUserCount: 3,
+      isDuplicate: true,
+      isEditable: true,
+      isDetailsReadable: true,
+      welcomeMessage: "Hi",
     });
-    expect(byName.Org).toMatchObject({ callerRole: "Member", isMappedToTenant: true, userCount: 4, currentLevelUserCount: 0, hasParentGroups: false, isEditable: false });
-    expect(byName.Squad).toMatchObject({ callerRole: "Member", groupImageUrl: "https://img.example/squad.png", userCount: 2, uniqueUserCount: 1, currentLevelUnProvisionedUserCount: 1 });
+    expect(byName.Org).toMatchObject({
+      callerRole: "Member",
+      isMappedToTenant: true,
+      userCount: 4,
+      currentLevelUserCount: 0,
+      hasParentGroups: false,
+      isEditable: false,
+    });
+    expect(byName.Squad).toMatchObject({
+      callerRole: "Member",
+      groupImageUrl: "https://img.example/squad.png",
+      userCount: 2,
+      uniqueUserCount: 1,
+      currentLevelUnProvisionedUserCount: 1,
+    });
 
     // A plain member of Team sees Team as Member, and Squad below it as None.
     const member = await kaizala(tenant, "watcher");
     await native.post(`/v1/groups/${team}/members`, { user_ids: ["watcher"] });
     const seen = await member.get("/v1/groups?fetchAllGroups=true");
-    expect(seen.json.groups.map((g: any) => [g.groupName, g.callerRole])).toEqual([["Org", "Member"], ["Squad", "None"], ["Team", "Member"]]);
+    expect(seen.json.groups.map((g: any) => [g.groupName, g.callerRole])).toEqual([
+      ["Org", "Member"],
+      ["Squad", "None"],
+      ["Team", "Member"],
+    ]);
   });
 
   it("reads one group the caller may see; any other is 404", async () => {
@@ -118,10 +177,16 @@ describe("conversation groups (seed 004)", () => {
     const one = await k.get(`/v1/groups/${id}`);
     expect(one.status).toBe(200);
     expect(one.json.groups).toHaveLength(1);
-    expect(one.json.groups[0]).toMatchObject({ groupId: id, groupName: "Mine", callerRole: "Admin", userCount: 1, currentLevelUserCount: 1 });
+    expect(one.json.groups[0]).toMatchObject({
+      groupId: id,
+      groupName: "Mine",
+      callerRole: "Admin",
+      userCount: 1,
+      currentLevelUserCount: 1,
+    });
 
     const stranger = await kaizala(tenant, "stranger");
-    expect((await stranger.get(`/v1/groups/${id}`))).toMatchObject({ status: 404, json: { errorCode: "not_found" } });
+    expect(await stranger.get(`/v1/groups/${id}`)).toMatchObject({ status: 404, json: { errorCode: "not_found" } });
     const otherTenant = await kaizala(freshTenant("kz"), "owner");
     expect((await otherTenant.get(`/v1/groups/${id}`)).status).toBe(404);
   });

@@ -8,8 +8,11 @@ async function newGroup(api: Client, name = "Team") {
 }
 
 const memberIds = async (tenant: string, groupId: string) =>
-  (await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id").bind(tenant, groupId).all<{ user_id: string }>())
-    .results.map((r) => r.user_id);
+  (
+    await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+      .bind(tenant, groupId)
+      .all<{ user_id: string }>()
+  ).results.map((r) => r.user_id);
 const memberCount = async (tenant: string, groupId: string) =>
   env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?").bind(tenant, groupId).first<number>("member_count");
 
@@ -94,7 +97,9 @@ describe("members", () => {
     const g = await newGroup(api);
     await api.post(`/v1/groups/${g}/members`, { user_ids: ["a"] });
     expect((await api.patch(`/v1/groups/${g}/members/a`, { role: "admin" })).status).toBe(204);
-    const role = await env.DB.prepare("SELECT role FROM memberships WHERE tenant_id = ? AND group_id = ? AND user_id = 'a'").bind(api.tenant, g).first("role");
+    const role = await env.DB.prepare("SELECT role FROM memberships WHERE tenant_id = ? AND group_id = ? AND user_id = 'a'")
+      .bind(api.tenant, g)
+      .first("role");
     expect(role).toBe("admin");
     expectError(await api.patch(`/v1/groups/${g}/members/nobody`, { role: "admin" }), 404, "not_found");
     expectError(await api.patch(`/v1/groups/${g}/members/a`, { role: "owner" }), 400, "invalid");
@@ -127,7 +132,8 @@ describe("members", () => {
   it("enforces the per-tenant member limits with 422, changing nothing", async () => {
     const api = await client();
     await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
-      .bind(api.tenant, JSON.stringify({ maxMembersPerGroup: 3, maxGroupsPerUser: 2 })).run();
+      .bind(api.tenant, JSON.stringify({ maxMembersPerGroup: 3, maxGroupsPerUser: 2 }))
+      .run();
     const g1 = await newGroup(api, "one");
     const g2 = await newGroup(api, "two");
     const g3 = await newGroup(api, "three");
@@ -135,7 +141,10 @@ describe("members", () => {
     expectError(await api.post(`/v1/groups/${g1}/members`, { user_ids: ["c", "d"] }), 422, "limit_exceeded");
     expect(await memberIds(api.tenant, g1)).toEqual(["a", "b"]);
     // re-adding members already present does not count against the limit
-    expect((await api.post(`/v1/groups/${g1}/members`, { user_ids: ["a", "b", "c"] })).json.result).toEqual({ added: 1, already_members: 2 });
+    expect((await api.post(`/v1/groups/${g1}/members`, { user_ids: ["a", "b", "c"] })).json.result).toEqual({
+      added: 1,
+      already_members: 2,
+    });
     await api.post(`/v1/groups/${g2}/members`, { user_ids: ["a"] });
     const over = await api.post(`/v1/groups/${g3}/members`, { user_ids: ["a", "x"] });
     expectError(over, 422, "limit_exceeded");
@@ -203,7 +212,11 @@ describe("members by email or phone, and member search", () => {
     expect(unknown.json.error.message).toContain("nobody@example.com");
     expect((await api.get(`/v1/groups/${g}/members`)).json.result).toEqual([]);
 
-    const r = await api.post(`/v1/groups/${g}/members`, { user_ids: ["alice"], emails: ["carol@example.com"], phone_numbers: ["+14155550123"] });
+    const r = await api.post(`/v1/groups/${g}/members`, {
+      user_ids: ["alice"],
+      emails: ["carol@example.com"],
+      phone_numbers: ["+14155550123"],
+    });
     expect(r.json.result).toEqual({ added: 3, already_members: 0 });
     const ids = async (q: string) => (await api.get(`/v1/groups/${g}/members?search=${q}`)).json.result.map((m: any) => m.user_id);
     expect(await ids("car")).toEqual(["carol"]);

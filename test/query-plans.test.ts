@@ -14,7 +14,9 @@ const dialect = new SQLiteAsyncDialect();
 
 async function plan(query: SQL): Promise<string[]> {
   const q = dialect.sqlToQuery(query);
-  const rows = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+  const rows = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+    .bind(...q.params)
+    .all<{ detail: string }>();
   return rows.results.map((r) => r.detail);
 }
 
@@ -24,7 +26,9 @@ describe("query plans of hot queries", () => {
 
   it("existing members: index lookups per id", async () => {
     const p = await plan(existingMembersQuery("t", "g", ids));
-    expect(p.join("\n")).toMatch(/SEARCH m USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/);
+    expect(p.join("\n")).toMatch(
+      /SEARCH m USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/,
+    );
     expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
   });
 

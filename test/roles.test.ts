@@ -3,7 +3,12 @@ import { client, env, expectError, freshTenant, type Client } from "./helpers";
 
 async function seedRoles(admin: Client) {
   const ids: Record<string, string> = {};
-  for (const [key, level] of [["owner", 0], ["manager", 1], ["editor", 2], ["viewer", 3]] as const) {
+  for (const [key, level] of [
+    ["owner", 0],
+    ["manager", 1],
+    ["editor", 2],
+    ["viewer", 3],
+  ] as const) {
     const r = await admin.post("/v1/roles", { key, name: key[0]!.toUpperCase() + key.slice(1), level });
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     ids[key] = r.json.result.role_id;
@@ -28,7 +33,12 @@ describe("roles (native API)", () => {
     const { admin, roles, group } = await setup();
     const list = await admin.get("/v1/roles");
     expect(list.status).toBe(200);
-    expect(list.json.result.map((r: any) => [r.key, r.level])).toEqual([["owner", 0], ["manager", 1], ["editor", 2], ["viewer", 3]]);
+    expect(list.json.result.map((r: any) => [r.key, r.level])).toEqual([
+      ["owner", 0],
+      ["manager", 1],
+      ["editor", 2],
+      ["viewer", 3],
+    ]);
 
     const patched = await admin.patch(`/v1/roles/${roles.viewer}`, { name: "Reader", level: 5 });
     expect(patched.status).toBe(200);
@@ -54,7 +64,10 @@ describe("roles (native API)", () => {
   it("rule 1: a caller assigns only roles lower than their own; equal is refused and nothing changes", async () => {
     const { roles, group, as, admin } = await setup();
     const manager = await as(["manager"]);
-    expect((await manager.post(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] })).json.result).toEqual({ assigned: 1, already_assigned: 0 });
+    expect((await manager.post(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] })).json.result).toEqual({
+      assigned: 1,
+      already_assigned: 0,
+    });
 
     for (const refused of [roles.manager, roles.owner]) {
       const r = await manager.post(`/v1/groups/${group}/roles`, { role_ids: [roles.viewer, refused] });
@@ -70,7 +83,10 @@ describe("roles (native API)", () => {
 
     // Taking a role away follows the same rule.
     expectError(await (await as(["editor"])).del(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] }), 403, "forbidden");
-    expect((await manager.del(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] })).json.result).toEqual({ removed: 1, not_assigned: 0 });
+    expect((await manager.del(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] })).json.result).toEqual({
+      removed: 1,
+      not_assigned: 0,
+    });
     expect(await groupRoleKeys(admin, group)).toEqual([]);
   });
 
@@ -104,7 +120,10 @@ describe("roles (native API)", () => {
     const { roles, group, admin } = await setup();
     await admin.post(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] });
     await admin.post(`/v1/groups/${group}/members`, { user_ids: ["alice"] });
-    expect((await admin.post("/v1/users/alice/roles", { role_ids: [roles.viewer, roles.editor] })).json.result).toEqual({ assigned: 2, already_assigned: 0 });
+    expect((await admin.post("/v1/users/alice/roles", { role_ids: [roles.viewer, roles.editor] })).json.result).toEqual({
+      assigned: 2,
+      already_assigned: 0,
+    });
 
     const r = await admin.get("/v1/users/alice/roles");
     expect(r.status).toBe(200);
@@ -113,7 +132,10 @@ describe("roles (native API)", () => {
       { key: "viewer", direct: true, via_groups: [] },
     ]);
     expect((await admin.del("/v1/users/alice/roles", { role_ids: [roles.editor] })).json.result).toEqual({ removed: 1, not_assigned: 0 });
-    expect((await admin.get("/v1/users/alice/roles")).json.result.map((x: any) => [x.key, x.direct])).toEqual([["editor", false], ["viewer", true]]);
+    expect((await admin.get("/v1/users/alice/roles")).json.result.map((x: any) => [x.key, x.direct])).toEqual([
+      ["editor", false],
+      ["viewer", true],
+    ]);
     expectError(await admin.get("/v1/users/nobody/roles"), 404, "not_found");
   });
 
@@ -136,7 +158,9 @@ describe("roles (native API)", () => {
     const r = await admin.post(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] });
     expectError(r, 403, "forbidden");
     expect(r.json.error.message).toMatch(/roles on groups are disabled/);
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM group_roles WHERE tenant_id = ?").bind(admin.tenant).first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM group_roles WHERE tenant_id = ?")
+      .bind(admin.tenant)
+      .first<{ n: number }>();
     expect(rows?.n).toBe(0);
   });
 });

@@ -10,9 +10,14 @@ async function scim(tenant = freshTenant("scim")) {
   const t = await token({ tenant, scope: "scim" });
   const go = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     call(method, `/scim/v2${path}`, { token: t, body, headers: { "content-type": "application/scim+json", ...headers } });
-  return { tenant, get: (p: string, h?: Record<string, string>) => go("GET", p, undefined, h), post: (p: string, b: unknown) => go("POST", p, b),
-    put: (p: string, b: unknown, h?: Record<string, string>) => go("PUT", p, b, h), patch: (p: string, ops: unknown[], h?: Record<string, string>) => go("PATCH", p, { schemas: [PATCH], Operations: ops }, h),
-    del: (p: string, h?: Record<string, string>) => go("DELETE", p, undefined, h) };
+  return {
+    tenant,
+    get: (p: string, h?: Record<string, string>) => go("GET", p, undefined, h),
+    post: (p: string, b: unknown) => go("POST", p, b),
+    put: (p: string, b: unknown, h?: Record<string, string>) => go("PUT", p, b, h),
+    patch: (p: string, ops: unknown[], h?: Record<string, string>) => go("PATCH", p, { schemas: [PATCH], Operations: ops }, h),
+    del: (p: string, h?: Record<string, string>) => go("DELETE", p, undefined, h),
+  };
 }
 
 function expectScimError(res: { status: number; json: any }, status: number, scimType?: string) {
@@ -24,7 +29,12 @@ function expectScimError(res: { status: number; json: any }, status: number, sci
 }
 
 const user = (userName: string, extra: Record<string, unknown> = {}) => ({
-  schemas: [USER], userName, active: true, name: { givenName: "Ann", familyName: "Lee" }, emails: [{ value: `${userName.toLowerCase()}@example.com`, type: "work", primary: true }], ...extra,
+  schemas: [USER],
+  userName,
+  active: true,
+  name: { givenName: "Ann", familyName: "Lee" },
+  emails: [{ value: `${userName.toLowerCase()}@example.com`, type: "work", primary: true }],
+  ...extra,
 });
 
 describe("SCIM users", () => {
@@ -33,8 +43,14 @@ describe("SCIM users", () => {
     const made = await s.post("/Users", user("ann.lee", { externalId: "okta-1", title: "Engineer" }));
     expect(made.status, JSON.stringify(made.json)).toBe(201);
     expect(made.headers.get("content-type")).toContain("application/scim+json");
-    expect(made.json).toMatchObject({ schemas: [USER], userName: "ann.lee", externalId: "okta-1", active: true, title: "Engineer",
-      meta: { resourceType: "User", version: 'W/"1"', location: expect.stringMatching(/\/scim\/v2\/Users\/[0-9a-f]{16}$/) } });
+    expect(made.json).toMatchObject({
+      schemas: [USER],
+      userName: "ann.lee",
+      externalId: "okta-1",
+      active: true,
+      title: "Engineer",
+      meta: { resourceType: "User", version: 'W/"1"', location: expect.stringMatching(/\/scim\/v2\/Users\/[0-9a-f]{16}$/) },
+    });
     const id = made.json.id;
     expect(made.headers.get("etag")).toBe('W/"1"');
 
@@ -44,7 +60,14 @@ describe("SCIM users", () => {
     const native = await (await client(s.tenant)).get(`/v1/users/${id}`);
     expect(native.json.result).toMatchObject({ email: "ann.lee@example.com", given_name: "Ann", family_name: "Lee" });
 
-    expect((await s.patch(`/Users/${id}`, [{ op: "Replace", path: "active", value: false }, { op: "add", path: "nickName", value: "Annie" }])).status).toBe(204);
+    expect(
+      (
+        await s.patch(`/Users/${id}`, [
+          { op: "Replace", path: "active", value: false },
+          { op: "add", path: "nickName", value: "Annie" },
+        ])
+      ).status,
+    ).toBe(204);
     const patched = await s.get(`/Users/${id}`);
     expect(patched.json).toMatchObject({ active: false, nickName: "Annie", meta: { version: 'W/"2"' } });
 
@@ -62,7 +85,15 @@ describe("SCIM users", () => {
     await s.post("/Users", user("taken"));
     expectScimError(await s.post("/Users", user("TAKEN")), 409, "uniqueness");
     expectScimError(await s.post("/Users", { schemas: [USER], active: true }), 400, "invalidValue");
-    expectScimError(await call("POST", "/scim/v2/Users", { token: await token({ tenant: s.tenant, scope: "scim" }), rawBody: "{nope", headers: { "content-type": "application/scim+json" } }), 400, "invalidSyntax");
+    expectScimError(
+      await call("POST", "/scim/v2/Users", {
+        token: await token({ tenant: s.tenant, scope: "scim" }),
+        rawBody: "{nope",
+        headers: { "content-type": "application/scim+json" },
+      }),
+      400,
+      "invalidSyntax",
+    );
     expectScimError(await s.get("/Users?filter=userName%20zz%20%22x%22"), 400, "invalidFilter");
     expectScimError(await s.get("/Users?filter=shoeSize%20eq%2042"), 400, "invalidFilter");
     expectScimError(await s.patch("/Users/nobody", [{ op: "replace", path: "active", value: false }]), 404);
@@ -75,13 +106,21 @@ describe("SCIM users", () => {
 
   it("filters with every operator, case-insensitively, and pages by startIndex and count", async () => {
     const s = await scim();
-    for (const [name, family, active] of [["Olivia", "Stone", true], ["oscar", "Stone", false], ["Mia", "Ray", true], ["Noah", "Ray", true], ["Emma", "Hale", true]] as const) {
-      expect((await s.post("/Users", user(name, { name: { givenName: name, familyName: family }, active, externalId: `ext-${name}` }))).status).toBe(201);
+    for (const [name, family, active] of [
+      ["Olivia", "Stone", true],
+      ["oscar", "Stone", false],
+      ["Mia", "Ray", true],
+      ["Noah", "Ray", true],
+      ["Emma", "Hale", true],
+    ] as const) {
+      expect(
+        (await s.post("/Users", user(name, { name: { givenName: name, familyName: family }, active, externalId: `ext-${name}` }))).status,
+      ).toBe(201);
     }
     const names = async (filter: string) =>
       ((await s.get(`/Users?filter=${encodeURIComponent(filter)}`)).json.Resources as any[]).map((r) => r.userName).sort();
     expect(await names('userName eq "olivia"')).toEqual(["Olivia"]);
-    expect(await names('UserName sw O')).toEqual(["Olivia", "oscar"]);
+    expect(await names("UserName sw O")).toEqual(["Olivia", "oscar"]);
     expect(await names('userName ew "a"')).toEqual(["Emma", "Mia", "Olivia"]);
     expect(await names('userName co "OA"')).toEqual(["Noah"]);
     expect(await names('name.familyName ne "Stone"')).toEqual(["Emma", "Mia", "Noah"]);
@@ -92,7 +131,10 @@ describe("SCIM users", () => {
     expect(await names("meta.created gt 2015-10-10T14:38:21.8617979-07:00")).toHaveLength(5);
     expect(await names(`meta.created lt ${new Date(Date.now() - 3_600_000).toISOString()}`)).toEqual([]);
     expect(await names(`meta.lastModified ge ${new Date(Date.now() - 3_600_000).toISOString()}`)).toHaveLength(5);
-    expect(await names(`meta.created le ${new Date(Date.now() + 3_600_000).toISOString()} and userName ge "O"`)).toEqual(["Olivia", "oscar"]);
+    expect(await names(`meta.created le ${new Date(Date.now() + 3_600_000).toISOString()} and userName ge "O"`)).toEqual([
+      "Olivia",
+      "oscar",
+    ]);
     expect(await names('externalId eq "EXT-MIA"')).toEqual([]);
 
     const page = await s.get("/Users?startIndex=2&count=2");
@@ -112,7 +154,9 @@ describe("SCIM users", () => {
   it("answers 412 to a stale If-Match and changes nothing", async () => {
     const s = await scim();
     const id = (await s.post("/Users", user("etag"))).json.id;
-    expect((await s.patch(`/Users/${id}`, [{ op: "replace", path: "displayName", value: "One" }], { "if-match": 'W/"1"' })).status).toBe(204);
+    expect((await s.patch(`/Users/${id}`, [{ op: "replace", path: "displayName", value: "One" }], { "if-match": 'W/"1"' })).status).toBe(
+      204,
+    );
     expectScimError(await s.patch(`/Users/${id}`, [{ op: "replace", path: "displayName", value: "Two" }], { "if-match": 'W/"1"' }), 412);
     expectScimError(await s.put(`/Users/${id}`, user("etag"), { "if-match": 'W/"1"' }), 412);
     expectScimError(await s.del(`/Users/${id}`, { "if-match": 'W/"7"' }), 412);
@@ -130,7 +174,20 @@ describe("SCIM groups", () => {
     expect(g.json).toMatchObject({ displayName: "Engineering", members: [], meta: { resourceType: "Group", version: 'W/"1"' } });
     const id = g.json.id;
     // Okta: PATCH add with value objects, remove by filter path, rename with replace of displayName.
-    expect((await s.patch(`/Groups/${id}`, [{ op: "add", path: "members", value: [{ value: ann, display: "Ann" }, { value: bob, display: "Bob" }] }])).status).toBe(204);
+    expect(
+      (
+        await s.patch(`/Groups/${id}`, [
+          {
+            op: "add",
+            path: "members",
+            value: [
+              { value: ann, display: "Ann" },
+              { value: bob, display: "Bob" },
+            ],
+          },
+        ])
+      ).status,
+    ).toBe(204);
     expect((await s.patch(`/Groups/${id}`, [{ op: "remove", path: `members[value eq "${bob}"]` }])).status).toBe(204);
     expect((await s.patch(`/Groups/${id}`, [{ op: "replace", value: { id, displayName: "Platform" } }])).status).toBe(204);
     const read = await s.get(`/Groups/${id}`);
@@ -151,8 +208,13 @@ describe("SCIM groups", () => {
 
   it("runs the Entra sequence: op names in any case, replace of members, bare-string values, remove all; filters and excludedAttributes", async () => {
     const s = await scim();
-    const [a, b, c] = [(await s.post("/Users", user("a1"))).json.id, (await s.post("/Users", user("b1"))).json.id, (await s.post("/Users", user("c1"))).json.id];
-    const id = (await s.post("/Groups", { schemas: [GROUP], displayName: "Sales", externalId: "entra-7", members: [{ value: a }] })).json.id;
+    const [a, b, c] = [
+      (await s.post("/Users", user("a1"))).json.id,
+      (await s.post("/Users", user("b1"))).json.id,
+      (await s.post("/Users", user("c1"))).json.id,
+    ];
+    const id = (await s.post("/Groups", { schemas: [GROUP], displayName: "Sales", externalId: "entra-7", members: [{ value: a }] })).json
+      .id;
     expect((await s.patch(`/Groups/${id}`, [{ op: "Add", path: "members", value: b }])).status).toBe(204);
     expect((await s.patch(`/Groups/${id}`, [{ op: "Replace", path: "members", value: [{ value: b }, { value: c }] }])).status).toBe(204);
     const members = async () => ((await s.get(`/Groups/${id}`)).json.members as any[]).map((m) => m.value).sort();
@@ -192,12 +254,25 @@ describe("SCIM bulk and discovery", () => {
       schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
       Operations: [
         { method: "POST", path: "/Users", bulkId: "u1", data: user("bulk.one") },
-        { method: "POST", path: "/Groups", bulkId: "g1", data: { schemas: [GROUP], displayName: "Bulk", members: [{ value: "bulkId:u1" }] } },
-        { method: "PATCH", path: "/Users/bulkId:u1", data: { schemas: [PATCH], Operations: [{ op: "replace", path: "title", value: "Lead" }] } },
+        {
+          method: "POST",
+          path: "/Groups",
+          bulkId: "g1",
+          data: { schemas: [GROUP], displayName: "Bulk", members: [{ value: "bulkId:u1" }] },
+        },
+        {
+          method: "PATCH",
+          path: "/Users/bulkId:u1",
+          data: { schemas: [PATCH], Operations: [{ op: "replace", path: "title", value: "Lead" }] },
+        },
       ],
     });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    expect(r.json.Operations.map((o: any) => [o.method, o.bulkId, o.status])).toEqual([["POST", "u1", "201"], ["POST", "g1", "201"], ["PATCH", undefined, "204"]]);
+    expect(r.json.Operations.map((o: any) => [o.method, o.bulkId, o.status])).toEqual([
+      ["POST", "u1", "201"],
+      ["POST", "g1", "201"],
+      ["PATCH", undefined, "204"],
+    ]);
     const groupId = r.json.Operations[1].location.split("/").pop();
     const userId = r.json.Operations[0].location.split("/").pop();
     expect((await s.get(`/Groups/${groupId}`)).json.members.map((m: any) => m.value)).toEqual([userId]);
@@ -220,7 +295,10 @@ describe("SCIM bulk and discovery", () => {
     expect(r.json.Operations[0]).toMatchObject({ status: "409", response: { scimType: "uniqueness" } });
     expect((await s.get(`/Users?filter=${encodeURIComponent('userName eq "never"')}`)).json.totalResults).toBe(0);
 
-    const tooMany = await s.post("/Bulk", { schemas: [], Operations: Array.from({ length: 1001 }, () => ({ method: "DELETE", path: "/Users/x" })) });
+    const tooMany = await s.post("/Bulk", {
+      schemas: [],
+      Operations: Array.from({ length: 1001 }, () => ({ method: "DELETE", path: "/Users/x" })),
+    });
     expectScimError(tooMany, 413, "tooMany");
     const unresolved = await s.post("/Bulk", { schemas: [], Operations: [{ method: "DELETE", path: "/Users/bulkId:nope" }] });
     expect(unresolved.json.Operations[0].status).toBe("409");
@@ -229,7 +307,13 @@ describe("SCIM bulk and discovery", () => {
   it("describes what it supports", async () => {
     const s = await scim();
     const config = (await s.get("/ServiceProviderConfig")).json;
-    expect(config).toMatchObject({ patch: { supported: true }, bulk: { supported: true, maxOperations: 1000, maxPayloadSize: 2097152 }, filter: { supported: true }, etag: { supported: true }, sort: { supported: false } });
+    expect(config).toMatchObject({
+      patch: { supported: true },
+      bulk: { supported: true, maxOperations: 1000, maxPayloadSize: 2097152 },
+      filter: { supported: true },
+      etag: { supported: true },
+      sort: { supported: false },
+    });
     expect((await s.get("/ResourceTypes")).json.Resources.map((r: any) => r.endpoint)).toEqual(["/Users", "/Groups"]);
     expect((await s.get("/Schemas")).json.Resources.map((r: any) => r.id)).toContain(USER);
     expect((await s.get("/users")).status).toBe(200);

@@ -13,7 +13,12 @@ const SEED_002_BODY = [
 const SEED_003_BODY = {
   user_id: "user123",
   group_id: "account123",
-  traits: { name: "account name", industry: "industry belongs to", plan: "name of plan associate with account", employees: "total number of employees account have" },
+  traits: {
+    name: "account name",
+    industry: "industry belongs to",
+    plan: "name of plan associate with account",
+    employees: "total number of employees account have",
+  },
   timestamp: "2023-11-20T22:28:55.111Z",
 };
 
@@ -30,8 +35,12 @@ async function tracker(tenant = freshTenant("trk"), scope = "group_api") {
 
 const traitsOf = async (r: { reader: any }, group: string) =>
   Object.fromEntries(Object.entries((await r.reader.get(`/v1/groups/${group}/traits`)).json.result).map(([k, v]: any) => [k, v.value]));
-const memberIds = async (r: { reader: any }, group: string) => (await r.reader.get(`/v1/groups/${group}/members`)).json.result.map((m: any) => m.user_id);
-const count = async (sql: string, ...args: unknown[]) => (await env.DB.prepare(sql).bind(...args).first<{ n: number }>())!.n;
+const memberIds = async (r: { reader: any }, group: string) =>
+  (await r.reader.get(`/v1/groups/${group}/members`)).json.result.map((m: any) => m.user_id);
+const count = async (sql: string, ...args: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...args)
+    .first<{ n: number }>())!.n;
 
 function event(i: number, over: Record<string, unknown> = {}) {
   return { user_id: `u${i}`, group_id: `g${i % 3}`, timestamp: "2024-01-01T00:00:00Z", traits: { group_type: "Account" }, ...over };
@@ -46,7 +55,13 @@ describe("analytics group calls", () => {
     const g = (await t.reader.get("/v1/groups/7cc972d3-685d-4106-a862-4fc37da0eca4")).json.result;
     expect(g).toMatchObject({ name: "Acme", type: "Team", member_count: 1 });
     expect(await memberIds(t, g.group_id)).toEqual(["1820abb7-e6d4-45ec-8bc5-9a5c13ba06ca"]);
-    expect(await traitsOf(t, g.group_id)).toEqual({ group_type: "Team", industry: "Telecommunications", name: "Acme", domain: "acme.com", planName: "Basic" });
+    expect(await traitsOf(t, g.group_id)).toEqual({
+      group_type: "Team",
+      industry: "Telecommunications",
+      name: "Acme",
+      domain: "acme.com",
+      planName: "Basic",
+    });
   });
 
   it("applies seed 003's body (with a valid timestamp), group_type optional, address an object", async () => {
@@ -69,14 +84,25 @@ describe("analytics group calls", () => {
 
   it("validates the whole request first: one bad event is 400 listing it, and nothing is applied", async () => {
     const t = await tracker();
-    const body = [event(1), event(2, { traits: { group_type: "Team", enrichment_employees: "many" } }), event(3, { timestamp: "yesterday" }), event(4, { traits: {} })];
+    const body = [
+      event(1),
+      event(2, { traits: { group_type: "Team", enrichment_employees: "many" } }),
+      event(3, { timestamp: "yesterday" }),
+      event(4, { traits: {} }),
+    ];
     const r = await t.send("/api/group", body);
     expect(r.status).toBe(400);
     expect(r.json).toMatchObject({ success: false, response_id: expect.any(String), message: expect.stringContaining("3 of 4") });
-    expect(r.json.errors.map((e: any) => [e.index, e.field])).toEqual([[1, "traits.enrichment_employees"], [2, "timestamp"], [3, "traits.group_type"]]);
+    expect(r.json.errors.map((e: any) => [e.index, e.field])).toEqual([
+      [1, "traits.enrichment_employees"],
+      [2, "timestamp"],
+      [3, "traits.group_type"],
+    ]);
     expect(await count("SELECT count(*) AS n FROM groups WHERE tenant_id = ?", t.tenant)).toBe(0);
 
-    const typed = await t.send("/api/group", [event(1, { traits: { group_type: "Team", enrichment_domain_aliases: ["a.com", "b.com"], enrichment_founder_year: 1999 } })]);
+    const typed = await t.send("/api/group", [
+      event(1, { traits: { group_type: "Team", enrichment_domain_aliases: ["a.com", "b.com"], enrichment_founder_year: 1999 } }),
+    ]);
     expect(typed.status).toBe(200);
     expect(await traitsOf(t, "g1")).toMatchObject({ enrichment_domain_aliases: ["a.com", "b.com"], enrichment_founder_year: 1999 });
   });
@@ -97,7 +123,11 @@ describe("analytics group calls", () => {
     expect(await count("SELECT count(*) AS n FROM memberships WHERE tenant_id = ?", t.tenant)).toBe(1000);
 
     const huge = JSON.stringify([event(1, { traits: { group_type: "T", filler: "x".repeat(2 * 1024 * 1024) } })]);
-    const tooBig = await call("POST", "/api/group", { token: await token({ tenant: t.tenant, scope: "group_api" }), rawBody: huge, headers: { "content-type": "application/json" } });
+    const tooBig = await call("POST", "/api/group", {
+      token: await token({ tenant: t.tenant, scope: "group_api" }),
+      rawBody: huge,
+      headers: { "content-type": "application/json" },
+    });
     expect(tooBig.status).toBe(413);
     expect(tooBig.json.success).toBe(false);
   });
@@ -105,8 +135,18 @@ describe("analytics group calls", () => {
   it("merges traits per key by event time: out-of-order delivery ends in the same state", async () => {
     const inOrder = await tracker();
     const outOfOrder = await tracker();
-    const older = { user_id: "a", group_id: "acct", timestamp: "2024-01-01T00:00:00Z", traits: { group_type: "Account", plan: "free", seats: 1, name: "Acme" } };
-    const newer = { user_id: "b", group_id: "acct", timestamp: "2024-02-01T00:00:00Z", traits: { group_type: "Account", plan: "pro", name: "Acme Corp" } };
+    const older = {
+      user_id: "a",
+      group_id: "acct",
+      timestamp: "2024-01-01T00:00:00Z",
+      traits: { group_type: "Account", plan: "free", seats: 1, name: "Acme" },
+    };
+    const newer = {
+      user_id: "b",
+      group_id: "acct",
+      timestamp: "2024-02-01T00:00:00Z",
+      traits: { group_type: "Account", plan: "pro", name: "Acme Corp" },
+    };
     await inOrder.send("/api/group", [older]);
     await inOrder.send("/api/group", [newer]);
     await outOfOrder.send("/api/group", [newer]);
@@ -137,7 +177,9 @@ describe("analytics group calls", () => {
     expect((await traitsOf(t, "new-acct")).name).toBe("Taken");
 
     await t.send("/api/group", [event(2, { group_id: "old-acct", traits: { group_type: "Account", name: "Original" } })]);
-    const rename = await t.send("/api/group", [event(2, { group_id: "old-acct", timestamp: "2024-05-01T00:00:00Z", traits: { group_type: "Account", name: "taken" } })]);
+    const rename = await t.send("/api/group", [
+      event(2, { group_id: "old-acct", timestamp: "2024-05-01T00:00:00Z", traits: { group_type: "Account", name: "taken" } }),
+    ]);
     expect(rename.json.warnings[0].message).toContain("keeps the name 'Original'");
     expect((await t.reader.get("/v1/groups/old-acct")).json.result.name).toBe("Original");
   });
@@ -158,15 +200,32 @@ describe("Segment HTTP API", () => {
     const t = await tracker();
     const r = await t.basic("/v1/batch", {
       batch: [
-        { type: "identify", userId: "alice", traits: { email: "alice@example.com", name: "Alice", phone: "+14155550123", company: "Acme" }, messageId: "i1" },
-        { type: "group", userId: "alice", groupId: "acme", traits: { name: "Acme Inc.", employees: 42 }, messageId: "g1", timestamp: "2024-01-01T00:00:00Z" },
+        {
+          type: "identify",
+          userId: "alice",
+          traits: { email: "alice@example.com", name: "Alice", phone: "+14155550123", company: "Acme" },
+          messageId: "i1",
+        },
+        {
+          type: "group",
+          userId: "alice",
+          groupId: "acme",
+          traits: { name: "Acme Inc.", employees: 42 },
+          messageId: "g1",
+          timestamp: "2024-01-01T00:00:00Z",
+        },
         { type: "track", userId: "alice", event: "Signed Up", messageId: "t1" },
         { type: "group", anonymousId: "anon-1", groupId: "acme", originalTimestamp: "2024-01-02T00:00:00Z", messageId: "g2" },
       ],
     });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json).toEqual({ success: true });
-    expect((await t.reader.get("/v1/users/alice")).json.result).toMatchObject({ email: "alice@example.com", name: "Alice", phone_number: "+14155550123", custom_data: { company: "Acme" } });
+    expect((await t.reader.get("/v1/users/alice")).json.result).toMatchObject({
+      email: "alice@example.com",
+      name: "Alice",
+      phone_number: "+14155550123",
+      custom_data: { company: "Acme" },
+    });
     expect((await t.reader.get("/v1/groups/acme")).json.result).toMatchObject({ name: "Acme Inc.", member_count: 2 });
     expect(await traitsOf(t, "acme")).toEqual({ name: "Acme Inc.", employees: 42 });
   });
@@ -183,7 +242,10 @@ describe("Segment HTTP API", () => {
     });
     expect(r.status).toBe(200);
     expect(r.json.success).toBe(true);
-    expect(r.json.dropped.map((d: any) => [d.index, d.messageId])).toEqual([[1, "b"], [2, "c"]]);
+    expect(r.json.dropped.map((d: any) => [d.index, d.messageId])).toEqual([
+      [1, "b"],
+      [2, "c"],
+    ]);
     expect(r.json.dropped[0].errors[0]).toMatch(/groupId/);
     expect(await memberIds(t, "g")).toEqual(["u1", "u4"]);
   });
@@ -193,13 +255,19 @@ describe("Segment HTTP API", () => {
     const json = JSON.stringify({ batch: [{ type: "group", userId: "zip", groupId: "gz", messageId: "z1" }] });
     const gz = await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
     const tok = await token({ tenant: t.tenant, scope: "group_api" });
-    const r = await call("POST", "/v1/batch", { rawBody: gz, headers: { authorization: `Basic ${btoa(`${tok}:`)}`, "content-type": "application/x-www-form-urlencoded" } });
+    const r = await call("POST", "/v1/batch", {
+      rawBody: gz,
+      headers: { authorization: `Basic ${btoa(`${tok}:`)}`, "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(r.status, r.text).toBe(200);
     expect(await memberIds(t, "gz")).toEqual(["zip"]);
 
     expect((await t.basic("/v1/group", { userId: "solo", groupId: "gz" })).status).toBe(200);
     expect(await memberIds(t, "gz")).toEqual(["solo", "zip"]);
-    const bad = await call("POST", "/v1/batch", { rawBody: new Uint8Array([0x1f, 0x8b, 1, 2, 3]), headers: { authorization: `Basic ${btoa(`${tok}:`)}` } });
+    const bad = await call("POST", "/v1/batch", {
+      rawBody: new Uint8Array([0x1f, 0x8b, 1, 2, 3]),
+      headers: { authorization: `Basic ${btoa(`${tok}:`)}` },
+    });
     expect(bad.status).toBe(400);
     expect((await call("POST", "/v1/batch", { body: { batch: [] }, headers: { authorization: "Basic Zm9vOg==" } })).status).toBe(401);
   });
@@ -222,13 +290,21 @@ describe("messageId retention", () => {
     const tenant = freshTenant("purge");
     const day = 24 * 3600 * 1000;
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'old', ?)").bind(tenant, Date.now() - 9 * day),
-      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)").bind(tenant, Date.now() - 7 * day),
+      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'old', ?)").bind(
+        tenant,
+        Date.now() - 9 * day,
+      ),
+      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)").bind(
+        tenant,
+        Date.now() - 7 * day,
+      ),
     ]);
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
-    const left = await env.DB.prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id").bind(tenant).all<{ message_id: string }>();
+    const left = await env.DB.prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id")
+      .bind(tenant)
+      .all<{ message_id: string }>();
     expect(left.results.map((r) => r.message_id)).toEqual(["week"]);
   });
 });

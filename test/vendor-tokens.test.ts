@@ -4,7 +4,11 @@ import { buildApp } from "../src/app";
 import { call, client, env, freshTenant, token, vendorToken } from "./helpers";
 
 // Vendor tokens: the deployment's own issuer, audience and key; never a tenant's token.
-const groupsOf = (tenant: string) => env.DB.prepare("SELECT name FROM groups WHERE tenant_id = ? ORDER BY name").bind(tenant).all().then((r) => r.results.map((g) => g.name));
+const groupsOf = (tenant: string) =>
+  env.DB.prepare("SELECT name FROM groups WHERE tenant_id = ? ORDER BY name")
+    .bind(tenant)
+    .all()
+    .then((r) => r.results.map((g) => g.name));
 
 describe("vendor tokens", () => {
   it("cannot be minted by a tenant: its own key with the vendor audience and issuer, any scope, is refused", async () => {
@@ -17,13 +21,21 @@ describe("vendor tokens", () => {
       // a scope string asking for more
       await token({ tenant: "attacker", scope: "admin vendor vendor:admin superuser" }),
       // the vendor's claims, signed with the tenant key
-      await sign({ iss: env.VENDOR_ISSUER, aud: env.VENDOR_AUDIENCE, sub: "x", scope: "admin", exp: now + 60 }, env.AUTH_DEV_SECRET!, "HS256"),
+      await sign(
+        { iss: env.VENDOR_ISSUER, aud: env.VENDOR_AUDIENCE, sub: "x", scope: "admin", exp: now + 60 },
+        env.AUTH_DEV_SECRET!,
+        "HS256",
+      ),
     ];
     for (const t of forged) {
       const res = await call("GET", "/resources/groups/v1", { token: t, headers: { "frontegg-tenant-id": victim.tenant } });
       expect([401, 403]).toContain(res.status);
       expect(res.text).not.toContain("Victim secret");
-      const planted = await call("POST", "/resources/groups/v1", { token: t, body: { name: "planted" }, headers: { "frontegg-tenant-id": victim.tenant } });
+      const planted = await call("POST", "/resources/groups/v1", {
+        token: t,
+        body: { name: "planted" },
+        headers: { "frontegg-tenant-id": victim.tenant },
+      });
       expect([401, 403]).toContain(planted.status);
     }
     expect(await groupsOf(victim.tenant)).toEqual(["Victim secret"]);
@@ -36,7 +48,11 @@ describe("vendor tokens", () => {
     const off = { ...env, VENDOR_DEV_SECRET: undefined, VENDOR_ISSUER: undefined, VENDOR_AUDIENCE: undefined };
     const halfway = { ...env, VENDOR_AUDIENCE: undefined };
     for (const config of [off, halfway]) {
-      const res = await buildApp().request("/resources/groups/v1", { headers: { authorization: `Bearer ${vendor}`, "frontegg-tenant-id": victim.tenant } }, config);
+      const res = await buildApp().request(
+        "/resources/groups/v1",
+        { headers: { authorization: `Bearer ${vendor}`, "frontegg-tenant-id": victim.tenant } },
+        config,
+      );
       expect(res.status).toBe(401);
     }
     // Tenant tokens still work with vendor auth configured halfway.
@@ -50,7 +66,9 @@ describe("vendor tokens", () => {
     const headers = { "frontegg-tenant-id": tenant };
     expect((await call("GET", "/resources/groups/v1", { token: reader, headers })).status).toBe(200);
     expect((await call("POST", "/resources/groups/v1", { token: reader, headers, body: { name: "no" } })).status).toBe(403);
-    expect((await call("GET", "/resources/groups/v1", { token: reader, headers: { "frontegg-tenant-id": "not a tenant!" } })).status).toBe(400);
+    expect((await call("GET", "/resources/groups/v1", { token: reader, headers: { "frontegg-tenant-id": "not a tenant!" } })).status).toBe(
+      400,
+    );
     for (const path of ["/v1/groups", "/scim/v2/Groups", "/kaizala/v1/groups"]) {
       const res = await call("GET", path, { token: await vendorToken(), headers });
       expect(res.status, path).toBe(403);

@@ -8,7 +8,11 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly details: { field?: string; message: string }[] = []) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: { field?: string; message: string }[] = [],
+  ) {
     super(message);
   }
   /** The error in words, with the fields it names. */

@@ -34,7 +34,9 @@ function App() {
         {signedIn && <a href="#/groups">Groups</a>}
         {signedIn && <a href="#/api-keys">API keys</a>}
         {signedIn && (
-          <a href="#/sign-in" onClick={() => session.clear()}>Sign out</a>
+          <a href="#/sign-in" onClick={() => session.clear()}>
+            Sign out
+          </a>
         )}
       </header>
       <main>{route(hash)}</main>

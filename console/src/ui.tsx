@@ -3,18 +3,40 @@ import type { ComponentChildren } from "preact";
 
 export function ErrorNote({ error, id }: { error?: string | null; id?: string }) {
   if (!error) return null;
-  return <p class="error" role="alert" id={id}>{error}</p>;
+  return (
+    <p class="error" role="alert" id={id}>
+      {error}
+    </p>
+  );
 }
 
 export function Busy({ busy, children }: { busy: boolean; children: ComponentChildren }) {
-  return busy ? <p class="busy" role="status" aria-live="polite">{children}</p> : null;
+  return busy ? (
+    <p class="busy" role="status" aria-live="polite">
+      {children}
+    </p>
+  ) : null;
 }
 
-export function Pager({ hasPrev, hasNext, onPrev, onNext }: { hasPrev: boolean; hasNext: boolean; onPrev: () => void; onNext: () => void }) {
+export function Pager({
+  hasPrev,
+  hasNext,
+  onPrev,
+  onNext,
+}: {
+  hasPrev: boolean;
+  hasNext: boolean;
+  onPrev: () => void;
+  onNext: () => void;
+}) {
   return (
     <nav class="pager" aria-label="pages">
-      <button type="button" disabled={!hasPrev} onClick={onPrev}>Previous page</button>
-      <button type="button" disabled={!hasNext} onClick={onNext}>Next page</button>
+      <button type="button" disabled={!hasPrev} onClick={onPrev}>
+        Previous page
+      </button>
+      <button type="button" disabled={!hasNext} onClick={onNext}>
+        Next page
+      </button>
     </nav>
   );
 }

@@ -23,7 +23,13 @@ const known = new Map<string, Known>();
 const refused = (message: string) => new CoreError("unauthorized", message);
 
 function principalOf(row: ApiKeyRow): Principal {
-  return { tenantId: row.tenantId, subject: `key:${row.id}`, credential: "api_key", scopes: new Set(row.scopes.split(" ").filter(Boolean)), roles: [] };
+  return {
+    tenantId: row.tenantId,
+    subject: `key:${row.id}`,
+    credential: "api_key",
+    scopes: new Set(row.scopes.split(" ").filter(Boolean)),
+    roles: [],
+  };
 }
 
 function check(row: ApiKeyRow, now: number) {

@@ -32,7 +32,8 @@ export async function tenantOfHookSecret(env: Env, header: string | undefined, b
   }
   const entries = deploymentSecrets(env);
   if (!presented) throw new CoreError("unauthorized", "missing hook secret (Authorization header)");
-  if (entries.length === 0) throw new CoreError("unauthorized", "hook secrets are not configured (HOOK_SECRETS); use an API key with scope hooks");
+  if (entries.length === 0)
+    throw new CoreError("unauthorized", "hook secrets are not configured (HOOK_SECRETS); use an API key with scope hooks");
   const given = await digest(presented);
   let match: string | undefined;
   for (const [tenant, secret] of entries) {

@@ -16,7 +16,10 @@ export function actingPrincipal(credential: VerifiedToken, tenantHeader: string 
     return own;
   }
   if (!tenantHeader) {
-    throw new CoreError("forbidden", "a vendor token acts for a tenant only where it can name one (frontegg-tenant-id on /resources/groups)");
+    throw new CoreError(
+      "forbidden",
+      "a vendor token acts for a tenant only where it can name one (frontegg-tenant-id on /resources/groups)",
+    );
   }
   if (named === undefined) throw new CoreError("invalid", `a vendor token must name the tenant it acts for in ${tenantHeader}`);
   if (!ID_PATTERN.test(named)) throw new CoreError("invalid", `${tenantHeader} is not a valid tenant id`);

@@ -15,9 +15,7 @@ import { idSchema } from "../core/shared/validation";
 import { keysFor } from "./jwks";
 
 /** A verified JWT: a tenant's principal, or a vendor credential that has yet to name its tenant. */
-export type VerifiedToken =
-  | { kind: "tenant"; principal: Principal }
-  | { kind: "vendor"; subject: string; scopes: ReadonlySet<string> };
+export type VerifiedToken = { kind: "tenant"; principal: Principal } | { kind: "vendor"; subject: string; scopes: ReadonlySet<string> };
 
 interface Source {
   jwksUrl?: string;
@@ -57,7 +55,8 @@ function vendorSetup(env: Env): Setup | null {
   if (!iss || !aud) return bad("VENDOR_ISSUER and VENDOR_AUDIENCE are both required");
   if (Boolean(jwksUrl) === Boolean(secret)) return bad("set exactly one of VENDOR_JWKS_URL and VENDOR_DEV_SECRET");
   if (aud === env.AUTH_AUDIENCE) return bad("VENDOR_AUDIENCE must differ from AUTH_AUDIENCE");
-  if (secret && (secret.length < 32 || secret === env.AUTH_DEV_SECRET)) return bad("VENDOR_DEV_SECRET must be 32+ characters and differ from AUTH_DEV_SECRET");
+  if (secret && (secret.length < 32 || secret === env.AUTH_DEV_SECRET))
+    return bad("VENDOR_DEV_SECRET must be 32+ characters and differ from AUTH_DEV_SECRET");
   return { ok: true, source: { jwksUrl, secret, iss, aud } };
 }
 
@@ -104,7 +103,11 @@ async function payloadOf(token: string, source: Source): Promise<unknown> {
 function claimsOf<T extends z.ZodType>(schema: T, payload: unknown): z.infer<T> {
   const claims = schema.safeParse(payload);
   if (claims.success) return claims.data;
-  throw new CoreError("unauthorized", "token lacks required claims", claims.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })));
+  throw new CoreError(
+    "unauthorized",
+    "token lacks required claims",
+    claims.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
+  );
 }
 
 const scopeSet = (scope: string | undefined) => new Set((scope ?? "").split(" ").filter(Boolean));
@@ -129,7 +132,13 @@ async function verifyUncached(env: Env, token: string): Promise<{ verified: Veri
   const tenant = tenantSetup(env);
   if (!tenant.ok) refuse(tenant.message);
   const c = claimsOf(tenantClaims, await payloadOf(token, tenant.source));
-  const principal: Principal = { tenantId: c.tenant_id, subject: c.sub, credential: "token", scopes: scopeSet(c.scope), roles: c.roles ?? [] };
+  const principal: Principal = {
+    tenantId: c.tenant_id,
+    subject: c.sub,
+    credential: "token",
+    scopes: scopeSet(c.scope),
+    roles: c.roles ?? [],
+  };
   return { verified: { kind: "tenant", principal }, exp: c.exp };
 }
 
@@ -140,7 +149,16 @@ const VERIFIED_MAX = 10_000;
 const verified = new Map<string, { token: VerifiedToken; until: number; config: string }>();
 
 const configKey = (env: Env) =>
-  [env.AUTH_JWKS_URL, env.AUTH_ISSUER, env.AUTH_AUDIENCE, env.AUTH_DEV_SECRET ? "dev" : "", env.VENDOR_JWKS_URL, env.VENDOR_ISSUER, env.VENDOR_AUDIENCE, env.VENDOR_DEV_SECRET ? "vdev" : ""].join("|");
+  [
+    env.AUTH_JWKS_URL,
+    env.AUTH_ISSUER,
+    env.AUTH_AUDIENCE,
+    env.AUTH_DEV_SECRET ? "dev" : "",
+    env.VENDOR_JWKS_URL,
+    env.VENDOR_ISSUER,
+    env.VENDOR_AUDIENCE,
+    env.VENDOR_DEV_SECRET ? "vdev" : "",
+  ].join("|");
 
 /** Verify the token, or answer from the cache of recently verified tokens. */
 export async function verifyToken(env: Env, token: string): Promise<VerifiedToken> {

@@ -24,7 +24,10 @@ interface QueuedRefresh {
 export class ClaimsQueue {
   private held = new Set<string>();
 
-  constructor(private readonly storage: DurableObjectStorage, private readonly env: Env) {}
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly env: Env,
+  ) {}
 
   /** Queue these users' refresh, held until release(). */
   async hold(tenantId: string, userIds: string[]) {

@@ -106,7 +106,8 @@ export class GroupCoordinator extends DurableObject<Env> {
     return this.serial(async () => {
       // A new name reaches the claims of its members and of everyone who inherits the group.
       const { row } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch, async () =>
-        this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])));
+        this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])),
+      );
       return row;
     });
   }

@@ -86,7 +86,9 @@ export const memberships = sqliteTable(
     tenantId: text("tenant_id").notNull(),
     groupId: text("group_id").notNull(),
     userId: text("user_id").notNull(),
-    role: text("role", { enum: ["member", "admin"] }).notNull().default("member"),
+    role: text("role", { enum: ["member", "admin"] })
+      .notNull()
+      .default("member"),
     source: text("source").notNull().default("api"),
     // How the provisioning system names this member (SCIM members[].display).
     display: text("display"),
@@ -138,10 +140,7 @@ export const groupRoles = sqliteTable(
     roleId: text("role_id").notNull(),
     assignedAt: integer("assigned_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.groupId, t.roleId] }),
-    index("group_roles_by_role").on(t.tenantId, t.roleId),
-  ],
+  (t) => [primaryKey({ columns: [t.tenantId, t.groupId, t.roleId] }), index("group_roles_by_role").on(t.tenantId, t.roleId)],
 );
 
 export const userRoles = sqliteTable(
@@ -152,10 +151,7 @@ export const userRoles = sqliteTable(
     roleId: text("role_id").notNull(),
     assignedAt: integer("assigned_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.userId, t.roleId] }),
-    index("user_roles_by_role").on(t.tenantId, t.roleId),
-  ],
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId, t.roleId] }), index("user_roles_by_role").on(t.tenantId, t.roleId)],
 );
 
 // Per-tenant settings as one validated JSON document (see core/config.ts).
@@ -173,10 +169,7 @@ export const trackingMessages = sqliteTable(
     messageId: text("message_id").notNull(),
     receivedAt: integer("received_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.messageId] }),
-    index("tracking_messages_received_at").on(t.receivedAt),
-  ],
+  (t) => [primaryKey({ columns: [t.tenantId, t.messageId] }), index("tracking_messages_received_at").on(t.receivedAt)],
 );
 
 // What changed, by whom, in the order it was applied. Member mutations carry the
@@ -194,12 +187,8 @@ export const auditLog = sqliteTable(
     seq: integer("seq"),
     detail: text("detail").notNull().default("{}"),
   },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.id] }),
-    index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq),
-  ],
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq)],
 );
-
 
 // Long-lived per-tenant credentials (SCIM tokens, analytics write keys, ops scripts).
 // Only the SHA-256 of the secret is kept; the secret is shown once, at creation.

@@ -7,7 +7,11 @@ import type { ErrorDetail } from "../core/shared/errors";
 import { invalidInput } from "./errors";
 
 /** decorate: extra fields for each detail (SCIM adds its scimType). */
-export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T, decorate?: (target: K) => Partial<ErrorDetail>) =>
+export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(
+  target: K,
+  schema: T,
+  decorate?: (target: K) => Partial<ErrorDetail>,
+) =>
   zValidator(target, schema, (result) => {
     if (result.success) return;
     const e = invalidInput(result.error, target === "json" ? "request body" : target);

@@ -4,7 +4,17 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, when } from "../ui";
 
-interface ApiKey { key_id: string; name: string; hint: string; scopes: string[]; created_by: string; created_at: number; last_used_at: number | null; expires_at: number | null; revoked_at: number | null }
+interface ApiKey {
+  key_id: string;
+  name: string;
+  hint: string;
+  scopes: string[];
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
 
 const SCOPES: [string, string][] = [
   ["groups:read", "read groups, members and users"],
@@ -27,23 +37,44 @@ export function ApiKeysPage() {
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    api("GET", "/v1/api-keys").then((r) => setKeys(r.result), (e) => setError(errorText(e)));
+    api("GET", "/v1/api-keys").then(
+      (r) => setKeys(r.result),
+      (e) => setError(errorText(e)),
+    );
   }, [version]);
   const reload = () => setVersion((v) => v + 1);
   return (
     <>
       <h1>API keys</h1>
-      <p class="muted">Long-lived credentials of this tenant for identity providers (SCIM), analytics SDKs (write key), Okta's token hook and scripts.</p>
+      <p class="muted">
+        Long-lived credentials of this tenant for identity providers (SCIM), analytics SDKs (write key), Okta's token hook and scripts.
+      </p>
       <CreateKey onCreated={reload} />
       <h2 id="keys-title">Keys</h2>
       <ErrorNote error={error} />
       <table aria-labelledby="keys-title">
-        <thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Scopes</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Starts with</th>
+            <th scope="col">Scopes</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Status</th>
+            <th scope="col">
+              <span class="muted">Action</span>
+            </th>
+          </tr>
+        </thead>
         <tbody>
           {keys?.map((k) => (
             <tr key={k.key_id}>
-              <td>{k.name}</td><td><code>{k.hint}…</code></td><td>{k.scopes.join(" ")}</td>
-              <td>{k.last_used_at === null ? "never" : when(k.last_used_at)}</td><td>{status(k)}</td>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.hint}…</code>
+              </td>
+              <td>{k.scopes.join(" ")}</td>
+              <td>{k.last_used_at === null ? "never" : when(k.last_used_at)}</td>
+              <td>{status(k)}</td>
               <td>{k.revoked_at === null && <RevokeKey apiKey={k} onRevoked={reload} />}</td>
             </tr>
           ))}
@@ -93,18 +124,28 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
         <div role="status">
           <label for="new-secret">The new key's secret: copy it now, it is not shown again</label>
           <input id="new-secret" readOnly value={secret} onFocus={(e) => (e.target as HTMLInputElement).select()} />
-          <button type="button" onClick={copy}>Copy secret</button>
+          <button type="button" onClick={copy}>
+            Copy secret
+          </button>
           {copied && <span> Copied.</span>}
         </div>
       )}
       <form onSubmit={create}>
         <label for="key-name">Name</label>
-        <input id="key-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required maxLength={200} placeholder="Okta SCIM" />
+        <input
+          id="key-name"
+          value={name}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          required
+          maxLength={200}
+          placeholder="Okta SCIM"
+        />
         <fieldset>
           <legend>Scopes</legend>
           {SCOPES.map(([s, what]) => (
             <label key={s} style={{ fontWeight: "normal" }}>
-              <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => toggle(s, (e.target as HTMLInputElement).checked)} /> <code>{s}</code>: {what}
+              <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => toggle(s, (e.target as HTMLInputElement).checked)} />{" "}
+              <code>{s}</code>: {what}
             </label>
           ))}
         </fieldset>
@@ -112,7 +153,9 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
         <input id="key-expires" type="date" value={expires} onInput={(e) => setExpires((e.target as HTMLInputElement).value)} />
         <ErrorNote error={error} id="create-key-error" />
         <Busy busy={busy}>Creating…</Busy>
-        <button type="submit" disabled={busy}>Create key</button>
+        <button type="submit" disabled={busy}>
+          Create key
+        </button>
       </form>
     </section>
   );
@@ -131,7 +174,9 @@ function RevokeKey({ apiKey, onRevoked }: { apiKey: ApiKey; onRevoked: () => voi
   };
   return (
     <>
-      <button type="button" class="danger" onClick={revoke}>Revoke {apiKey.name}</button>
+      <button type="button" class="danger" onClick={revoke}>
+        Revoke {apiKey.name}
+      </button>
       <ErrorNote error={error} />
     </>
   );

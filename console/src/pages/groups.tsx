@@ -2,7 +2,14 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, Pager, when } from "../ui";
 
-interface Group { group_id: string; name: string; type: string; member_count: number; user_count?: number; updated_at: number }
+interface Group {
+  group_id: string;
+  name: string;
+  type: string;
+  member_count: number;
+  user_count?: number;
+  updated_at: number;
+}
 
 export function GroupsPage() {
   const [search, setSearch] = useState("");
@@ -38,31 +45,71 @@ export function GroupsPage() {
     <>
       <h1>Groups</h1>
       <label for="group-search">Search by name</label>
-      <input id="group-search" type="search" value={search} onInput={(e) => { setSearch((e.target as HTMLInputElement).value); setCursors([null]); }} />
+      <input
+        id="group-search"
+        type="search"
+        value={search}
+        onInput={(e) => {
+          setSearch((e.target as HTMLInputElement).value);
+          setCursors([null]);
+        }}
+      />
       <ErrorNote error={error} />
       <table aria-label="groups">
-        <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Direct members</th><th scope="col">Users across the hierarchy</th><th scope="col">Updated</th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Direct members</th>
+            <th scope="col">Users across the hierarchy</th>
+            <th scope="col">Updated</th>
+          </tr>
+        </thead>
         <tbody>
           {page?.result.map((g) => (
             <tr key={g.group_id}>
-              <td><a href={`#/groups/${encodeURIComponent(g.group_id)}`}>{g.name}</a></td>
-              <td>{g.type}</td><td>{g.member_count}</td><td>{g.user_count ?? ""}</td><td>{when(g.updated_at)}</td>
+              <td>
+                <a href={`#/groups/${encodeURIComponent(g.group_id)}`}>{g.name}</a>
+              </td>
+              <td>{g.type}</td>
+              <td>{g.member_count}</td>
+              <td>{g.user_count ?? ""}</td>
+              <td>{when(g.updated_at)}</td>
             </tr>
           ))}
         </tbody>
       </table>
       {page && page.result.length === 0 && <p class="muted">No groups{search ? ` starting with “${search}”` : ""}.</p>}
-      <Pager hasPrev={cursors.length > 1} hasNext={Boolean(page?.next_cursor)} onPrev={() => setCursors(cursors.slice(0, -1))} onNext={() => setCursors([...cursors, page!.next_cursor])} />
+      <Pager
+        hasPrev={cursors.length > 1}
+        hasNext={Boolean(page?.next_cursor)}
+        onPrev={() => setCursors(cursors.slice(0, -1))}
+        onNext={() => setCursors([...cursors, page!.next_cursor])}
+      />
 
       <h2>Create a group</h2>
       <form onSubmit={create}>
         <label for="new-name">Name</label>
-        <input id="new-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required maxLength={200} aria-describedby="create-error" />
+        <input
+          id="new-name"
+          value={name}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          required
+          maxLength={200}
+          aria-describedby="create-error"
+        />
         <label for="new-description">Description</label>
-        <input id="new-description" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} maxLength={2000} />
+        <input
+          id="new-description"
+          value={description}
+          onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+          maxLength={2000}
+        />
         <ErrorNote error={createError} id="create-error" />
         <Busy busy={busy}>Creating…</Busy>
-        <button type="submit" disabled={busy}>Create group</button>
+        <button type="submit" disabled={busy}>
+          Create group
+        </button>
       </form>
     </>
   );

@@ -19,9 +19,18 @@ export function SignInPage() {
   return (
     <form onSubmit={submit} aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Sign in</h1>
-      <p class="muted">Paste a token for your tenant (locally: the one <code>npm run token</code> prints). It is kept for this tab only.</p>
+      <p class="muted">
+        Paste a token for your tenant (locally: the one <code>npm run token</code> prints). It is kept for this tab only.
+      </p>
       <label for="token">Token</label>
-      <textarea id="token" rows={5} value={token} onInput={(e) => setToken((e.target as HTMLTextAreaElement).value)} aria-describedby="sign-in-error" required />
+      <textarea
+        id="token"
+        rows={5}
+        value={token}
+        onInput={(e) => setToken((e.target as HTMLTextAreaElement).value)}
+        aria-describedby="sign-in-error"
+        required
+      />
       <ErrorNote error={error} id="sign-in-error" />
       <button type="submit">Sign in</button>
     </form>

@@ -22,7 +22,12 @@ const metadataSchema = z
   });
 
 export const createGroupBody = z
-  .object({ name: groupNameSchema, description: descriptionSchema.optional(), color: colorSchema.optional(), metadata: metadataSchema.optional() })
+  .object({
+    name: groupNameSchema,
+    description: descriptionSchema.optional(),
+    color: colorSchema.optional(),
+    metadata: metadataSchema.optional(),
+  })
   .strict();
 
 export const updateGroupBody = createGroupBody.partial().strict();
@@ -39,7 +44,9 @@ export const roleIdsBody = z
   .strict();
 
 export const userIdsBody = z
-  .object({ userIds: z.array(idSchema).min(1, "must name at least one user").max(LIMITS.idsPerCall, `must name at most ${LIMITS.idsPerCall} users`) })
+  .object({
+    userIds: z.array(idSchema).min(1, "must name at least one user").max(LIMITS.idsPerCall, `must name at most ${LIMITS.idsPerCall} users`),
+  })
   .strict();
 
 export const configBody = z

@@ -13,17 +13,28 @@ import type { AppEnv } from "../../http/app-env";
 import { CoreError } from "../../core/shared/errors";
 import { findUserForHook } from "../../core/users";
 
-const hookRequest = z.object({
-  eventType: z.string().optional(),
-  data: z.object({
-    context: z.object({
-      user: z.object({
-        id: z.string().min(1).max(128),
-        profile: z.object({ login: z.string().max(320).optional(), email: z.string().max(320).optional() }).loose().optional(),
-      }).loose(),
-    }).loose(),
-  }).loose(),
-}).loose();
+const hookRequest = z
+  .object({
+    eventType: z.string().optional(),
+    data: z
+      .object({
+        context: z
+          .object({
+            user: z
+              .object({
+                id: z.string().min(1).max(128),
+                profile: z
+                  .object({ login: z.string().max(320).optional(), email: z.string().max(320).optional() })
+                  .loose()
+                  .optional(),
+              })
+              .loose(),
+          })
+          .loose(),
+      })
+      .loose(),
+  })
+  .loose();
 
 const oktaError = (message: string) => ({ error: { errorSummary: message } });
 
@@ -45,7 +56,11 @@ export function oktaHookRoutes() {
   app.post(
     "/token",
     zValidator("json", hookRequest, (result) => {
-      if (!result.success) throw new CoreError("invalid", `not an Okta token hook request: ${result.error.issues[0]?.path.join(".")} ${result.error.issues[0]?.message}`);
+      if (!result.success)
+        throw new CoreError(
+          "invalid",
+          `not an Okta token hook request: ${result.error.issues[0]?.path.join(".")} ${result.error.issues[0]?.message}`,
+        );
     }),
     async (c) => {
       const tenantId = c.var.hookTenant;

@@ -34,7 +34,10 @@ const createBody = z
   })
   .strict();
 
-const flag = z.enum(["true", "false", "True", "False"]).optional().transform((v) => v?.toLowerCase() === "true");
+const flag = z
+  .enum(["true", "false", "True", "False"])
+  .optional()
+  .transform((v) => v?.toLowerCase() === "true");
 const listQuery = z.object({ showDetail: flag, fetchAllGroups: flag });
 
 export function kaizalaRoutes() {
@@ -45,7 +48,10 @@ export function kaizalaRoutes() {
   app.post("/v1/groups", requireScope(SCOPES.write), valid("json", createBody), async (c) => {
     const b = c.req.valid("json");
     const r = await core.createConversationGroup(c.var.scope, {
-      name: b.name, welcomeMessage: b.welcomeMessage, members: b.members ?? [], type: b.groupType ?? "Group",
+      name: b.name,
+      welcomeMessage: b.welcomeMessage,
+      members: b.members ?? [],
+      type: b.groupType ?? "Group",
     });
     return c.json({ groupName: r.group.name, groupId: r.group.id, membersAdded: r.membersAdded, invalidMembers: r.invalidMembers });
   });
@@ -53,18 +59,29 @@ export function kaizalaRoutes() {
   app.get("/v1/groups", requireScope(SCOPES.read), valid("query", listQuery), async (c) => {
     const q = c.req.valid("query");
     const found = await core.callerGroups(c.var.scope, { withHierarchy: q.fetchAllGroups });
-    const details = q.showDetail ? await core.groupDetails(c.var.scope, found.map((g) => g.group.id)) : undefined;
+    const details = q.showDetail
+      ? await core.groupDetails(
+          c.var.scope,
+          found.map((g) => g.group.id),
+        )
+      : undefined;
     return c.json({ groups: found.map((g) => groupOut(g, details?.get(g.group.id))) });
   });
 
-  app.get("/v1/groups/:groupId", requireScope(SCOPES.read), valid("param", z.object({ groupId: idSchema })), valid("query", listQuery), async (c) => {
-    const id = c.req.valid("param").groupId;
-    // A group the caller may see: theirs, or one above or below theirs.
-    const [found] = await core.callerGroups(c.var.scope, { withHierarchy: true, only: id });
-    if (!found) throw notFound("group", id);
-    const details = c.req.valid("query").showDetail ? await core.groupDetails(c.var.scope, [id]) : undefined;
-    return c.json({ groups: [groupOut(found, details?.get(id))] });
-  });
+  app.get(
+    "/v1/groups/:groupId",
+    requireScope(SCOPES.read),
+    valid("param", z.object({ groupId: idSchema })),
+    valid("query", listQuery),
+    async (c) => {
+      const id = c.req.valid("param").groupId;
+      // A group the caller may see: theirs, or one above or below theirs.
+      const [found] = await core.callerGroups(c.var.scope, { withHierarchy: true, only: id });
+      if (!found) throw notFound("group", id);
+      const details = c.req.valid("query").showDetail ? await core.groupDetails(c.var.scope, [id]) : undefined;
+      return c.json({ groups: [groupOut(found, details?.get(id))] });
+    },
+  );
 
   app.all("*", (c) => {
     throw notFound("route", `${c.req.method} ${c.req.path}`);

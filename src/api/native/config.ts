@@ -13,7 +13,10 @@ const patch = settingsPatchSchema.openapi("TenantSettingsPatch", { example: { cl
 export function registerConfigRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
-      method: "get", path: "/config", tags: ["config"], middleware: [read] as const,
+      method: "get",
+      path: "/config",
+      tags: ["config"],
+      middleware: [read] as const,
       responses: { 200: ok(z.object({ result: settings }), "The tenant's settings"), ...errors },
     }),
     async (c) => c.json({ result: await loadSettings(c.var.scope.db, c.var.scope.tenantId) }, 200),
@@ -21,7 +24,10 @@ export function registerConfigRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "patch", path: "/config", tags: ["config"], middleware: [requireScope(SCOPES.admin)] as const,
+      method: "patch",
+      path: "/config",
+      tags: ["config"],
+      middleware: [requireScope(SCOPES.admin)] as const,
       description: "Changes the settings given (claim settings by key). Needs scope admin.",
       request: { body: json(patch) },
       responses: { 200: ok(z.object({ result: settings }), "The settings after the change"), ...errors },

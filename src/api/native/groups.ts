@@ -19,33 +19,51 @@ async function withCounts(scope: Scope, g: GroupRow) {
 export function registerGroupRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
-      method: "post", path: "/groups", tags: ["groups"], middleware: [write] as const,
+      method: "post",
+      path: "/groups",
+      tags: ["groups"],
+      middleware: [write] as const,
       request: { body: json(s.createGroupBody) },
       responses: { 201: ok(s.result(s.group), "The created group"), 409: ok(s.errorBody, "Name clash"), ...errors },
     }),
     async (c) => {
       const b = c.req.valid("json");
-      const g = await core.createGroup(c.var.scope, { name: b.name, description: b.description, type: b.type, customData: b.custom_data, welcomeMessage: b.welcome_message });
+      const g = await core.createGroup(c.var.scope, {
+        name: b.name,
+        description: b.description,
+        type: b.type,
+        customData: b.custom_data,
+        welcomeMessage: b.welcome_message,
+      });
       return c.json({ result: groupOut(g, NEW_GROUP_COUNTS) }, 201);
     },
   );
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups", tags: ["groups"], middleware: [read] as const,
+      method: "get",
+      path: "/groups",
+      tags: ["groups"],
+      middleware: [read] as const,
       request: { query: s.groupListQuery },
       responses: { 200: ok(s.pageResult(s.group), "A page of groups in name order"), ...errors },
     }),
     async (c) => {
       const page = await core.listGroups(c.var.scope, c.req.valid("query"));
-      const counts = await hierarchyCounts(c.var.scope, page.items.map((g) => g.id));
+      const counts = await hierarchyCounts(
+        c.var.scope,
+        page.items.map((g) => g.id),
+      );
       return c.json({ result: page.items.map((g) => groupOut(g, counts.get(g.id))), next_cursor: page.nextCursor }, 200);
     },
   );
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}", tags: ["groups"], middleware: [read] as const,
+      method: "get",
+      path: "/groups/{group_id}",
+      tags: ["groups"],
+      middleware: [read] as const,
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(s.group), "The group"), ...errors },
     }),
@@ -55,7 +73,10 @@ export function registerGroupRoutes(app: NativeApp) {
   for (const method of ["put", "patch"] as const) {
     app.openapi(
       createRoute({
-        method, path: "/groups/{group_id}", tags: ["groups"], middleware: [write] as const,
+        method,
+        path: "/groups/{group_id}",
+        tags: ["groups"],
+        middleware: [write] as const,
         description: "Updates the fields given; custom_data is replaced, not merged.",
         request: { params: s.groupIdParam, body: json(s.updateGroupBody) },
         responses: { 200: ok(s.result(s.group), "The updated group"), 409: ok(s.errorBody, "Name clash"), ...errors },
@@ -63,7 +84,11 @@ export function registerGroupRoutes(app: NativeApp) {
       async (c) => {
         const b = c.req.valid("json");
         const g = await core.updateGroup(c.var.scope, c.req.valid("param").group_id, {
-          name: b.name, description: b.description, type: b.type, customData: b.custom_data, welcomeMessage: b.welcome_message,
+          name: b.name,
+          description: b.description,
+          type: b.type,
+          customData: b.custom_data,
+          welcomeMessage: b.welcome_message,
         });
         return c.json({ result: await withCounts(c.var.scope, g) }, 200);
       },
@@ -72,18 +97,28 @@ export function registerGroupRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}/traits", tags: ["groups"], middleware: [read] as const,
+      method: "get",
+      path: "/groups/{group_id}/traits",
+      tags: ["groups"],
+      middleware: [read] as const,
       description: "Traits set by analytics group calls: per key, the newest value by event time, and that time (epoch ms).",
       request: { params: s.groupIdParam },
-      responses: { 200: ok(s.result(z.record(z.string(), z.object({ value: z.unknown(), event_at: z.number().int() }))), "The traits"), ...errors },
+      responses: {
+        200: ok(s.result(z.record(z.string(), z.object({ value: z.unknown(), event_at: z.number().int() }))), "The traits"),
+        ...errors,
+      },
     }),
     async (c) => c.json({ result: await core.groupTraits(c.var.scope, c.req.valid("param").group_id) }, 200),
   );
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}/audit", tags: ["groups"], middleware: [requireScope(SCOPES.admin)] as const,
-      description: "The group's change log (member, role, link and analytics changes) in the order its coordinator applied them. Needs scope admin.",
+      method: "get",
+      path: "/groups/{group_id}/audit",
+      tags: ["groups"],
+      middleware: [requireScope(SCOPES.admin)] as const,
+      description:
+        "The group's change log (member, role, link and analytics changes) in the order its coordinator applied them. Needs scope admin.",
       request: { params: s.groupIdParam, query: s.pageQuery },
       responses: { 200: ok(s.pageResult(s.auditEntry), "A page of the log, oldest first"), ...errors },
     }),
@@ -95,17 +130,25 @@ export function registerGroupRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}/claims-status", tags: ["groups"], middleware: [requireScope(SCOPES.admin)] as const,
-      description: "How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current. Needs scope admin.",
+      method: "get",
+      path: "/groups/{group_id}/claims-status",
+      tags: ["groups"],
+      middleware: [requireScope(SCOPES.admin)] as const,
+      description:
+        "How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current. Needs scope admin.",
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(z.object({ pending_refreshes: z.number().int() })), "The queue"), ...errors },
     }),
-    async (c) => c.json({ result: { pending_refreshes: await core.pendingClaimRefreshes(c.var.scope, c.req.valid("param").group_id) } }, 200),
+    async (c) =>
+      c.json({ result: { pending_refreshes: await core.pendingClaimRefreshes(c.var.scope, c.req.valid("param").group_id) } }, 200),
   );
 
   app.openapi(
     createRoute({
-      method: "delete", path: "/groups/{group_id}", tags: ["groups"], middleware: [write] as const,
+      method: "delete",
+      path: "/groups/{group_id}",
+      tags: ["groups"],
+      middleware: [write] as const,
       request: { params: s.groupIdParam },
       responses: { 204: { description: "Deleted, with its memberships" }, ...errors },
     }),

@@ -13,29 +13,48 @@ import { heldGroupOut, memberOut, transitiveHeldGroupOut, transitiveMemberOut } 
 export function registerMemberRoutes(app: NativeApp) {
   // Adding and replacing take the same body and differ only in the core call and its result.
   const bulk = [
-    { method: "post", apply: members.addMembers, result: s.addResult,
-      description: "Adds 1-1,000 users by id, email or phone number (duplicates folded). Unknown user ids get a bare profile; unknown emails or numbers are 404." },
-    { method: "put", apply: members.replaceMembers, result: s.replaceResult,
-      description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step." },
+    {
+      method: "post",
+      apply: members.addMembers,
+      result: s.addResult,
+      description:
+        "Adds 1-1,000 users by id, email or phone number (duplicates folded). Unknown user ids get a bare profile; unknown emails or numbers are 404.",
+    },
+    {
+      method: "put",
+      apply: members.replaceMembers,
+      result: s.replaceResult,
+      description: "Makes the group's members exactly these 1-1,000 users (others are removed), in one step.",
+    },
   ] as const;
   for (const { method, apply, result, description } of bulk) {
     app.openapi(
       createRoute({
-        method, path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const, description,
+        method,
+        path: "/groups/{group_id}/members",
+        tags: ["members"],
+        middleware: [write] as const,
+        description,
         request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
         responses: { 200: ok(s.result(result), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
       }),
       async (c) => {
         const b = c.req.valid("json");
         const byContact = await users.userIdsByContact(c.var.scope, b.emails ?? [], b.phone_numbers ?? []);
-        return c.json({ result: await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role) }, 200);
+        return c.json(
+          { result: await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role) },
+          200,
+        );
       },
     );
   }
 
   app.openapi(
     createRoute({
-      method: "delete", path: "/groups/{group_id}/members", tags: ["members"], middleware: [write] as const,
+      method: "delete",
+      path: "/groups/{group_id}/members",
+      tags: ["members"],
+      middleware: [write] as const,
       request: { params: s.groupIdParam, body: json(s.removeMemberIdsBody) },
       responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors },
     }),
@@ -47,7 +66,10 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "delete", path: "/groups/{group_id}/members/{user_id}", tags: ["members"], middleware: [write] as const,
+      method: "delete",
+      path: "/groups/{group_id}/members/{user_id}",
+      tags: ["members"],
+      middleware: [write] as const,
       request: { params: s.groupUserParams },
       responses: { 204: { description: "Removed" }, ...errors },
     }),
@@ -60,7 +82,10 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "patch", path: "/groups/{group_id}/members/{user_id}", tags: ["members"], middleware: [write] as const,
+      method: "patch",
+      path: "/groups/{group_id}/members/{user_id}",
+      tags: ["members"],
+      middleware: [write] as const,
       description: "Changes a member's role in the group (member or admin).",
       request: { params: s.groupUserParams, body: json(s.memberRoleBody) },
       responses: { 204: { description: "Changed" }, ...errors },
@@ -74,10 +99,16 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}/members", tags: ["members"], middleware: [read] as const,
+      method: "get",
+      path: "/groups/{group_id}/members",
+      tags: ["members"],
+      middleware: [read] as const,
       description: "The members' entire user profiles, paged in user-id order.",
       request: { params: s.groupIdParam, query: s.memberListQuery.extend(s.transitiveQuery.shape) },
-      responses: { 200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"), ...errors },
+      responses: {
+        200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"),
+        ...errors,
+      },
     }),
     async (c) => {
       const { transitive, search, ...q } = c.req.valid("query");
@@ -93,9 +124,15 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/users/{user_id}/groups", tags: ["users"], middleware: [read] as const,
+      method: "get",
+      path: "/users/{user_id}/groups",
+      tags: ["users"],
+      middleware: [read] as const,
       request: { params: s.userIdParam, query: s.pageQuery.extend(s.transitiveQuery.shape) },
-      responses: { 200: ok(s.pageResult(z.union([s.heldGroup, s.transitiveHeldGroup])), "A page of the user's groups (transitive: with `membership`)"), ...errors },
+      responses: {
+        200: ok(s.pageResult(z.union([s.heldGroup, s.transitiveHeldGroup])), "A page of the user's groups (transitive: with `membership`)"),
+        ...errors,
+      },
     }),
     async (c) => {
       const { transitive, ...q } = c.req.valid("query");
@@ -111,7 +148,9 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/users/{user_id}/claims", tags: ["users"],
+      method: "get",
+      path: "/users/{user_id}/claims",
+      tags: ["users"],
       middleware: [requireScope(SCOPES.claims, SCOPES.read)] as const,
       description: "The groups claim an ID token would carry; past the overage limit, an OIDC distributed-claims pointer.",
       request: { params: s.userIdParam },

@@ -34,9 +34,7 @@ export const role = z
   })
   .openapi("Role");
 
-export const effectiveRole = role
-  .extend({ direct: z.boolean(), via_groups: z.array(z.string()) })
-  .openapi("EffectiveRole");
+export const effectiveRole = role.extend({ direct: z.boolean(), via_groups: z.array(z.string()) }).openapi("EffectiveRole");
 
 export const assignResult = z.object({ assigned: z.number().int(), already_assigned: z.number().int() });
 export const unassignResult = z.object({ removed: z.number().int(), not_assigned: z.number().int() });

@@ -13,7 +13,10 @@ const admin = requireScope(SCOPES.admin);
 export function registerRoleRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
-      method: "post", path: "/roles", tags: ["roles"], middleware: [admin] as const,
+      method: "post",
+      path: "/roles",
+      tags: ["roles"],
+      middleware: [admin] as const,
       request: { body: json(r.createRoleBody) },
       responses: { 201: ok(s.result(r.role), "The created role"), 409: ok(s.errorBody, "Key clash"), ...errors },
     }),
@@ -22,7 +25,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/roles", tags: ["roles"], middleware: [read] as const,
+      method: "get",
+      path: "/roles",
+      tags: ["roles"],
+      middleware: [read] as const,
       responses: { 200: ok(s.result(z.array(r.role)), "The tenant's roles, highest first"), ...errors },
     }),
     async (c) => c.json({ result: (await core.listRoles(c.var.scope)).map(roleOut) }, 200),
@@ -30,7 +36,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/roles/{role_id}", tags: ["roles"], middleware: [read] as const,
+      method: "get",
+      path: "/roles/{role_id}",
+      tags: ["roles"],
+      middleware: [read] as const,
       request: { params: r.roleIdParam },
       responses: { 200: ok(s.result(r.role), "The role"), ...errors },
     }),
@@ -39,7 +48,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "patch", path: "/roles/{role_id}", tags: ["roles"], middleware: [admin] as const,
+      method: "patch",
+      path: "/roles/{role_id}",
+      tags: ["roles"],
+      middleware: [admin] as const,
       request: { params: r.roleIdParam, body: json(r.updateRoleBody) },
       responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...errors },
     }),
@@ -48,7 +60,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "delete", path: "/roles/{role_id}", tags: ["roles"], middleware: [admin] as const,
+      method: "delete",
+      path: "/roles/{role_id}",
+      tags: ["roles"],
+      middleware: [admin] as const,
       request: { params: r.roleIdParam },
       responses: { 204: { description: "Deleted, and taken off every group and user" }, ...errors },
     }),
@@ -59,15 +74,28 @@ export function registerRoleRoutes(app: NativeApp) {
   );
 
   const holders = [
-    { path: "/groups/{group_id}/roles", params: s.groupIdParam, id: (p: Record<string, string>) => p.group_id!,
-      assign: core.assignGroupRoles, remove: core.removeGroupRoles },
-    { path: "/users/{user_id}/roles", params: s.userIdParam, id: (p: Record<string, string>) => p.user_id!,
-      assign: core.assignUserRoles, remove: core.removeUserRoles },
+    {
+      path: "/groups/{group_id}/roles",
+      params: s.groupIdParam,
+      id: (p: Record<string, string>) => p.group_id!,
+      assign: core.assignGroupRoles,
+      remove: core.removeGroupRoles,
+    },
+    {
+      path: "/users/{user_id}/roles",
+      params: s.userIdParam,
+      id: (p: Record<string, string>) => p.user_id!,
+      assign: core.assignUserRoles,
+      remove: core.removeUserRoles,
+    },
   ] as const;
   for (const h of holders) {
     app.openapi(
       createRoute({
-        method: "post", path: h.path, tags: ["roles"], middleware: [write] as const,
+        method: "post",
+        path: h.path,
+        tags: ["roles"],
+        middleware: [write] as const,
         description: "Assigns roles. A caller may assign only roles lower than their own best role (admin tokens excepted).",
         request: { params: h.params, body: json(r.roleIdsBody) },
         responses: { 200: ok(s.result(r.assignResult), "What changed"), ...errors },
@@ -76,7 +104,10 @@ export function registerRoleRoutes(app: NativeApp) {
     );
     app.openapi(
       createRoute({
-        method: "delete", path: h.path, tags: ["roles"], middleware: [write] as const,
+        method: "delete",
+        path: h.path,
+        tags: ["roles"],
+        middleware: [write] as const,
         description: "Takes roles away, under the same rule as assigning them.",
         request: { params: h.params, body: json(r.roleIdsBody) },
         responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...errors },
@@ -87,7 +118,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/groups/{group_id}/roles", tags: ["roles"], middleware: [read] as const,
+      method: "get",
+      path: "/groups/{group_id}/roles",
+      tags: ["roles"],
+      middleware: [read] as const,
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(z.array(r.role)), "The group's roles"), ...errors },
     }),
@@ -96,7 +130,10 @@ export function registerRoleRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/users/{user_id}/roles", tags: ["roles"], middleware: [read] as const,
+      method: "get",
+      path: "/users/{user_id}/roles",
+      tags: ["roles"],
+      middleware: [read] as const,
       description: "The user's effective roles: their own plus those of their groups, inherited groups included.",
       request: { params: s.userIdParam },
       responses: { 200: ok(s.result(z.array(r.effectiveRole)), "Effective roles, highest first"), ...errors },

@@ -43,7 +43,9 @@ export const createGroupBody = z
     welcome_message: welcomeMessageSchema.optional(),
   })
   .strict()
-  .openapi("CreateGroup", { example: { name: "FC Barcelona fans", description: "FC Barcelona fans across EMEA", custom_data: { key: "value" } } });
+  .openapi("CreateGroup", {
+    example: { name: "FC Barcelona fans", description: "FC Barcelona fans across EMEA", custom_data: { key: "value" } },
+  });
 
 export const updateGroupBody = z
   .object({
@@ -60,12 +62,22 @@ export const memberIdsBody = z
   .object({
     user_ids: idListSchema.optional(),
     emails: z.array(emailSchema).max(1_000).optional().openapi({ description: "members named by email (each must be a user's)" }),
-    phone_numbers: z.array(phoneSchema).max(1_000).optional().openapi({ description: "members named by E.164 phone number (each must be a user's)" }),
+    phone_numbers: z
+      .array(phoneSchema)
+      .max(1_000)
+      .optional()
+      .openapi({ description: "members named by E.164 phone number (each must be a user's)" }),
     role: memberRoleSchema.optional(),
   })
   .strict()
-  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) > 0, { message: "name at least one member in user_ids, emails or phone_numbers", path: ["user_ids"] })
-  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) <= 1_000, { message: "at most 1,000 members per call", path: ["user_ids"] })
+  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) > 0, {
+    message: "name at least one member in user_ids, emails or phone_numbers",
+    path: ["user_ids"],
+  })
+  .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) <= 1_000, {
+    message: "at most 1,000 members per call",
+    path: ["user_ids"],
+  })
   .openapi("MemberIds", { example: { user_ids: ["alice", "bob"] } });
 
 export const removeMemberIdsBody = z.object({ user_ids: idListSchema }).strict().openapi("RemoveMemberIds");
@@ -96,7 +108,11 @@ export const group = z
     custom_data: z.record(z.string(), z.unknown()),
     welcome_message: z.string().nullable().optional(),
     member_count: z.number().int().openapi({ description: "direct members" }),
-    user_count: z.number().int().optional().openapi({ description: "distinct users in the group or any group below it (on /v1/groups responses)" }),
+    user_count: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "distinct users in the group or any group below it (on /v1/groups responses)" }),
     sub_group_count: z.number().int().optional(),
     parent_group_count: z.number().int().optional(),
     created_at: z.number().int(),
@@ -120,7 +136,10 @@ export const user = z
   .openapi("User");
 
 export const transitiveQuery = z.object({
-  transitive: z.enum(["true", "false"]).default("false").transform((v) => v === "true")
+  transitive: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
     .openapi({ description: "true: include users (or groups) held through the hierarchy, each once" }),
 });
 
@@ -147,8 +166,7 @@ export const errorBody = z
   .openapi("Error");
 
 export const result = <T extends z.ZodType>(schema: T) => z.object({ result: schema });
-export const pageResult = <T extends z.ZodType>(schema: T) =>
-  z.object({ result: z.array(schema), next_cursor: z.string().nullable() });
+export const pageResult = <T extends z.ZodType>(schema: T) => z.object({ result: z.array(schema), next_cursor: z.string().nullable() });
 
 export const linkResult = z.object({ linked: z.number().int(), already_linked: z.number().int() });
 export const unlinkResult = z.object({ unlinked: z.number().int(), not_linked: z.number().int() });
@@ -157,10 +175,15 @@ export const addResult = z.object({ added: z.number().int(), already_members: z.
 export const replaceResult = z.object({ added: z.number().int(), removed: z.number().int(), member_count: z.number().int() });
 export const removeResult = z.object({ removed: z.number().int(), not_members: z.number().int() });
 
-export const claimResult = z
-  .record(z.string(), z.unknown())
-  .openapi("Claim", { example: { groups: ["FC Barcelona fans"] } });
+export const claimResult = z.record(z.string(), z.unknown()).openapi("Claim", { example: { groups: ["FC Barcelona fans"] } });
 
 export const auditEntry = z
-  .object({ id: z.string(), at: z.number().int(), actor: z.string().nullable(), action: z.string(), seq: z.number().int().nullable(), detail: z.unknown() })
+  .object({
+    id: z.string(),
+    at: z.number().int(),
+    actor: z.string().nullable(),
+    action: z.string(),
+    seq: z.number().int().nullable(),
+    detail: z.unknown(),
+  })
   .openapi("AuditEntry");

@@ -11,7 +11,11 @@ const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 type GroupFields = Pick<GroupRow, "id" | "name" | "description" | "type" | "customData" | "memberCount" | "createdAt" | "updatedAt"> &
   Partial<Pick<GroupRow, "welcomeMessage">>;
 
-const countsOut = (h: HierarchyCounts) => ({ user_count: h.userCount, sub_group_count: h.subGroupCount, parent_group_count: h.parentGroupCount });
+const countsOut = (h: HierarchyCounts) => ({
+  user_count: h.userCount,
+  sub_group_count: h.subGroupCount,
+  parent_group_count: h.parentGroupCount,
+});
 
 /** With counts: the hierarchy figures too (distinct users across the hierarchy, direct sub and parent groups). */
 export const groupOut = (g: GroupFields, counts?: HierarchyCounts) => ({

@@ -8,7 +8,10 @@ import { profileIn, userOut } from "./shape";
 export function registerUserRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
-      method: "put", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      method: "put",
+      path: "/users/{user_id}",
+      tags: ["users"],
+      middleware: [write] as const,
       description: "Creates the user, or replaces every profile field of an existing one.",
       request: { params: s.userIdParam, body: json(s.userBody) },
       responses: {
@@ -26,7 +29,10 @@ export function registerUserRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/users/{user_id}", tags: ["users"], middleware: [read] as const,
+      method: "get",
+      path: "/users/{user_id}",
+      tags: ["users"],
+      middleware: [read] as const,
       request: { params: s.userIdParam },
       responses: { 200: ok(s.result(s.user), "The user"), ...errors },
     }),
@@ -35,7 +41,10 @@ export function registerUserRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "patch", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      method: "patch",
+      path: "/users/{user_id}",
+      tags: ["users"],
+      middleware: [write] as const,
       description: "Updates the fields given; custom_data is replaced, not merged.",
       request: { params: s.userIdParam, body: json(s.userBody) },
       responses: { 200: ok(s.result(s.user), "Updated"), 409: ok(s.errorBody, "Email or phone number taken"), ...errors },
@@ -48,7 +57,10 @@ export function registerUserRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
-      method: "delete", path: "/users/{user_id}", tags: ["users"], middleware: [write] as const,
+      method: "delete",
+      path: "/users/{user_id}",
+      tags: ["users"],
+      middleware: [write] as const,
       description: "Deletes the user and removes them from every group.",
       request: { params: s.userIdParam },
       responses: { 204: { description: "Deleted" }, ...errors },

@@ -31,9 +31,13 @@ export function scimError(c: Context<AppEnv>, err: unknown) {
     console.error("unhandled error", err);
     return scimJson(c, { schemas: [SCIM.error], status: "500", detail: "internal error" }, 500);
   }
-  const scimType = (e.details.find((d) => typeof d.scimType === "string")?.scimType as string | undefined) ??
+  const scimType =
+    (e.details.find((d) => typeof d.scimType === "string")?.scimType as string | undefined) ??
     (e.message.startsWith("malformed JSON") ? "invalidSyntax" : scimTypeOf[e.kind]);
-  const detail = [e.message, ...e.details.filter((d) => d.message !== e.message).map((d) => (d.field ? `${d.field}: ${d.message}` : d.message))].join("; ");
+  const detail = [
+    e.message,
+    ...e.details.filter((d) => d.message !== e.message).map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)),
+  ].join("; ");
   return scimJson(c, { schemas: [SCIM.error], status: String(e.status), ...(scimType ? { scimType } : {}), detail }, e.status);
 }
 

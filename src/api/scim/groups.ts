@@ -25,7 +25,10 @@ async function existing(c: Context<AppEnv>, id: string) {
 
 const members = (value: unknown) => {
   const parsed = s.memberList.safeParse(value);
-  if (!parsed.success) throw new CoreError("invalid", "members must be a list of {value, display}", [{ message: parsed.error.issues[0]?.message ?? "invalid", scimType: "invalidValue" }]);
+  if (!parsed.success)
+    throw new CoreError("invalid", "members must be a list of {value, display}", [
+      { message: parsed.error.issues[0]?.message ?? "invalid", scimType: "invalidValue" },
+    ]);
   return parsed.data;
 };
 
@@ -49,7 +52,8 @@ async function applyGroupOperation(c: Context<AppEnv>, id: string, op: s.PatchOp
     if (op.op === "remove") throw new CoreError("invalid", "remove needs a path", [{ message: "no path", scimType: "noTarget" }]);
     const v = (op.value ?? {}) as Record<string, unknown>;
     await fields(v);
-    if (v.members !== undefined) await (op.op === "replace" ? replaceScimMembers(scope, id, members(v.members)) : addScimMembers(scope, id, members(v.members)));
+    if (v.members !== undefined)
+      await (op.op === "replace" ? replaceScimMembers(scope, id, members(v.members)) : addScimMembers(scope, id, members(v.members)));
     return;
   }
   if (/^members$/i.test(path)) {
@@ -57,15 +61,21 @@ async function applyGroupOperation(c: Context<AppEnv>, id: string, op: s.PatchOp
     if (op.op === "replace") return replaceScimMembers(scope, id, members(op.value ?? []));
     // remove: the members listed in value, or every member.
     if (op.value === undefined) return replaceScimMembers(scope, id, []);
-    return removeScimMembers(scope, id, members(op.value).map((m) => m.value));
+    return removeScimMembers(
+      scope,
+      id,
+      members(op.value).map((m) => m.value),
+    );
   }
   const named = memberIdsOfPath(path);
   if (named) {
-    if (op.op !== "remove") throw new CoreError("invalid", `only remove is supported on ${path}`, [{ message: "unsupported", scimType: "invalidPath" }]);
+    if (op.op !== "remove")
+      throw new CoreError("invalid", `only remove is supported on ${path}`, [{ message: "unsupported", scimType: "invalidPath" }]);
     return removeScimMembers(scope, id, named);
   }
   if (/^(displayName|externalId)$/i.test(path)) {
-    if (op.op === "remove" && /^displayName$/i.test(path)) throw new CoreError("invalid", "displayName is required", [{ message: "required", scimType: "mutability" }]);
+    if (op.op === "remove" && /^displayName$/i.test(path))
+      throw new CoreError("invalid", "displayName is required", [{ message: "required", scimType: "mutability" }]);
     const key = /^displayName$/i.test(path) ? "displayName" : "externalId";
     return fields({ [key]: op.op === "remove" ? null : op.value });
   }
@@ -78,8 +88,18 @@ export function registerGroupRoutes(app: ScimApp) {
     const where = q.filter ? compileFilter(parseFilter(q.filter), GROUP_ATTRIBUTES) : undefined;
     const page = await scimGroupPage(c.var.scope, where, q.startIndex, q.count);
     const p = projectionOf(q);
-    const byGroup = wants(p, "members") ? await scimMembersOf(c.var.scope, page.rows.map((g) => g.id)) : undefined;
-    return listResponse(c, page.rows.map((g) => project(scimGroup(g, baseOf(c), byGroup?.get(g.id)), p)), page.total, q.startIndex);
+    const byGroup = wants(p, "members")
+      ? await scimMembersOf(
+          c.var.scope,
+          page.rows.map((g) => g.id),
+        )
+      : undefined;
+    return listResponse(
+      c,
+      page.rows.map((g) => project(scimGroup(g, baseOf(c), byGroup?.get(g.id)), p)),
+      page.total,
+      q.startIndex,
+    );
   });
 
   app.post("/Groups", s.valid("json", s.groupBody), async (c) => {

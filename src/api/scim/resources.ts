@@ -10,7 +10,23 @@ export const etagOf = (version: number) => `W/"${version}"`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** User attributes kept as given (beyond the columns), per RFC 7643 §4.1 and the enterprise extension. */
-const KEPT = ["name", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "emails", "phoneNumbers", "ims", "photos", "addresses", "x509Certificates", SCIM.enterprise];
+const KEPT = [
+  "name",
+  "nickName",
+  "profileUrl",
+  "title",
+  "userType",
+  "preferredLanguage",
+  "locale",
+  "timezone",
+  "emails",
+  "phoneNumbers",
+  "ims",
+  "photos",
+  "addresses",
+  "x509Certificates",
+  SCIM.enterprise,
+];
 
 type Multi = { value?: unknown; primary?: unknown; Primary?: unknown; type?: unknown }[];
 const primaryOf = (list: unknown): string | undefined => {
@@ -29,7 +45,8 @@ export function profileOfScimUser(doc: Record<string, unknown>): UserProfile {
   return {
     userName: doc.userName as string,
     externalId: typeof doc.externalId === "string" ? doc.externalId : null,
-    active: doc.active === undefined ? true : doc.active === true || (typeof doc.active === "string" && doc.active.toLowerCase() === "true"),
+    active:
+      doc.active === undefined ? true : doc.active === true || (typeof doc.active === "string" && doc.active.toLowerCase() === "true"),
     name: typeof doc.displayName === "string" ? doc.displayName : typeof name.formatted === "string" ? name.formatted : null,
     givenName: typeof name.givenName === "string" ? name.givenName : null,
     familyName: typeof name.familyName === "string" ? name.familyName : null,
@@ -41,7 +58,11 @@ export function profileOfScimUser(doc: Record<string, unknown>): UserProfile {
 
 export function scimUser(u: UserRow, base: string) {
   const kept = (u.scimAttributes ? JSON.parse(u.scimAttributes) : {}) as Record<string, unknown>;
-  const name = { ...((kept.name as object) ?? {}), ...(u.givenName ? { givenName: u.givenName } : {}), ...(u.familyName ? { familyName: u.familyName } : {}) };
+  const name = {
+    ...((kept.name as object) ?? {}),
+    ...(u.givenName ? { givenName: u.givenName } : {}),
+    ...(u.familyName ? { familyName: u.familyName } : {}),
+  };
   return {
     schemas: [SCIM.user, ...(kept[SCIM.enterprise] ? [SCIM.enterprise] : [])],
     id: u.id,
@@ -53,7 +74,13 @@ export function scimUser(u: UserRow, base: string) {
     ...kept,
     ...(kept.emails === undefined && u.email ? { emails: [{ value: u.email, primary: true }] } : {}),
     ...(kept.phoneNumbers === undefined && u.phoneNumber ? { phoneNumbers: [{ value: u.phoneNumber, primary: true }] } : {}),
-    meta: { resourceType: "User", created: iso(u.createdAt), lastModified: iso(u.updatedAt), location: `${base}/Users/${u.id}`, version: etagOf(u.version) },
+    meta: {
+      resourceType: "User",
+      created: iso(u.createdAt),
+      lastModified: iso(u.updatedAt),
+      location: `${base}/Users/${u.id}`,
+      version: etagOf(u.version),
+    },
   };
 }
 
@@ -64,16 +91,39 @@ export function scimGroup(g: GroupRow, base: string, members?: ScimMember[]) {
     ...(g.externalId ? { externalId: g.externalId } : {}),
     displayName: g.name,
     ...(members
-      ? { members: members.map((m) => ({ value: m.value, ...(m.display ? { display: m.display } : {}), type: m.type, $ref: `${base}/${m.type}s/${m.value}` })) }
+      ? {
+          members: members.map((m) => ({
+            value: m.value,
+            ...(m.display ? { display: m.display } : {}),
+            type: m.type,
+            $ref: `${base}/${m.type}s/${m.value}`,
+          })),
+        }
       : {}),
-    meta: { resourceType: "Group", created: iso(g.createdAt), lastModified: iso(g.updatedAt), location: `${base}/Groups/${g.id}`, version: etagOf(g.version) },
+    meta: {
+      resourceType: "Group",
+      created: iso(g.createdAt),
+      lastModified: iso(g.updatedAt),
+      location: `${base}/Groups/${g.id}`,
+      version: etagOf(g.version),
+    },
   };
 }
 
 const ALWAYS = new Set(["id", "schemas"]);
 /** attributes=a,b.c (bracket filters in attribute names are read as the attribute itself). */
 const namesOf = (list: string | undefined) =>
-  list ? list.split(",").map((a) => a.trim().replace(/\[.*$/, "").replace(/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i, "")).filter(Boolean) : [];
+  list
+    ? list
+        .split(",")
+        .map((a) =>
+          a
+            .trim()
+            .replace(/\[.*$/, "")
+            .replace(/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i, ""),
+        )
+        .filter(Boolean)
+    : [];
 
 export interface Projection {
   attributes: string[];
@@ -94,10 +144,13 @@ export function project(resource: Record<string, unknown>, p: Projection): Recor
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(resource)) {
     if (!ALWAYS.has(key) && !wants(p, key)) continue;
-    const subs = p.attributes.filter((a) => a.toLowerCase().startsWith(`${key.toLowerCase()}.`)).map((a) => a.slice(key.length + 1).toLowerCase());
-    out[key] = subs.length > 0 && value && typeof value === "object" && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).filter(([k]) => subs.includes(k.toLowerCase())))
-      : value;
+    const subs = p.attributes
+      .filter((a) => a.toLowerCase().startsWith(`${key.toLowerCase()}.`))
+      .map((a) => a.slice(key.length + 1).toLowerCase());
+    out[key] =
+      subs.length > 0 && value && typeof value === "object" && !Array.isArray(value)
+        ? Object.fromEntries(Object.entries(value).filter(([k]) => subs.includes(k.toLowerCase())))
+        : value;
   }
   return out;
 }

@@ -9,8 +9,18 @@ export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(ta
 
 export const listQuery = z.object({
   filter: z.string().max(4_000).optional(),
-  startIndex: z.coerce.number().int().catch(1).default(1).transform((n) => Math.max(1, n)),
-  count: z.coerce.number().int().catch(100).default(100).transform((n) => Math.min(Math.max(0, n), 1_000)),
+  startIndex: z.coerce
+    .number()
+    .int()
+    .catch(1)
+    .default(1)
+    .transform((n) => Math.max(1, n)),
+  count: z.coerce
+    .number()
+    .int()
+    .catch(100)
+    .default(100)
+    .transform((n) => Math.min(Math.max(0, n), 1_000)),
   attributes: z.string().max(2_000).optional(),
   excludedAttributes: z.string().max(2_000).optional(),
 });
@@ -25,17 +35,35 @@ export const userBody = z.looseObject({
   displayName: z.string().max(256).optional(),
   active: z.union([z.boolean(), z.enum(["True", "False", "true", "false"])]).optional(),
   name: z.looseObject({}).optional(),
-  emails: z.array(z.looseObject({ value: z.string().max(320).optional() })).max(20).optional(),
-  phoneNumbers: z.array(z.looseObject({ value: z.string().max(64).optional() })).max(20).optional(),
+  emails: z
+    .array(z.looseObject({ value: z.string().max(320).optional() }))
+    .max(20)
+    .optional(),
+  phoneNumbers: z
+    .array(z.looseObject({ value: z.string().max(64).optional() }))
+    .max(20)
+    .optional(),
 });
 
 /** A member as identity providers send it: {value, display} (also displayName), or a bare id. */
 export const memberValue = z.union([
-  z.string().min(1).max(128).transform((value) => ({ value, display: undefined as string | undefined })),
-  z.looseObject({ value: z.string().min(1).max(128), display: z.string().max(256).optional(), displayName: z.string().max(256).optional() })
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .transform((value) => ({ value, display: undefined as string | undefined })),
+  z
+    .looseObject({
+      value: z.string().min(1).max(128),
+      display: z.string().max(256).optional(),
+      displayName: z.string().max(256).optional(),
+    })
     .transform((m) => ({ value: m.value, display: m.display ?? m.displayName })),
 ]);
-export const memberList = z.union([z.array(memberValue).max(1_000, "at most 1,000 members per request"), memberValue.transform((m) => [m])]);
+export const memberList = z.union([
+  z.array(memberValue).max(1_000, "at most 1,000 members per request"),
+  memberValue.transform((m) => [m]),
+]);
 
 export const groupBody = z.looseObject({
   displayName: z.string({ message: "displayName is required" }).trim().min(1, "displayName is required").max(200),
@@ -45,7 +73,16 @@ export const groupBody = z.looseObject({
 
 export const patchBody = z.looseObject({
   Operations: z
-    .array(z.looseObject({ op: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(["add", "remove", "replace"], { message: "op must be add, remove or replace" })), path: z.string().max(1_000).optional(), value: z.unknown().optional() }))
+    .array(
+      z.looseObject({
+        op: z
+          .string()
+          .transform((s) => s.toLowerCase())
+          .pipe(z.enum(["add", "remove", "replace"], { message: "op must be add, remove or replace" })),
+        path: z.string().max(1_000).optional(),
+        value: z.unknown().optional(),
+      }),
+    )
     .min(1, "Operations must hold at least one operation")
     .max(1_000),
 });

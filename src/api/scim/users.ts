@@ -34,7 +34,12 @@ export function registerUserRoutes(app: ScimApp) {
     const where = q.filter ? compileFilter(parseFilter(q.filter), USER_ATTRIBUTES) : undefined;
     const page = await scimUserPage(c.var.scope, where, q.startIndex, q.count);
     const p = projectionOf(q);
-    return listResponse(c, page.rows.map((u) => project(scimUser(u, baseOf(c)), p)), page.total, q.startIndex);
+    return listResponse(
+      c,
+      page.rows.map((u) => project(scimUser(u, baseOf(c)), p)),
+      page.total,
+      q.startIndex,
+    );
   });
 
   app.post("/Users", s.valid("json", s.userBody), async (c) => {
@@ -61,7 +66,10 @@ export function registerUserRoutes(app: ScimApp) {
     const current = scimUser(await existing(c, id), baseOf(c));
     const patched = applyPatch(current, c.req.valid("json").Operations);
     const parsed = s.userBody.safeParse(patched);
-    if (!parsed.success) throw new CoreError("invalid", `the patched user is not valid: ${parsed.error.issues.map((i) => i.message).join("; ")}`, [{ message: "invalid result", scimType: "invalidValue" }]);
+    if (!parsed.success)
+      throw new CoreError("invalid", `the patched user is not valid: ${parsed.error.issues.map((i) => i.message).join("; ")}`, [
+        { message: "invalid result", scimType: "invalidValue" },
+      ]);
     const row = await saveScimUser(c.var.scope, id, profileOfScimUser(parsed.data), "patch");
     return patchResult(c, () => scimUser(row, baseOf(c)), row.version);
   });

@@ -10,31 +10,76 @@ const int = z.number().int();
 
 // Seed 002's documented traits, by their documented types; others pass through.
 const enrichment = {
-  enrichment_name: str, enrichment_legal_name: str, enrichment_domain: str, enrichment_domain_aliases: strings,
-  enrichment_phone_numbers: strings, enrichment_email_addresses: strings, enrichment_sector: str, enrichment_industry_group: str,
-  enrichment_industry: str, enrichment_sub_industry: str, enrichment_tags: strings, enrichment_description: str,
-  enrichment_founder_year: int, enrichment_location: str, enrichment_time_zone: str, enrichment_street_number: str,
-  enrichment_street_name: str, enrichment_street_address: str, enrichment_city: str, enrichment_postal_code: str,
-  enrichment_state: str, enrichment_state_code: str, enrichment_country: str, enrichment_country_code: str, enrichment_logo: str,
-  enrichment_linkedin_handle: str, enrichment_facebook_handle: str, enrichment_twitter_handle: str, enrichment_crunchbase_handle: str,
-  enrichment_email_provider: str, enrichment_type: str, enrichment_phone: str, enrichment_traffic_rank: str, enrichment_employees: int,
-  enrichment_employees_range: str, enrichment_market_cap: str, enrichment_raised: str, enrichment_annual_revenue: str,
-  enrichment_tech: str, enrichment_tech_categories: strings,
+  enrichment_name: str,
+  enrichment_legal_name: str,
+  enrichment_domain: str,
+  enrichment_domain_aliases: strings,
+  enrichment_phone_numbers: strings,
+  enrichment_email_addresses: strings,
+  enrichment_sector: str,
+  enrichment_industry_group: str,
+  enrichment_industry: str,
+  enrichment_sub_industry: str,
+  enrichment_tags: strings,
+  enrichment_description: str,
+  enrichment_founder_year: int,
+  enrichment_location: str,
+  enrichment_time_zone: str,
+  enrichment_street_number: str,
+  enrichment_street_name: str,
+  enrichment_street_address: str,
+  enrichment_city: str,
+  enrichment_postal_code: str,
+  enrichment_state: str,
+  enrichment_state_code: str,
+  enrichment_country: str,
+  enrichment_country_code: str,
+  enrichment_logo: str,
+  enrichment_linkedin_handle: str,
+  enrichment_facebook_handle: str,
+  enrichment_twitter_handle: str,
+  enrichment_crunchbase_handle: str,
+  enrichment_email_provider: str,
+  enrichment_type: str,
+  enrichment_phone: str,
+  enrichment_traffic_rank: str,
+  enrichment_employees: int,
+  enrichment_employees_range: str,
+  enrichment_market_cap: str,
+  enrichment_raised: str,
+  enrichment_annual_revenue: str,
+  enrichment_tech: str,
+  enrichment_tech_categories: strings,
 };
 const optional = <T extends Record<string, z.ZodType>>(shape: T) =>
   Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: z.ZodOptional<T[K]> };
 
 const seed002Traits = z.looseObject({
   group_type: z.string({ message: "is required (e.g. Account, Team)" }).min(1).max(64),
-  name: str.optional(), planName: str.optional(), domain: str.optional(),
+  name: str.optional(),
+  planName: str.optional(),
+  domain: str.optional(),
   ...optional(enrichment),
 });
 
-const address = z.strictObject({ city: str.optional(), country: str.optional(), postal_code: str.optional(), state: str.optional(), street: str.optional() });
+const address = z.strictObject({
+  city: str.optional(),
+  country: str.optional(),
+  postal_code: str.optional(),
+  state: str.optional(),
+  street: str.optional(),
+});
 const seed003Traits = z.looseObject({
   group_type: z.string().min(1).max(64).optional(),
-  name: str.optional(), address: address.optional(), avatar: str.optional(), description: str.optional(), email: str.optional(),
-  employees: str.optional(), phone: str.optional(), website: str.optional(), plan: str.optional(),
+  name: str.optional(),
+  address: address.optional(),
+  avatar: str.optional(),
+  description: str.optional(),
+  email: str.optional(),
+  employees: str.optional(),
+  phone: str.optional(),
+  website: str.optional(),
+  plan: str.optional(),
 });
 
 const event = <T extends z.ZodType>(traits: T) =>

@@ -54,7 +54,11 @@ export function groupCallRoutes(eventSchema: z.ZodType<GroupCallEvent>) {
       else for (const i of parsed.error.issues) errors.push({ index, field: i.path.map(String).join(".") || "event", message: i.message });
     });
     if (errors.length > 0) {
-      throw new CoreError("invalid", `${new Set(errors.map((e) => e.index)).size} of ${list.length} event(s) are invalid; nothing was applied`, errors.slice(0, 100));
+      throw new CoreError(
+        "invalid",
+        `${new Set(errors.map((e) => e.index)).size} of ${list.length} event(s) are invalid; nothing was applied`,
+        errors.slice(0, 100),
+      );
     }
     checkTrackingLimits(events);
     const r = await ingest(c.var.scope, events);

@@ -56,7 +56,8 @@ interface Dropped {
 function parseEvent(raw: unknown, index: number, receivedAt: number): TrackedEvent | Dropped {
   const parsed = anyEvent.safeParse(raw);
   const messageId = typeof (raw as { messageId?: unknown })?.messageId === "string" ? (raw as { messageId: string }).messageId : undefined;
-  if (!parsed.success) return { index, messageId, errors: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "event"}: ${i.message}`) };
+  if (!parsed.success)
+    return { index, messageId, errors: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "event"}: ${i.message}`) };
   const e = parsed.data;
   // Segment's timestamp, or RudderStack's originalTimestamp; else when it arrived.
   const at = Date.parse(e.timestamp ?? e.originalTimestamp ?? new Date(receivedAt).toISOString());
@@ -79,10 +80,24 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
   if (dropped.length > 0) console.warn(JSON.stringify({ msg: "segment events dropped", tenant: c.var.scope.tenantId, dropped }));
   const r = await ingest(c.var.scope, valid);
   // track, page, screen and alias are acknowledged and counted here, not stored.
-  console.log(JSON.stringify({ msg: "segment batch", tenant: c.var.scope.tenantId, applied: r.applied, duplicates: r.duplicates, acknowledged: r.acknowledged, dropped: dropped.length }));
-  if (r.failed.length > 0) console.warn(JSON.stringify({ msg: "segment events not applied", tenant: c.var.scope.tenantId, failed: r.failed }));
+  console.log(
+    JSON.stringify({
+      msg: "segment batch",
+      tenant: c.var.scope.tenantId,
+      applied: r.applied,
+      duplicates: r.duplicates,
+      acknowledged: r.acknowledged,
+      dropped: dropped.length,
+    }),
+  );
+  if (r.failed.length > 0)
+    console.warn(JSON.stringify({ msg: "segment events not applied", tenant: c.var.scope.tenantId, failed: r.failed }));
   const report = [...dropped, ...r.failed.map((f) => ({ index: f.index, errors: [f.message] }))].sort((a, b) => a.index - b.index);
-  return c.json({ success: true, ...(report.length > 0 ? { dropped: report } : {}), ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}) });
+  return c.json({
+    success: true,
+    ...(report.length > 0 ? { dropped: report } : {}),
+    ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
+  });
 }
 
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */

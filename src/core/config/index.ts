@@ -9,7 +9,11 @@ import { merge, settingsPatchSchema, type SettingsPatch, type TenantSettings } f
 export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
   const parsed = settingsPatchSchema.safeParse(patch);
   if (!parsed.success) {
-    throw new CoreError("invalid", "invalid configuration", parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })));
+    throw new CoreError(
+      "invalid",
+      "invalid configuration",
+      parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
+    );
   }
   const next = merge(await loadSettings(scope.db, scope.tenantId), parsed.data);
   const now = Date.now();
@@ -25,6 +29,9 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
 /** The seed-001 surface's switch: with groups disabled for the tenant, its group endpoints answer 403. */
 export async function assertGroupsEnabled(scope: Scope) {
   if (!(await loadSettings(scope.db, scope.tenantId)).groupsEnabled) {
-    throw new CoreError("forbidden", 'groups are disabled for this tenant; enable them with POST /resources/groups/v1/config {"enabled": true}');
+    throw new CoreError(
+      "forbidden",
+      'groups are disabled for this tenant; enable them with POST /resources/groups/v1/config {"enabled": true}',
+    );
   }
 }

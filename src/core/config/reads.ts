@@ -7,4 +7,3 @@ export async function loadSettings(db: Db, tenantId: string): Promise<TenantSett
   const row = await db.select().from(tenantConfig).where(eq(tenantConfig.tenantId, tenantId)).get();
   return parseStored(row?.settings);
 }
-

@@ -56,4 +56,3 @@ export function parseStored(text: string | undefined | null): TenantSettings {
   if (!text) return DEFAULT_SETTINGS;
   return tenantSettingsSchema.parse(merge(DEFAULT_SETTINGS, JSON.parse(text)));
 }
-

@@ -50,7 +50,13 @@ export async function createConversationGroup(scope: Scope, input: NewConversati
     await addMembers(scope, group.id, [scope.actor], "admin", "kaizala");
     if (valid.length > 0) {
       const ids = await usersByPhone(scope, valid);
-      await addMembers(scope, group.id, valid.map((p) => ids.get(p)!), "member", "kaizala");
+      await addMembers(
+        scope,
+        group.id,
+        valid.map((p) => ids.get(p)!),
+        "member",
+        "kaizala",
+      );
     }
   } catch (e) {
     // The call failed as a whole: leave no half-made group behind.
@@ -100,7 +106,10 @@ export async function callerGroups(scope: Scope, opts: { withHierarchy: boolean;
     FROM reached r CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = r.id
     WHERE ${opts.only ?? null} IS NULL OR g.id = ${opts.only ?? null}
     ORDER BY g.name_key`);
-  const counts = await hierarchyCounts(scope, rows.map((r) => r.id as string));
+  const counts = await hierarchyCounts(
+    scope,
+    rows.map((r) => r.id as string),
+  );
   const admin = scope.principal?.scopes.has("admin") ?? false;
   return rows.map((r) => {
     const callerRole: CallerRole = r.caller_role === "admin" ? "Admin" : r.caller_role ? "Member" : r.above ? "Member" : "None";
@@ -143,6 +152,9 @@ export async function groupDetails(scope: Scope, groupIds: string[]): Promise<Ma
       coalesce(p.n, 0) AS unprov_all
     FROM json_each(${ids}) j LEFT JOIN unprovisioned p ON p.root = j.value`);
   return new Map(
-    rows.map((r) => [r.id, { uniqueUserCount: r.unique_users, currentLevelUnProvisionedUserCount: r.unprov_direct, unProvisionedUserCount: r.unprov_all }]),
+    rows.map((r) => [
+      r.id,
+      { uniqueUserCount: r.unique_users, currentLevelUnProvisionedUserCount: r.unprov_direct, unProvisionedUserCount: r.unprov_all },
+    ]),
   );
 }

@@ -116,7 +116,11 @@ export async function groupAudit(scope: Scope, groupId: string, q: { limit: numb
         ORDER BY seq LIMIT ${q.limit + 1}`,
   );
   if (rows.length === 0) await getGroup(scope, groupId);
-  return pageOf(rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })), q.limit, (r) => String(r.seq));
+  return pageOf(
+    rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })),
+    q.limit,
+    (r) => String(r.seq),
+  );
 }
 
 /** How many users still wait for the claims refresh the group's coordinator queued (0: every claim is current). */

@@ -62,7 +62,13 @@ export async function groupViewsByIds(scope: Scope, ids: string[], rel: Relation
   const rows: GroupRow[] = [];
   for (let i = 0; i < ids.length; i += 90) {
     const slice = ids.slice(i, i + 90);
-    rows.push(...(await scope.db.select().from(groups).where(and(eq(groups.tenantId, scope.tenantId), inArray(groups.id, slice))).all()));
+    rows.push(
+      ...(await scope.db
+        .select()
+        .from(groups)
+        .where(and(eq(groups.tenantId, scope.tenantId), inArray(groups.id, slice)))
+        .all()),
+    );
   }
   const byId = new Map(rows.map((g) => [g.id, g]));
   const ordered = [...new Set(ids)].flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));

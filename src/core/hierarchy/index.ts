@@ -65,7 +65,13 @@ export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise
   const out = new Map<string, HierarchyCounts>();
   if (groupIds.length === 0) return out;
   const t = scope.tenantId;
-  const known = await scope.db.all<{ id: string; cached: number | null; agg_version: number; sub_groups: number; parent_groups: number }>(sql`
+  const known = await scope.db.all<{
+    id: string;
+    cached: number | null;
+    agg_version: number;
+    sub_groups: number;
+    parent_groups: number;
+  }>(sql`
     SELECT g.id, g.user_count_cache AS cached, g.agg_version,
       (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.parent_id = g.id) AS sub_groups,
       (SELECT count(*) FROM group_edges e WHERE e.tenant_id = ${t} AND e.child_id = g.id) AS parent_groups
@@ -96,7 +102,11 @@ export interface TransitiveMember extends UserRow {
 }
 
 /** Every user in the group or any group below it, once each, paged by user id. */
-export async function transitiveMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string }): Promise<Page<TransitiveMember>> {
+export async function transitiveMembers(
+  scope: Scope,
+  groupId: string,
+  q: { limit: number; cursor?: string },
+): Promise<Page<TransitiveMember>> {
   await assertGroup(scope, groupId);
   const t = scope.tenantId;
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
@@ -110,7 +120,10 @@ export async function transitiveMembers(scope: Scope, groupId: string, q: { limi
       CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
     WHERE m.user_id > ${after}
     GROUP BY m.user_id ORDER BY m.user_id LIMIT ${q.limit + 1}`);
-  const profiles = await profilesOf(scope, rows.map((r) => r.user_id));
+  const profiles = await profilesOf(
+    scope,
+    rows.map((r) => r.user_id),
+  );
   const members = rows.flatMap((r) => (profiles.has(r.user_id) ? [{ ...profiles.get(r.user_id)!, direct: r.direct === 1 }] : []));
   return pageOf(members, q.limit, (m) => m.id);
 }
@@ -131,7 +144,11 @@ export interface HeldGroupTransitive {
 }
 
 /** The user's direct groups and every group above them, each once, marked with how it is held; paged by group id. */
-export async function transitiveUserGroups(scope: Scope, userId: string, q: { limit: number; cursor?: string }): Promise<Page<HeldGroupTransitive>> {
+export async function transitiveUserGroups(
+  scope: Scope,
+  userId: string,
+  q: { limit: number; cursor?: string },
+): Promise<Page<HeldGroupTransitive>> {
   const t = scope.tenantId;
   const user = await scope.db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${t} AND id = ${userId}`);
   if (!user) throw notFound("user", userId);
@@ -147,6 +164,10 @@ export async function transitiveUserGroups(scope: Scope, userId: string, q: { li
       LEFT JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}
     WHERE h.group_id > ${after}
     ORDER BY h.group_id LIMIT ${q.limit + 1}`);
-  const held = rows.map(({ role, ...group }) => ({ group, role, membership: role === null ? ("inherited" as const) : ("direct" as const) }));
+  const held = rows.map(({ role, ...group }) => ({
+    group,
+    role,
+    membership: role === null ? ("inherited" as const) : ("direct" as const),
+  }));
   return pageOf(held, q.limit, (h) => h.group.id);
 }

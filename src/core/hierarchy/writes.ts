@@ -21,8 +21,14 @@ async function assertGroupsExist(db: Db, tenantId: string, ids: string[]) {
   const names = await namesOf(db, tenantId, ids);
   const missing = ids.filter((id) => !names.has(id));
   if (missing.length > 0) {
-    throw new CoreError("not_found", `group${missing.length > 1 ? "s" : ""} ${missing.slice(0, 10).map((id) => `'${id}'`).join(", ")} not found`,
-      missing.slice(0, 100).map((id) => ({ field: "group_ids", message: `unknown group '${id}'` })));
+    throw new CoreError(
+      "not_found",
+      `group${missing.length > 1 ? "s" : ""} ${missing
+        .slice(0, 10)
+        .map((id) => `'${id}'`)
+        .join(", ")} not found`,
+      missing.slice(0, 100).map((id) => ({ field: "group_ids", message: `unknown group '${id}'` })),
+    );
   }
   return names;
 }
@@ -103,7 +109,10 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
   const settings = await loadSettings(db, m.tenantId);
   const levels = await levelsThrough(db, m.tenantId, parentId, childIds, settings.maxHierarchyDepth + 1);
   if (levels > settings.maxHierarchyDepth) {
-    throw new CoreError("limit_exceeded", `the hierarchy would be ${levels} levels deep; this tenant allows at most ${settings.maxHierarchyDepth} (config maxHierarchyDepth)`);
+    throw new CoreError(
+      "limit_exceeded",
+      `the hierarchy would be ${levels} levels deep; this tenant allows at most ${settings.maxHierarchyDepth} (config maxHierarchyDepth)`,
+    );
   }
   // Everyone under the children gains the parent's groups (the link does not change who that is).
   const affected = await subtreeUserIds(db, m.tenantId, childIds);

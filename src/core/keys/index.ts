@@ -20,7 +20,13 @@ export const isWellFormedApiKey = (text: string) => API_KEY_PATTERN.test(text);
 
 function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return API_KEY_PREFIX + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return (
+    API_KEY_PREFIX +
+    btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "")
+  );
 }
 
 export async function hashSecret(secret: string): Promise<string> {

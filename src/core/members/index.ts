@@ -23,7 +23,12 @@ export interface ReplaceOutcome {
 }
 
 export function addMembers(
-  scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api", displays: Record<string, string> = {},
+  scope: Scope,
+  groupId: string,
+  userIds: string[],
+  role: MemberRole = "member",
+  source = "api",
+  displays: Record<string, string> = {},
 ): Promise<AddOutcome> {
   return unwrap(coordinatorOf(scope, groupId).addMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role, displays));
 }
@@ -32,7 +37,13 @@ export function removeMembers(scope: Scope, groupId: string, userIds: string[], 
   return unwrap(coordinatorOf(scope, groupId).removeMembers(callerOf(scope, groupId, source), uniqueIds(userIds)));
 }
 
-export function replaceMembers(scope: Scope, groupId: string, userIds: string[], role: MemberRole = "member", source = "api"): Promise<ReplaceOutcome> {
+export function replaceMembers(
+  scope: Scope,
+  groupId: string,
+  userIds: string[],
+  role: MemberRole = "member",
+  source = "api",
+): Promise<ReplaceOutcome> {
   return unwrap(coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
 }
 

@@ -60,7 +60,10 @@ export interface PreAdd {
 }
 
 /** The columns of preAddColumns, read (possibly as part of a larger read) → what an add checks. */
-export function preAddOf(groupId: string, row: { member_count: number | null; settings: string | null; existing: string } | undefined): PreAdd {
+export function preAddOf(
+  groupId: string,
+  row: { member_count: number | null; settings: string | null; existing: string } | undefined,
+): PreAdd {
   if (row?.member_count == null) throw notFound("group", groupId);
   return {
     state: { memberCount: row.member_count },
@@ -135,7 +138,12 @@ export interface AddResult {
 
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(
-  db: Db, m: MutationMeta, ids: string[], role: MemberRole, displays: Record<string, string> = {}, pre?: PreAdd,
+  db: Db,
+  m: MutationMeta,
+  ids: string[],
+  role: MemberRole,
+  displays: Record<string, string> = {},
+  pre?: PreAdd,
 ): Promise<AddResult> {
   const { state, settings, existing } = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
   const fresh = ids.filter((id) => !existing.has(id));
@@ -156,10 +164,12 @@ export async function addMembers(
     insertMembers(m, idsJson, role, now),
     auditStatement(m, "members.add", { user_ids: ids, role }, now),
     forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
-    ...(Object.keys(displays).length === 0 ? [] : [
-      sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
+    ...(Object.keys(displays).length === 0
+      ? []
+      : [
+          sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
           WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
-    ]),
+        ]),
   ]);
   const added = changesOf(results, 2);
   return { added, already_members: ids.length - added, added_ids: fresh };

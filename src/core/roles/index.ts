@@ -20,14 +20,24 @@ export interface RoleInput {
   level: number;
 }
 
-const keyClash = (key: string) => new CoreError("conflict", `a role with key '${key}' already exists`, [{ field: "key", message: "must be unique" }]);
+const keyClash = (key: string) =>
+  new CoreError("conflict", `a role with key '${key}' already exists`, [{ field: "key", message: "must be unique" }]);
 
 export async function createRole(scope: Scope, input: RoleInput): Promise<RoleRow> {
   const now = Date.now();
   try {
     const row = await scope.db
       .insert(roles)
-      .values({ tenantId: scope.tenantId, id: newId(), key: input.key, name: input.name, description: input.description ?? "", level: input.level, createdAt: now, updatedAt: now })
+      .values({
+        tenantId: scope.tenantId,
+        id: newId(),
+        key: input.key,
+        name: input.name,
+        description: input.description ?? "",
+        level: input.level,
+        createdAt: now,
+        updatedAt: now,
+      })
       .returning()
       .get();
     return strip(row);
@@ -44,7 +54,9 @@ export async function listRoles(scope: Scope): Promise<RoleRow[]> {
 }
 
 export async function getRole(scope: Scope, roleId: string): Promise<RoleRow> {
-  const row = await scope.db.get<RoleRow>(sql`SELECT ${roleColumns} FROM roles r WHERE r.tenant_id = ${scope.tenantId} AND r.id = ${roleId}`);
+  const row = await scope.db.get<RoleRow>(
+    sql`SELECT ${roleColumns} FROM roles r WHERE r.tenant_id = ${scope.tenantId} AND r.id = ${roleId}`,
+  );
   if (!row) throw notFound("role", roleId);
   return row;
 }

@@ -24,7 +24,10 @@ export async function assertRolesExist(db: Db, tenantId: string, roleIds: string
   const missing = rows.map((r) => r.value);
   throw new CoreError(
     "not_found",
-    `role${missing.length > 1 ? "s" : ""} ${missing.slice(0, 10).map((id) => `'${id}'`).join(", ")} ${missing.length > 1 ? "were" : "was"} not found`,
+    `role${missing.length > 1 ? "s" : ""} ${missing
+      .slice(0, 10)
+      .map((id) => `'${id}'`)
+      .join(", ")} ${missing.length > 1 ? "were" : "was"} not found`,
     missing.slice(0, 100).map((id) => ({ field: "role_ids", message: `unknown role '${id}'` })),
   );
 }

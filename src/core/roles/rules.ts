@@ -23,8 +23,7 @@ const bestLevelSql = (tenantId: string, roleKeys: string[]) =>
   sql`(SELECT min(r.level) FROM json_each(${JSON.stringify(roleKeys)}) j
        CROSS JOIN roles r ON r.tenant_id = ${tenantId} AND r.key = j.value)`;
 
-const describeBest = (best: number | null) =>
-  best === null ? "you hold no role of this tenant" : `your highest role has level ${best}`;
+const describeBest = (best: number | null) => (best === null ? "you hold no role of this tenant" : `your highest role has level ${best}`);
 
 /** Rule 1: every one of these roles must have a level greater than the caller's best. */
 export async function assertMayAssignRoles(db: Db, tenantId: string, who: Authority, roleIds: string[]) {

@@ -18,8 +18,17 @@ export const USER_ATTRIBUTES: AttributeMap = {
   userType: { expr: kept("$.userType") },
   locale: { expr: kept("$.locale") },
   active: { expr: sql`${users.active}`, kind: "boolean" },
-  emails: jsonArray(sql`coalesce(${kept("$.emails")}, json_array(json_object('value', ${users.email}, 'primary', json('true'))))`, ["value", "type", "primary", "display"]),
-  phoneNumbers: jsonArray(sql`coalesce(${kept("$.phoneNumbers")}, json_array(json_object('value', ${users.phoneNumber})))`, ["value", "type", "primary"]),
+  emails: jsonArray(sql`coalesce(${kept("$.emails")}, json_array(json_object('value', ${users.email}, 'primary', json('true'))))`, [
+    "value",
+    "type",
+    "primary",
+    "display",
+  ]),
+  phoneNumbers: jsonArray(sql`coalesce(${kept("$.phoneNumbers")}, json_array(json_object('value', ${users.phoneNumber})))`, [
+    "value",
+    "type",
+    "primary",
+  ]),
   "meta.created": { expr: sql`${users.createdAt}`, kind: "date" },
   "meta.lastModified": { expr: sql`${users.updatedAt}`, kind: "date" },
 };

@@ -5,7 +5,8 @@ import { parse, type Filter } from "scim2-parse-filter";
 import { sql, type SQL } from "drizzle-orm";
 import { CoreError } from "../shared/errors";
 
-const invalidFilter = (detail: string) => new CoreError("invalid", detail, [{ field: "filter", message: detail, scimType: "invalidFilter" }]);
+const invalidFilter = (detail: string) =>
+  new CoreError("invalid", detail, [{ field: "filter", message: detail, scimType: "invalidFilter" }]);
 
 const OPERATORS = new Set(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
 const JSON_LITERAL = /^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/;
@@ -62,7 +63,9 @@ export type AttributeMap = Record<
 export const jsonArray = (column: SQL, subs: string[]): AttributeMap[string] => ({
   multi: (sub) => {
     const name = subs.find((s) => s.toLowerCase() === sub.toLowerCase());
-    return name === undefined ? undefined : { from: sql`json_each(coalesce(${column}, '[]')) x`, where: sql`1`, item: sql.raw(`json_extract(x.value, '$.${name}')`) };
+    return name === undefined
+      ? undefined
+      : { from: sql`json_each(coalesce(${column}, '[]')) x`, where: sql`1`, item: sql.raw(`json_extract(x.value, '$.${name}')`) };
   },
 });
 
@@ -84,15 +87,24 @@ function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolea
   const l = text && !caseExact && !lowered ? sql`lower(${left})` : left;
   const v = text && !caseExact ? (value as string).normalize("NFC").toLowerCase() : value;
   switch (op) {
-    case "eq": return v === null ? sql`${left} IS NULL` : sql`${l} = ${v}`;
-    case "ne": return v === null ? sql`${left} IS NOT NULL` : sql`(${l} IS NULL OR ${l} != ${v})`;
-    case "co": return sql`${l} LIKE ${`%${likeEscape(String(v))}%`} ESCAPE '\\'`;
-    case "sw": return sql`${l} LIKE ${`${likeEscape(String(v))}%`} ESCAPE '\\'`;
-    case "ew": return sql`${l} LIKE ${`%${likeEscape(String(v))}`} ESCAPE '\\'`;
-    case "gt": return sql`${l} > ${v}`;
-    case "ge": return sql`${l} >= ${v}`;
-    case "lt": return sql`${l} < ${v}`;
-    case "le": return sql`${l} <= ${v}`;
+    case "eq":
+      return v === null ? sql`${left} IS NULL` : sql`${l} = ${v}`;
+    case "ne":
+      return v === null ? sql`${left} IS NOT NULL` : sql`(${l} IS NULL OR ${l} != ${v})`;
+    case "co":
+      return sql`${l} LIKE ${`%${likeEscape(String(v))}%`} ESCAPE '\\'`;
+    case "sw":
+      return sql`${l} LIKE ${`${likeEscape(String(v))}%`} ESCAPE '\\'`;
+    case "ew":
+      return sql`${l} LIKE ${`%${likeEscape(String(v))}`} ESCAPE '\\'`;
+    case "gt":
+      return sql`${l} > ${v}`;
+    case "ge":
+      return sql`${l} >= ${v}`;
+    case "lt":
+      return sql`${l} < ${v}`;
+    case "le":
+      return sql`${l} <= ${v}`;
   }
   throw invalidFilter(`unsupported operator '${op}'`);
 }
@@ -122,20 +134,29 @@ export function compileFilter(f: Filter, attrs: AttributeMap): SQL {
   };
   const walk = (node: Filter): SQL => {
     switch (node.op) {
-      case "and": return sql`(${sql.join(node.filters.map(walk), sql` AND `)})`;
-      case "or": return sql`(${sql.join(node.filters.map(walk), sql` OR `)})`;
-      case "not": return sql`NOT (${walk(node.filter)})`;
+      case "and":
+        return sql`(${sql.join(node.filters.map(walk), sql` AND `)})`;
+      case "or":
+        return sql`(${sql.join(node.filters.map(walk), sql` OR `)})`;
+      case "not":
+        return sql`NOT (${walk(node.filter)})`;
       case "[]": {
         // members[value eq "x"]: rewrite the inner filter's paths under the outer attribute.
         const prefix = node.attrPath;
         const rewrite = (n: Filter): Filter =>
-          n.op === "and" || n.op === "or" ? { ...n, filters: n.filters.map(rewrite) } :
-          n.op === "not" ? { ...n, filter: rewrite(n.filter) } :
-          n.op === "[]" ? n : ({ ...n, attrPath: `${prefix}.${(n as { attrPath: string }).attrPath}` } as Filter);
+          n.op === "and" || n.op === "or"
+            ? { ...n, filters: n.filters.map(rewrite) }
+            : n.op === "not"
+              ? { ...n, filter: rewrite(n.filter) }
+              : n.op === "[]"
+                ? n
+                : ({ ...n, attrPath: `${prefix}.${(n as { attrPath: string }).attrPath}` } as Filter);
         return walk(rewrite(node.valFilter));
       }
-      case "pr": return scalar(node.attrPath, "pr", undefined);
-      default: return scalar(node.attrPath, node.op, (node as { compValue: unknown }).compValue);
+      case "pr":
+        return scalar(node.attrPath, "pr", undefined);
+      default:
+        return scalar(node.attrPath, node.op, (node as { compValue: unknown }).compValue);
     }
   };
   return walk(f);

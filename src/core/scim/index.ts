@@ -19,7 +19,16 @@ export interface OffsetPage<T> {
 export async function scimUserPage(scope: Scope, where: SQL | undefined, startIndex: number, take: number): Promise<OffsetPage<UserRow>> {
   const cond = and(eq(users.tenantId, scope.tenantId), isNotNull(users.userName), where);
   const [rows, totals] = await Promise.all([
-    take === 0 ? [] : scope.db.select().from(users).where(cond).orderBy(asc(users.createdAt), asc(users.id)).limit(take).offset(startIndex - 1).all(),
+    take === 0
+      ? []
+      : scope.db
+          .select()
+          .from(users)
+          .where(cond)
+          .orderBy(asc(users.createdAt), asc(users.id))
+          .limit(take)
+          .offset(startIndex - 1)
+          .all(),
     scope.db.select({ n: count() }).from(users).where(cond).all(),
   ]);
   return { rows, total: totals[0]?.n ?? 0 };
@@ -28,7 +37,16 @@ export async function scimUserPage(scope: Scope, where: SQL | undefined, startIn
 export async function scimGroupPage(scope: Scope, where: SQL | undefined, startIndex: number, take: number): Promise<OffsetPage<GroupRow>> {
   const cond = and(eq(groups.tenantId, scope.tenantId), where);
   const [rows, totals] = await Promise.all([
-    take === 0 ? [] : scope.db.select().from(groups).where(cond).orderBy(asc(groups.createdAt), asc(groups.id)).limit(take).offset(startIndex - 1).all(),
+    take === 0
+      ? []
+      : scope.db
+          .select()
+          .from(groups)
+          .where(cond)
+          .orderBy(asc(groups.createdAt), asc(groups.id))
+          .limit(take)
+          .offset(startIndex - 1)
+          .all(),
     scope.db.select({ n: count() }).from(groups).where(cond).all(),
   ]);
   return { rows, total: totals[0]?.n ?? 0 };
@@ -65,7 +83,8 @@ export async function scimMembersOf(scope: Scope, groupIds: string[]): Promise<M
  * SCIM attributes only.
  */
 export async function saveScimUser(scope: Scope, id: string, profile: UserProfile, mode: "create" | "replace" | "patch"): Promise<UserRow> {
-  const save = (p: UserProfile) => (mode === "create" ? createUser(scope, id, p) : mode === "replace" ? putUser(scope, id, p).then((r) => r.row) : patchUser(scope, id, p));
+  const save = (p: UserProfile) =>
+    mode === "create" ? createUser(scope, id, p) : mode === "replace" ? putUser(scope, id, p).then((r) => r.row) : patchUser(scope, id, p);
   try {
     return await save(profile);
   } catch (e) {
@@ -98,7 +117,10 @@ async function partition(scope: Scope, values: string[]) {
 
 export async function addScimMembers(scope: Scope, groupId: string, values: { value: string; display?: string }[]) {
   if (values.length === 0) return;
-  const { users: userIds, groups: groupIds } = await partition(scope, values.map((v) => v.value));
+  const { users: userIds, groups: groupIds } = await partition(
+    scope,
+    values.map((v) => v.value),
+  );
   const displays = Object.fromEntries(values.filter((v) => v.display && userIds.includes(v.value)).map((v) => [v.value, v.display!]));
   if (userIds.length > 0) await members.addMembers(scope, groupId, userIds, "member", "scim", displays);
   if (groupIds.length > 0) await linkChildren(scope, groupId, groupIds);
@@ -113,11 +135,25 @@ export async function removeScimMembers(scope: Scope, groupId: string, values: s
 
 /** Make the group's members exactly these (users through the group's coordinator, child groups through the hierarchy's). */
 export async function replaceScimMembers(scope: Scope, groupId: string, values: { value: string; display?: string }[]) {
-  const { users: userIds, groups: groupIds } = await partition(scope, values.map((v) => v.value));
+  const { users: userIds, groups: groupIds } = await partition(
+    scope,
+    values.map((v) => v.value),
+  );
   await members.replaceMembers(scope, groupId, userIds, "member", "scim");
   const displays = values.filter((v) => v.display && userIds.includes(v.value));
-  if (displays.length > 0) await members.addMembers(scope, groupId, displays.map((v) => v.value), "member", "scim", Object.fromEntries(displays.map((v) => [v.value, v.display!])));
-  const current = (await scimMembersOf(scope, [groupId])).get(groupId)!.filter((m) => m.type === "Group").map((m) => m.value);
+  if (displays.length > 0)
+    await members.addMembers(
+      scope,
+      groupId,
+      displays.map((v) => v.value),
+      "member",
+      "scim",
+      Object.fromEntries(displays.map((v) => [v.value, v.display!])),
+    );
+  const current = (await scimMembersOf(scope, [groupId]))
+    .get(groupId)!
+    .filter((m) => m.type === "Group")
+    .map((m) => m.value);
   const unlink = current.filter((g) => !groupIds.includes(g));
   const link = groupIds.filter((g) => !current.includes(g));
   if (unlink.length > 0) await unlinkChildren(scope, groupId, unlink);

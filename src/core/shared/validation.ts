@@ -13,9 +13,7 @@ export const LIMITS = {
   bodyBytes: 2 * 1024 * 1024,
 } as const;
 
-export const idSchema = z
-  .string()
-  .regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
+export const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
 
 export const groupNameSchema = z
   .string()
@@ -23,9 +21,7 @@ export const groupNameSchema = z
   .min(1, "must not be empty")
   .max(LIMITS.nameMax, `must be at most ${LIMITS.nameMax} characters`);
 
-export const descriptionSchema = z
-  .string()
-  .max(LIMITS.descriptionMax, `must be at most ${LIMITS.descriptionMax} characters`);
+export const descriptionSchema = z.string().max(LIMITS.descriptionMax, `must be at most ${LIMITS.descriptionMax} characters`);
 
 export const customDataSchema = z
   .record(z.string(), z.unknown())

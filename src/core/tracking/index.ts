@@ -94,9 +94,11 @@ async function applyIdentifies(scope: Scope, events: Extract<TrackedEvent, { typ
   if (events.length === 0) return;
   const ids = events.flatMap((e) => (e.messageId ? [e.messageId] : []));
   const seen = new Set(
-    (await scope.db.all<{ message_id: string }>(
-      sql`SELECT t.message_id FROM json_each(${JSON.stringify(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${scope.tenantId} AND t.message_id = j.value`,
-    )).map((r) => r.message_id),
+    (
+      await scope.db.all<{ message_id: string }>(
+        sql`SELECT t.message_id FROM json_each(${JSON.stringify(ids)}) j CROSS JOIN tracking_messages t ON t.tenant_id = ${scope.tenantId} AND t.message_id = j.value`,
+      )
+    ).map((r) => r.message_id),
   );
   const fresh = events.filter((e) => !e.messageId || !seen.has(e.messageId));
   result.duplicates += events.length - fresh.length;

@@ -41,8 +41,15 @@ interface GroupFields {
  */
 async function readState(db: Db, m: MutationMeta, who: Authority, messageIds: string[], userIds: string[]) {
   const row = await db.get<{
-    seen: string; name: string | null; description: string | null; type: string | null;
-    member_count: number | null; settings: string | null; existing: string; best: number | null; top: number | null;
+    seen: string;
+    name: string | null;
+    description: string | null;
+    type: string | null;
+    member_count: number | null;
+    settings: string | null;
+    existing: string;
+    best: number | null;
+    top: number | null;
   }>(sql`
     SELECT (SELECT json_group_array(t.message_id) FROM json_each(${json(messageIds)}) j
               CROSS JOIN tracking_messages t ON t.tenant_id = ${m.tenantId} AND t.message_id = j.value) AS seen,
@@ -51,7 +58,8 @@ async function readState(db: Db, m: MutationMeta, who: Authority, messageIds: st
            ${memberRuleLevelsSql(m.tenantId, m.groupId, who)}
     FROM (SELECT 1) LEFT JOIN groups g ON g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId}`);
   checkMayChangeMembers(m.groupId, who, row?.best ?? null, row?.top ?? null);
-  const group: GroupFields | undefined = row?.name == null ? undefined : { name: row.name, description: row.description ?? "", type: row.type ?? "" };
+  const group: GroupFields | undefined =
+    row?.name == null ? undefined : { name: row.name, description: row.description ?? "", type: row.type ?? "" };
   return {
     seen: new Set(JSON.parse(row?.seen ?? "[]") as string[]),
     group,
@@ -106,7 +114,13 @@ const FIELD_TRAITS = ["name", "description", "group_type"];
 /** Rule 2 of the role rules is checked here, on the levels the ingest's one read returns. */
 export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome> {
   const userIds = [...new Set(all.map((c) => c.userId))];
-  const state = await readState(db, m, who, all.flatMap((c) => (c.messageId ? [c.messageId] : [])), userIds);
+  const state = await readState(
+    db,
+    m,
+    who,
+    all.flatMap((c) => (c.messageId ? [c.messageId] : [])),
+    userIds,
+  );
   const calls = freshCalls(all, state.seen);
   const warnings: IngestOutcome["warnings"] = [];
   if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
@@ -143,7 +157,12 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, 
 
 /** name, description and group_type also set the group's own fields, from the winning trait values. */
 async function applyFieldTraits(
-  db: Db, m: MutationMeta, current: GroupFields, stored: { key: string; value: string }[], nameIndex: number, warnings: IngestOutcome["warnings"],
+  db: Db,
+  m: MutationMeta,
+  current: GroupFields,
+  stored: { key: string; value: string }[],
+  nameIndex: number,
+  warnings: IngestOutcome["warnings"],
 ): Promise<boolean> {
   const value = (key: string) => {
     const row = stored.find((r) => r.key === key);
@@ -161,13 +180,18 @@ async function applyFieldTraits(
   if (name !== undefined && name !== current.name) {
     try {
       // A rename reaches everyone who holds the group.
-      await updateGroupRow(db, m.tenantId, m.groupId, { name }, async () => m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])));
+      await updateGroupRow(db, m.tenantId, m.groupId, { name }, async () =>
+        m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])),
+      );
       return true;
     } catch (e) {
       if (!(e instanceof CoreError && e.kind === "conflict")) throw e;
       // A group created under its id for the same clash has its warning already.
       if (!warnings.some((w) => w.index === nameIndex)) {
-        warnings.push({ index: nameIndex, message: `another group is named '${name}': group '${m.groupId}' keeps the name '${current.name}'; the name trait is stored` });
+        warnings.push({
+          index: nameIndex,
+          message: `another group is named '${name}': group '${m.groupId}' keeps the name '${current.name}'; the name trait is stored`,
+        });
       }
     }
   }

@@ -42,19 +42,33 @@ function columnsOf(p: UserProfile): Partial<UserRow> {
 }
 
 function uniquenessError(e: unknown): CoreError | undefined {
-  if (isUniqueViolation(e, "email_key")) return new CoreError("conflict", "another user has this email", [{ field: "email", message: "must be unique" }]);
-  if (isUniqueViolation(e, "phone_number")) return new CoreError("conflict", "another user has this phone number", [{ field: "phone_number", message: "must be unique" }]);
-  if (isUniqueViolation(e, "user_name_key")) return new CoreError("conflict", "another user has this user name", [{ field: "userName", message: "must be unique" }]);
+  if (isUniqueViolation(e, "email_key"))
+    return new CoreError("conflict", "another user has this email", [{ field: "email", message: "must be unique" }]);
+  if (isUniqueViolation(e, "phone_number"))
+    return new CoreError("conflict", "another user has this phone number", [{ field: "phone_number", message: "must be unique" }]);
+  if (isUniqueViolation(e, "user_name_key"))
+    return new CoreError("conflict", "another user has this user name", [{ field: "userName", message: "must be unique" }]);
   return undefined;
 }
 
 /** A whole profile: fields not given are cleared (PUT and SCIM replace semantics). */
 const wholeProfile = (p: UserProfile): UserProfile =>
-  Object.fromEntries(Object.entries({ ...EMPTY_PROFILE, ...p }).map(([k, v]) => [k, v === undefined ? EMPTY_PROFILE[k as keyof UserProfile] : v]));
+  Object.fromEntries(
+    Object.entries({ ...EMPTY_PROFILE, ...p }).map(([k, v]) => [k, v === undefined ? EMPTY_PROFILE[k as keyof UserProfile] : v]),
+  );
 
 const EMPTY_PROFILE: Required<UserProfile> = {
-  email: null, phoneNumber: null, name: null, givenName: null, familyName: null, picture: null,
-  customData: {}, userName: null, externalId: null, active: true, scimAttributes: null,
+  email: null,
+  phoneNumber: null,
+  name: null,
+  givenName: null,
+  familyName: null,
+  picture: null,
+  customData: {},
+  userName: null,
+  externalId: null,
+  active: true,
+  scimAttributes: null,
 };
 
 /** Create the user, or replace every profile field of an existing one. */
@@ -126,7 +140,7 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
     sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}`,
     sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId}`,
   ]);
-  if ((changesOf(results, 4)) === 0) throw notFound("user", userId);
+  if (changesOf(results, 4) === 0) throw notFound("user", userId);
   await forgetClaim(scope.env, t, userId);
 }
 
@@ -137,15 +151,25 @@ export interface MemberRow extends UserRow {
 
 /** A page of a group's members with their whole profiles, in user-id order. */
 /** search: a case-insensitive prefix of the user id, email or name. */
-export async function listMembers(scope: Scope, groupId: string, q: { limit: number; cursor?: string; search?: string }): Promise<Page<MemberRow>> {
+export async function listMembers(
+  scope: Scope,
+  groupId: string,
+  q: { limit: number; cursor?: string; search?: string },
+): Promise<Page<MemberRow>> {
   const { db, tenantId } = scope;
-  const exists = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId))).get();
+  const exists = await db
+    .select({ id: groups.id })
+    .from(groups)
+    .where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId)))
+    .get();
   if (!exists) throw notFound("group", groupId);
   const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.groupId, groupId)];
   if (q.cursor !== undefined) conditions.push(gt(memberships.userId, decodeCursor(q.cursor)));
   if (q.search) {
     const prefix = `${q.search.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-    conditions.push(sql`(lower(${users.id}) LIKE ${prefix} ESCAPE '\\' OR ${users.emailKey} LIKE ${prefix} ESCAPE '\\' OR lower(${users.name}) LIKE ${prefix} ESCAPE '\\')`);
+    conditions.push(
+      sql`(lower(${users.id}) LIKE ${prefix} ESCAPE '\\' OR ${users.emailKey} LIKE ${prefix} ESCAPE '\\' OR lower(${users.name}) LIKE ${prefix} ESCAPE '\\')`,
+    );
   }
   const rows = await db
     .select({ user: users, role: memberships.role, addedAt: memberships.addedAt })
@@ -208,8 +232,14 @@ export async function userIdsByContact(scope: Scope, emails: string[], phones: s
       FROM json_each(${JSON.stringify(phones)}) j`);
   const unknown = rows.filter((r) => r.id === null).map((r) => r.ref);
   if (unknown.length > 0) {
-    throw new CoreError("not_found", `no user has ${unknown.slice(0, 10).map((r) => `'${r}'`).join(", ")}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ""}`,
-      unknown.slice(0, 100).map((r) => ({ field: r.startsWith("+") ? "phone_numbers" : "emails", message: `no user has '${r}'` })));
+    throw new CoreError(
+      "not_found",
+      `no user has ${unknown
+        .slice(0, 10)
+        .map((r) => `'${r}'`)
+        .join(", ")}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ""}`,
+      unknown.slice(0, 100).map((r) => ({ field: r.startsWith("+") ? "phone_numbers" : "emails", message: `no user has '${r}'` })),
+    );
   }
   return rows.map((r) => r.id!);
 }
