@@ -1,9 +1,10 @@
 // npm run bench [-- --quick] — every hot path against wrangler dev on 127.0.0.1, load
 // driven by autocannon from this process, each figure beside the /healthz floor
 // measured in the same run. The full run writes bench/results.json and BENCHMARKS.md.
-import autocannon from "autocannon";
+
 import { writeFileSync } from "node:fs";
-import { cpus, totalmem, type as osType, release } from "node:os";
+import { cpus, type as osType, release, totalmem } from "node:os";
+import autocannon from "autocannon";
 import { floorMs, startServer } from "../scripts/local-server.mjs";
 import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
 

@@ -1,11 +1,12 @@
 // End-to-end: the real Segment and RudderStack node SDKs, gzip left on, with an API key of
 // the tenant as their write key, pointed at the local server (npm start's) on 127.0.0.1. Their calls arrive, a flush of 2,500 events lands whole,
 // and a batch retried after a 500 is applied once.
-import { Analytics as SegmentAnalytics } from "@segment/analytics-node";
-import RudderAnalytics from "@rudderstack/rudder-sdk-node";
+
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, it } from "node:test";
+import RudderAnalytics from "@rudderstack/rudder-sdk-node";
+import { Analytics as SegmentAnalytics } from "@segment/analytics-node";
 import { startServer } from "../scripts/local-server.mjs";
 
 let server;

@@ -9,12 +9,13 @@
 //
 //   node scripts/local-runtime.mjs --port 8787 --state .wrangler/state
 // Serves until SIGINT/SIGTERM, then disposes Miniflare (and so its workerd).
-import { createServer } from "node:http";
+
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { wranglerDone } from "./wrangler.mjs";
 

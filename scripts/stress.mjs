@@ -4,11 +4,10 @@
 // server is still up; then whether every acknowledged write is there once. Run it against
 // wrangler dev to tell when upstream fixes its crash under concurrent writes (workers-sdk #14916).
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
 import { sign } from "hono/jwt";
 import { apiKey, burst, ledger, makeGroups, verify } from "../e2e/load.mjs";
 import { ensureDevVars } from "./dev-vars.mjs";

@@ -1,13 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requestId } from "hono/request-id";
-import { oktaHookRoutes } from "./api/hooks/okta";
-import { nativeRoutes } from "./api/native";
 import { fronteggRoutes } from "./api/frontegg/routes";
+import { oktaHookRoutes } from "./api/hooks/okta";
 import { kaizalaRoutes } from "./api/kaizala/routes";
-import { groupCallRoutes } from "./api/tracking/group-calls";
-import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
-import { segmentRoutes } from "./api/tracking/segment";
+import { nativeRoutes } from "./api/native";
 import { scimRoutes } from "./api/scim";
+import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
+import { groupCallRoutes } from "./api/tracking/group-calls";
+import { segmentRoutes } from "./api/tracking/segment";
 import type { AppEnv } from "./http/app-env";
 import { docsHeaders, docsPage } from "./http/docs-page";
 

@@ -1,5 +1,5 @@
-import { buildApp } from "./app";
 import { canonicalScimRequest } from "./api/scim/canonical-path";
+import { buildApp } from "./app";
 import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
 import type { Env } from "./env";

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { KEY_CACHE_MS } from "../src/auth/api-key";
 import { buildApp } from "../src/app";
+import { KEY_CACHE_MS } from "../src/auth/api-key";
 import { createApiKey } from "../src/core/keys";
 import { database } from "../src/core/shared/context";
-import { call, client, env, eventually, expectError, freshTenant, type Client } from "./helpers";
+import { type Client, call, client, env, eventually, expectError, freshTenant } from "./helpers";
 
 async function newKey(admin: Client, body: Record<string, unknown>) {
   const res = await admin.post("/v1/api-keys", body);

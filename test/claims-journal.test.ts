@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { claimKey } from "../src/core/claims";
 import { ClaimsQueue } from "../src/coordinator/claims-queue";
+import { claimKey } from "../src/core/claims";
 import { client, env } from "./helpers";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.

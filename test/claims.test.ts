@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, eventually, expectError, freshTenant, type Client } from "./helpers";
+import { type Client, call, client, env, eventually, expectError, freshTenant } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;

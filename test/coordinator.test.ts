@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, env, type Client } from "./helpers";
+import { type Client, client, env } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;

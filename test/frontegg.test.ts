@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token, vendorToken, type Client } from "./helpers";
+import { type Client, call, client, env, freshTenant, token, vendorToken } from "./helpers";
 
 const BASE = "/resources/groups";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, expectError, env } from "./helpers";
+import { client, env, expectError } from "./helpers";
 
 describe("native groups API (seed 000)", () => {
   it("creates a group as the seed's example does and reads it back", async () => {

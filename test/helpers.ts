@@ -1,4 +1,4 @@
-import { SELF, env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 

@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
 import { claimKey } from "../src/core/claims";
-import { call, client, env, freshTenant, vendorToken, type Client } from "./helpers";
+import { type Client, call, client, env, freshTenant, vendorToken } from "./helpers";
 
 /** Routes anyone may call: the floor and the API description. */
 const PUBLIC = new Set(["GET /healthz", "GET /openapi.json", "GET /docs"]);

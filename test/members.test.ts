@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, env, eventually, expectError, type Client } from "./helpers";
+import { type Client, client, env, eventually, expectError } from "./helpers";
 
 async function newGroup(api: Client, name = "Team") {
   const res = await api.post("/v1/groups", { name });

@@ -1,13 +1,13 @@
-import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { SQL } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
 import { existingMembersQuery, groupsPerUserQuery } from "../src/core/members/writes";
-import { and, eq, sql } from "drizzle-orm";
-import { users } from "../src/db/schema";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
 import { compileFilter, parseFilter } from "../src/core/scim/filter";
+import { users } from "../src/db/schema";
 import { env } from "./helpers";
 
 const dialect = new SQLiteAsyncDialect();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, env, expectError, freshTenant, type Client } from "./helpers";
+import { type Client, client, env, expectError, freshTenant } from "./helpers";
 
 async function seedRoles(admin: Client) {
   const ids: Record<string, string> = {};

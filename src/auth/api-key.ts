@@ -2,9 +2,10 @@
 // query) for at most KEY_CACHE_MS; after that its row is read again, so a key revoked in
 // any isolate stops working everywhere within that bound. The isolate that revokes a key
 // forgets it at once.
+
+import { type ApiKeyRow, findApiKeyByHash, hashSecret, isWellFormedApiKey, touchApiKey } from "../core/keys";
 import type { Principal } from "../core/shared/context";
 import { database } from "../core/shared/context";
-import { findApiKeyByHash, hashSecret, isWellFormedApiKey, touchApiKey, type ApiKeyRow } from "../core/keys";
 import { CoreError } from "../core/shared/errors";
 import type { Env } from "../env";
 

@@ -1,9 +1,10 @@
 // Identity-provider hooks authenticate with a secret that picks the tenant: an API key of
 // the tenant with scope `hooks` (made through POST /v1/api-keys), or a deployment secret
 // (HOOK_SECRETS: {"tenant": "secret"}, compared in constant time).
-import type { Env } from "../env";
+
 import { looksLikeApiKey } from "../core/keys";
 import { CoreError } from "../core/shared/errors";
+import type { Env } from "../env";
 import { verifyApiKey } from "./api-key";
 import { assertScope, SCOPES } from "./scopes";
 

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../http/app-env";
-import { scopeFor, type Principal } from "../core/shared/context";
 import { looksLikeApiKey } from "../core/keys";
+import { type Principal, scopeFor } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
+import type { AppEnv } from "../http/app-env";
 import { verifyApiKey } from "./api-key";
 import { assertScope } from "./scopes";
 import { actingPrincipal } from "./tenant-choice";

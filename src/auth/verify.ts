@@ -8,10 +8,10 @@
 // Nothing configured, or configured halfway: no access.
 import { decode, verify, verifyWithJwks } from "hono/jwt";
 import { z } from "zod";
-import type { Env } from "../env";
 import type { Principal } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
 import { idSchema } from "../core/shared/validation";
+import type { Env } from "../env";
 import { keysFor } from "./jwks";
 
 /** A verified JWT: a tenant's principal, or a vendor credential that has yet to name its tenant. */

@@ -1,10 +1,11 @@
 // How the domains' entry points (core/<domain>/index.ts) reach a group's coordinator, and
 // turn its outcome back into a value or a CoreError. The coordinator itself calls only the
 // domain code below them (writes.ts, rules.ts, reads.ts), never an entry point.
-import type { Caller, Outcome } from "./group-coordinator";
+
+import { authorityOf } from "../core/roles/rules";
 import type { Scope } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
-import { authorityOf } from "../core/roles/rules";
+import type { Caller, Outcome } from "./group-coordinator";
 
 export function coordinatorOf(scope: Scope, groupId: string) {
   const ns = scope.env.GROUP_COORDINATOR;

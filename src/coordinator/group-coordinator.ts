@@ -2,15 +2,15 @@
 // applies the group's membership mutations, field updates and deletion one at a time,
 // and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
+import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
+import * as writes from "../core/members/writes";
+import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
+import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
 import { database } from "../core/shared/context";
 import { CoreError, type SerializedError } from "../core/shared/errors";
-import * as writes from "../core/members/writes";
-import { updateGroupRow, type GroupPatch } from "../core/groups/writes";
-import { assertMayChangeMembers, type Authority } from "../core/roles/rules";
-import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
-import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
-import { ingestGroupCalls, type GroupCall } from "../core/tracking/writes";
+import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
+import type { Env } from "../env";
 import { ClaimsQueue } from "./claims-queue";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };

@@ -1,5 +1,5 @@
-import type { Env } from "../env";
 import type { Principal, Scope } from "../core/shared/context";
+import type { Env } from "../env";
 
 /** Hono's type parameters for every app and middleware of the Worker. */
 export interface AppEnv {

@@ -1,6 +1,6 @@
 // The seed-001 surface's plumbing: its error format {"errors": [...]}, auth with the
 // tenant header (auth/tenant-choice.ts), and the tenant's "groups enabled" switch.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { authenticate } from "../../auth/middleware";
 import { assertGroupsEnabled } from "../../core/config";

@@ -1,13 +1,13 @@
 // The seed-001 user-groups API at /resources/groups/v1 and /v2, over the same core as /v1.
 import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
-import { loadSettings } from "../../core/config/reads";
 import { updateSettings } from "../../core/config";
-import { notFound } from "../../core/shared/errors";
+import { loadSettings } from "../../core/config/reads";
 import * as groups from "../../core/groups";
 import * as views from "../../core/groups/reads";
 import * as members from "../../core/members";
 import * as roles from "../../core/roles";
+import { notFound } from "../../core/shared/errors";
 import { fronteggApp, groupsEnabled } from "./app";
 import * as s from "./schemas";
 import { configOut, groupOut } from "./shape";

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { settingsPatchSchema } from "../../core/config/rules";
 import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/shared/validation";
+
 export { valid } from "../../http/validate";
 
 const colorSchema = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, "must be a CSS hex colour such as #3b82f6");

@@ -7,11 +7,11 @@ import { tenantOfHookSecret } from "../../auth/hook-secret";
 import { background } from "../../auth/middleware";
 import { claimObject, readClaim } from "../../core/claims";
 import { database, type Scope } from "../../core/shared/context";
-import { asCoreError } from "../../http/errors";
-import { limitBody } from "../../http/middleware";
-import type { AppEnv } from "../../http/app-env";
 import { CoreError } from "../../core/shared/errors";
 import { findUserForHook } from "../../core/users";
+import type { AppEnv } from "../../http/app-env";
+import { asCoreError } from "../../http/errors";
+import { limitBody } from "../../http/middleware";
 
 const hookRequest = z
   .object({

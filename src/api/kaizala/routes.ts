@@ -1,5 +1,5 @@
 // The conversation-groups API of seed 004 at /kaizala/v1/groups (its {endpoint-url} is <base>/kaizala).
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { authenticate, bearerToken, requireScope, type TokenSource } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
@@ -8,8 +8,8 @@ import { notFound } from "../../core/shared/errors";
 import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/shared/validation";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
-import { valid } from "../../http/validate";
 import { limitBody } from "../../http/middleware";
+import { valid } from "../../http/validate";
 import { groupOut } from "./shape";
 
 function kaizalaError(c: Context<AppEnv>, err: unknown) {

@@ -1,10 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { authenticate } from "../../auth/middleware";
+import { CoreError } from "../../core/shared/errors";
+import type { AppEnv } from "../../http/app-env";
 import { asCoreError, invalidInput } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import type { AppEnv } from "../../http/app-env";
-import { CoreError } from "../../core/shared/errors";
 
 /** The native surface's error format: {"error": {"code", "message", "details"}}. */
 export function nativeError(c: Context<AppEnv>, err: unknown) {

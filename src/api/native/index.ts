@@ -1,11 +1,11 @@
+import { registerApiKeyRoutes } from "./api-keys";
 import { nativeApp, rejectUnknownRoutes } from "./app";
 import { registerConfigRoutes } from "./config";
 import { registerGroupRoutes } from "./groups";
-import { registerMemberRoutes } from "./members";
-import { registerUserRoutes } from "./users";
-import { registerRoleRoutes } from "./roles";
 import { registerHierarchyRoutes } from "./hierarchy";
-import { registerApiKeyRoutes } from "./api-keys";
+import { registerMemberRoutes } from "./members";
+import { registerRoleRoutes } from "./roles";
+import { registerUserRoutes } from "./users";
 
 /** The native API of seed 000, mounted at /v1. */
 export function nativeRoutes() {

@@ -1,9 +1,10 @@
 // Core rows → the native wire format (seed 000): snake_case, epoch seconds.
-import type { ApiKeyRow } from "../../core/keys";
+
 import type { GroupRow } from "../../core/groups";
-import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
-import type { EffectiveRole, RoleRow } from "../../core/roles";
 import type { HeldGroupTransitive, HierarchyCounts, TransitiveMember } from "../../core/hierarchy";
+import type { ApiKeyRow } from "../../core/keys";
+import type { EffectiveRole, RoleRow } from "../../core/roles";
+import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;

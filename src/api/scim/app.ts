@@ -1,5 +1,5 @@
 // SCIM 2.0 plumbing: the error schema, application/scim+json, Bearer auth with scope scim.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { authenticate, requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../auth/scopes";
 import type { AppEnv } from "../../http/app-env";

@@ -2,7 +2,7 @@
 // order, with bulkId references resolved to the ids the earlier operations created.
 import { z } from "zod";
 import { CoreError } from "../../core/shared/errors";
-import { SCIM, SCIM_BASE, scimJson, type ScimApp } from "./app";
+import { SCIM, SCIM_BASE, type ScimApp, scimJson } from "./app";
 import { BULK_MAX_OPERATIONS } from "./discovery";
 import { valid } from "./schemas";
 

@@ -1,6 +1,6 @@
 // /ServiceProviderConfig, /Schemas and /ResourceTypes: exactly what this server supports.
 import { LIMITS } from "../../core/shared/validation";
-import { SCIM, scimJson, type ScimApp } from "./app";
+import { SCIM, type ScimApp, scimJson } from "./app";
 import { baseOf } from "./http";
 
 export const BULK_MAX_OPERATIONS = 1_000;

@@ -1,14 +1,14 @@
 // /scim/v2/Groups over the core groups; member changes go through the group's coordinator.
 import type { Context } from "hono";
-import { CoreError } from "../../core/shared/errors";
 import * as groups from "../../core/groups";
 import { addScimMembers, removeScimMembers, replaceScimMembers, scimGroupPage, scimMembersOf } from "../../core/scim";
 import { GROUP_ATTRIBUTES } from "../../core/scim/attributes";
 import { compileFilter, parseFilter } from "../../core/scim/filter";
+import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
-import { scimJson, type ScimApp } from "./app";
+import { type ScimApp, scimJson } from "./app";
 import { baseOf, checkIfMatch, listResponse, patchResult } from "./http";
-import { etagOf, project, projectionOf, scimGroup, wants, type Projection } from "./resources";
+import { etagOf, type Projection, project, projectionOf, scimGroup, wants } from "./resources";
 import * as s from "./schemas";
 
 async function shaped(c: Context<AppEnv>, g: groups.GroupRow, p: Projection = { attributes: [], excluded: [] }) {

@@ -2,8 +2,8 @@
 // and the attributes / excludedAttributes projection.
 import type { GroupRow } from "../../core/groups/writes";
 import type { ScimMember } from "../../core/scim";
-import type { UserProfile, UserRow } from "../../core/users";
 import { emailSchema, phoneSchema } from "../../core/shared/validation";
+import type { UserProfile, UserRow } from "../../core/users";
 import { SCIM } from "./app";
 
 export const etagOf = (version: number) => `W/"${version}"`;

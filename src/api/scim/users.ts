@@ -1,15 +1,15 @@
 // /scim/v2/Users over the core users.
 import type { Context } from "hono";
-import { scimPatch, type ScimPatchOperation } from "scim-patch";
-import { CoreError } from "../../core/shared/errors";
-import { newId } from "../../core/shared/ids";
-import { scimUserPage, saveScimUser } from "../../core/scim";
+import { type ScimPatchOperation, scimPatch } from "scim-patch";
+import { saveScimUser, scimUserPage } from "../../core/scim";
 import { USER_ATTRIBUTES } from "../../core/scim/attributes";
 import { compileFilter, parseFilter } from "../../core/scim/filter";
+import { CoreError } from "../../core/shared/errors";
+import { newId } from "../../core/shared/ids";
 import { deleteUser, getUser } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
-import { scimJson, type ScimApp } from "./app";
-import { checkIfMatch, baseOf, listResponse, patchResult } from "./http";
+import { type ScimApp, scimJson } from "./app";
+import { baseOf, checkIfMatch, listResponse, patchResult } from "./http";
 import { etagOf, profileOfScimUser, project, projectionOf, scimUser } from "./resources";
 import * as s from "./schemas";
 

@@ -1,15 +1,15 @@
 // POST /api/group (seed 002) and POST /group (seed 003): the whole request is checked
 // first; one bad event is a 400 listing it, and nothing is applied.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
+import { TRACKING_SCOPES } from "../../auth/scopes";
 import { CoreError } from "../../core/shared/errors";
 import { newId } from "../../core/shared/ids";
 import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import { TRACKING_SCOPES } from "../../auth/scopes";
 import { readJsonBody } from "./body";
 import type { GroupCallEvent } from "./group-call-schemas";
 

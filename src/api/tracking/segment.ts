@@ -2,16 +2,16 @@
 // Segment and RudderStack SDKs can point here unchanged. SDKs drop a whole batch on a
 // 400 and retry a 5xx with the same messageIds, so one bad event is dropped and
 // reported while its neighbours are applied with a 200.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
+import { TRACKING_SCOPES } from "../../auth/scopes";
 import { CoreError } from "../../core/shared/errors";
 import { ID_PATTERN } from "../../core/shared/ids";
 import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import { TRACKING_SCOPES } from "../../auth/scopes";
 import { writeKeyOrBearer } from "./auth";
 import { readJsonBody } from "./body";
 

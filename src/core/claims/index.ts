@@ -2,9 +2,9 @@
 // the built claim under a key per tenant and user, and can be wiped at any time.
 import { sql } from "drizzle-orm";
 import type { Env } from "../../env";
-import { database, type Db, type Scope } from "../shared/context";
-import { claimSettingsSchema, type TenantSettings } from "../config/rules";
 import { loadSettings } from "../config/reads";
+import { claimSettingsSchema, type TenantSettings } from "../config/rules";
+import { type Db, database, type Scope } from "../shared/context";
 import { notFound } from "../shared/errors";
 
 type ClaimSettings = TenantSettings["claim"];

@@ -4,7 +4,7 @@ import { claimSettingsChanged } from "../claims";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { loadSettings } from "./reads";
-import { merge, settingsPatchSchema, type SettingsPatch, type TenantSettings } from "./rules";
+import { merge, type SettingsPatch, settingsPatchSchema, type TenantSettings } from "./rules";
 
 export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
   const parsed = settingsPatchSchema.safeParse(patch);

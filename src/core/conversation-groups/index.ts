@@ -2,13 +2,13 @@
 // with members named by mobile number, and listed from the caller's point of view
 // (their role, the hierarchy around their groups, counts across it).
 import { sql } from "drizzle-orm";
-import type { Scope } from "../shared/context";
-import { createGroup, deleteGroup, type GroupRow } from "../groups";
-import { hierarchyCounts, subtreesCte, type HierarchyCounts } from "../hierarchy";
-import { newId } from "../shared/ids";
 import { groups } from "../../db/schema";
-import { rowOf } from "../shared/rows";
+import { createGroup, deleteGroup, type GroupRow } from "../groups";
+import { type HierarchyCounts, hierarchyCounts, subtreesCte } from "../hierarchy";
 import { addMembers } from "../members";
+import type { Scope } from "../shared/context";
+import { newId } from "../shared/ids";
+import { rowOf } from "../shared/rows";
 import { phoneSchema } from "../shared/validation";
 
 const json = (v: unknown) => JSON.stringify(v);

@@ -1,13 +1,13 @@
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
+import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { groups } from "../../db/schema";
 import type { Scope } from "../shared/context";
-import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
-import { nameClash, nameKeyOf, type GroupPatch, type GroupRow } from "./writes";
 import { newId } from "../shared/ids";
-import { decodeCursor, pageOf, type Page } from "../shared/paging";
+import { decodeCursor, type Page, pageOf } from "../shared/paging";
+import { type GroupPatch, type GroupRow, nameClash, nameKeyOf } from "./writes";
 
-export type { GroupRow, GroupPatch };
+export type { GroupPatch, GroupRow };
 
 export interface NewGroup extends GroupPatch {
   id?: string;

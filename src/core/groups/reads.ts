@@ -3,10 +3,10 @@
 // only when the caller asks for it.
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import { groups, memberships, users } from "../../db/schema";
+import { type RoleRow, rolesOfGroups } from "../roles/reads";
 import type { Db, Scope } from "../shared/context";
-import type { GroupRow } from "./writes";
-import { rolesOfGroups, type RoleRow } from "../roles/reads";
 import type { UserRow } from "../users";
+import type { GroupRow } from "./writes";
 
 export interface Relations {
   roles: boolean;

@@ -1,15 +1,15 @@
 // Nested groups: links, and the reads that walk them. Every walk is one recursive CTE
 // in D1 (UNION, so a diamond visits a group once), never a query per level.
 import { sql } from "drizzle-orm";
-import type { Scope } from "../shared/context";
 import { callerOf, hierarchyCoordinatorOf, unwrap } from "../../coordinator/client";
-import { notFound } from "../shared/errors";
-import type { GroupRow } from "../groups/writes";
-import { uniqueIds } from "../shared/ids";
-import { decodeCursor, pageOf, type Page } from "../shared/paging";
-import type { UserRow } from "../users";
 import { users } from "../../db/schema";
+import type { GroupRow } from "../groups/writes";
+import type { Scope } from "../shared/context";
+import { notFound } from "../shared/errors";
+import { uniqueIds } from "../shared/ids";
+import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
+import type { UserRow } from "../users";
 
 const json = (v: unknown) => JSON.stringify(v);
 

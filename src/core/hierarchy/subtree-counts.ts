@@ -3,7 +3,7 @@
 // after a read, and forgotten, with agg_version bumped, by every change under the group:
 // membership changes, links and unlinks, group and user deletion. A read that raced such
 // a change does not store its count (the agg_version it started from no longer matches).
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 
 /** Forget the counts of the groups `seeds` selects (one column of ids) and of every group above them. */
 export const forgetSubtreeCounts = (tenantId: string, seeds: SQL) => sql`

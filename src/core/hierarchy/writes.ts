@@ -2,10 +2,10 @@
 // coordinator, one change at a time, so two links that together would close a cycle
 // cannot both pass the check.
 import { sql } from "drizzle-orm";
-import { batch, changesOf, type Db } from "../shared/context";
 import { loadSettings } from "../config/reads";
-import { CoreError } from "../shared/errors";
 import { auditStatement, type MutationMeta } from "../members/writes";
+import { batch, changesOf, type Db } from "../shared/context";
+import { CoreError } from "../shared/errors";
 import { forgetSubtreeCounts, idsOf } from "./subtree-counts";
 
 const json = (v: unknown) => JSON.stringify(v);

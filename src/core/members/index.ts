@@ -1,7 +1,8 @@
 // The entry points every surface calls to change a group's members. Each goes
 // through the group's coordinator, which applies it as one D1 batch.
-import type { Scope } from "../shared/context";
+
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
 import type { MemberRole } from "./writes";

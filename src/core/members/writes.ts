@@ -6,11 +6,11 @@
 // json_each is joined with CROSS JOIN, which makes SQLite walk the id list and look
 // each id up by index; a plain JOIN lets it scan the whole group instead.
 import { sql } from "drizzle-orm";
+import { parseStored, type TenantSettings } from "../config/rules";
+import { forgetSubtreeCounts, idsOf } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
-import { parseStored, type TenantSettings } from "../config/rules";
 import { newId } from "../shared/ids";
-import { forgetSubtreeCounts, idsOf } from "../hierarchy/subtree-counts";
 
 export type MemberRole = "member" | "admin";
 

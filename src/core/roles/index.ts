@@ -2,14 +2,14 @@
 // the group's coordinator) and users directly. A user's effective roles are their own
 // plus those of every group they hold, inherited groups included.
 import { sql } from "drizzle-orm";
-import { roles } from "../../db/schema";
-import { batch, changesOf, type Scope } from "../shared/context";
-import { loadSettings } from "../config/reads";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import { roles } from "../../db/schema";
+import { loadSettings } from "../config/reads";
+import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
+import { assertRolesExist, type RoleRow, roleColumns, rolesOfGroups } from "./reads";
 import { assertMayAssignRoles, authorityOf } from "./rules";
-import { assertRolesExist, roleColumns, rolesOfGroups, type RoleRow } from "./reads";
 
 export type { RoleRow };
 

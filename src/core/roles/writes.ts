@@ -1,11 +1,11 @@
 // Roles on a group. Run by the group's coordinator, so a role change is ordered with
 // the member mutations whose permission (rule 2) depends on the group's roles.
 import { sql } from "drizzle-orm";
+import { auditStatement, type MutationMeta } from "../members/writes";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
-import { auditStatement, type MutationMeta } from "../members/writes";
-import { assertMayAssignRoles, type Authority } from "./rules";
 import { assertRolesExist } from "./reads";
+import { type Authority, assertMayAssignRoles } from "./rules";
 
 async function assertGroup(db: Db, tenantId: string, groupId: string) {
   const row = await db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`);

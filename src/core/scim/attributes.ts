@@ -1,7 +1,7 @@
 // Where each SCIM attribute lives, for filters (see scim-filter.ts).
 import { sql } from "drizzle-orm";
 import { groups, users } from "../../db/schema";
-import { jsonArray, type AttributeMap } from "./filter";
+import { type AttributeMap, jsonArray } from "./filter";
 
 const kept = (path: string) => sql`json_extract(${users.scimAttributes}, ${path})`;
 

@@ -1,8 +1,9 @@
 // SCIM filters (RFC 7644 §3.4.2.2) compiled to SQL over users or groups, so a list
 // reads only the matching rows. Parsing is scim2-parse-filter's; values identity
 // providers send unquoted (`userName sw O`) are quoted first.
-import { parse, type Filter } from "scim2-parse-filter";
-import { sql, type SQL } from "drizzle-orm";
+
+import { type SQL, sql } from "drizzle-orm";
+import { type Filter, parse } from "scim2-parse-filter";
 import { CoreError } from "../shared/errors";
 
 const invalidFilter = (detail: string) =>

@@ -1,13 +1,13 @@
 // What the SCIM surface needs from core: filtered, counted pages of users and groups,
 // group members (users and child groups) for a page, saving a provisioned user, and
 // changing a group's members by SCIM member values.
-import { and, asc, count, eq, isNotNull, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, type SQL, sql } from "drizzle-orm";
 import { groups, users } from "../../db/schema";
-import type { Scope } from "../shared/context";
-import { CoreError } from "../shared/errors";
 import type { GroupRow } from "../groups/writes";
 import { linkChildren, unlinkChildren } from "../hierarchy";
 import * as members from "../members";
+import type { Scope } from "../shared/context";
+import { CoreError } from "../shared/errors";
 import { createUser, patchUser, putUser, type UserProfile, type UserRow } from "../users";
 
 export interface OffsetPage<T> {

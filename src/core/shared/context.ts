@@ -1,8 +1,8 @@
 import type { SQL } from "drizzle-orm";
-import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
-import type { Env } from "../../env";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import * as schema from "../../db/schema";
+import type { Env } from "../../env";
 
 /**
  * How the caller proved who it is: a tenant's JWT, a tenant's API key, or a vendor

@@ -2,12 +2,12 @@
 // parsed them: group calls go to each group's coordinator, identify calls upsert the
 // user's profile, other calls are counted and acknowledged.
 import { sql } from "drizzle-orm";
-import type { Scope } from "../shared/context";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
-import type { GroupCall } from "./writes";
-import { createUser, getUser, patchUser, type UserProfile } from "../users";
 import { emailSchema, phoneSchema } from "../shared/validation";
+import { createUser, getUser, patchUser, type UserProfile } from "../users";
+import type { GroupCall } from "./writes";
 
 export const TRACKING_LIMITS = { events: 1_000, groups: 100 } as const;
 

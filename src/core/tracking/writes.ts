@@ -2,12 +2,12 @@
 // de-duplication by messageId, the trait merge and the membership are ordered with
 // every other change to the group.
 import { sql } from "drizzle-orm";
+import { nameKeyOf, updateGroupRow } from "../groups/writes";
+import { subtreeUserIds } from "../hierarchy/writes";
+import { addMembers, auditStatement, type MutationMeta, preAddColumns, preAddOf } from "../members/writes";
+import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../roles/rules";
 import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation } from "../shared/errors";
-import { nameKeyOf, updateGroupRow } from "../groups/writes";
-import { addMembers, auditStatement, preAddColumns, preAddOf, type MutationMeta } from "../members/writes";
-import { checkMayChangeMembers, memberRuleLevelsSql, type Authority } from "../roles/rules";
-import { subtreeUserIds } from "../hierarchy/writes";
 
 export interface GroupCall {
   /** The event's position in the request, for warnings. */

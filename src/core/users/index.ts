@@ -1,10 +1,10 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { groups, memberships, users } from "../../db/schema";
 import { forgetClaim } from "../claims";
+import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
-import { pageOf, decodeCursor, type Page } from "../shared/paging";
-import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
+import { decodeCursor, type Page, pageOf } from "../shared/paging";
 
 export type UserRow = typeof users.$inferSelect;
 
