@@ -65,7 +65,7 @@ export async function burst(base, { writeKey, token, addGroups, round, calls = 2
       }).then((r) => {
         if (r.status !== 200 || r.body?.success !== true) return;
         const dropped = new Set((r.body.dropped ?? []).map((d) => d.index));
-        batch.forEach((e, i) => !dropped.has(i) && l.events.set(e.messageId, e));
+        for (const [i, e] of batch.entries()) if (!dropped.has(i)) l.events.set(e.messageId, e);
       }),
     );
   }

@@ -35,7 +35,12 @@ export async function launch({
   const child = spawnGroup(process.execPath, [RUNTIME, "--port", String(port), "--state", state, "--log-level", logLevel], { stdio });
   const pgid = child.pid;
   let exited = null;
-  const exit = new Promise((r) => child.once("exit", (code, signal) => r((exited = { code, signal }))));
+  const exit = new Promise((r) =>
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      r(exited);
+    }),
+  );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -34,7 +34,7 @@ if (values.vendor) {
     console.error("vendor tokens are off: set VENDOR_DEV_SECRET, VENDOR_ISSUER and VENDOR_AUDIENCE in .dev.vars (see .dev.vars.example)");
     process.exit(1);
   }
-  process.stdout.write((await sign({ iss, aud, sub: values.sub, scope: values.scope, iat: now, exp: now + ttl }, secret, "HS256")) + "\n");
+  process.stdout.write(`${await sign({ iss, aud, sub: values.sub, scope: values.scope, iat: now, exp: now + ttl }, secret, "HS256")}\n`);
   process.exit(0);
 }
 const secret = vars.AUTH_DEV_SECRET;
@@ -57,4 +57,4 @@ const token = await sign(
   secret,
   "HS256",
 );
-process.stdout.write(token + "\n");
+process.stdout.write(`${token}\n`);

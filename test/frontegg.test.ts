@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, freshTenant, token, vendorToken } from "./helpers";
+import { call, client, env, freshTenant, token, vendorToken } from "./helpers";
 
 const BASE = "/resources/groups";
 

@@ -75,7 +75,7 @@ export async function call(method: string, path: string, o: CallOptions = {}) {
   }
   const res = await SELF.fetch(`http://groups.test${path}`, { method, headers, body });
   const text = await res.text();
-  let json: any = undefined;
+  let json: any;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {

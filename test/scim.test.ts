@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token } from "./helpers";
+import { call, client, freshTenant, token } from "./helpers";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";

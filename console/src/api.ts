@@ -22,6 +22,7 @@ export class ApiError extends Error {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: each page types what it reads (wire.ts) until the types are generated from /openapi.json
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,

@@ -10,7 +10,8 @@ import { UserPage } from "./pages/user";
 
 function route(hash: string) {
   const path = hash.replace(/^#/, "") || "/groups";
-  if (!session.get() || path === "/sign-in") return <SignInPage />;
+  if (path === "/sign-out") session.clear();
+  if (!session.get() || path === "/sign-in" || path === "/sign-out") return <SignInPage />;
   const group = path.match(/^\/groups\/([^/]+)$/);
   if (group) return <GroupPage id={decodeURIComponent(group[1]!)} />;
   if (path === "/api-keys") return <ApiKeysPage />;
@@ -26,6 +27,7 @@ function App() {
     addEventListener("hashchange", onChange);
     return () => removeEventListener("hashchange", onChange);
   }, []);
+  const page = route(hash); // first: signing out clears the session
   const signedIn = Boolean(session.get());
   return (
     <>
@@ -33,13 +35,9 @@ function App() {
         <strong>edge-groups</strong>
         {signedIn && <a href="#/groups">Groups</a>}
         {signedIn && <a href="#/api-keys">API keys</a>}
-        {signedIn && (
-          <a href="#/sign-in" onClick={() => session.clear()}>
-            Sign out
-          </a>
-        )}
+        {signedIn && <a href="#/sign-out">Sign out</a>}
       </header>
-      <main>{route(hash)}</main>
+      <main>{page}</main>
     </>
   );
 }

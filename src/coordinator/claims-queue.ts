@@ -39,7 +39,7 @@ export class ClaimsQueue {
       entries[`q:${String(k++).padStart(12, "0")}`] = { tenantId, userIds: userIds.slice(i, i + REFRESH_CHUNK) };
     }
     const keys = Object.keys(entries);
-    keys.forEach((key) => this.held.add(key));
+    for (const key of keys) this.held.add(key);
     // storage.put of many keys is capped at 128 per call.
     for (let i = 0; i < keys.length; i += 128) {
       await this.storage.put(Object.fromEntries(keys.slice(i, i + 128).map((key) => [key, entries[key]])));

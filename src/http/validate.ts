@@ -15,6 +15,6 @@ export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(
   zValidator(target, schema, (result) => {
     if (result.success) return;
     const e = invalidInput(result.error, target === "json" ? "request body" : target);
-    if (decorate) e.details.forEach((d) => Object.assign(d, decorate(target)));
+    if (decorate) for (const d of e.details) Object.assign(d, decorate(target));
     throw e;
   });

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, Pager, when } from "../ui";
+import type { GroupRef, Member, Role } from "../wire";
 
 interface Group {
   group_id: string;
@@ -124,7 +125,7 @@ function Details({ group, onSaved }: { group: Group; onSaved: () => void }) {
 function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [search, setSearch] = useState("");
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [page, setPage] = useState<{ result: any[]; next_cursor: string | null } | null>(null);
+  const [page, setPage] = useState<{ result: Member[]; next_cursor: string | null } | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [lines, setLines] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -260,8 +261,8 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
 }
 
 function Roles({ id }: { id: string }) {
-  const [roles, setRoles] = useState<any[]>([]);
-  const [all, setAll] = useState<any[]>([]);
+  const [roles, setRoles] = useState<Role[]>([]);
+  const [all, setAll] = useState<Role[]>([]);
   const [choice, setChoice] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
@@ -318,7 +319,7 @@ function Roles({ id }: { id: string }) {
 }
 
 function Subtree({ id, depth }: { id: string; depth: number }) {
-  const [children, setChildren] = useState<any[] | null>(null);
+  const [children, setChildren] = useState<GroupRef[] | null>(null);
   useEffect(() => {
     api("GET", `/v1/groups/${encodeURIComponent(id)}/children`).then(
       (r) => setChildren(r.result),
@@ -339,8 +340,8 @@ function Subtree({ id, depth }: { id: string; depth: number }) {
 }
 
 function Hierarchy({ id }: { id: string }) {
-  const [parents, setParents] = useState<any[]>([]);
-  const [children, setChildren] = useState<any[]>([]);
+  const [parents, setParents] = useState<GroupRef[]>([]);
+  const [children, setChildren] = useState<GroupRef[]>([]);
   const [child, setChild] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);

@@ -1,11 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { ErrorNote } from "../ui";
+import type { EffectiveRole, HeldGroup, User } from "../wire";
 
 export function UserPage({ id }: { id: string }) {
-  const [user, setUser] = useState<any>(null);
-  const [groups, setGroups] = useState<any[]>([]);
-  const [roles, setRoles] = useState<any[]>([]);
+  const [user, setUser] = useState<User | null>(null);
+  const [groups, setGroups] = useState<HeldGroup[]>([]);
+  const [roles, setRoles] = useState<EffectiveRole[]>([]);
   const [claim, setClaim] = useState<unknown>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -34,7 +35,7 @@ export function UserPage({ id }: { id: string }) {
       <h1>User {user.user_id}</h1>
       <section aria-labelledby="profile-title">
         <h2 id="profile-title">Profile</h2>
-        {["name", "email", "phone_number"].some((k) => user[k]) ? (
+        {(["name", "email", "phone_number"] as const).some((k) => user[k]) ? (
           <dl>
             {(["name", "email", "phone_number", "given_name", "family_name"] as const).map(
               (k) =>
@@ -90,7 +91,9 @@ export function UserPage({ id }: { id: string }) {
       </section>
       <section aria-labelledby="claim-title">
         <h2 id="claim-title">ID token claim</h2>
-        <pre aria-label="claim">{JSON.stringify(claim, null, 2)}</pre>
+        <figure aria-label="claim">
+          <pre>{JSON.stringify(claim, null, 2)}</pre>
+        </figure>
       </section>
     </>
   );

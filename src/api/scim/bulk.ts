@@ -48,7 +48,12 @@ export function registerBulkRoute(app: ScimApp) {
       for (const op of Operations) {
         if (failOnErrors !== undefined && errors >= failOnErrors) break;
         const unresolved: string[] = [];
-        const resolve = (text: string) => text.replace(REFERENCE, (ref, id: string) => created.get(id) ?? (unresolved.push(id), ref));
+        const resolve = (text: string) =>
+          text.replace(REFERENCE, (ref, id: string) => {
+            const made = created.get(id);
+            if (made === undefined) unresolved.push(id);
+            return made ?? ref;
+          });
         const path = resolve(op.path);
         const data = op.data === undefined ? undefined : resolve(JSON.stringify(op.data));
         const entry: Record<string, unknown> = { method: op.method, ...(op.bulkId ? { bulkId: op.bulkId } : {}) };

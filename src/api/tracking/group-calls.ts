@@ -5,7 +5,6 @@ import type { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
 import { TRACKING_SCOPES } from "../../auth/scopes";
 import { CoreError } from "../../core/shared/errors";
-import { newId } from "../../core/shared/ids";
 import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

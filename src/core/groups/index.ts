@@ -68,7 +68,7 @@ export async function listGroups(scope: Scope, q: GroupListQuery): Promise<Page<
   if (after !== undefined) conditions.push(gt(groups.nameKey, after));
   if (q.search) {
     const prefix = nameKeyOf(q.search);
-    conditions.push(sql`${groups.nameKey} >= ${prefix}`, lt(groups.nameKey, prefix + "\u{10FFFF}"));
+    conditions.push(sql`${groups.nameKey} >= ${prefix}`, lt(groups.nameKey, `${prefix}\u{10FFFF}`));
   }
   const rows = await scope.db
     .select()
