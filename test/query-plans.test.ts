@@ -2,7 +2,7 @@ import type { SQL } from "drizzle-orm";
 import { and, eq, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { claimsQuery } from "../src/core/claims";
+import { claimsQuery } from "../src/core/claims/reads";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
 import { existingMembersQuery, groupsPerUserQuery } from "../src/core/members/writes";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";

@@ -4,9 +4,9 @@
 
 import { looksLikeApiKey } from "../core/keys";
 import { CoreError } from "../core/shared/errors";
+import { assertScope, SCOPES } from "../core/shared/scopes";
 import type { Env } from "../env";
 import { verifyApiKey } from "./api-key";
-import { assertScope, SCOPES } from "./scopes";
 
 async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

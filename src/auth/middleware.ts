@@ -3,9 +3,9 @@ import { createMiddleware } from "hono/factory";
 import { looksLikeApiKey } from "../core/keys";
 import { type Principal, scopeFor } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
+import { assertScope } from "../core/shared/scopes";
 import type { AppEnv } from "../http/app-env";
 import { verifyApiKey } from "./api-key";
-import { assertScope } from "./scopes";
 import { actingPrincipal } from "./tenant-choice";
 import { verifyToken } from "./verify";
 

@@ -5,7 +5,7 @@
 // (crash, eviction, kill -9 of a local server) the entries survive in storage, the next
 // instance holds nothing, and its alarm refreshes them from D1: the claim ends equal to
 // D1 whether or not the batch committed.
-import { refreshClaims } from "../core/claims";
+import { refreshClaims } from "../core/claims/writes";
 import type { Env } from "../env";
 
 /** Users per claims refresh: one D1 query and this many KV writes. */

@@ -129,7 +129,7 @@ export class GroupCoordinator extends DurableObject<Env> {
     });
   }
 
-  /** Links and unlinks run on the tenant's hierarchy coordinator (see core/hierarchy.ts), c.groupId being the parent. */
+  /** Links and unlinks run on the tenant's hierarchy coordinator (see core/hierarchy/index.ts), c.groupId being the parent. */
   linkChildren(c: Caller, childIds: string[]) {
     return this.serial(async () => {
       const { affected_users: _queued, ...result } = await linkChildren(this.db, await this.meta(c), childIds);

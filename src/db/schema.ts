@@ -21,7 +21,7 @@ export const groups = sqliteTable(
     welcomeMessage: text("welcome_message"),
     memberCount: integer("member_count").notNull().default(0),
     // Distinct users in the group and every group below it, remembered after a read; set
-    // to null (and aggVersion bumped) by every change under the group (core/subtree-counts.ts).
+    // to null (and aggVersion bumped) by every change under the group (core/hierarchy/subtree-counts.ts).
     userCountCache: integer("user_count_cache"),
     aggVersion: integer("agg_version").notNull().default(0),
     version: integer("version").notNull().default(1),
@@ -79,6 +79,8 @@ export const users = sqliteTable(
     uniqueIndex("users_user_name_key").on(t.tenantId, t.userNameKey),
   ],
 );
+
+export type UserRow = typeof users.$inferSelect;
 
 export const memberships = sqliteTable(
   "memberships",
@@ -154,7 +156,7 @@ export const userRoles = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.userId, t.roleId] }), index("user_roles_by_role").on(t.tenantId, t.roleId)],
 );
 
-// Per-tenant settings as one validated JSON document (see core/config.ts).
+// Per-tenant settings as one validated JSON document (see core/config/rules.ts).
 export const tenantConfig = sqliteTable("tenant_config", {
   tenantId: text("tenant_id").primaryKey(),
   settings: text("settings").notNull().default("{}"),

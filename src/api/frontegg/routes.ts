@@ -1,13 +1,11 @@
 // The seed-001 user-groups API at /resources/groups/v1 and /v2, over the same core as /v1.
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
-import { updateSettings } from "../../core/config";
-import { loadSettings } from "../../core/config/reads";
+import { loadSettings, updateSettings } from "../../core/config";
 import * as groups from "../../core/groups";
-import * as views from "../../core/groups/reads";
 import * as members from "../../core/members";
 import * as roles from "../../core/roles";
 import { notFound } from "../../core/shared/errors";
+import { SCOPES } from "../../core/shared/scopes";
 import { fronteggApp, groupsEnabled } from "./app";
 import * as s from "./schemas";
 import { configOut, groupOut } from "./shape";
@@ -31,7 +29,7 @@ export function fronteggRoutes() {
   app.use("/v2", groupsEnabled);
 
   app.get("/v1", read, async (c) => {
-    const all = await views.allGroupViews(c.var.scope, s.ALL_RELATIONS);
+    const all = await groups.allGroupViews(c.var.scope, s.ALL_RELATIONS);
     return c.json({ groups: all.map(groupOut) });
   });
 
@@ -42,13 +40,13 @@ export function fronteggRoutes() {
   });
 
   app.post("/v1/bulkGet", read, s.valid("json", s.bulkGetBody), async (c) => {
-    const found = await views.groupViewsByIds(c.var.scope, c.req.valid("json").groupsIds, s.ALL_RELATIONS);
+    const found = await groups.groupViewsByIds(c.var.scope, c.req.valid("json").groupsIds, s.ALL_RELATIONS);
     return c.json({ groups: found.map(groupOut) });
   });
 
   app.get("/v1/:id", read, s.valid("param", s.idParam), async (c) => {
     const id = c.req.valid("param").id;
-    const view = await views.groupView(c.var.scope, id, s.ALL_RELATIONS);
+    const view = await groups.groupView(c.var.scope, id, s.ALL_RELATIONS);
     if (!view) throw notFound("group", id);
     return c.json(groupOut(view));
   });
@@ -57,7 +55,7 @@ export function fronteggRoutes() {
     const id = c.req.valid("param").id;
     const b = c.req.valid("json");
     await groups.updateGroup(c.var.scope, id, { name: b.name, description: b.description, color: b.color, customData: b.metadata });
-    return c.json(groupOut((await views.groupView(c.var.scope, id, s.ALL_RELATIONS))!));
+    return c.json(groupOut((await groups.groupView(c.var.scope, id, s.ALL_RELATIONS))!));
   });
 
   app.delete("/v1/:id", write, s.valid("param", s.idParam), async (c) => {
@@ -87,7 +85,7 @@ export function fronteggRoutes() {
 
   app.get("/v2", read, s.valid("query", s.v2Query), async (c) => {
     const q = c.req.valid("query");
-    const page = await views.groupViewPage(
+    const page = await groups.groupViewPage(
       c.var.scope,
       { limit: q._limit, offset: q._offset, sortBy: q._sortBy, order: q._order },
       s.relationsOf(q._groupsRelations),

@@ -1,6 +1,6 @@
 // Wire schemas of the seed-001 surface (camelCase, as that vendor's API reference has it).
 import { z } from "zod";
-import { settingsPatchSchema } from "../../core/config/rules";
+import { settingsPatchSchema } from "../../core/config";
 import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/shared/validation";
 
 export { valid } from "../../http/validate";

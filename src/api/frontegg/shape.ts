@@ -1,6 +1,6 @@
 // Core rows → the seed-001 wire format: camelCase, ISO 8601 times, metadata as a JSON string.
-import type { TenantSettings } from "../../core/config/rules";
-import type { GroupView } from "../../core/groups/reads";
+import type { TenantSettings } from "../../core/config";
+import type { GroupView } from "../../core/groups";
 import type { RoleRow } from "../../core/roles";
 import type { UserRow } from "../../core/users";
 

@@ -2,9 +2,9 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { authenticate, bearerToken, requireScope, type TokenSource } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
 import * as core from "../../core/conversation-groups";
 import { notFound } from "../../core/shared/errors";
+import { SCOPES } from "../../core/shared/scopes";
 import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/shared/validation";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

@@ -1,6 +1,6 @@
 // Wire schemas of the native API-keys API.
 import { z } from "@hono/zod-openapi";
-import { KNOWN_SCOPES } from "../../auth/scopes";
+import { KNOWN_SCOPES } from "../../core/shared/scopes";
 import { idSchema } from "../../core/shared/validation";
 
 export const keyIdParam = z.object({

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { forgetApiKey } from "../../auth/api-key";
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
 import * as core from "../../core/keys";
+import { SCOPES } from "../../core/shared/scopes";
 import * as k from "./api-key-schemas";
 import type { NativeApp } from "./app";
 import { errors, json, ok } from "./openapi-helpers";

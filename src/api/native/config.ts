@@ -1,9 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
-import { updateSettings } from "../../core/config";
-import { loadSettings } from "../../core/config/reads";
-import { settingsPatchSchema, tenantSettingsSchema } from "../../core/config/rules";
+import { loadSettings, settingsPatchSchema, tenantSettingsSchema, updateSettings } from "../../core/config";
+import { SCOPES } from "../../core/shared/scopes";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read } from "./openapi-helpers";
 

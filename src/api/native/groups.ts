@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
 import type { GroupRow } from "../../core/groups";
 import * as core from "../../core/groups";
 import { hierarchyCounts } from "../../core/hierarchy";
 import type { Scope } from "../../core/shared/context";
+import { SCOPES } from "../../core/shared/scopes";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";

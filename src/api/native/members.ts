@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
 import { claimObject, readClaim } from "../../core/claims";
 import * as hierarchy from "../../core/hierarchy";
 import * as members from "../../core/members";
+import { SCOPES } from "../../core/shared/scopes";
 import * as users from "../../core/users";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read, write } from "./openapi-helpers";

@@ -1,5 +1,5 @@
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
+import { SCOPES } from "../../core/shared/scopes";
 import { errorBody } from "./schemas";
 
 // Small builders for the native routes' OpenAPI descriptions.

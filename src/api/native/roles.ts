@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
 import * as core from "../../core/roles";
+import { SCOPES } from "../../core/shared/scopes";
 import type { NativeApp } from "./app";
 import { errors, json, ok, read, write } from "./openapi-helpers";
 import * as r from "./role-schemas";

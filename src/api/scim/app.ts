@@ -1,7 +1,7 @@
 // SCIM 2.0 plumbing: the error schema, application/scim+json, Bearer auth with scope scim.
 import { type Context, Hono } from "hono";
 import { authenticate, requireScope } from "../../auth/middleware";
-import { SCOPES } from "../../auth/scopes";
+import { SCOPES } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";

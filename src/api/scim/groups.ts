@@ -1,9 +1,16 @@
 // /scim/v2/Groups over the core groups; member changes go through the group's coordinator.
 import type { Context } from "hono";
 import * as groups from "../../core/groups";
-import { addScimMembers, removeScimMembers, replaceScimMembers, scimGroupPage, scimMembersOf } from "../../core/scim";
-import { GROUP_ATTRIBUTES } from "../../core/scim/attributes";
-import { compileFilter, parseFilter } from "../../core/scim/filter";
+import {
+  addScimMembers,
+  compileFilter,
+  GROUP_ATTRIBUTES,
+  parseFilter,
+  removeScimMembers,
+  replaceScimMembers,
+  scimGroupPage,
+  scimMembersOf,
+} from "../../core/scim";
 import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
 import { type ScimApp, scimJson } from "./app";

@@ -1,6 +1,6 @@
 // Core rows ↔ SCIM resources (RFC 7643), meta with a weak ETag from the row's version,
 // and the attributes / excludedAttributes projection.
-import type { GroupRow } from "../../core/groups/writes";
+import type { GroupRow } from "../../core/groups";
 import type { ScimMember } from "../../core/scim";
 import { emailSchema, phoneSchema } from "../../core/shared/validation";
 import type { UserProfile, UserRow } from "../../core/users";

@@ -1,9 +1,7 @@
 // /scim/v2/Users over the core users.
 import type { Context } from "hono";
 import { type ScimPatchOperation, scimPatch } from "scim-patch";
-import { saveScimUser, scimUserPage } from "../../core/scim";
-import { USER_ATTRIBUTES } from "../../core/scim/attributes";
-import { compileFilter, parseFilter } from "../../core/scim/filter";
+import { compileFilter, parseFilter, saveScimUser, scimUserPage, USER_ATTRIBUTES } from "../../core/scim";
 import { CoreError } from "../../core/shared/errors";
 import { newId } from "../../core/shared/ids";
 import { deleteUser, getUser } from "../../core/users";

@@ -3,8 +3,8 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
-import { TRACKING_SCOPES } from "../../auth/scopes";
 import { CoreError } from "../../core/shared/errors";
+import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

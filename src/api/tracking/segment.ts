@@ -5,9 +5,9 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
-import { TRACKING_SCOPES } from "../../auth/scopes";
 import { CoreError } from "../../core/shared/errors";
 import { ID_PATTERN } from "../../core/shared/ids";
+import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";

@@ -6,6 +6,11 @@ import { CoreError } from "../shared/errors";
 import { loadSettings } from "./reads";
 import { merge, type SettingsPatch, settingsPatchSchema, type TenantSettings } from "./rules";
 
+// What surfaces use of the domain code, through this entry point.
+export { loadSettings } from "./reads";
+export type { TenantSettings } from "./rules";
+export { settingsPatchSchema, tenantSettingsSchema } from "./rules";
+
 export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
   const parsed = settingsPatchSchema.safeParse(patch);
   if (!parsed.success) {

@@ -7,6 +7,9 @@ import { newId } from "../shared/ids";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { type GroupPatch, type GroupRow, nameClash, nameKeyOf } from "./writes";
 
+export type { GroupView } from "./reads";
+// What surfaces use of the domain code, through this entry point.
+export { allGroupViews, groupView, groupViewPage, groupViewsByIds } from "./reads";
 export type { GroupPatch, GroupRow };
 
 export interface NewGroup extends GroupPatch {

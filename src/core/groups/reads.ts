@@ -2,10 +2,10 @@
 // them inline. Each relation is one query for the whole page of groups, and is loaded
 // only when the caller asks for it.
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
+import type { UserRow } from "../../db/schema";
 import { groups, memberships, users } from "../../db/schema";
 import { type RoleRow, rolesOfGroups } from "../roles/reads";
 import type { Db, Scope } from "../shared/context";
-import type { UserRow } from "../users";
 import type { GroupRow } from "./writes";
 
 export interface Relations {

@@ -2,11 +2,11 @@
 // (write keys), token hooks and ops scripts. The secret is shown once; D1 keeps only its
 // SHA-256, which is how a presented key finds its row (and so its tenant).
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
-import { holdsScope, type KnownScope } from "../../auth/scopes";
 import { apiKeys } from "../../db/schema";
 import type { Db, Scope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { holdsScope, type KnownScope } from "../shared/scopes";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

@@ -10,6 +10,10 @@ import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { createUser, patchUser, putUser, type UserProfile, type UserRow } from "../users";
 
+// What surfaces use of the domain code, through this entry point.
+export { GROUP_ATTRIBUTES, USER_ATTRIBUTES } from "./attributes";
+export { compileFilter, parseFilter } from "./filter";
+
 export interface OffsetPage<T> {
   rows: T[];
   total: number;

@@ -6,7 +6,9 @@ import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 
-export type UserRow = typeof users.$inferSelect;
+export type { UserRow } from "../../db/schema";
+
+import type { UserRow } from "../../db/schema";
 
 export interface UserProfile {
   email?: string | null;

@@ -1,5 +1,5 @@
-import type { Principal } from "../core/shared/context";
-import { CoreError } from "../core/shared/errors";
+import type { Principal } from "./context";
+import { CoreError } from "./errors";
 
 export const SCOPES = {
   read: "groups:read",

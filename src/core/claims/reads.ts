@@ -1,0 +1,67 @@
+// Building users' claims from D1, and the tenant's claim settings as the claims see them.
+import { sql } from "drizzle-orm";
+import type { Env } from "../../env";
+import { loadSettings } from "../config/reads";
+import { claimSettingsSchema, type TenantSettings } from "../config/rules";
+import type { Db } from "../shared/context";
+
+export type ClaimSettings = TenantSettings["claim"];
+
+/** What KV holds for a user: the claim values, or only their count past the overage limit. */
+export interface StoredClaim {
+  /** The claim settings it was built with; a claim built with other settings is rebuilt. */
+  stamp: string;
+  values: string[] | null;
+  count: number;
+}
+
+export const claimKey = (tenantId: string, userId: string) => `claims:${tenantId}:${userId}`;
+export const settingsKey = (tenantId: string) => `claim-settings:${tenantId}`;
+export const stampOf = (s: ClaimSettings) => JSON.stringify(s);
+
+/** The claims of many users in one query: direct groups, plus inherited ones if configured. */
+export const claimsQuery = (tenantId: string, userIds: string[], s: ClaimSettings) => sql`
+    WITH RECURSIVE held(user_id, group_id) AS (
+      SELECT m.user_id, m.group_id FROM json_each(${JSON.stringify(userIds)}) j
+        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+      UNION
+      SELECT h.user_id, e.parent_id FROM held h
+        CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.child_id = h.group_id
+        WHERE ${s.includeInherited ? 1 : 0}
+    )
+    SELECT h.user_id, g.id, g.name FROM held h CROSS JOIN groups g ON g.tenant_id = ${tenantId} AND g.id = h.group_id
+    ORDER BY h.user_id, g.name_key`;
+
+export async function buildClaims(db: Db, tenantId: string, userIds: string[], s: ClaimSettings): Promise<Map<string, StoredClaim>> {
+  const rows = await db.all<{ user_id: string; id: string; name: string }>(claimsQuery(tenantId, userIds, s));
+  const byUser = new Map<string, string[]>(userIds.map((u) => [u, []]));
+  for (const r of rows) byUser.get(r.user_id)?.push(s.values === "ids" ? r.id : r.name);
+  const stamp = stampOf(s);
+  const out = new Map<string, StoredClaim>();
+  for (const [user, values] of byUser) {
+    out.set(user, { stamp, values: values.length > s.overageLimit ? null : values, count: values.length });
+  }
+  return out;
+}
+
+// The tenant's claim settings, also held in this isolate for a few seconds: a claim read
+// is then one KV read, not two. KV itself may take up to a minute to show a change in
+// other locations, so this adds little to how long a settings change takes to reach claims.
+const SETTINGS_TTL_MS = 5_000;
+const settingsInIsolate = new Map<string, { settings: ClaimSettings; until: number }>();
+
+export async function claimSettings(env: Env, db: Db, tenantId: string): Promise<ClaimSettings> {
+  const held = settingsInIsolate.get(tenantId);
+  if (held && Date.now() < held.until) return held.settings;
+  const cached = await env.CLAIMS.get<ClaimSettings>(settingsKey(tenantId), "json");
+  const settings = cached ? claimSettingsSchema.parse(cached) : (await loadSettings(db, tenantId)).claim;
+  if (!cached) await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings));
+  if (settingsInIsolate.size > 10_000) settingsInIsolate.clear();
+  settingsInIsolate.set(tenantId, { settings, until: Date.now() + SETTINGS_TTL_MS });
+  return settings;
+}
+
+/** Forget the settings held in this isolate (after they change). */
+export function forgetClaimSettings(tenantId: string) {
+  settingsInIsolate.delete(tenantId);
+}
