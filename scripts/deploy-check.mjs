@@ -1,0 +1,45 @@
+// npm run deploy:check: what `wrangler deploy` would upload, checked before anyone deploys.
+// - the bundle (`wrangler deploy --dry-run` into a temporary folder) stays within its budget;
+// - the deployment's vars do not configure auth halfway or ship the local dev secret.
+// Secrets set with `wrangler secret put` are not visible here; the Worker itself answers
+// 401 "auth is misconfigured" (and logs it) when those are set halfway.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { unstable_readConfig } from "wrangler";
+import { wranglerDone } from "./wrangler.mjs";
+
+/** Small bundles start fast; Cloudflare's own limit is 3 MB compressed (free) and 10 MB (paid). */
+export const BUDGET = { bytes: 1_500_000, gzipBytes: 300_000 };
+
+const problems = [];
+const config = unstable_readConfig({ config: "wrangler.toml" });
+const vars = config.vars ?? {};
+if (vars.AUTH_DEV_SECRET !== undefined || vars.VENDOR_DEV_SECRET !== undefined) {
+  problems.push("wrangler.toml [vars] sets a dev signing secret: those are for local runs (.dev.vars) only");
+}
+if (vars.AUTH_JWKS_URL !== undefined && (vars.AUTH_ISSUER === undefined || vars.AUTH_AUDIENCE === undefined)) {
+  problems.push("wrangler.toml [vars] sets AUTH_JWKS_URL without AUTH_ISSUER and AUTH_AUDIENCE: every request would be 401");
+}
+const vendor = ["VENDOR_JWKS_URL", "VENDOR_ISSUER", "VENDOR_AUDIENCE"].filter((k) => vars[k] !== undefined);
+if (vendor.length > 0 && vendor.length < 3) problems.push(`vendor tokens configured halfway in [vars] (${vendor.join(", ")}): set all three or none`);
+
+const out = mkdtempSync(join(tmpdir(), "edge-groups-deploy-check-"));
+try {
+  await wranglerDone(["deploy", "--dry-run", "--outdir", out], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const bundle = readFileSync(join(out, "index.js"));
+  const gz = gzipSync(bundle, { level: 9 }).length;
+  const kb = (n) => `${(n / 1000).toFixed(0)} KB`;
+  console.log(`bundle: ${kb(bundle.length)} (budget ${kb(BUDGET.bytes)}), ${kb(gz)} gzipped (budget ${kb(BUDGET.gzipBytes)})`);
+  if (bundle.length > BUDGET.bytes) problems.push(`the bundle is ${kb(bundle.length)}, over its ${kb(BUDGET.bytes)} budget`);
+  if (gz > BUDGET.gzipBytes) problems.push(`the bundle is ${kb(gz)} gzipped, over its ${kb(BUDGET.gzipBytes)} budget`);
+} finally {
+  rmSync(out, { recursive: true, force: true });
+}
+for (const p of problems) console.error(`deploy:check: ${p}`);
+console.log(problems.length ? `deploy:check failed (${problems.length})` : "deploy:check passed");
+process.exit(problems.length ? 1 : 0);
