@@ -48,6 +48,7 @@ export default defineConfig({
           VENDOR_ISSUER: "https://vendor.test/",
           VENDOR_AUDIENCE: "edge-groups-vendor",
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          REQUEST_LOG: "off", // test/request-log.test.ts turns it on where it looks at the lines
           TEST_JWKS_URL: JWKS_URL,
           TEST_PRIVATE_JWK: JSON.stringify(privateJwk),
           TEST_ROTATED_PRIVATE_JWK: JSON.stringify(rotatedPrivate),

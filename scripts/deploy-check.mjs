@@ -23,7 +23,8 @@ if (vars.AUTH_JWKS_URL !== undefined && (vars.AUTH_ISSUER === undefined || vars.
   problems.push("wrangler.toml [vars] sets AUTH_JWKS_URL without AUTH_ISSUER and AUTH_AUDIENCE: every request would be 401");
 }
 const vendor = ["VENDOR_JWKS_URL", "VENDOR_ISSUER", "VENDOR_AUDIENCE"].filter((k) => vars[k] !== undefined);
-if (vendor.length > 0 && vendor.length < 3) problems.push(`vendor tokens configured halfway in [vars] (${vendor.join(", ")}): set all three or none`);
+if (vendor.length > 0 && vendor.length < 3)
+  problems.push(`vendor tokens configured halfway in [vars] (${vendor.join(", ")}): set all three or none`);
 
 const out = mkdtempSync(join(tmpdir(), "edge-groups-deploy-check-"));
 try {

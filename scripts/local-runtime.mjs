@@ -43,6 +43,9 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
   // Bindings, .dev.vars and assets from wrangler.toml; the module rules are for unbundled
   // sources, and the bundle is one module.
   const { modulesRules: _unbundled, ...workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml").workerOptions;
+  // EDGE_GROUPS_REQUEST_LOG=off: no line per request (benchmarks and tests send thousands).
+  if (process.env.EDGE_GROUPS_REQUEST_LOG)
+    workerOptions.bindings = { ...workerOptions.bindings, REQUEST_LOG: process.env.EDGE_GROUPS_REQUEST_LOG };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       ...workerOptions,

@@ -71,6 +71,7 @@ export async function startServer({ port = 8790 + Math.floor(Math.random() * 100
   state ??= mkdtempSync(join(tmpdir(), "edge-groups-local-"));
   const secret = ensureDevVars().AUTH_DEV_SECRET;
   await prepareState(state, { seedSql });
+  process.env.EDGE_GROUPS_REQUEST_LOG ??= "off"; // thousands of requests: their lines would drown the output
   let running = await launch({ port, state });
   const token = (tenant, scope = "admin") =>
     sign({ tenant_id: tenant, sub: "bench", scope, exp: Math.floor(Date.now() / 1000) + 3600 }, secret, "HS256");

@@ -10,10 +10,11 @@ import { groupCallRoutes } from "./api/tracking/group-calls";
 import { segmentRoutes } from "./api/tracking/segment";
 import type { AppEnv } from "./http/app-env";
 import { docsHeaders, docsPage } from "./http/docs-page";
+import { requestLog } from "./http/request-log";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId());
+  app.use("*", requestId(), requestLog);
 
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));

@@ -20,6 +20,8 @@ export interface Env {
   VENDOR_ISSUER?: string;
   VENDOR_AUDIENCE?: string;
   VENDOR_DEV_SECRET?: string;
+  /** "off": no log line per request (tests, benchmarks); failures are logged regardless. */
+  REQUEST_LOG?: string;
   /** JSON object of tenant id → shared secret for identity-provider token hooks. */
   HOOK_SECRETS?: string;
 }

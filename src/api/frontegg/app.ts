@@ -11,7 +11,6 @@ import { limitBody } from "../../http/middleware";
 export function fronteggError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return c.json({ errors: ["internal error"] }, 500);
   }
   const details = e.details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message));

@@ -45,7 +45,6 @@ export function oktaHookRoutes() {
   app.use("*", limitBody(256 * 1024));
   app.onError((err, c) => {
     const e = asCoreError(err);
-    if (!e) console.error("okta hook failed", err);
     return c.json(oktaError(e?.message ?? "internal error"), e?.status ?? 500);
   });
   // The secret is checked before the body is read, so an unauthenticated caller learns nothing of the schema.

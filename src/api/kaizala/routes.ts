@@ -15,7 +15,6 @@ import { groupOut } from "./shape";
 function kaizalaError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return c.json({ errorCode: "internal", message: "internal error", details: [] }, 500);
   }
   return c.json({ errorCode: e.kind, message: e.message, details: e.details }, e.status);

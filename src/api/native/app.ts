@@ -10,7 +10,6 @@ import { limitBody } from "../../http/middleware";
 export function nativeError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return c.json({ error: { code: "internal", message: "internal error", details: [] } }, 500);
   }
   return c.json({ error: { code: e.kind, message: e.message, details: e.details } }, e.status);

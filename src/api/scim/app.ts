@@ -28,7 +28,6 @@ const scimTypeOf: Record<string, string | undefined> = { conflict: "uniqueness",
 export function scimError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return scimJson(c, { schemas: [SCIM.error], status: "500", detail: "internal error" }, 500);
   }
   const scimType =

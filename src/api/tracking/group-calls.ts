@@ -17,7 +17,6 @@ const responseId = () => crypto.randomUUID();
 function groupCallError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return c.json({ success: false, response_id: responseId(), message: "internal error" }, 500);
   }
   return c.json({ success: false, response_id: responseId(), message: e.message, errors: e.details }, e.status);

@@ -18,7 +18,6 @@ import { readJsonBody } from "./body";
 function segmentError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
-    console.error("unhandled error", err);
     return c.json({ success: false, message: "internal error" }, 500);
   }
   return c.json({ success: false, message: e.message }, e.status);

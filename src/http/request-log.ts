@@ -1,0 +1,117 @@
+// One JSON line per request for Workers Logs: request id, tenant, surface, route pattern,
+// status, duration and the D1, KV and Durable Object calls it made; and for a request that
+// failed on the server, one more line with the error and its cause. Only ids, patterns and
+// counts are logged: never a token, key, secret, a body or a user's profile data (the route
+// pattern stands in for the path, which can carry ids and emails).
+import { createMiddleware } from "hono/factory";
+import { routePath } from "hono/route";
+import type { Env } from "../env";
+import type { AppEnv } from "./app-env";
+
+interface Calls {
+  d1: number;
+  kv: number;
+  durableObjects: number;
+}
+
+/** A view of the object whose methods count each call (names in `only`, or all but `then`). */
+function counting<T extends object>(
+  target: T,
+  count: () => void,
+  wrap?: (name: string, result: unknown) => unknown,
+  only?: Set<string>,
+): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const value = (t as Record<PropertyKey, unknown>)[prop];
+      if (typeof value !== "function" || prop === "then" || typeof prop !== "string") return value;
+      return (...args: unknown[]) => {
+        if (!only || only.has(prop)) count();
+        // Reflect.apply: an RPC stub's method answers any property, "apply" included.
+        const result = Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
+        return wrap ? wrap(prop, result) : result;
+      };
+    },
+  });
+}
+
+const D1_RUNS = new Set(["first", "all", "run", "raw", "batch", "exec"]);
+
+function countedStatement(s: D1PreparedStatement, calls: Calls): D1PreparedStatement {
+  return counting(
+    s,
+    () => calls.d1++,
+    (name, r) => (name === "bind" ? countedStatement(r as D1PreparedStatement, calls) : r),
+    D1_RUNS,
+  );
+}
+
+function countedEnv(env: Env, calls: Calls): Env {
+  const db = counting(
+    env.DB,
+    () => calls.d1++,
+    (name, r) => (name === "prepare" ? countedStatement(r as D1PreparedStatement, calls) : r),
+    D1_RUNS,
+  );
+  const kv = counting(env.CLAIMS, () => calls.kv++);
+  const stubs = counting(
+    env.GROUP_COORDINATOR,
+    () => undefined,
+    (name, r) => (name === "get" ? counting(r as object, () => calls.durableObjects++) : r),
+  );
+  return { ...env, DB: db, CLAIMS: kv, GROUP_COORDINATOR: stubs };
+}
+
+const ANALYTICS = new Set([
+  "/api/group",
+  "/group",
+  "/v1/batch",
+  "/v1/group",
+  "/v1/identify",
+  "/v1/track",
+  "/v1/page",
+  "/v1/screen",
+  "/v1/alias",
+]);
+const SURFACES: [string, string][] = [
+  ["/scim/", "scim"],
+  ["/resources/groups/", "seed-001"],
+  ["/kaizala/", "conversation-groups"],
+  ["/hooks/", "hooks"],
+  ["/v1/", "native"],
+];
+const surfaceOf = (path: string) =>
+  ANALYTICS.has(path.replace(/\/$/, "")) ? "analytics" : (SURFACES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? "other");
+
+export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
+  // "off" (tests, benchmarks) drops the per-request line; a failure is logged whatever it says.
+  const each = c.env.REQUEST_LOG !== "off";
+  const started = Date.now();
+  const calls: Calls = { d1: 0, kv: 0, durableObjects: 0 };
+  if (each) c.env = countedEnv(c.env, calls);
+  try {
+    await next();
+  } finally {
+    const common = {
+      request_id: c.var.requestId,
+      tenant: c.var.principal?.tenantId ?? null,
+      surface: surfaceOf(c.req.path),
+      route: routePath(c) || null,
+    };
+    const status = c.res.status;
+    if (each)
+      console.log(JSON.stringify({ msg: "request", ...common, method: c.req.method, status, duration_ms: Date.now() - started, ...calls }));
+    if (status >= 500 && c.error) {
+      const cause = (c.error as { cause?: unknown }).cause;
+      console.error(
+        JSON.stringify({
+          msg: "request failed",
+          ...common,
+          error: c.error.name,
+          message: c.error.message,
+          cause: cause instanceof Error ? `${cause.name}: ${cause.message}` : cause === undefined ? null : String(cause),
+        }),
+      );
+    }
+  }
+});

@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { buildApp } from "../src/app";
+import { client, env, freshTenant, token } from "./helpers";
+
+const logging = { ...env, REQUEST_LOG: "on" };
+const lines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("one log line per request", () => {
+  it("names the request, tenant, surface, route pattern, status, duration and the binding calls, and no secret or profile data", async () => {
+    const api = await client(freshTenant("log"), { scope: "admin" });
+    const gid = (await api.post("/v1/groups", { name: "Logged" })).json.result.group_id;
+    await api.put("/v1/users/lee", { email: "lee.private@example.com", name: "Lee Private" });
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const app = buildApp();
+    const add = await app.request(
+      `/v1/groups/${gid}/members`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ emails: ["lee.private@example.com"] }),
+      },
+      logging,
+    );
+    expect(add.status).toBe(200);
+    const claim = await app.request("/v1/users/lee/claims", { headers: { authorization: `Bearer ${api.token}` } }, logging);
+    expect(claim.status).toBe(200);
+    const [addLine, claimLine] = lines(log).filter((l) => l.msg === "request");
+    expect(addLine).toMatchObject({
+      tenant: api.tenant,
+      surface: "native",
+      route: "/v1/groups/:group_id/members",
+      method: "POST",
+      status: 200,
+    });
+    expect(typeof addLine!.request_id).toBe("string");
+    expect(addLine!.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(addLine!.d1).toBeGreaterThan(0);
+    expect(addLine!.durableObjects).toBe(1);
+    expect(claimLine).toMatchObject({ route: "/v1/users/:user_id/claims", status: 200 });
+    expect(claimLine!.kv).toBeGreaterThan(0);
+    const text = JSON.stringify(log.mock.calls);
+    for (const secret of [api.token, "lee.private@example.com", "Lee Private", env.AUTH_DEV_SECRET!]) expect(text).not.toContain(secret);
+  });
+
+  it("logs a refused request with its status and no tenant, and says nothing of its token", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const expired = await token({ tenant: freshTenant(), ttl: -60 });
+    const res = await buildApp().request("/scim/v2/Users", { headers: { authorization: `Bearer ${expired}` } }, logging);
+    expect(res.status).toBe(401);
+    const [line] = lines(log);
+    expect(line).toMatchObject({ msg: "request", surface: "scim", status: 401, tenant: null });
+    expect(JSON.stringify(log.mock.calls)).not.toContain(expired);
+  });
+
+  it("logs a server failure as one more line with the error and its cause", async () => {
+    const api = await client(freshTenant("log"), { scope: "admin" });
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // A D1 that fails the way an outage would (the one fault this test injects).
+    const down = new Error("D1_ERROR: network connection lost", { cause: new Error("storage operation exceeded timeout") });
+    const broken = {
+      ...logging,
+      DB: {
+        prepare: () => {
+          throw down;
+        },
+        batch: () => Promise.reject(down),
+      } as unknown as D1Database,
+    };
+    const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${api.token}` } }, broken);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error", details: [] } });
+    const failed = lines(errors).filter((l) => l.msg === "request failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      tenant: api.tenant,
+      route: "/v1/groups",
+      error: "Error",
+      message: "D1_ERROR: network connection lost",
+      cause: "Error: storage operation exceeded timeout",
+    });
+  });
+});
