@@ -7,7 +7,7 @@
 // each id up by index; a plain JOIN lets it scan the whole group instead.
 import { sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
-import { forgetSubtreeCounts, idsOf } from "../hierarchy/subtree-counts";
+import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
@@ -154,8 +154,9 @@ export async function addMembers(
   await m.beforeCommit?.(fresh);
   const results = await batch(db, [
     ensureUsers(m.tenantId, idsJson, now),
-    // Counted inside the batch, before the insert, so the count is exact even if a
+    // Counted inside the batch, before the insert, so the counts are exact even if a
     // user's deletion raced the reads above.
+    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
     sql`UPDATE groups SET
                  member_count = member_count + (SELECT count(*) FROM json_each(${idsJson}) j WHERE NOT EXISTS
                    (SELECT 1 FROM memberships x WHERE x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)),
@@ -163,7 +164,6 @@ export async function addMembers(
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     insertMembers(m, idsJson, role, now),
     auditStatement(m, "members.add", { user_ids: ids, role }, now),
-    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
     ...(Object.keys(displays).length === 0
       ? []
       : [
@@ -171,7 +171,7 @@ export async function addMembers(
           WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
         ]),
   ]);
-  const added = changesOf(results, 2);
+  const added = changesOf(results, 3);
   return { added, already_members: ids.length - added, added_ids: fresh };
 }
 
@@ -186,6 +186,7 @@ export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Pro
   const idsJson = JSON.stringify(ids);
   await m.beforeCommit?.(ids);
   const results = await batch(db, [
+    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, true), -1),
     sql`UPDATE groups SET
                  member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j CROSS JOIN memberships x
                    ON x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value),
@@ -194,9 +195,8 @@ export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Pro
     sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
                AND user_id IN (SELECT value FROM json_each(${idsJson}))`,
     auditStatement(m, "members.remove", { user_ids: ids }, now),
-    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
-  const removed = changesOf(results, 1);
+  const removed = changesOf(results, 2);
   return { removed, not_members: ids.length - removed };
 }
 
@@ -221,19 +221,22 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
   const changed = [...fresh, ...leaving.map((r) => r.user_id)];
   const now = Date.now();
   await m.beforeCommit?.(changed);
+  const leavingNow = sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+               AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`;
   const results = await batch(db, [
     ensureUsers(m.tenantId, idsJson, now),
+    adjustSubtreeCounts(m.tenantId, m.groupId, leavingNow, -1),
+    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
     sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
                AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
     insertMembers(m, idsJson, role, now),
     sql`UPDATE groups SET member_count = ${ids.length}, version = version + 1, updated_at = ${now}
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     auditStatement(m, "members.replace", { user_ids: ids, role }, now),
-    forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
   ]);
   return {
-    added: changesOf(results, 2),
-    removed: changesOf(results, 1),
+    added: changesOf(results, 4),
+    removed: changesOf(results, 3),
     member_count: ids.length,
     changed_ids: changed,
   };
