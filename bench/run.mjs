@@ -111,7 +111,13 @@ try {
   await fetch(`${server.base}/v1/users/cold0/claims`, { headers: bench });
   // The same call with an API key (goal: ≥ 0.9× the cached JWT's req/s): once the isolate knows the key, no D1 query.
   // Measured interleaved, JWT, key, JWT, key, so drift over the run favours neither.
-  const made = await (await fetch(`${server.base}/v1/api-keys`, { method: "POST", headers: bench, body: JSON.stringify({ name: "bench", scopes: ["claims:read"] }) })).json();
+  const made = await (
+    await fetch(`${server.base}/v1/api-keys`, {
+      method: "POST",
+      headers: bench,
+      body: JSON.stringify({ name: "bench", scopes: ["claims:read"] }),
+    })
+  ).json();
   const withKey = { authorization: `Bearer ${made.result.secret}` };
   await fetch(`${server.base}/v1/users/cold0/claims`, { headers: withKey });
   const claimWith = (headers) => ({ requests: [{ method: "GET", path: "/v1/users/cold0/claims", headers }], duration: DURATION / 2 });
@@ -125,8 +131,14 @@ try {
     p99: Math.max(...runs.map((r) => r.p99)),
     errors: runs.reduce((n, r) => n + r.errors, 0),
   });
-  const jwtClaim = merged("groups claim, KV hit", halves.filter((r) => r.name === "jwt"));
-  const keyClaim = merged("groups claim with an API key, KV hit", halves.filter((r) => r.name === "key"));
+  const jwtClaim = merged(
+    "groups claim, KV hit",
+    halves.filter((r) => r.name === "jwt"),
+  );
+  const keyClaim = merged(
+    "groups claim with an API key, KV hit",
+    halves.filter((r) => r.name === "key"),
+  );
   results.push(jwtClaim);
   results.push({ ...keyClaim, vsJwt: keyClaim.rps / jwtClaim.rps });
   let cold = 1;
