@@ -4,6 +4,7 @@ import { fronteggRoutes } from "./api/frontegg/routes";
 import { oktaHookRoutes } from "./api/hooks/okta";
 import { kaizalaRoutes } from "./api/kaizala/routes";
 import { nativeRoutes } from "./api/native";
+import { describeApi } from "./api/openapi";
 import { scimRoutes } from "./api/scim";
 import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { groupCallRoutes } from "./api/tracking/group-calls";
@@ -30,12 +31,7 @@ export function buildApp() {
   app.route("/", scimRoutes());
 
   // Public: the API description generated from the same zod schemas, and a page to read it.
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "edge-groups", version: "0.1.0", description: "Multi-tenant user groups at the edge." },
-    security: [{ bearer: [] }],
-  });
+  describeApi(app);
   app.get("/docs", docsHeaders, docsPage);
   return app;
 }

@@ -1,33 +1,12 @@
-// The shapes of the native API's answers that the pages read (a subset of /openapi.json).
-export interface Member {
-  user_id: string;
-  name: string | null;
-  email: string | null;
-  phone_number: string | null;
-  role: string;
-}
-export interface Role {
-  role_id: string;
-  name: string;
-  level: number;
-}
-export interface EffectiveRole extends Role {
-  direct: boolean;
-  via_groups: string[];
-}
-export interface GroupRef {
-  group_id: string;
-  name: string;
-}
-export interface HeldGroup extends GroupRef {
-  membership: string;
-  role?: string | null;
-}
-export interface User {
-  user_id: string;
-  name: string | null;
-  email: string | null;
-  phone_number: string | null;
-  given_name: string | null;
-  family_name: string | null;
-}
+// The shapes the pages read, taken from the types generated from /openapi.json
+// (npm run openapi): a change to the API that breaks a page breaks the console's build.
+import type { components } from "./api-types";
+
+type Schemas = components["schemas"];
+export type Member = Schemas["Member"];
+export type Role = Schemas["Role"];
+export type EffectiveRole = Schemas["EffectiveRole"];
+export type GroupRef = Pick<Schemas["Group"], "group_id" | "name">;
+export type HeldGroup = Schemas["TransitiveUserGroup"];
+export type User = Schemas["User"];
+export type ApiKey = Schemas["ApiKey"];

@@ -3,18 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, when } from "../ui";
-
-interface ApiKey {
-  key_id: string;
-  name: string;
-  hint: string;
-  scopes: string[];
-  created_by: string;
-  created_at: number;
-  last_used_at: number | null;
-  expires_at: number | null;
-  revoked_at: number | null;
-}
+import type { ApiKey } from "../wire";
 
 const SCOPES: [string, string][] = [
   ["groups:read", "read groups, members and users"],

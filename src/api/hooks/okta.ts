@@ -13,7 +13,7 @@ import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 
-const hookRequest = z
+export const hookRequest = z
   .object({
     eventType: z.string().optional(),
     data: z

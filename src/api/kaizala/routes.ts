@@ -23,7 +23,7 @@ function kaizalaError(c: Context<AppEnv>, err: unknown) {
 /** The seed's accessToken header, or a standard Bearer header. */
 const accessToken: TokenSource = (c) => c.req.header("accesstoken")?.trim() || bearerToken(c);
 
-const createBody = z
+export const createBody = z
   .object({
     name: groupNameSchema,
     welcomeMessage: welcomeMessageSchema.min(1, "is required"),
@@ -37,7 +37,7 @@ const flag = z
   .enum(["true", "false", "True", "False"])
   .optional()
   .transform((v) => v?.toLowerCase() === "true");
-const listQuery = z.object({ showDetail: flag, fetchAllGroups: flag });
+export const listQuery = z.object({ showDetail: flag, fetchAllGroups: flag });
 
 export function kaizalaRoutes() {
   const app = new Hono<AppEnv>();

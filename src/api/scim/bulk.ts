@@ -6,7 +6,7 @@ import { SCIM, SCIM_BASE, type ScimApp, scimJson } from "./app";
 import { BULK_MAX_OPERATIONS } from "./discovery";
 import { valid } from "./schemas";
 
-const bulkBody = z.looseObject({
+export const bulkBody = z.looseObject({
   failOnErrors: z.number().int().min(1).optional(),
   Operations: z
     .array(

@@ -42,7 +42,7 @@ const base = z.looseObject({
 const groupEvent = base.extend({ type: z.literal("group"), groupId: id });
 const identifyEvent = base.extend({ type: z.literal("identify") });
 const otherEvent = base.extend({ type: z.enum(["track", "page", "screen", "alias"]) });
-const anyEvent = z.discriminatedUnion("type", [groupEvent, identifyEvent, otherEvent], {
+export const anyEvent = z.discriminatedUnion("type", [groupEvent, identifyEvent, otherEvent], {
   error: "type must be one of group, identify, track, page, screen, alias",
 });
 

@@ -1,0 +1,310 @@
+// One OpenAPI 3.1 document for every surface, with a tag each: the native API describes
+// itself (its routes are OpenAPIHono routes); the other surfaces are plain Hono routes, so
+// they are registered here from the same zod schemas that validate them. One document,
+// because the surfaces share their credentials and one Swagger UI page serves them all.
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { AppEnv } from "../http/app-env";
+import * as frontegg from "./frontegg/schemas";
+import { hookRequest } from "./hooks/okta";
+import * as kaizala from "./kaizala/routes";
+import { bulkBody } from "./scim/bulk";
+import * as scim from "./scim/schemas";
+import { seed002Event, seed003Event } from "./tracking/group-call-schemas";
+import { anyEvent } from "./tracking/segment";
+
+const TAGS = [
+  { name: "groups", description: "Native API (seed 000): groups" },
+  { name: "members", description: "Native API: a group's members" },
+  { name: "users", description: "Native API: users, their groups and their claim" },
+  { name: "hierarchy", description: "Native API: nested groups" },
+  { name: "roles", description: "Native API: roles, held by groups and users" },
+  { name: "config", description: "Native API: the tenant's settings" },
+  { name: "api keys", description: "Native API: the tenant's long-lived credentials" },
+  { name: "seed-001", description: "The user-groups API of seed 001 (tenant header frontegg-tenant-id)" },
+  { name: "conversation-groups", description: "The conversation-groups API of seed 004 (accessToken header)" },
+  { name: "analytics", description: "Group calls (seeds 002, 003) and the Segment HTTP API (write key as Basic user)" },
+  { name: "scim", description: "SCIM 2.0 (RFC 7643/7644) for identity providers" },
+  { name: "hooks", description: "Identity-provider token hooks" },
+];
+
+type Schema = Record<string, unknown>;
+/** The request side of a validating schema (transforms included), as zod itself writes it. */
+function schemaOf(s: z.ZodType): Schema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Schema;
+  return rest;
+}
+const json = (s: z.ZodType) => ({ content: { "application/json": { schema: schemaOf(s) } }, required: true });
+const queryOf = (s: z.ZodType) => {
+  const { properties = {}, required = [] } = schemaOf(s) as { properties?: Record<string, Schema>; required?: string[] };
+  return Object.entries(properties).map(([name, schema]) => ({ name, in: "query" as const, required: required.includes(name), schema }));
+};
+const pathOf = (...names: string[]) =>
+  names.map((name) => ({ name, in: "path" as const, required: true, schema: { type: "string", minLength: 1, maxLength: 128 } }));
+const answer = (description: string) => ({ description, content: { "application/json": { schema: z.object({}).loose() } } });
+const refusals = {
+  400: answer("Invalid input, in the surface's error format"),
+  401: answer("Missing, expired or unknown credential"),
+  403: answer("The credential lacks the scope, or names another tenant"),
+};
+const withId = { ...refusals, 404: answer("Unknown id (also another tenant's)") };
+
+// Plain OpenAPI objects (JSON Schema from zod), handed to the registry as they are.
+type Op = Omit<RouteConfig, "responses" | "request" | "parameters"> & {
+  request?: { body?: ReturnType<typeof json> };
+  parameters?: Record<string, unknown>[];
+  responses?: RouteConfig["responses"];
+  ok?: string;
+};
+type Security = Record<string, string[]>[];
+
+function registerAll(app: OpenAPIHono<AppEnv>) {
+  const r = app.openAPIRegistry;
+  r.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "A tenant's JWT or API key (egk_...)" });
+  r.registerComponent("securitySchemes", "writeKey", {
+    type: "http",
+    scheme: "basic",
+    description: "An API key as the Segment write key (user name; empty password)",
+  });
+  r.registerComponent("securitySchemes", "accessToken", {
+    type: "apiKey",
+    in: "header",
+    name: "accessToken",
+    description: "Seed 004's header: a JWT or API key",
+  });
+  r.registerComponent("securitySchemes", "hookSecret", {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description: "An API key with scope hooks, or a HOOK_SECRETS secret",
+  });
+  const op = ({ ok = "Done", responses, ...o }: Op) =>
+    r.registerPath({
+      ...o,
+      responses: { 200: answer(ok), ...(o.path.includes("{") ? withId : refusals), ...responses },
+    } as unknown as RouteConfig);
+
+  // Seed 001 at /resources/groups.
+  const tenantHeader = {
+    name: "frontegg-tenant-id",
+    in: "header" as const,
+    required: false,
+    schema: { type: "string" },
+    description: "a vendor token's tenant",
+  };
+  const f = { tags: ["seed-001"], parameters: [tenantHeader] };
+  const fid = (name: string) => [tenantHeader, ...pathOf(name)];
+  op({ ...f, method: "get", path: "/resources/groups/v1/config", summary: "Read the groups configuration" });
+  op({
+    ...f,
+    method: "post",
+    path: "/resources/groups/v1/config",
+    summary: "Change the groups configuration",
+    request: { body: json(frontegg.configBody) },
+    responses: { 201: answer("The configuration") },
+  });
+  op({ ...f, method: "get", path: "/resources/groups/v1", summary: "List every group with its roles and users" });
+  op({
+    ...f,
+    method: "post",
+    path: "/resources/groups/v1",
+    summary: "Create a group",
+    request: { body: json(frontegg.createGroupBody) },
+    responses: { 201: answer("The group") },
+  });
+  op({
+    ...f,
+    method: "post",
+    path: "/resources/groups/v1/bulkGet",
+    summary: "Get groups by id",
+    request: { body: json(frontegg.bulkGetBody) },
+  });
+  op({ ...f, method: "get", path: "/resources/groups/v1/{id}", summary: "Get a group", parameters: fid("id") });
+  op({
+    ...f,
+    method: "patch",
+    path: "/resources/groups/v1/{id}",
+    summary: "Update a group",
+    parameters: fid("id"),
+    request: { body: json(frontegg.updateGroupBody) },
+  });
+  op({ ...f, method: "delete", path: "/resources/groups/v1/{id}", summary: "Delete a group", parameters: fid("id") });
+  for (const [method, verb] of [
+    ["post", "Assign"],
+    ["delete", "Remove"],
+  ] as const) {
+    op({
+      ...f,
+      method,
+      path: "/resources/groups/v1/{groupId}/roles",
+      summary: `${verb} roles of a group`,
+      parameters: fid("groupId"),
+      request: { body: json(frontegg.roleIdsBody) },
+    });
+    op({
+      ...f,
+      method,
+      path: "/resources/groups/v1/{groupId}/users",
+      summary: `${verb === "Assign" ? "Add" : "Remove"} users of a group`,
+      parameters: fid("groupId"),
+      request: { body: json(frontegg.userIdsBody) },
+    });
+  }
+  op({
+    ...f,
+    method: "get",
+    path: "/resources/groups/v2",
+    summary: "Page through groups",
+    parameters: [tenantHeader, ...queryOf(frontegg.v2Query)],
+  });
+
+  // Seed 004 at /kaizala.
+  const k = { tags: ["conversation-groups"], security: [{ accessToken: [] }, { bearer: [] }] as Security };
+  op({
+    ...k,
+    method: "post",
+    path: "/kaizala/v1/groups",
+    summary: "Create a conversation group",
+    request: { body: json(kaizala.createBody) },
+  });
+  op({ ...k, method: "get", path: "/kaizala/v1/groups", summary: "List the caller's groups", parameters: queryOf(kaizala.listQuery) });
+  op({
+    ...k,
+    method: "get",
+    path: "/kaizala/v1/groups/{groupId}",
+    summary: "Get a group the caller may see",
+    parameters: [...pathOf("groupId"), ...queryOf(kaizala.listQuery)],
+  });
+
+  // Analytics: seeds 002 and 003, and the Segment HTTP API.
+  const a = { tags: ["analytics"], security: [{ writeKey: [] }, { bearer: [] }] as Security };
+  op({
+    ...a,
+    method: "post",
+    path: "/api/group",
+    summary: "Record group calls (seed 002)",
+    request: { body: json(z.union([seed002Event, z.array(seed002Event)])) },
+  });
+  op({
+    ...a,
+    method: "post",
+    path: "/group",
+    summary: "Record a group call (seed 003)",
+    request: { body: json(z.union([seed003Event, z.array(seed003Event)])) },
+  });
+  op({
+    ...a,
+    method: "post",
+    path: "/v1/batch",
+    summary: "Record a batch of Segment events",
+    request: { body: json(z.object({ batch: z.array(anyEvent) }).loose()) },
+  });
+  for (const type of ["group", "identify", "track", "page", "screen", "alias"]) {
+    op({ ...a, method: "post", path: `/v1/${type}`, summary: `Record one Segment ${type} call`, request: { body: json(anyEvent) } });
+  }
+
+  // SCIM 2.0 at /scim/v2.
+  const s = { tags: ["scim"] };
+  for (const p of ["ServiceProviderConfig", "serviceConfiguration", "Schemas", "ResourceTypes"]) {
+    op({ ...s, method: "get", path: `/scim/v2/${p}`, summary: `SCIM discovery: ${p}` });
+  }
+  for (const [kind, body] of [
+    ["Users", scim.userBody],
+    ["Groups", scim.groupBody],
+  ] as const) {
+    const one = kind.slice(0, -1).toLowerCase();
+    op({
+      ...s,
+      method: "get",
+      path: `/scim/v2/${kind}`,
+      summary: `List or filter ${kind.toLowerCase()}`,
+      parameters: queryOf(scim.listQuery),
+    });
+    op({
+      ...s,
+      method: "post",
+      path: `/scim/v2/${kind}`,
+      summary: `Create a ${one}`,
+      request: { body: json(body) },
+      responses: { 201: answer(`The ${one}`), 409: answer("Uniqueness clash") },
+    });
+    op({
+      ...s,
+      method: "get",
+      path: `/scim/v2/${kind}/{id}`,
+      summary: `Get a ${one}`,
+      parameters: [...pathOf("id"), ...queryOf(scim.projectionQuery)],
+    });
+    op({
+      ...s,
+      method: "put",
+      path: `/scim/v2/${kind}/{id}`,
+      summary: `Replace a ${one}`,
+      parameters: pathOf("id"),
+      request: { body: json(body) },
+      responses: { 412: answer("If-Match does not match") },
+    });
+    op({
+      ...s,
+      method: "patch",
+      path: `/scim/v2/${kind}/{id}`,
+      summary: `Patch a ${one}`,
+      parameters: pathOf("id"),
+      request: { body: json(scim.patchBody) },
+      responses: { 204: { description: "Patched" } },
+    });
+    op({
+      ...s,
+      method: "delete",
+      path: `/scim/v2/${kind}/{id}`,
+      summary: `Delete a ${one}`,
+      parameters: pathOf("id"),
+      responses: { 204: { description: "Deleted" } },
+    });
+  }
+  op({ ...s, method: "post", path: "/scim/v2/Bulk", summary: "Run SCIM operations in bulk", request: { body: json(bulkBody) } });
+
+  op({
+    tags: ["hooks"],
+    security: [{ hookSecret: [] }],
+    method: "post",
+    path: "/hooks/okta/token",
+    summary: "Okta token inline hook: add the groups claim",
+    request: { body: json(hookRequest) },
+  });
+}
+
+const WORDS: Record<string, string> = { get: "get", post: "create", put: "replace", patch: "update", delete: "delete" };
+
+/** Every operation gets an operationId (and a summary where its route gave none). */
+function completeOperations<T extends { paths?: object }>(doc: T): T {
+  const camel = (s: string) => s.replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string | undefined) => (ch ? ch.toUpperCase() : ""));
+  type Operation = { operationId?: string; summary?: string; description?: string };
+  for (const [p, ops] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, Operation>>)) {
+    for (const [method, o] of Object.entries(ops)) {
+      o.operationId ??= camel(`${method} ${p.replace(/\{([^}]+)\}/g, "by $1")}`);
+      o.summary ??= o.description?.split(/(?<=\.)\s/)[0] ?? `${WORDS[method] ?? method} ${p.replace(/^\/v1\//, "")}`;
+    }
+  }
+  return doc;
+}
+
+export function describeApi(app: OpenAPIHono<AppEnv>) {
+  registerAll(app);
+  const document = completeOperations(
+    app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "edge-groups",
+        version: "0.1.0",
+        description: "Multi-tenant user groups at the edge: every surface over one core.",
+        license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+      },
+      servers: [{ url: "/", description: "This deployment" }],
+      tags: TAGS,
+      security: [{ bearer: [] }],
+    }),
+  );
+  // Built once: the routes are fixed when the app is built.
+  app.get("/openapi.json", (c) => c.json(document));
+}
