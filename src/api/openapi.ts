@@ -289,6 +289,9 @@ function completeOperations<T extends { paths?: object }>(doc: T): T {
   return doc;
 }
 
+// OpenAPI 3.1's SPDX identifier (the generator's types know only 3.0's fields).
+const license = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
+
 export function describeApi(app: OpenAPIHono<AppEnv>) {
   registerAll(app);
   const document = completeOperations(
@@ -298,7 +301,7 @@ export function describeApi(app: OpenAPIHono<AppEnv>) {
         title: "edge-groups",
         version: "0.1.0",
         description: "Multi-tenant user groups at the edge: every surface over one core.",
-        license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+        license,
       },
       servers: [{ url: "/", description: "This deployment" }],
       tags: TAGS,

@@ -70,10 +70,6 @@ export const jsonArray = (column: SQL, subs: string[]): AttributeMap[string] => 
   },
 });
 
-function likeEscape(s: string) {
-  return s.replace(/[\\%_]/g, (m) => `\\${m}`);
-}
-
 function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolean" | "date", caseExact: boolean, lowered = false): SQL {
   if (kind === "date") {
     const ms = typeof value === "string" ? Date.parse(value) : NaN;
@@ -92,12 +88,13 @@ function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolea
       return v === null ? sql`${left} IS NULL` : sql`${l} = ${v}`;
     case "ne":
       return v === null ? sql`${left} IS NOT NULL` : sql`(${l} IS NULL OR ${l} != ${v})`;
+    // No LIKE: D1 refuses patterns over 50 bytes, and these compare the text exactly, any length.
     case "co":
-      return sql`${l} LIKE ${`%${likeEscape(String(v))}%`} ESCAPE '\\'`;
+      return sql`instr(${l}, ${String(v)}) > 0`;
     case "sw":
-      return sql`${l} LIKE ${`${likeEscape(String(v))}%`} ESCAPE '\\'`;
+      return sql`substr(${l}, 1, length(${String(v)})) = ${String(v)}`;
     case "ew":
-      return sql`${l} LIKE ${`%${likeEscape(String(v))}`} ESCAPE '\\'`;
+      return sql`(length(${l}) >= length(${String(v)}) AND substr(${l}, -length(${String(v)})) = ${String(v)})`;
     case "gt":
       return sql`${l} > ${v}`;
     case "ge":

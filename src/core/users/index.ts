@@ -168,9 +168,11 @@ export async function listMembers(
   const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.groupId, groupId)];
   if (q.cursor !== undefined) conditions.push(gt(memberships.userId, decodeCursor(q.cursor)));
   if (q.search) {
-    const prefix = `${q.search.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    // A prefix compared exactly (no LIKE: D1 refuses patterns over 50 bytes).
+    const prefix = q.search.toLowerCase();
+    const startsWith = (column: unknown) => sql`substr(${column}, 1, length(${prefix})) = ${prefix}`;
     conditions.push(
-      sql`(lower(${users.id}) LIKE ${prefix} ESCAPE '\\' OR ${users.emailKey} LIKE ${prefix} ESCAPE '\\' OR lower(${users.name}) LIKE ${prefix} ESCAPE '\\')`,
+      sql`(${startsWith(sql`lower(${users.id})`)} OR ${startsWith(users.emailKey)} OR ${startsWith(sql`lower(${users.name})`)})`,
     );
   }
   const rows = await db
