@@ -4,11 +4,13 @@
 
 import { type SQL, sql } from "drizzle-orm";
 import { type Filter, parse } from "scim2-parse-filter";
+import { boundValues } from "../shared/context";
 import { CoreError } from "../shared/errors";
 
 const invalidFilter = (detail: string) =>
   new CoreError("invalid", detail, [{ field: "filter", message: detail, scimType: "invalidFilter" }]);
 
+export const MAX_FILTER_VALUES = 80;
 const OPERATORS = new Set(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
 const JSON_LITERAL = /^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/;
 
@@ -157,5 +159,12 @@ export function compileFilter(f: Filter, attrs: AttributeMap): SQL {
         return scalar(node.attrPath, node.op, (node as { compValue: unknown }).compValue);
     }
   };
-  return walk(f);
+  const compiled = walk(f);
+  // Each compared value is a bound value, and D1 binds at most 100 in a statement; the
+  // rest of a list statement (tenant, paging) uses fewer than 20.
+  const values = boundValues(compiled);
+  if (values > MAX_FILTER_VALUES) {
+    throw invalidFilter(`the filter compares ${values} values; at most ${MAX_FILTER_VALUES} (split it into several requests)`);
+  }
+  return compiled;
 }

@@ -41,6 +41,9 @@ export function scopeFor(env: Env, principal: Principal): Scope {
 
 const dialect = new SQLiteAsyncDialect();
 
+/** How many values the statement binds: D1 allows at most 100 per statement. */
+export const boundValues = (statement: SQL) => dialect.sqlToQuery(statement).params.length;
+
 /**
  * Run drizzle `sql` statements as one D1 batch (one transaction, all or nothing).
  * drizzle's own batch takes only its query builders, and these statements are
