@@ -1,8 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ClaimsQueue } from "../src/coordinator/claims-queue";
+import { ClaimsQueue, REFRESH_CHUNK } from "../src/coordinator/claims-queue";
 import { claimKey } from "../src/core/claims";
-import { client, env } from "./helpers";
+import { type Calls, countedEnv } from "../src/http/request-log";
+import { client, env, eventually } from "./helpers";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.
 // These tests play the two ways it can end: the object lives on, or it dies after the commit.
@@ -57,5 +58,27 @@ describe("claims refresh queued before the commit", () => {
     });
     expect((await claim(api.tenant, "u1"))?.sort()).toEqual(["First", "Second"]);
     expect((await api.get("/v1/users/u1/claims")).json.result).toEqual({ groups: ["First", "Second"] });
+  });
+});
+
+describe("claims refresh within Cloudflare's 1,000 subrequests per invocation", () => {
+  it("refreshes one chunk per alarm run, under the cap, and re-arms for the rest", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const gid = (await api.post("/v1/groups", { name: "Big" })).json.result.group_id;
+    const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${gid}`));
+    const users = Array.from({ length: 1_000 }, (_, i) => `big-${i}`);
+    const calls: Calls = { d1: 0, kv: 0, durableObjects: 0 };
+    await runInDurableObject(stub, async (_instance, state) => {
+      await new ClaimsQueue(state.storage, env).hold(api.tenant, users);
+      await state.storage.deleteAlarm(); // this test runs the first alarm's work itself
+      await new ClaimsQueue(state.storage, countedEnv(env, calls)).work();
+      expect(await state.storage.getAlarm()).not.toBeNull(); // re-armed for the other chunks
+    });
+    expect(calls.d1 + calls.kv).toBeGreaterThan(REFRESH_CHUNK);
+    expect(calls.d1 + calls.kv).toBeLessThanOrEqual(1_000);
+    expect(calls.kv).toBeLessThanOrEqual(3 * REFRESH_CHUNK);
+    // The object's own alarm works off the other four chunks, one run each.
+    await eventually(async () => (await stub.pendingRefreshes()) === 0, 20_000, 100);
+    expect(await env.CLAIMS.get(claimKey(api.tenant, "big-999"))).not.toBeNull();
   });
 });

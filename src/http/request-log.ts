@@ -8,7 +8,7 @@ import { routePath } from "hono/route";
 import type { Env } from "../env";
 import type { AppEnv } from "./app-env";
 
-interface Calls {
+export interface Calls {
   d1: number;
   kv: number;
   durableObjects: number;
@@ -46,7 +46,8 @@ function countedStatement(s: D1PreparedStatement, calls: Calls): D1PreparedState
   );
 }
 
-function countedEnv(env: Env, calls: Calls): Env {
+/** The bindings, counting each D1 statement run, KV call and Durable Object call into `calls`. */
+export function countedEnv(env: Env, calls: Calls): Env {
   const db = counting(
     env.DB,
     () => calls.d1++,
