@@ -38,6 +38,9 @@ export default defineConfig({
   plugins: [
     cloudflareTest(async () => ({
       wrangler: { configPath: "./wrangler.toml" },
+      // The product's Worker and Durable Object behind bindings that enforce Cloudflare's
+      // production limits, which the local runtime does not (test/limits/).
+      main: "./test/limits/entry.ts",
       miniflare: {
         bindings: {
           AUTH_DEV_SECRET: "test-only-secret-0123456789abcdef",
