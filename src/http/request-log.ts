@@ -7,6 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
 import type { Env } from "../env";
 import type { AppEnv } from "./app-env";
+import { watchedEnv } from "./watched-bindings";
 
 export interface Calls {
   d1: number;
@@ -14,54 +15,8 @@ export interface Calls {
   durableObjects: number;
 }
 
-/** A view of the object whose methods count each call (names in `only`, or all but `then`). */
-function counting<T extends object>(
-  target: T,
-  count: () => void,
-  wrap?: (name: string, result: unknown) => unknown,
-  only?: Set<string>,
-): T {
-  return new Proxy(target, {
-    get(t, prop) {
-      const value = (t as Record<PropertyKey, unknown>)[prop];
-      if (typeof value !== "function" || prop === "then" || typeof prop !== "string") return value;
-      return (...args: unknown[]) => {
-        if (!only || only.has(prop)) count();
-        // Reflect.apply: an RPC stub's method answers any property, "apply" included.
-        const result = Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
-        return wrap ? wrap(prop, result) : result;
-      };
-    },
-  });
-}
-
-const D1_RUNS = new Set(["first", "all", "run", "raw", "batch", "exec"]);
-
-function countedStatement(s: D1PreparedStatement, calls: Calls): D1PreparedStatement {
-  return counting(
-    s,
-    () => calls.d1++,
-    (name, r) => (name === "bind" ? countedStatement(r as D1PreparedStatement, calls) : r),
-    D1_RUNS,
-  );
-}
-
 /** The bindings, counting each D1 statement run, KV call and Durable Object call into `calls`. */
-export function countedEnv(env: Env, calls: Calls): Env {
-  const db = counting(
-    env.DB,
-    () => calls.d1++,
-    (name, r) => (name === "prepare" ? countedStatement(r as D1PreparedStatement, calls) : r),
-    D1_RUNS,
-  );
-  const kv = counting(env.CLAIMS, () => calls.kv++);
-  const stubs = counting(
-    env.GROUP_COORDINATOR,
-    () => undefined,
-    (name, r) => (name === "get" ? counting(r as object, () => calls.durableObjects++) : r),
-  );
-  return { ...env, DB: db, CLAIMS: kv, GROUP_COORDINATOR: stubs };
-}
+export const countedEnv = (env: Env, calls: Calls): Env => watchedEnv(env, { call: (kind) => calls[kind]++ });
 
 const ANALYTICS = new Set([
   "/api/group",

@@ -3,6 +3,7 @@
 // Object, per alarm run, bindings wrapped here. A breach fails the way production does:
 // D1 refuses the statement, the invocation's next subrequest throws.
 import type { Env } from "../../src/env";
+import { watchedEnv } from "../../src/http/watched-bindings";
 
 export const PLATFORM_LIMITS = {
   /** D1: bound values per statement. */
@@ -45,66 +46,7 @@ function checkValues(values: unknown[]) {
       throw new Error("D1_ERROR: string or blob too big: SQLITE_TOOBIG");
 }
 
-const RUNS = new Set(["first", "all", "run", "raw"]);
-
-function limitedStatement(s: D1PreparedStatement, inv: Invocation): D1PreparedStatement {
-  return new Proxy(s, {
-    get(t, prop) {
-      const value = (t as unknown as Record<PropertyKey, unknown>)[prop];
-      if (typeof value !== "function") return value;
-      if (prop === "bind") {
-        return (...values: unknown[]) => {
-          checkValues(values);
-          return limitedStatement(Reflect.apply(value as (...a: unknown[]) => unknown, t, values) as D1PreparedStatement, inv);
-        };
-      }
-      return (...args: unknown[]) => {
-        if (RUNS.has(String(prop))) subrequest(inv);
-        return Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
-      };
-    },
-  });
-}
-
-function limitedD1(db: D1Database, inv: Invocation): D1Database {
-  return new Proxy(db, {
-    get(t, prop) {
-      const value = (t as unknown as Record<PropertyKey, unknown>)[prop];
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (prop === "prepare") {
-          checkStatement(String(args[0]));
-          return limitedStatement(Reflect.apply(value as (...a: unknown[]) => unknown, t, args) as D1PreparedStatement, inv);
-        }
-        if (prop === "batch" || prop === "exec") subrequest(inv);
-        if (prop === "exec") checkStatement(String(args[0]));
-        return Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
-      };
-    },
-  });
-}
-
-/** Every method call is a subrequest (KV operations; Durable Object stubs' calls). */
-function counted<T extends object>(target: T, inv: Invocation, wrapResult?: (name: string, r: unknown) => unknown): T {
-  return new Proxy(target, {
-    get(t, prop) {
-      const value = (t as Record<PropertyKey, unknown>)[prop];
-      if (typeof value !== "function" || prop === "then" || typeof prop !== "string") return value;
-      return (...args: unknown[]) => {
-        if (!wrapResult) subrequest(inv);
-        const r = Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
-        return wrapResult ? wrapResult(prop, r) : r;
-      };
-    },
-  });
-}
-
+/** The bindings of one invocation, refusing what production refuses. */
 export function limitedEnv(env: Env, inv: Invocation): Env {
-  return {
-    ...env,
-    DB: limitedD1(env.DB, inv),
-    CLAIMS: counted(env.CLAIMS, inv),
-    // Getting a stub is no call; each call on the stub is one.
-    GROUP_COORDINATOR: counted(env.GROUP_COORDINATOR, inv, (name, r) => (name === "get" ? counted(r as object, inv) : r)),
-  };
+  return watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
 }

@@ -1,0 +1,68 @@
+// The Worker's bindings seen through a watcher: every call that leaves the Worker (a D1
+// statement run or batch, a KV operation, a call on a Durable Object stub) is reported
+// before it is made, and a D1 statement's SQL and bound values can be looked at first.
+// The request log counts calls with it; the test suite's limits layer (test/limits/)
+// refuses with it what production refuses.
+import type { Env } from "../env";
+
+export type CallKind = "d1" | "kv" | "durableObjects";
+
+export interface Watcher {
+  call(kind: CallKind): void;
+  prepare?(sql: string): void;
+  bind?(values: unknown[]): void;
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/** A view of the object whose methods run `before` each call and may replace its result. */
+function intercept<T extends object>(
+  target: T,
+  before: (name: string, args: unknown[]) => void,
+  after?: (name: string, result: unknown) => unknown,
+): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const value = (t as Record<PropertyKey, unknown>)[prop];
+      if (typeof value !== "function" || prop === "then" || typeof prop !== "string") return value;
+      return (...args: unknown[]) => {
+        before(prop, args);
+        // Reflect.apply: an RPC stub's method answers any property, "apply" included.
+        const result = Reflect.apply(value as Method, t, args);
+        return after ? after(prop, result) : result;
+      };
+    },
+  });
+}
+
+const D1_RUNS = new Set(["first", "all", "run", "raw"]);
+
+function watchedStatement(s: D1PreparedStatement, w: Watcher): D1PreparedStatement {
+  return intercept(
+    s,
+    (name, args) => {
+      if (name === "bind") w.bind?.(args);
+      if (D1_RUNS.has(name)) w.call("d1");
+    },
+    (name, r) => (name === "bind" ? watchedStatement(r as D1PreparedStatement, w) : r),
+  );
+}
+
+export function watchedEnv(env: Env, w: Watcher): Env {
+  const db = intercept(
+    env.DB,
+    (name, args) => {
+      if (name === "prepare" || name === "exec") w.prepare?.(String(args[0]));
+      if (name === "batch" || name === "exec") w.call("d1");
+    },
+    (name, r) => (name === "prepare" ? watchedStatement(r as D1PreparedStatement, w) : r),
+  );
+  const kv = intercept(env.CLAIMS, () => w.call("kv"));
+  // Getting a stub is no call; each call on the stub is one.
+  const stubs = intercept(
+    env.GROUP_COORDINATOR,
+    () => undefined,
+    (name, r) => (name === "get" ? intercept(r as object, () => w.call("durableObjects")) : r),
+  );
+  return { ...env, DB: db, CLAIMS: kv, GROUP_COORDINATOR: stubs };
+}
