@@ -4,15 +4,15 @@
 // server is still up; then whether every acknowledged write is there once. Run it against
 // wrangler dev to tell when upstream fixes its crash under concurrent writes (workers-sdk #14916).
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sign } from "hono/jwt";
 import { apiKey, burst, ledger, makeGroups, verify } from "../e2e/load.mjs";
 import { ensureDevVars } from "./dev-vars.mjs";
 import { launch, prepareState } from "./local-server.mjs";
-import { groupAlive, spawnGroup, stopGroup } from "./process-group.mjs";
+import { groupAlive, stopGroup } from "./process-group.mjs";
+import { wrangler } from "./wrangler.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -27,12 +27,9 @@ const state = mkdtempSync(join(tmpdir(), "edge-groups-stress-"));
 await prepareState(state);
 
 async function wranglerDev() {
-  const cli = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "wrangler-dist", "cli.js");
-  const child = spawnGroup(
-    process.execPath,
+  // In a process group of its own (detached), so stopping it stops its workerd too.
+  const child = wrangler(
     [
-      "--no-warnings",
-      cli,
       "dev",
       "--ip",
       "127.0.0.1",
@@ -44,10 +41,7 @@ async function wranglerDev() {
       "error",
       "--show-interactive-dev-session=false",
     ],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-    },
+    { detached: true, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } },
   );
   for (let i = 0; i < 600; i++) {
     try {
