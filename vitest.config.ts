@@ -15,7 +15,9 @@ const rotatedPublic = { ...rotated.publicKey.export({ format: "jwk" }), kid: "ro
 const rotatedPrivate = { ...rotated.privateKey.export({ format: "jwk" }), kid: "rotated-key", alg: "RS256" };
 const ROTATING_JWKS_URL = "https://issuer.test/rotating/jwks.json";
 const DOWN_JWKS_URL = "https://issuer.test/down/jwks.json";
-const fetches = { rotating: 0, down: 0 };
+// Answers its first fetch, then fails: an outage at the provider after keys were known.
+const FLAKY_JWKS_URL = "https://issuer.test/flaky/jwks.json";
+const fetches = { rotating: 0, down: 0, flaky: 0 };
 
 function outbound(request: Request): Response {
   const url = new URL(request.url);
@@ -23,6 +25,10 @@ function outbound(request: Request): Response {
   if (request.url === ROTATING_JWKS_URL) {
     fetches.rotating += 1;
     return Response.json({ keys: fetches.rotating === 1 ? [publicJwk] : [publicJwk, rotatedPublic] });
+  }
+  if (request.url === FLAKY_JWKS_URL) {
+    fetches.flaky += 1;
+    return fetches.flaky === 1 ? Response.json({ keys: [publicJwk] }) : new Response("unavailable", { status: 503 });
   }
   if (request.url === DOWN_JWKS_URL) {
     fetches.down += 1;
@@ -57,6 +63,7 @@ export default defineConfig({
           TEST_ROTATED_PRIVATE_JWK: JSON.stringify(rotatedPrivate),
           TEST_ROTATING_JWKS_URL: ROTATING_JWKS_URL,
           TEST_DOWN_JWKS_URL: DOWN_JWKS_URL,
+          TEST_FLAKY_JWKS_URL: FLAKY_JWKS_URL,
         },
         outboundService: async (request: Request) => outbound(request),
       },

@@ -55,7 +55,8 @@ describe("auth with a JWKS (production)", () => {
   });
 });
 
-const fetchCounts = async () => (await (await fetch("https://issuer.test/fetch-counts")).json()) as { rotating: number; down: number };
+const fetchCounts = async () =>
+  (await (await fetch("https://issuer.test/fetch-counts")).json()) as { rotating: number; down: number; flaky: number };
 
 describe("auth with a JWKS: failing closed and key rotation", () => {
   afterEach(() => {
@@ -112,5 +113,18 @@ describe("auth with a JWKS: failing closed and key rotation", () => {
     vi.setSystemTime(Date.now() + 11_000);
     await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, down);
     expect((await fetchCounts()).down).toBe(before + 2);
+  });
+
+  it("keeps verifying with the keys it knows when a later JWKS fetch fails (an outage at the provider locks nobody out)", async () => {
+    const flaky = { ...production, AUTH_JWKS_URL: env.TEST_FLAKY_JWKS_URL };
+    const t = await rs256({ tenant_id: freshTenant(), exp: Math.floor(Date.now() / 1000) + 3600 }); // outlives the 11 minutes below
+    const get = async () => (await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${t}` } }, flaky)).status;
+    const before = (await fetchCounts()).flaky;
+    expect(await get()).toBe(200); // the first fetch answers
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11 * 60_000); // the kept set is stale: refetched, and the refetch fails
+    expect(await get()).toBe(200);
+    expect(await get()).toBe(200); // within 10 s of the failure: not fetched again
+    expect((await fetchCounts()).flaky).toBe(before + 2);
   });
 });

@@ -10,6 +10,7 @@ declare global {
       TEST_ROTATED_PRIVATE_JWK: string;
       TEST_ROTATING_JWKS_URL: string;
       TEST_DOWN_JWKS_URL: string;
+      TEST_FLAKY_JWKS_URL: string;
     }
   }
 }
