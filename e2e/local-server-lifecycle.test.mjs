@@ -78,6 +78,10 @@ it("leaves nothing running after a failed start (its port is taken)", async () =
     const group = Number(start.output().match(/process group (\d+)/)?.[1]);
     assert.ok(!group, "it never said it was serving");
     assert.equal(groupAlive(start.child.pid), false);
+    // The failed server's own group (its node process and its workerd) is gone too.
+    const failed = Number(start.output().match(/its processes \(group (\d+)\) are stopped/)?.[1]);
+    assert.ok(failed > 0, start.output());
+    assert.equal(groupAlive(failed), false);
     // No workerd of a failed start is left: every process of this test's children is gone.
     const { execFileSync } = await import("node:child_process");
     const orphans = execFileSync("ps", ["-eo", "pid,ppid,args"])

@@ -49,11 +49,8 @@ export async function launch({
     } catch {}
     if (exited || Date.now() > deadline) {
       await stopGroup(pgid, 2_000);
-      throw new Error(
-        exited
-          ? `the local server exited while starting (${exited.code ?? exited.signal})`
-          : `the local server did not answer within ${timeoutMs / 1000} s`,
-      );
+      const why = exited ? `exited while starting (${exited.code ?? exited.signal})` : `did not answer within ${timeoutMs / 1000} s`;
+      throw new Error(`the local server ${why}; its processes (group ${pgid}) are stopped`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
