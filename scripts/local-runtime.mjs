@@ -21,10 +21,17 @@ import { wranglerDone } from "./wrangler.mjs";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]);
 
+/**
+ * EDGE_GROUPS_LIMITS=on: serve the Worker behind the test suite's limits layer
+ * (test/limits/entry.ts), which refuses what Cloudflare refuses in production and reports
+ * the most subrequests one invocation made at GET /__limits (for npm run bench).
+ */
+const LIMITS = process.env.EDGE_GROUPS_LIMITS === "on";
+
 /** The Worker as wrangler would deploy it (one ES module), in a temporary folder. */
 async function bundle() {
   const out = mkdtempSync(join(tmpdir(), "edge-groups-bundle-"));
-  await wranglerDone(["deploy", "--dry-run", "--outdir", out], {
+  await wranglerDone(["deploy", "--dry-run", "--outdir", out, ...(LIMITS ? ["test/limits/entry.ts"] : [])], {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
@@ -51,7 +58,7 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
       ...workerOptions,
       name: "edge-groups",
       modules: true,
-      scriptPath: join(out, "index.js"),
+      scriptPath: join(out, LIMITS ? "entry.js" : "index.js"),
       modulesRoot: out,
       // The same layout as `wrangler dev --persist-to <state>`, so either serves the same data.
       resourcePersistencePath: join(resolve(state), "v3"),

@@ -1,3 +1,4 @@
+import type { ClaimsWriter } from "./coordinator/claims-writer";
 import type { GroupCoordinator } from "./coordinator/group-coordinator";
 
 // The Worker's bindings and settings (wrangler.toml, .dev.vars, or secrets).
@@ -5,6 +6,8 @@ export interface Env {
   DB: D1Database;
   CLAIMS: KVNamespace;
   GROUP_COORDINATOR: DurableObjectNamespace<GroupCoordinator>;
+  /** The writers of users' claims in KV (coordinator/claims-writer.ts). */
+  CLAIMS_WRITER: DurableObjectNamespace<ClaimsWriter>;
   /** Production auth: RS256/ES256 tokens checked against this JWKS. */
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;

@@ -4,6 +4,7 @@ import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
 import type { Env } from "./env";
 
+export { ClaimsWriter } from "./coordinator/claims-writer";
 export { GroupCoordinator } from "./coordinator/group-coordinator";
 
 const app = buildApp();

@@ -1,9 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ClaimsQueue, REFRESH_CHUNK } from "../src/coordinator/claims-queue";
+import { ClaimsQueue } from "../src/coordinator/claims-queue";
+import { type ClaimsWriter, WRITE_CHUNK } from "../src/coordinator/claims-writer";
 import { claimKey } from "../src/core/claims";
-import { type Calls, countedEnv } from "../src/http/request-log";
-import { client, env, eventually } from "./helpers";
+import { claimsWritten, client, env, eventually } from "./helpers";
+import { peakSubrequests } from "./limits/entry";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.
 // These tests play the two ways it can end: the object lives on, or it dies after the commit.
@@ -15,7 +16,7 @@ async function setup() {
   const first = (await api.post("/v1/groups", { name: "First" })).json.result.group_id;
   const second = (await api.post("/v1/groups", { name: "Second" })).json.result.group_id;
   await api.post(`/v1/groups/${first}/members`, { user_ids: ["u1"] });
-  await api.get("/v1/users/u1/claims");
+  await eventually(async () => (await api.get(`/v1/groups/${first}/claims-status`)).json.result.pending_refreshes === 0, 10_000, 50);
   expect(await claim(api.tenant, "u1")).toEqual(["First"]);
   const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${second}`));
   // The "D1 batch" of an add of u1 to Second, committed.
@@ -42,6 +43,7 @@ describe("claims refresh queued before the commit", () => {
       await queue.work();
       expect(await queue.pending()).toBe(0);
     });
+    await claimsWritten(api.tenant);
     expect((await claim(api.tenant, "u1"))?.sort()).toEqual(["First", "Second"]);
   });
 
@@ -56,29 +58,38 @@ describe("claims refresh queued before the commit", () => {
       await next.work();
       expect(await next.pending()).toBe(0);
     });
+    await claimsWritten(api.tenant);
     expect((await claim(api.tenant, "u1"))?.sort()).toEqual(["First", "Second"]);
     expect((await api.get("/v1/users/u1/claims")).json.result).toEqual({ groups: ["First", "Second"] });
   });
 });
 
-describe("claims refresh within Cloudflare's 1,000 subrequests per invocation", () => {
-  it("refreshes one chunk per alarm run, under the cap, and re-arms for the rest", async () => {
+describe("claims writes within Cloudflare's 1,000 subrequests per invocation", () => {
+  it("writes one chunk per alarm run, under the cap, and re-arms for the rest", async () => {
     const api = await client(undefined, { scope: "admin" });
     const gid = (await api.post("/v1/groups", { name: "Big" })).json.result.group_id;
-    const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${gid}`));
+    // 1,000 members seeded set-based, so no coordinator hands them to a writer.
+    await env.DB.batch([
+      env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+        INSERT INTO users (tenant_id, id, created_at, updated_at) SELECT ?1, 'big-' || i, 0, 0 FROM n`).bind(api.tenant),
+      env.DB.prepare(`INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at)
+        SELECT tenant_id, ?2, id, 'member', 'api', 0 FROM users WHERE tenant_id = ?1`).bind(api.tenant, gid),
+    ]);
     const users = Array.from({ length: 1_000 }, (_, i) => `big-${i}`);
-    const calls: Calls = { d1: 0, kv: 0, durableObjects: 0 };
-    await runInDurableObject(stub, async (_instance, state) => {
-      await new ClaimsQueue(state.storage, env).hold(api.tenant, users);
-      await state.storage.deleteAlarm(); // this test runs the first alarm's work itself
-      await new ClaimsQueue(state.storage, countedEnv(env, calls)).work();
+    const stub = env.CLAIMS_WRITER.get(env.CLAIMS_WRITER.idFromName(`${api.tenant}:test`));
+    await runInDurableObject(stub, async (instance, state) => {
+      const writer = instance as ClaimsWriter;
+      await writer.enqueue(api.tenant, users);
+      await state.storage.deleteAlarm(); // this test runs the first alarm itself
+      peakSubrequests.value = 0;
+      await writer.alarm();
+      expect(peakSubrequests.value).toBeGreaterThan(WRITE_CHUNK);
+      expect(peakSubrequests.value).toBeLessThanOrEqual(1_000);
+      expect(await writer.pending()).toBe(1_000 - WRITE_CHUNK);
       expect(await state.storage.getAlarm()).not.toBeNull(); // re-armed for the other chunks
     });
-    expect(calls.d1 + calls.kv).toBeGreaterThan(REFRESH_CHUNK);
-    expect(calls.d1 + calls.kv).toBeLessThanOrEqual(1_000);
-    expect(calls.kv).toBeLessThanOrEqual(3 * REFRESH_CHUNK);
-    // The object's own alarm works off the other four chunks, one run each.
-    await eventually(async () => (await stub.pendingRefreshes()) === 0, 20_000, 100);
-    expect(await env.CLAIMS.get(claimKey(api.tenant, "big-999"))).not.toBeNull();
+    // The object's own alarm writes the other four chunks, one run each.
+    await eventually(async () => (await stub.pending()) === 0, 20_000, 100);
+    for (const u of ["big-0", "big-500", "big-999"]) expect(await claim(api.tenant, u)).toEqual(["Big"]);
   });
 });

@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
+import { pendingClaimWrites } from "../src/coordinator/claims-writers";
 
 export { env };
 
@@ -114,4 +115,22 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 2_00
     if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** Wait until every claim of the tenant handed to a claims writer is written. */
+export async function claimsWritten(tenantId: string, timeoutMs = 30_000) {
+  await eventually(async () => (await pendingClaimWrites(env, tenantId)) === 0, timeoutMs, 50);
+}
+
+/** Wait until these groups' coordinators and the tenant's claims writers have nothing left to write. */
+export async function claimsSettled(api: Client, groupIds: string[], timeoutMs = 60_000) {
+  await eventually(
+    async () => {
+      for (const g of groupIds)
+        if ((await api.get(`/v1/groups/${encodeURIComponent(g)}/claims-status`)).json.result.pending_refreshes !== 0) return false;
+      return true;
+    },
+    timeoutMs,
+    100,
+  );
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, eventually, freshTenant, token } from "./helpers";
+import { claimKey } from "../src/core/claims";
+import { type Client, call, client, env, eventually, freshTenant, token } from "./helpers";
 import { peakSubrequests } from "./limits/entry";
-import { limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
+import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
 describe("the limits layer refuses what production refuses", () => {
   it("a statement binding over 100 values, one over 100 KB, a value over 2 MB, and the 1,001st subrequest", async () => {
@@ -24,6 +25,48 @@ describe("the limits layer refuses what production refuses", () => {
     for (let i = 0; i < PLATFORM_LIMITS.subrequests; i++) await busy.CLAIMS.get("nothing");
     await expect(async () => busy.CLAIMS.get("nothing")).rejects.toThrow(/Too many API requests/);
   });
+
+  it("a second write to one KV key within a second, from any invocation; other keys are free", async () => {
+    const key = `layer-${Math.random()}`;
+    await limitedEnv(env, newInvocation()).CLAIMS.put(key, "1");
+    await expect(limitedEnv(env, newInvocation()).CLAIMS.put(key, "2")).rejects.toThrow(/429 Too Many Requests/);
+    await expect(limitedEnv(env, newInvocation()).CLAIMS.delete(key)).rejects.toThrow(/429 Too Many Requests/);
+    await limitedEnv(env, newInvocation()).CLAIMS.put(`${key}-other`, "1");
+    expect(await env.CLAIMS.get(key)).toBe("1");
+  });
+});
+
+describe("claims under KV's one write per key per second", () => {
+  const status = (api: Client, gid: string) => async () =>
+    (await api.get(`/v1/groups/${gid}/claims-status`)).json.result.pending_refreshes === 0;
+
+  it("a user joining 20 groups at once: one writer coalesces the 20 coordinators' refreshes, nothing is refused, the claim has all 20", async () => {
+    const api = await client(freshTenant("kvkey"), { scope: "admin" });
+    const gids: string[] = [];
+    for (let i = 0; i < 20; i++) gids.push((await api.post("/v1/groups", { name: `G${String(i).padStart(2, "0")}` })).json.result.group_id);
+    const refusedBefore = kvRefusals.value;
+    const answers = await Promise.all(gids.map((g) => api.post(`/v1/groups/${g}/members`, { user_ids: ["joiner"] })));
+    expect(answers.map((a) => a.status)).toEqual(gids.map(() => 200));
+    for (const g of gids) await eventually(status(api, g), 20_000, 50);
+    const stored = (await env.CLAIMS.get(claimKey(api.tenant, "joiner"), "json")) as { values: string[] };
+    expect(stored.values).toEqual(gids.map((_, i) => `G${String(i).padStart(2, "0")}`));
+    expect(kvRefusals.value - refusedBefore).toBe(0);
+    // 20 coordinators refreshed the user; its writer wrote the key a few times, not 20.
+    expect(kvWrites.get(claimKey(api.tenant, "joiner"))).toBeLessThanOrEqual(5);
+  });
+
+  it("a write KV refuses is retried a second later, and the claim ends equal to D1", async () => {
+    const api = await client(freshTenant("kvkey"), { scope: "admin" });
+    const gid = (await api.post("/v1/groups", { name: "Refused" })).json.result.group_id;
+    const refusedBefore = kvRefusals.value;
+    // Another writer (a deploy's old instance, say) has just written the key.
+    await limitedEnv(env, newInvocation()).CLAIMS.put(claimKey(api.tenant, "late"), JSON.stringify({ stamp: "old", values: [], count: 0 }));
+    expect((await api.post(`/v1/groups/${gid}/members`, { user_ids: ["late"] })).status).toBe(200);
+    await eventually(status(api, gid), 20_000, 50);
+    expect(kvRefusals.value - refusedBefore).toBeGreaterThanOrEqual(1);
+    expect(((await env.CLAIMS.get(claimKey(api.tenant, "late"), "json")) as { values: string[] }).values).toEqual(["Refused"]);
+    expect((await api.get("/v1/users/late/claims")).json.result).toEqual({ groups: ["Refused"] });
+  });
 });
 
 /** The most subrequests one invocation (a request, or one alarm run) made during `work`, once its claims settled. */
@@ -40,6 +83,7 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
     const pending = (gid: string) => async () => (await api.get(`/v1/groups/${gid}/claims-status`)).json.result.pending_refreshes === 0;
     const big = (await api.post("/v1/groups", { name: "Big" })).json.result.group_id;
     const peaks: Record<string, number> = {};
+    const refusedBefore = kvRefusals.value;
 
     peaks["add 1,000 members"] = await peakOf(async () => {
       expect((await api.post(`/v1/groups/${big}/members`, { user_ids: Array.from({ length: 1_000 }, (_, i) => `m${i}`) })).status).toBe(
@@ -93,6 +137,17 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
       .bind(t)
       .first("n");
     expect(left).toBe(0);
+
+    // No claim write was refused on any of these paths, and the claims equal D1.
+    expect(kvRefusals.value - refusedBefore).toBe(0);
+    for (const [user, groups] of [
+      ["m0", ["Bigger"]],
+      ["m9999", ["Bigger"]],
+      ["ev-7", ["acct-7"]],
+    ] as const) {
+      expect((await env.CLAIMS.get(claimKey(t, user), "json")) as { values: string[] }, user).toMatchObject({ values: groups });
+    }
+    await eventually(async () => (await env.CLAIMS.get(claimKey(t, "joiner"))) === null, 10_000, 50);
 
     console.log(`subrequests per invocation, at most (limit ${PLATFORM_LIMITS.subrequests}): ${JSON.stringify(peaks)}`);
     for (const [path, peak] of Object.entries(peaks)) {

@@ -1,18 +1,14 @@
 // The coordinator's queue of users whose claims must be refreshed, in its own storage,
-// worked off by its alarm. A mutation writes its users here *before* its D1 batch
+// worked off by its alarm, which hands them to their claims writers (claims-writer.ts). A mutation writes its users here *before* its D1 batch
 // (MutationMeta.beforeCommit), held so this object's alarm leaves them alone until the
 // mutation is over; then they are released to the alarm. If the object dies in between
 // (crash, eviction, kill -9 of a local server) the entries survive in storage, the next
 // instance holds nothing, and its alarm refreshes them from D1: the claim ends equal to
 // D1 whether or not the batch committed.
-import { refreshClaims } from "../core/claims/writes";
 import type { Env } from "../env";
+import { writeClaimsSoon } from "./claims-writers";
 
-/**
- * Users per claims refresh, and per alarm run: one refresh of 200 users makes at most 604
- * subrequests (4 D1 queries; 200 KV writes, and up to 400 more when its two re-check passes
- * find changes), under Cloudflare's 1,000 per invocation. The next chunk is the next run's.
- */
+/** Users per queue entry, and per alarm run: handing 200 users on is at most one call per claims writer. */
 export const REFRESH_CHUNK = 200;
 const RETRY_DELAY_MS = 2_000;
 /** A held entry is looked at again this soon (the mutation holding it is still running). */
@@ -78,10 +74,10 @@ export class ClaimsQueue {
         after = key;
         if (this.held.has(key)) continue;
         try {
-          await refreshClaims(this.env, entry.tenantId, entry.userIds);
+          await writeClaimsSoon(this.env, entry.tenantId, entry.userIds);
         } catch (e) {
           // Keep the entry; it is retried on the next alarm rather than lost.
-          console.error("claims refresh failed; retrying", e);
+          console.error("handing claims to their writers failed; retrying", e);
           await this.storage.setAlarm(Date.now() + RETRY_DELAY_MS);
           return;
         }

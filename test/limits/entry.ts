@@ -1,37 +1,72 @@
-// The workerd suite's entry: the product's Worker and Durable Object, with bindings that
+// The workerd suite's entry: the product's Worker and Durable Objects, with bindings that
 // enforce Cloudflare's production limits (platform-limits.ts). A request is one invocation;
-// so is each alarm run of a coordinator (its RPC calls are not counted: they interleave).
+// so is each alarm run of a Durable Object (its RPC calls are not counted: they interleave).
 
 import type { Env } from "../../src/env";
-import worker, { GroupCoordinator as ProductCoordinator } from "../../src/index";
-import { type Invocation, limitedEnv, newInvocation } from "./platform-limits";
+import worker, { ClaimsWriter as ProductClaimsWriter, GroupCoordinator as ProductCoordinator } from "../../src/index";
+import { type Invocation, kvRefusals, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./platform-limits";
 
 /** The most subrequests any counted invocation made in this test run. */
 export const peakSubrequests = { value: 0 };
+
+/** An object's bindings, counted only while its alarm runs. */
+function objectInvocation(env: Env): { env: Env; invocation: Invocation } {
+  const invocation = newInvocation(peakSubrequests);
+  invocation.counting = false;
+  return { env: limitedEnv(env, invocation), invocation };
+}
+
+async function countedAlarm(invocation: Invocation, alarm: () => Promise<void>) {
+  invocation.subrequests = 0;
+  invocation.counting = true;
+  try {
+    await alarm();
+  } finally {
+    invocation.counting = false;
+  }
+}
 
 export class GroupCoordinator extends ProductCoordinator {
   private readonly invocation: Invocation;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    const invocation = newInvocation(peakSubrequests);
-    invocation.counting = false;
-    super(ctx, limitedEnv(env, invocation));
-    this.invocation = invocation;
+    const limited = objectInvocation(env);
+    super(ctx, limited.env);
+    this.invocation = limited.invocation;
   }
 
-  override async alarm() {
-    this.invocation.subrequests = 0;
-    this.invocation.counting = true;
-    try {
-      await super.alarm();
-    } finally {
-      this.invocation.counting = false;
-    }
+  override alarm() {
+    return countedAlarm(this.invocation, () => super.alarm());
   }
+}
+
+export class ClaimsWriter extends ProductClaimsWriter {
+  private readonly invocation: Invocation;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    const limited = objectInvocation(env);
+    super(ctx, limited.env);
+    this.invocation = limited.invocation;
+  }
+
+  override alarm() {
+    return countedAlarm(this.invocation, () => super.alarm());
+  }
+}
+
+/** GET /__limits: what the layer saw since the last DELETE /__limits (a local server run with EDGE_GROUPS_LIMITS=on). */
+function report(request: Request): Response | undefined {
+  if (new URL(request.url).pathname !== "/__limits") return undefined;
+  if (request.method === "DELETE") {
+    peakSubrequests.value = 0;
+    kvRefusals.value = 0;
+  }
+  return Response.json({ peak_subrequests: peakSubrequests.value, kv_refusals: kvRefusals.value, limit: PLATFORM_LIMITS.subrequests });
 }
 
 export default {
   fetch: (request, env, ctx) =>
+    report(request) ??
     worker.fetch!(request as Request<unknown, IncomingRequestCfProperties>, limitedEnv(env, newInvocation(peakSubrequests)), ctx),
   scheduled: (controller, env, ctx) => worker.scheduled!(controller, limitedEnv(env, newInvocation(peakSubrequests)), ctx),
 } satisfies ExportedHandler<Env>;

@@ -14,6 +14,8 @@ export const PLATFORM_LIMITS = {
   d1ValueBytes: 2_000_000,
   /** Subrequests (D1, KV, Durable Object calls) per invocation. */
   subrequests: 1_000,
+  /** KV: writes (put or delete) to one key, across every invocation, per this many ms. */
+  kvKeyWriteGapMs: 1_000,
 } as const;
 
 /** The subrequests of one invocation; `counting` is off outside one (a Durable Object between alarms). */
@@ -46,7 +48,38 @@ function checkValues(values: unknown[]) {
       throw new Error("D1_ERROR: string or blob too big: SQLITE_TOOBIG");
 }
 
+/**
+ * When each KV key was last written, by any invocation: KV's limit is per key, not per
+ * caller. performance.now(), not Date.now(): tests that fake the clock fake only Date.
+ */
+const kvLastWrite = new Map<string, number>();
+/** Writes refused so far, and accepted writes per key, for the tests that report them. */
+export const kvRefusals = { value: 0 };
+export const kvWrites = new Map<string, number>();
+
+function checkKvWrite(key: string) {
+  const now = performance.now();
+  const last = kvLastWrite.get(key);
+  if (last !== undefined && now - last < PLATFORM_LIMITS.kvKeyWriteGapMs) {
+    kvRefusals.value += 1;
+    throw new Error(`KV PUT failed: 429 Too Many Requests (${key} was written ${Math.round(now - last)} ms ago)`);
+  }
+  kvLastWrite.set(key, now);
+  kvWrites.set(key, (kvWrites.get(key) ?? 0) + 1);
+  if (kvLastWrite.size > 100_000) kvLastWrite.clear();
+  if (kvWrites.size > 100_000) kvWrites.clear();
+}
+
 /** The bindings of one invocation, refusing what production refuses. */
 export function limitedEnv(env: Env, inv: Invocation): Env {
-  return watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
+  const watched = watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
+  const kv = watched.CLAIMS;
+  const writeOnce =
+    (write: (key: string, ...rest: never[]) => Promise<unknown>) =>
+    async (key: string, ...rest: never[]) => {
+      checkKvWrite(key);
+      return write.call(kv, key, ...rest);
+    };
+  const CLAIMS = Object.assign(Object.create(kv) as KVNamespace, { put: writeOnce(kv.put), delete: writeOnce(kv.delete) });
+  return { ...watched, CLAIMS };
 }

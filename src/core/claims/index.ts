@@ -1,12 +1,14 @@
 // Each user's groups claim, as an ID token would carry it. D1 is the truth; KV holds
 // the built claim under a key per tenant and user, and can be wiped at any time.
 import { sql } from "drizzle-orm";
+import { writeClaimsSoon } from "../../coordinator/claims-writers";
+import type { Env } from "../../env";
 import type { Db, Scope } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { buildClaims, claimKey, claimSettings, type StoredClaim, stampOf } from "./reads";
 
 export { claimKey } from "./reads";
-export { claimSettingsChanged, forgetClaim, refreshClaims } from "./writes";
+export { claimSettingsChanged } from "./writes";
 
 async function userExists(db: Db, tenantId: string, userId: string) {
   const row = await db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${tenantId} AND id = ${userId}`);
@@ -23,14 +25,20 @@ export interface Claim {
 export async function readClaim(scope: Scope, userId: string): Promise<Claim> {
   const { env, db, tenantId } = scope;
   const [settings, cached] = await Promise.all([
-    claimSettings(env, db, tenantId),
+    claimSettings(db, tenantId),
     env.CLAIMS.get<StoredClaim>(claimKey(tenantId, userId), "json"),
   ]);
   if (cached && cached.stamp === stampOf(settings)) return { name: settings.name, values: cached.values, count: cached.count };
   if (!(await userExists(db, tenantId, userId))) throw notFound("user", userId);
   const built = (await buildClaims(db, tenantId, [userId], settings)).get(userId)!;
-  await env.CLAIMS.put(claimKey(tenantId, userId), JSON.stringify(built));
+  // Its writer puts it in KV: a put from here could land after a newer one and stay.
+  await writeClaimsSoon(env, tenantId, [userId]);
   return { name: settings.name, values: built.values, count: built.count };
+}
+
+/** A deleted user's claim leaves KV by the user's claims writer, the key's only writer. */
+export async function forgetClaim(env: Env, tenantId: string, userId: string) {
+  await writeClaimsSoon(env, tenantId, [userId]);
 }
 
 /**

@@ -1,8 +1,7 @@
 // Building users' claims from D1, and the tenant's claim settings as the claims see them.
 import { sql } from "drizzle-orm";
-import type { Env } from "../../env";
 import { loadSettings } from "../config/reads";
-import { claimSettingsSchema, type TenantSettings } from "../config/rules";
+import type { TenantSettings } from "../config/rules";
 import type { Db } from "../shared/context";
 
 export type ClaimSettings = TenantSettings["claim"];
@@ -16,7 +15,6 @@ export interface StoredClaim {
 }
 
 export const claimKey = (tenantId: string, userId: string) => `claims:${tenantId}:${userId}`;
-export const settingsKey = (tenantId: string) => `claim-settings:${tenantId}`;
 export const stampOf = (s: ClaimSettings) => JSON.stringify(s);
 
 /** The claims of many users in one query: direct groups, plus inherited ones if configured. */
@@ -44,18 +42,16 @@ export async function buildClaims(db: Db, tenantId: string, userIds: string[], s
   return out;
 }
 
-// The tenant's claim settings, also held in this isolate for a few seconds: a claim read
-// is then one KV read, not two. KV itself may take up to a minute to show a change in
-// other locations, so this adds little to how long a settings change takes to reach claims.
+// The tenant's claim settings, held in this isolate for a few seconds so a claim read is
+// one KV read. Another isolate sees a settings change within SETTINGS_TTL_MS; claims built
+// with other settings carry another stamp and are rebuilt (claims/index.ts readClaim).
 const SETTINGS_TTL_MS = 5_000;
 const settingsInIsolate = new Map<string, { settings: ClaimSettings; until: number }>();
 
-export async function claimSettings(env: Env, db: Db, tenantId: string): Promise<ClaimSettings> {
+export async function claimSettings(db: Db, tenantId: string): Promise<ClaimSettings> {
   const held = settingsInIsolate.get(tenantId);
   if (held && Date.now() < held.until) return held.settings;
-  const cached = await env.CLAIMS.get<ClaimSettings>(settingsKey(tenantId), "json");
-  const settings = cached ? claimSettingsSchema.parse(cached) : (await loadSettings(db, tenantId)).claim;
-  if (!cached) await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings));
+  const settings = (await loadSettings(db, tenantId)).claim;
   if (settingsInIsolate.size > 10_000) settingsInIsolate.clear();
   settingsInIsolate.set(tenantId, { settings, until: Date.now() + SETTINGS_TTL_MS });
   return settings;

@@ -1,45 +1,49 @@
-// The claims' writes to KV: run by the coordinators' alarms after membership changes, and
-// by the settings and user entry points.
+// The claims' writes to KV. Only the claims writers (coordinator/claims-writer.ts) call
+// writeClaims, so each user's key has one writer; see ARCHITECTURE.md "Claims".
+import { sql } from "drizzle-orm";
 import type { Env } from "../../env";
 import { loadSettings } from "../config/reads";
-import type { TenantSettings } from "../config/rules";
 import { database } from "../shared/context";
-import { buildClaims, claimKey, forgetClaimSettings, type StoredClaim, settingsKey } from "./reads";
+import { buildClaims, claimKey, forgetClaimSettings } from "./reads";
 
-/** Called after the tenant's settings change, so claims are rebuilt with the new ones. */
-export async function claimSettingsChanged(env: Env, tenantId: string, settings: TenantSettings) {
+/** Called after the tenant's settings change, so this isolate builds claims with the new ones at once. */
+export function claimSettingsChanged(tenantId: string) {
   forgetClaimSettings(tenantId);
-  await env.CLAIMS.put(settingsKey(tenantId), JSON.stringify(settings.claim));
 }
+
+/** KV writes in waves: thousands of puts at once overwhelm the local runtime. */
+const KV_WAVE = 50;
 
 /**
- * Rewrite the KV claims of these users from D1. A writer that computed before a later
- * mutation may land after that mutation's own refresh, so each pass re-reads D1 after
- * writing and rewrites what changed meanwhile.
+ * Write these users' claims from D1, or delete the key of a user who no longer exists.
+ * A write KV refuses (it allows one write per key per second) is reported, not thrown, so
+ * the caller can retry that user later. At most 2 D1 queries and one KV call per user.
  */
-/** KV writes in waves: thousands of puts at once from several coordinators overwhelm the local runtime. */
-const KV_WAVE = 50;
-async function putClaims(env: Env, tenantId: string, claims: [string, StoredClaim][]) {
-  for (let i = 0; i < claims.length; i += KV_WAVE) {
-    await Promise.all(claims.slice(i, i + KV_WAVE).map(([u, c]) => env.CLAIMS.put(claimKey(tenantId, u), JSON.stringify(c))));
-  }
-}
-
-export async function refreshClaims(env: Env, tenantId: string, userIds: string[]): Promise<void> {
-  if (userIds.length === 0) return;
+export async function writeClaims(env: Env, tenantId: string, userIds: string[]): Promise<{ refused: string[] }> {
+  if (userIds.length === 0) return { refused: [] };
   const db = database(env.DB);
-  const settings = (await loadSettings(db, tenantId)).claim;
-  let written = await buildClaims(db, tenantId, userIds, settings);
-  await putClaims(env, tenantId, [...written]);
-  for (let pass = 0; pass < 2; pass++) {
-    const again = await buildClaims(db, tenantId, userIds, settings);
-    const stale = [...again].filter(([u, c]) => JSON.stringify(c) !== JSON.stringify(written.get(u)));
-    if (stale.length === 0) return;
-    await putClaims(env, tenantId, stale);
-    written = again;
+  const [settings, existing] = await Promise.all([
+    loadSettings(db, tenantId),
+    db.all<{ id: string }>(
+      sql`SELECT u.id FROM json_each(${JSON.stringify(userIds)}) j CROSS JOIN users u ON u.tenant_id = ${tenantId} AND u.id = j.value`,
+    ),
+  ]);
+  const live = new Set(existing.map((r) => r.id));
+  const claims = await buildClaims(db, tenantId, [...live], settings.claim);
+  const refused: string[] = [];
+  for (let i = 0; i < userIds.length; i += KV_WAVE) {
+    await Promise.all(
+      userIds.slice(i, i + KV_WAVE).map(async (u) => {
+        const key = claimKey(tenantId, u);
+        const claim = claims.get(u);
+        try {
+          await (claim ? env.CLAIMS.put(key, JSON.stringify(claim)) : env.CLAIMS.delete(key));
+        } catch (e) {
+          console.warn("claim write refused; retrying later", key, String(e));
+          refused.push(u);
+        }
+      }),
+    );
   }
-}
-
-export async function forgetClaim(env: Env, tenantId: string, userId: string) {
-  await env.CLAIMS.delete(claimKey(tenantId, userId));
+  return { refused };
 }

@@ -27,7 +27,7 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
     .insert(tenantConfig)
     .values({ tenantId: scope.tenantId, settings: text, updatedAt: now })
     .onConflictDoUpdate({ target: tenantConfig.tenantId, set: { settings: text, updatedAt: now } });
-  await claimSettingsChanged(scope.env, scope.tenantId, next);
+  claimSettingsChanged(scope.tenantId);
   return next;
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
+import { pendingClaimWrites } from "../../coordinator/claims-writers";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { groups } from "../../db/schema";
 import type { Scope } from "../shared/context";
@@ -126,8 +127,10 @@ export async function groupAudit(scope: Scope, groupId: string, q: { limit: numb
   );
 }
 
-/** How many users still wait for the claims refresh the group's coordinator queued (0: every claim is current). */
+/** How many users still wait for the claims refresh the group's coordinator queued, or for any claim write in the tenant (0: every claim is current). */
 export async function pendingClaimRefreshes(scope: Scope, groupId: string): Promise<number> {
   await getGroup(scope, groupId);
-  return coordinatorOf(scope, groupId).pendingRefreshes();
+  // The coordinator first: an entry it no longer holds has already reached a writer.
+  const queued = await coordinatorOf(scope, groupId).pendingRefreshes();
+  return queued + (await pendingClaimWrites(scope.env, scope.tenantId));
 }
