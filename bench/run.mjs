@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, type as osType, release, totalmem } from "node:os";
 import autocannon from "autocannon";
 import { floorMs, startServer } from "../scripts/local-server.mjs";
+import { hotGroupsTable, measureHotGroups } from "./hot-groups.mjs";
 import { measurePeaks, peaksTable } from "./invocation-peaks.mjs";
 import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
 
@@ -315,6 +316,9 @@ if (keyRow)
 console.error("\nsubrequests per invocation on the heaviest paths (a server behind the limits layer)...");
 const peaks = peaksTable(await measurePeaks());
 console.log(`\n${peaks}`);
+console.error("\none hot group, without and with a 10 ms delay on every D1 call...");
+const hot = hotGroupsTable(await measureHotGroups());
+console.log(`\n${hot}`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 
 if (!QUICK) {
@@ -329,7 +333,7 @@ if (!QUICK) {
   const current = readFileSync(doc, "utf8");
   const start = current.indexOf("<!-- results -->");
   const end = current.indexOf("<!-- /results -->");
-  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n<!-- /results -->`;
+  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n\nOne hot group (\`npm run bench:hot\`), without and with 10 ms added to every D1 call:\n\n${hot}\n<!-- /results -->`;
   writeFileSync(
     doc,
     start >= 0 && end > start

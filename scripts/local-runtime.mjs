@@ -53,6 +53,9 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
   // EDGE_GROUPS_REQUEST_LOG=off: no line per request (benchmarks and tests send thousands).
   if (process.env.EDGE_GROUPS_REQUEST_LOG)
     workerOptions.bindings = { ...workerOptions.bindings, REQUEST_LOG: process.env.EDGE_GROUPS_REQUEST_LOG };
+  // With EDGE_GROUPS_LIMITS=on: every D1 call waits this many ms, as production's round trip does.
+  if (LIMITS && process.env.EDGE_GROUPS_D1_DELAY_MS)
+    workerOptions.bindings = { ...workerOptions.bindings, D1_DELAY_MS: process.env.EDGE_GROUPS_D1_DELAY_MS };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       ...workerOptions,

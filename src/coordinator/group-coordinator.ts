@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
+import { applyMemberChanges, FLUSH_MAX_IDS, FLUSH_MAX_OPS, idsOfChange, type MemberChange, type QueuedChange } from "../core/members/flush";
 import * as writes from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
@@ -23,15 +24,28 @@ export interface Caller {
   authority: Authority;
 }
 
+interface Waiting extends QueuedChange {
+  resolve(outcome: Outcome<unknown>): void;
+  reject(error: unknown): void;
+}
+
 export class GroupCoordinator extends DurableObject<Env> {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly claims = new ClaimsQueue(this.ctx.storage, this.env);
+  /** Membership changes waiting for the next flush; null once that flush is closed to newcomers. */
+  private open: { waiting: Waiting[]; ids: number } | null = null;
 
   /**
    * Run mutations strictly one after another: awaiting D1 would otherwise let another
    * request interleave. The claims a mutation queued go to the alarm when it is over.
    */
   private serial<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+    // Whatever queues after this must run after it, so the open flush takes no one else.
+    this.open = null;
+    return this.chain(fn);
+  }
+
+  private chain<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     const run = this.tail.then(async (): Promise<Outcome<T>> => {
       try {
         return { ok: true, value: await fn() };
@@ -46,13 +60,48 @@ export class GroupCoordinator extends DurableObject<Env> {
     return run;
   }
 
+  /**
+   * Group commit: a membership change joins the open flush, or opens one behind whatever is
+   * running; the flush applies all its changes at once (core/members/flush.ts).
+   */
+  private memberChange<T>(c: Caller, change: MemberChange): Promise<Outcome<T>> {
+    return new Promise<Outcome<unknown>>((resolve, reject) => {
+      const size = idsOfChange(change).length;
+      if (!this.open || this.open.waiting.length >= FLUSH_MAX_OPS || this.open.ids + size > FLUSH_MAX_IDS) {
+        const flush = { waiting: [] as Waiting[], ids: 0 };
+        this.open = flush;
+        void this.chain(() => this.flush(c, flush.waiting));
+      }
+      this.open.waiting.push({ change, actor: c.actor, source: c.source, authority: c.authority, resolve, reject });
+      this.open.ids += size;
+    }) as Promise<Outcome<T>>;
+  }
+
+  private async flush(c: Caller, waiting: Waiting[]) {
+    if (this.open?.waiting === waiting) this.open = null;
+    try {
+      const results = await applyMemberChanges(this.db, c.tenantId, c.groupId, waiting, {
+        reserveSeqs: (n) => this.reserveSeqs(n),
+        beforeCommit: this.journal(c.tenantId),
+      });
+      for (const [i, r] of results.entries())
+        waiting[i]!.resolve(r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error.toJSON() });
+    } catch (e) {
+      for (const w of waiting) w.reject(e);
+    }
+  }
+
+  private async reserveSeqs(n: number) {
+    const first = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
+    await this.ctx.storage.put("seq", first + n - 1);
+    return first;
+  }
+
   /** Queue these users' claims refresh before the write that changes them commits. */
   private journal = (tenantId: string) => (userIds: string[]) => this.claims.hold(tenantId, userIds);
 
   private async meta(c: Caller): Promise<writes.MutationMeta> {
-    const seq = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
-    await this.ctx.storage.put("seq", seq);
-    return { ...c, seq, beforeCommit: this.journal(c.tenantId) };
+    return { ...c, seq: await this.reserveSeqs(1), beforeCommit: this.journal(c.tenantId) };
   }
 
   private get db() {
@@ -65,18 +114,11 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   addMembers(c: Caller, userIds: string[], role: writes.MemberRole, displays: Record<string, string> = {}) {
-    return this.serial(async () => {
-      await this.mayChangeMembers(c);
-      const result = await writes.addMembers(this.db, await this.meta(c), userIds, role, displays);
-      return { added: result.added, already_members: result.already_members };
-    });
+    return this.memberChange<{ added: number; already_members: number }>(c, { kind: "add", ids: userIds, role, displays });
   }
 
   removeMembers(c: Caller, userIds: string[]) {
-    return this.serial(async () => {
-      await this.mayChangeMembers(c);
-      return writes.removeMembers(this.db, await this.meta(c), userIds);
-    });
+    return this.memberChange<writes.RemoveResult>(c, { kind: "remove", ids: userIds });
   }
 
   replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
@@ -88,10 +130,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   setMemberRole(c: Caller, userId: string, role: writes.MemberRole) {
-    return this.serial(async () => {
-      await this.mayChangeMembers(c);
-      return writes.setMemberRole(this.db, await this.meta(c), userId, role);
-    });
+    return this.memberChange<null>(c, { kind: "role", userId, role });
   }
 
   assignRoles(c: Caller, roleIds: string[]) {

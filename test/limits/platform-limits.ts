@@ -70,8 +70,46 @@ function checkKvWrite(key: string) {
   if (kvWrites.size > 100_000) kvWrites.clear();
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Production's round trip to D1 (the latency model of `npm run bench`): every D1 call waits
+ * `ms` before it runs. Set by the D1_DELAY_MS binding (EDGE_GROUPS_D1_DELAY_MS for a local server).
+ */
+function delayedD1(db: D1Database, ms: number): D1Database {
+  const statement = (s: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(s, {
+      get(t, prop) {
+        const value = Reflect.get(t, prop, t);
+        if (typeof value !== "function") return value;
+        if (prop === "bind") return (...args: unknown[]) => statement(value.apply(t, args));
+        if (prop === "first" || prop === "all" || prop === "run" || prop === "raw")
+          return async (...args: unknown[]) => {
+            await sleep(ms);
+            return value.apply(t, args);
+          };
+        return value.bind(t);
+      },
+    });
+  return new Proxy(db, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== "function") return value;
+      if (prop === "prepare") return (query: string) => statement(value.call(t, query));
+      if (prop === "batch" || prop === "exec")
+        return async (...args: unknown[]) => {
+          await sleep(ms);
+          return value.apply(t, args);
+        };
+      return value.bind(t);
+    },
+  });
+}
+
 /** The bindings of one invocation, refusing what production refuses. */
 export function limitedEnv(env: Env, inv: Invocation): Env {
+  const delay = Number((env as Env & { D1_DELAY_MS?: string }).D1_DELAY_MS ?? 0);
+  if (delay > 0) env = { ...env, DB: delayedD1(env.DB, delay) };
   const watched = watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
   const kv = watched.CLAIMS;
   const writeOnce =

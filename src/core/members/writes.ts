@@ -1,5 +1,6 @@
-// The set-based statements behind every membership mutation. Only the group's
-// coordinator calls these (see coordinator/group-coordinator.ts), one mutation at a
+// The set-based statements behind the membership mutations that run alone on the group's
+// coordinator (replace, delete, the analytics ingest); adds, removes and role changes from
+// callers are group-committed by flush.ts. Only the coordinator calls these, one at a
 // time, so the reads before a batch still hold when the batch runs.
 // Id lists travel as one JSON parameter expanded with json_each (D1 binds at most
 // 100 parameters), and each mutation is one D1 batch: applied whole or not at all.
@@ -116,7 +117,7 @@ export function auditStatement(m: MutationMeta, action: string, detail: unknown,
 }
 
 /** Bare profiles for ids no user has yet, so a membership never points at nothing. */
-function ensureUsers(tenantId: string, idsJson: string, now: number) {
+export function ensureUsers(tenantId: string, idsJson: string, now: number) {
   return sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
              SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${idsJson}) j WHERE true
              ON CONFLICT DO NOTHING`;
@@ -180,26 +181,6 @@ export interface RemoveResult {
   not_members: number;
 }
 
-export async function removeMembers(db: Db, m: MutationMeta, ids: string[]): Promise<RemoveResult> {
-  await groupState(db, m.tenantId, m.groupId);
-  const now = Date.now();
-  const idsJson = JSON.stringify(ids);
-  await m.beforeCommit?.(ids);
-  const results = await batch(db, [
-    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, true), -1),
-    sql`UPDATE groups SET
-                 member_count = member_count - (SELECT count(*) FROM json_each(${idsJson}) j CROSS JOIN memberships x
-                   ON x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value),
-                 version = version + 1, updated_at = ${now}
-               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
-    sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
-               AND user_id IN (SELECT value FROM json_each(${idsJson}))`,
-    auditStatement(m, "members.remove", { user_ids: ids }, now),
-  ]);
-  const removed = changesOf(results, 2);
-  return { removed, not_members: ids.length - removed };
-}
-
 export interface ReplaceResult {
   added: number;
   removed: number;
@@ -240,20 +221,6 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     member_count: ids.length,
     changed_ids: changed,
   };
-}
-
-export async function setMemberRole(db: Db, m: MutationMeta, userId: string, role: MemberRole) {
-  await groupState(db, m.tenantId, m.groupId);
-  const existing = await existingMembers(db, m.tenantId, m.groupId, [userId]);
-  if (!existing.has(userId)) {
-    throw new CoreError("not_found", `user '${userId}' is not a member of group '${m.groupId}'`);
-  }
-  const now = Date.now();
-  await batch(db, [
-    sql`UPDATE memberships SET role = ${role} WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND user_id = ${userId}`,
-    sql`UPDATE groups SET version = version + 1, updated_at = ${now} WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
-    auditStatement(m, "members.role", { user_id: userId, role }, now),
-  ]);
 }
 
 /** Every member's id, for refreshing claims after the group's deletion. */
