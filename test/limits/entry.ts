@@ -26,33 +26,29 @@ async function countedAlarm(invocation: Invocation, alarm: () => Promise<void>) 
   }
 }
 
-export class GroupCoordinator extends ProductCoordinator {
-  private readonly invocation: Invocation;
+// any[]: TypeScript requires it of a mixin's base constructor.
+type ObjectClass = new (...args: any[]) => { alarm(): Promise<void> };
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    const limited = objectInvocation(env);
-    super(ctx, limited.env);
-    this.invocation = limited.invocation;
-  }
+/** The product's Durable Object class, with its bindings limited and each alarm run counted as one invocation. */
+function limitedObject<Base extends ObjectClass>(Product: Base) {
+  return class extends Product {
+    readonly invocation: Invocation;
 
-  override alarm() {
-    return countedAlarm(this.invocation, () => super.alarm());
-  }
+    constructor(...args: any[]) {
+      const [ctx, env] = args as [DurableObjectState, Env];
+      const limited = objectInvocation(env);
+      super(ctx, limited.env);
+      this.invocation = limited.invocation;
+    }
+
+    override alarm() {
+      return countedAlarm(this.invocation, () => super.alarm());
+    }
+  };
 }
 
-export class ClaimsWriter extends ProductClaimsWriter {
-  private readonly invocation: Invocation;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    const limited = objectInvocation(env);
-    super(ctx, limited.env);
-    this.invocation = limited.invocation;
-  }
-
-  override alarm() {
-    return countedAlarm(this.invocation, () => super.alarm());
-  }
-}
+export const GroupCoordinator = limitedObject(ProductCoordinator);
+export const ClaimsWriter = limitedObject(ProductClaimsWriter);
 
 /** GET /__limits: what the layer saw since the last DELETE /__limits (a local server run with EDGE_GROUPS_LIMITS=on). */
 function report(request: Request): Response | undefined {
