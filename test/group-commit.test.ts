@@ -216,3 +216,59 @@ describe("group commit gives exactly the serial outcome", () => {
     }
   });
 });
+
+describe("group commit never mixes tenants", () => {
+  it("tenant 'T:x' with group 'g' and tenant 'T' with group 'x:g' (ids may hold ':'): 50 concurrent adds each, every row in its own tenant", async () => {
+    const victim = freshTenant("colon");
+    const attacker = `${victim}:x`;
+    for (const [tenant, group] of [
+      [victim, "x:g"],
+      [attacker, "g"],
+    ] as const) {
+      const tracker = await token({ tenant, scope: "group_api" });
+      const created = await call("POST", "/api/group", {
+        token: tracker,
+        body: [
+          {
+            user_id: `${tenant === victim ? "v" : "a"}-first`,
+            group_id: group,
+            timestamp: "2026-01-01T00:00:00Z",
+            traits: { group_type: "Team" },
+          },
+        ],
+      });
+      expect(created.status, created.text).toBe(200);
+    }
+    const [v, a] = await Promise.all([
+      client(victim, { scope: "admin", sub: "victim-admin" }),
+      client(attacker, { scope: "admin", sub: "attacker-admin" }),
+    ]);
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        i % 2 === 0
+          ? v.post(`/v1/groups/${encodeURIComponent("x:g")}/members`, { user_ids: [`v-${i}`] })
+          : a.post("/v1/groups/g/members", { user_ids: [`a-${i}`] }),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    const rows = async (tenant: string) =>
+      (
+        await env.DB.prepare("SELECT group_id, user_id FROM memberships WHERE tenant_id = ? ORDER BY user_id").bind(tenant).all<{
+          group_id: string;
+          user_id: string;
+        }>()
+      ).results;
+    const victimRows = await rows(victim);
+    const attackerRows = await rows(attacker);
+    expect(victimRows).toHaveLength(51);
+    expect(victimRows.every((r) => r.group_id === "x:g" && r.user_id.startsWith("v-"))).toBe(true);
+    expect(attackerRows).toHaveLength(51);
+    expect(attackerRows.every((r) => r.group_id === "g" && r.user_id.startsWith("a-"))).toBe(true);
+    const audit = await env.DB.prepare("SELECT DISTINCT actor FROM audit_log WHERE tenant_id = ? AND action = 'members.add'")
+      .bind(victim)
+      .all();
+    expect(audit.results.map((r) => r.actor)).not.toContain("attacker-admin");
+    await claimsSettled(v, ["x:g"]);
+    await claimsSettled(a, ["g"]);
+  });
+});

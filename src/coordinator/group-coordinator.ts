@@ -1,4 +1,4 @@
-// One Durable Object per tenant+group (idFromName(`${tenantId}:${groupId}`)). It
+// One Durable Object per tenant+group (named by names.ts objectName). It
 // applies the group's membership mutations, field updates and deletion one at a time,
 // and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
 import { DurableObject } from "cloudflare:workers";
@@ -32,8 +32,11 @@ interface Waiting extends QueuedChange {
 export class GroupCoordinator extends DurableObject<Env> {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly claims = new ClaimsQueue(this.ctx.storage, this.env);
-  /** Membership changes waiting for the next flush; null once that flush is closed to newcomers. */
-  private open: { waiting: Waiting[]; ids: number } | null = null;
+  /**
+   * Membership changes waiting for the next flush; null once that flush is closed to
+   * newcomers. A flush holds changes of one tenant and group only, whatever reaches this object.
+   */
+  private open: { of: string; waiting: Waiting[]; ids: number } | null = null;
 
   /**
    * Run mutations strictly one after another: awaiting D1 would otherwise let another
@@ -67,8 +70,9 @@ export class GroupCoordinator extends DurableObject<Env> {
   private memberChange<T>(c: Caller, change: MemberChange): Promise<Outcome<T>> {
     return new Promise<Outcome<unknown>>((resolve, reject) => {
       const size = idsOfChange(change).length;
-      if (!this.open || this.open.waiting.length >= FLUSH_MAX_OPS || this.open.ids + size > FLUSH_MAX_IDS) {
-        const flush = { waiting: [] as Waiting[], ids: 0 };
+      const of = JSON.stringify([c.tenantId, c.groupId]);
+      if (!this.open || this.open.of !== of || this.open.waiting.length >= FLUSH_MAX_OPS || this.open.ids + size > FLUSH_MAX_IDS) {
+        const flush = { of, waiting: [] as Waiting[], ids: 0 };
         this.open = flush;
         void this.chain(() => this.flush(c, flush.waiting));
       }
