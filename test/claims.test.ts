@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { type Client, call, claimsSettled, claimsWritten, client, env, eventually, expectError, freshTenant } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;
@@ -172,5 +172,25 @@ describe("claims status", () => {
     const writer = await client(admin.tenant);
     expect((await writer.get(`/v1/groups/${g}/claims-status`)).status).toBe(403);
     expect((await admin.get("/v1/groups/nope/claims-status")).status).toBe(404);
+  });
+});
+
+describe("claim keys never collide across tenants", () => {
+  it("tenant 'T:x' reading its user 'u' never gets tenant 'T''s user 'x:u' claim (ids may hold ':')", async () => {
+    const victim = await client(freshTenant("colon"), { scope: "admin" });
+    const attacker = await client(`${victim.tenant}:x`, { scope: "admin" });
+    const gid = (await victim.post("/v1/groups", { name: "Victim secret" })).json.result.group_id;
+    expect((await victim.post(`/v1/groups/${gid}/members`, { user_ids: ["x:u"] })).status).toBe(200);
+    await claimsSettled(victim, [gid]);
+    expect((await victim.get(`/v1/users/${encodeURIComponent("x:u")}/claims`)).json.result).toEqual({ groups: ["Victim secret"] });
+
+    const read = await attacker.get("/v1/users/u/claims");
+    expect(read.status).toBe(404);
+    expect(read.text).not.toContain("Victim secret");
+    // The attacker's own user 'u' gets its own claim, and the victim's stays as it was.
+    await attacker.put("/v1/users/u", { name: "u" });
+    expect((await attacker.get("/v1/users/u/claims")).json.result).toEqual({ groups: [] });
+    await claimsWritten(attacker.tenant);
+    expect((await victim.get(`/v1/users/${encodeURIComponent("x:u")}/claims`)).json.result).toEqual({ groups: ["Victim secret"] });
   });
 });

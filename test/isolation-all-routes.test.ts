@@ -33,9 +33,13 @@ interface Victim {
 }
 let victim: Victim;
 
-/** A tenant of its own for each route, so what one route let it create under the victim's ids (in its own tenant) cannot answer the next. */
+/**
+ * A tenant of its own for each route, so what one route let it create under the victim's ids
+ * (in its own tenant) cannot answer the next. Its id starts with the victim's and a ":" (ids
+ * may hold one), so a name or key joined from tenant and id, or a prefix match, would meet the victim's.
+ */
 async function freshAttacker() {
-  const admin = await client(freshTenant("attacker"), { scope: "admin", sub: "attacker-admin" });
+  const admin = await client(`${victim.admin.tenant}:${freshTenant("attacker")}`, { scope: "admin", sub: "attacker-admin" });
   const key = (await admin.post("/v1/api-keys", { name: "attacker key", scopes: ["admin"] })).json.result.secret as string;
   return { jwt: admin.token, key };
 }

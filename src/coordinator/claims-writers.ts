@@ -1,8 +1,8 @@
 // Which claims writer (claims-writer.ts) owns a user's claim: one of CLAIMS_WRITER_SHARDS
 // per tenant, by a hash of the user id, so a tenant's claims are written in parallel and
 // each user's key by one writer only.
+import { tenantScoped } from "../core/shared/ids";
 import type { Env } from "../env";
-import { objectName } from "./names";
 
 export const CLAIMS_WRITER_SHARDS = 8;
 
@@ -15,7 +15,7 @@ function shardOf(userId: string) {
 
 function writer(env: Env, tenantId: string, shard: number) {
   const ns = env.CLAIMS_WRITER;
-  return ns.get(ns.idFromName(objectName(tenantId, String(shard))));
+  return ns.get(ns.idFromName(tenantScoped(tenantId, String(shard))));
 }
 
 /** Have these users' claims written from D1 by their writers, no sooner than delayMs from now. */

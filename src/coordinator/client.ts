@@ -5,19 +5,19 @@
 import { authorityOf } from "../core/roles/rules";
 import type { Scope } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
+import { tenantScoped } from "../core/shared/ids";
 import type { Caller, Outcome } from "./group-coordinator";
-import { objectName } from "./names";
 
 export function coordinatorOf(scope: Scope, groupId: string) {
   const ns = scope.env.GROUP_COORDINATOR;
-  return ns.get(ns.idFromName(objectName(scope.tenantId, groupId)));
+  return ns.get(ns.idFromName(tenantScoped(scope.tenantId, groupId)));
 }
 
 /** One coordinator per tenant serialises every change to the group hierarchy, so cycle checks hold. */
 export function hierarchyCoordinatorOf(scope: Scope) {
   const ns = scope.env.GROUP_COORDINATOR;
   // "~" cannot occur in a group id, so this name never collides with a group's coordinator.
-  return ns.get(ns.idFromName(objectName(scope.tenantId, "~hierarchy")));
+  return ns.get(ns.idFromName(tenantScoped(scope.tenantId, "~hierarchy")));
 }
 
 export function callerOf(scope: Scope, groupId: string, source = "api"): Caller {

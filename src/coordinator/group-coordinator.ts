@@ -1,4 +1,4 @@
-// One Durable Object per tenant+group (named by names.ts objectName). It
+// One Durable Object per tenant+group (named by tenantScoped, core/shared/ids.ts). It
 // applies the group's membership mutations, field updates and deletion one at a time,
 // and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
 import { DurableObject } from "cloudflare:workers";

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { loadSettings } from "../config/reads";
 import type { TenantSettings } from "../config/rules";
 import type { Db } from "../shared/context";
+import { tenantScoped } from "../shared/ids";
 
 export type ClaimSettings = TenantSettings["claim"];
 
@@ -14,7 +15,7 @@ export interface StoredClaim {
   count: number;
 }
 
-export const claimKey = (tenantId: string, userId: string) => `claims:${tenantId}:${userId}`;
+export const claimKey = (tenantId: string, userId: string) => `claims:${tenantScoped(tenantId, userId)}`;
 export const stampOf = (s: ClaimSettings) => JSON.stringify(s);
 
 /** The claims of many users in one query: direct groups, plus inherited ones if configured. */
