@@ -6,11 +6,16 @@
 // Object to D1), where one group's adds per second is the figure that matters.
 
 import { pathToFileURL } from "node:url";
-import { startServer } from "../scripts/local-server.mjs";
+import { claimsSettled, median, startServer } from "../scripts/local-server.mjs";
 import { groupsSql, usersSql } from "./seeds.mjs";
 
 const ROUNDS = 3;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The response, once its body is read (the timing covers the whole answer). */
+async function drained(response) {
+  await response.arrayBuffer();
+  return response;
+}
 
 async function timed(requests) {
   const t = performance.now();
@@ -34,22 +39,13 @@ async function measure(delayMs) {
     const post =
       (path, body, headers = auth, method = "POST") =>
       () =>
-        fetch(`${server.base}${path}`, { method, headers, body: JSON.stringify(body) }).then(async (r) => (await r.arrayBuffer(), r));
-    const settled = async (group) => {
-      for (let i = 0; i < 2_400; i++) {
-        const r = await (await fetch(`${server.base}/v1/groups/${group}/claims-status`, { headers: auth })).json();
-        if (r.result.pending_refreshes === 0) return;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      throw new Error("claims did not settle");
-    };
+        fetch(`${server.base}${path}`, { method, headers, body: JSON.stringify(body) }).then(drained);
+    const settled = (...groups) => claimsSettled(server.base, auth, groups, 120_000);
     const floor = [];
     const one = [];
     const spread = [];
     for (let round = 0; round < ROUNDS; round++) {
-      floor.push(
-        await timed(Array.from({ length: 200 }, () => () => fetch(`${server.base}/healthz`).then(async (r) => (await r.arrayBuffer(), r)))),
-      );
+      floor.push(await timed(Array.from({ length: 200 }, () => () => fetch(`${server.base}/healthz`).then(drained))));
       one.push(
         await timed(Array.from({ length: 200 }, (_, i) => post("/v1/groups/everyone0/members", { user_ids: [`one-${round}-${i}`] }))),
       );
@@ -57,7 +53,7 @@ async function measure(delayMs) {
       spread.push(
         await timed(Array.from({ length: 200 }, (_, i) => post(`/v1/groups/s${i}/members`, { user_ids: [`spread-${round}-${i}`] }))),
       );
-      for (let i = 0; i < 200; i += 50) await settled(`s${i}`);
+      await settled("s0", "s50", "s100", "s150");
     }
     const patch = (i) =>
       post(
@@ -78,7 +74,11 @@ async function measure(delayMs) {
       const page = await (
         await fetch(`${server.base}/v1/groups/everyone0/audit?limit=200${cursor ? `&cursor=${cursor}` : ""}`, { headers: auth })
       ).json();
-      for (const e of page.result) if (e.action === "members.add") adds++, flushes.add(e.at);
+      for (const e of page.result) {
+        if (e.action !== "members.add") continue;
+        adds++;
+        flushes.add(e.at);
+      }
       if (!page.next_cursor) break;
       cursor = page.next_cursor;
     }

@@ -5,7 +5,7 @@
 // refuses; run.mjs prints this table after its timings.
 
 import { pathToFileURL } from "node:url";
-import { startServer } from "../scripts/local-server.mjs";
+import { claimsSettled, startServer } from "../scripts/local-server.mjs";
 import { groupsSql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
 
 const TENANT = "peaks";
@@ -34,19 +34,6 @@ export async function measurePeaks() {
     const tracker = { authorization: `Bearer ${await server.token(TENANT, "group_api")}`, "content-type": "application/json" };
     const send = (method, path, body, h = headers) =>
       fetch(`${server.base}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-    // Every claim of the tenant written: the claims-status of any group counts the tenant's writers.
-    const settled = async (groups) => {
-      for (let tries = 0; tries < 2_400; tries++) {
-        const pending = await Promise.all(
-          groups.map(
-            async (g) => (await json(await send("GET", `/v1/groups/${g}/claims-status`), "claims-status")).result.pending_refreshes,
-          ),
-        );
-        if (pending.every((n) => n === 0)) return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`claims of ${groups.join(", ")} did not settle`);
-    };
     const cases = [
       [
         "add 1,000 members to a group",
@@ -78,7 +65,7 @@ export async function measurePeaks() {
       const res = await act();
       if (!res.ok) throw new Error(`${name}: ${res.status} ${(await res.text()).slice(0, 300)}`);
       await res.arrayBuffer().catch(() => undefined);
-      await settled(groups);
+      await claimsSettled(server.base, headers, groups, 120_000);
       const seen = await json(await fetch(`${server.base}/__limits`), "limits");
       rows.push({ name, peak: seen.peak_subrequests, limit: seen.limit, refusals: seen.kv_refusals });
     }

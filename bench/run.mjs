@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { cpus, type as osType, release, totalmem } from "node:os";
 import autocannon from "autocannon";
-import { floorMs, startServer } from "../scripts/local-server.mjs";
+import { claimsSettled, floorMs, startServer } from "../scripts/local-server.mjs";
 import { hotGroupsTable, measureHotGroups } from "./hot-groups.mjs";
 import { measurePeaks, peaksTable } from "./invocation-peaks.mjs";
 import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
@@ -49,20 +49,7 @@ function run(opts) {
     autocannon({ url: server.base, connections: 10, ...bounds, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
   });
 }
-/** Wait until these groups' coordinators have refreshed every claim they queued. */
-async function claimsSettle(headers, groupIds) {
-  for (let tries = 0; tries < 1200; tries++) {
-    const pending = await Promise.all(
-      groupIds.map(
-        async (g) =>
-          (await (await fetch(`${server.base}/v1/groups/${g}/claims-status`, { headers })).json()).result?.pending_refreshes ?? 0,
-      ),
-    );
-    if (pending.every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`claims of ${groupIds.join(", ")} did not settle`);
-}
+const claimsSettle = (headers, groupIds) => claimsSettled(server.base, headers, groupIds, 120_000);
 
 const summary = (r) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
 

@@ -3,6 +3,7 @@
 // stress and kill tests (against npm start's server) and by `npm run stress` (against any
 // local server, e.g. wrangler dev, to tell when upstream fixes its crash).
 import assert from "node:assert/strict";
+import { claimsSettled } from "../scripts/local-server.mjs";
 
 export const GROUPS = 10;
 const SHARED_USERS = 20;
@@ -129,19 +130,6 @@ async function members(base, token, gid) {
   return ids;
 }
 
-/** Wait until no coordinator of these groups has claims left to refresh; returns how long it took. */
-export async function claimsSettled(base, token, groupIds, timeoutMs = 30_000) {
-  const started = Date.now();
-  for (;;) {
-    const pending = await Promise.all(
-      groupIds.map(async (g) => (await get(base, token, `/v1/groups/${encodeURIComponent(g)}/claims-status`)).result.pending_refreshes),
-    );
-    if (pending.every((n) => n === 0)) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`claims still pending after ${timeoutMs} ms: ${pending}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /**
  * Every acknowledged write is there, and no group is half-applied: each group's member
  * count equals its member rows. exact: nothing else is there either (no kill happened, so
@@ -175,7 +163,7 @@ export async function verify(base, token, l, addGroups, { exact }) {
     );
     if (exact) assert.equal(rows.length, acked.length);
   }
-  const settledMs = await claimsSettled(base, token, [...expected.keys(), ...addGroups]);
+  const settledMs = await claimsSettled(base, { authorization: `Bearer ${token}` }, [...expected.keys(), ...addGroups], 30_000);
   const sample = [...new Set([...l.events.values()].map((e) => e.userId))].filter((u, i) => u.startsWith("shared-") || i % 97 === 0);
   for (const user of sample) {
     const held = (await get(base, token, `/v1/users/${user}/groups?limit=200`)).result.map((g) => g.name).sort();

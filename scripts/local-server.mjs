@@ -122,3 +122,27 @@ export async function latency(base, path, headers, n = 100) {
   const sorted = [...times].sort((a, b) => a - b);
   return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.min(n - 1, Math.floor(n * 0.99))] };
 }
+
+/**
+ * Wait until no claim these groups' changes queued is left to refresh or write: GET
+ * /v1/groups/{id}/claims-status, one group at a time (each answer also counts the tenant's
+ * unwritten claims, so polling many groups at once only loads the server). Returns how long it took.
+ */
+export async function claimsSettled(base, headers, groupIds, timeoutMs = 60_000) {
+  const started = Date.now();
+  for (;;) {
+    let waiting;
+    for (const g of groupIds) {
+      const res = await fetch(`${base}/v1/groups/${encodeURIComponent(g)}/claims-status`, { headers, signal: AbortSignal.timeout(30_000) });
+      if (!res.ok) throw new Error(`claims-status of ${g}: ${res.status}`);
+      const pending = (await res.json()).result.pending_refreshes;
+      if (pending > 0) {
+        waiting = `${g}: ${pending}`;
+        break;
+      }
+    }
+    if (!waiting) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`claims still pending after ${timeoutMs} ms (${waiting})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ClaimsQueue } from "../src/coordinator/claims-queue";
 import { type ClaimsWriter, WRITE_CHUNK } from "../src/coordinator/claims-writer";
 import { claimKey } from "../src/core/claims";
-import { claimsWritten, client, env, eventually } from "./helpers";
+import { claimsSettled, claimsWritten, client, env, eventually } from "./helpers";
 import { peakSubrequests } from "./limits/entry";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.
@@ -16,7 +16,7 @@ async function setup() {
   const first = (await api.post("/v1/groups", { name: "First" })).json.result.group_id;
   const second = (await api.post("/v1/groups", { name: "Second" })).json.result.group_id;
   await api.post(`/v1/groups/${first}/members`, { user_ids: ["u1"] });
-  await eventually(async () => (await api.get(`/v1/groups/${first}/claims-status`)).json.result.pending_refreshes === 0, 10_000, 50);
+  await claimsSettled(api, [first], 10_000);
   expect(await claim(api.tenant, "u1")).toEqual(["First"]);
   const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${second}`));
   // The "D1 batch" of an add of u1 to Second, committed.

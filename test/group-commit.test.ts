@@ -3,7 +3,7 @@
 // state, and every caller's answer, equal a replay of the audit log in the order of the
 // coordinator's sequence numbers.
 import { describe, expect, it } from "vitest";
-import { call, claimsSettled, client, env, freshTenant, token } from "./helpers";
+import { call, claimsSettled, client, env, expectError, freshTenant, token } from "./helpers";
 
 /** A small seeded generator, so a failing mix can be run again. */
 function rng(seed: number) {
@@ -207,12 +207,17 @@ describe("group commit gives exactly the serial outcome", () => {
     expect(
       await env.DB.prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(admin.tenant, g).first("n"),
     ).toBe(stored.length);
-    // Several changes shared a flush: fewer D1 write batches than changes is the point, and the
-    // claims (once per flush) equal D1.
+    // Claims are queued once per flush, and every one ends equal to D1: a member's holds the
+    // group, a user who left has none, a user never added does not exist.
     await claimsSettled(admin, [g]);
-    for (const u of ["p0", "p5", "p17"]) {
-      const claim = (await admin.get(`/v1/users/${u}/claims`)).json.result;
-      if (members.has(u)) expect(claim).toEqual({ groups: ["everyone"] });
+    expect(members.size).toBeGreaterThan(0);
+    const everAdded = new Set(callers.flatMap((c) => (c.op.kind === "add" ? c.op.ids : [])));
+    for (let i = 0; i < 30; i++) {
+      const u = `p${i}`;
+      const read = await admin.get(`/v1/users/${u}/claims`);
+      if (members.has(u)) expect(read.json.result, u).toEqual({ groups: ["everyone"] });
+      else if (everAdded.has(u)) expect(read.json.result, u).toEqual({ groups: [] });
+      else expect(read.status, u).toBe(404);
     }
   });
 });
@@ -270,5 +275,27 @@ describe("group commit never mixes tenants", () => {
     expect(audit.results.map((r) => r.actor)).not.toContain("attacker-admin");
     await claimsSettled(v, ["x:g"]);
     await claimsSettled(a, ["g"]);
+  });
+});
+
+describe("group commit counts the limits across one flush", () => {
+  it("30 concurrent single adds to a group that allows 10 members: exactly 10 join, 20 get 422, and the count is 10", async () => {
+    const admin = await client(freshTenant("commit"), { scope: "admin" });
+    await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
+      .bind(admin.tenant, JSON.stringify({ maxMembersPerGroup: 10 }))
+      .run();
+    const g = (await admin.post("/v1/groups", { name: "small" })).json.result.group_id as string;
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => admin.post(`/v1/groups/${g}/members`, { user_ids: [`s${i}`] })));
+    const joined = answers.filter((a) => a.status === 200);
+    expect(joined).toHaveLength(10);
+    for (const a of joined) expect(a.json.result).toEqual({ added: 1, already_members: 0 });
+    for (const a of answers.filter((x) => x.status !== 200)) expectError(a, 422, "limit_exceeded");
+    expect(
+      await env.DB.prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(admin.tenant, g).first("n"),
+    ).toBe(10);
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?").bind(admin.tenant, g).first("n"),
+    ).toBe(10);
+    await claimsSettled(admin, [g]);
   });
 });

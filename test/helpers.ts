@@ -122,15 +122,14 @@ export async function claimsWritten(tenantId: string, timeoutMs = 30_000) {
   await eventually(async () => (await pendingClaimWrites(env, tenantId)) === 0, timeoutMs, 50);
 }
 
-/** Wait until these groups' coordinators and the tenant's claims writers have nothing left to write. */
+/** Whether no claim these groups' changes queued is left to refresh or write (each answer also counts the tenant's writers). */
+export async function claimsCurrent(api: Client, groupIds: string[]): Promise<boolean> {
+  for (const g of groupIds)
+    if ((await api.get(`/v1/groups/${encodeURIComponent(g)}/claims-status`)).json.result.pending_refreshes !== 0) return false;
+  return true;
+}
+
+/** Wait until claimsCurrent. */
 export async function claimsSettled(api: Client, groupIds: string[], timeoutMs = 60_000) {
-  await eventually(
-    async () => {
-      for (const g of groupIds)
-        if ((await api.get(`/v1/groups/${encodeURIComponent(g)}/claims-status`)).json.result.pending_refreshes !== 0) return false;
-      return true;
-    },
-    timeoutMs,
-    100,
-  );
+  await eventually(() => claimsCurrent(api, groupIds), timeoutMs, 100);
 }

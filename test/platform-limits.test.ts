@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { claimKey } from "../src/core/claims";
-import { type Client, call, client, env, eventually, freshTenant, token } from "./helpers";
+import { call, claimsCurrent, claimsSettled, client, env, eventually, freshTenant, token } from "./helpers";
 import { peakSubrequests } from "./limits/entry";
 import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
@@ -37,9 +37,6 @@ describe("the limits layer refuses what production refuses", () => {
 });
 
 describe("claims under KV's one write per key per second", () => {
-  const status = (api: Client, gid: string) => async () =>
-    (await api.get(`/v1/groups/${gid}/claims-status`)).json.result.pending_refreshes === 0;
-
   it("a user joining 20 groups at once: one writer coalesces the 20 coordinators' refreshes, nothing is refused, the claim has all 20", async () => {
     const api = await client(freshTenant("kvkey"), { scope: "admin" });
     const gids: string[] = [];
@@ -47,7 +44,7 @@ describe("claims under KV's one write per key per second", () => {
     const refusedBefore = kvRefusals.value;
     const answers = await Promise.all(gids.map((g) => api.post(`/v1/groups/${g}/members`, { user_ids: ["joiner"] })));
     expect(answers.map((a) => a.status)).toEqual(gids.map(() => 200));
-    for (const g of gids) await eventually(status(api, g), 20_000, 50);
+    await claimsSettled(api, gids, 20_000);
     const stored = (await env.CLAIMS.get(claimKey(api.tenant, "joiner"), "json")) as { values: string[] };
     expect(stored.values).toEqual(gids.map((_, i) => `G${String(i).padStart(2, "0")}`));
     expect(kvRefusals.value - refusedBefore).toBe(0);
@@ -62,7 +59,7 @@ describe("claims under KV's one write per key per second", () => {
     // Another writer (a deploy's old instance, say) has just written the key.
     await limitedEnv(env, newInvocation()).CLAIMS.put(claimKey(api.tenant, "late"), JSON.stringify({ stamp: "old", values: [], count: 0 }));
     expect((await api.post(`/v1/groups/${gid}/members`, { user_ids: ["late"] })).status).toBe(200);
-    await eventually(status(api, gid), 20_000, 50);
+    await claimsSettled(api, [gid], 20_000);
     expect(kvRefusals.value - refusedBefore).toBeGreaterThanOrEqual(1);
     expect(((await env.CLAIMS.get(claimKey(api.tenant, "late"), "json")) as { values: string[] }).values).toEqual(["Refused"]);
     expect((await api.get("/v1/users/late/claims")).json.result).toEqual({ groups: ["Refused"] });
@@ -80,7 +77,7 @@ async function peakOf(work: () => Promise<void>, settled: () => Promise<boolean>
 describe("the heaviest paths stay within 1,000 subrequests per invocation", () => {
   it("a 1,000-member add, a 1,000-event batch, a rename over 10,000 users and deleting a user in 1,000 groups", async () => {
     const api = await client(freshTenant("heavy"), { scope: "admin" });
-    const pending = (gid: string) => async () => (await api.get(`/v1/groups/${gid}/claims-status`)).json.result.pending_refreshes === 0;
+    const pending = (gid: string) => () => claimsCurrent(api, [gid]);
     const big = (await api.post("/v1/groups", { name: "Big" })).json.result.group_id;
     const peaks: Record<string, number> = {};
     const refusedBefore = kvRefusals.value;
@@ -102,7 +99,11 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
       async () => {
         expect((await call("POST", "/api/group", { token: tracker, body: events })).status).toBe(200);
       },
-      async () => (await Promise.all(Array.from({ length: 20 }, (_, k) => pending(`acct-${k}`)()))).every(Boolean),
+      () =>
+        claimsCurrent(
+          api,
+          Array.from({ length: 20 }, (_, k) => `acct-${k}`),
+        ),
     );
 
     for (let b = 1; b < 10; b++) {

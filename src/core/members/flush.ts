@@ -11,7 +11,8 @@ import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../r
 import { batch, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
-import { type AddResult, ensureUsers, type MemberRole, type RemoveResult } from "./writes";
+import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
+import { type AddResult, ensureUsers, existingMembersQuery, type MemberRole, type RemoveResult } from "./writes";
 
 /** A flush takes at most this many changes, naming at most FLUSH_MAX_IDS users in all (the statement and invocation limits). */
 export const FLUSH_MAX_OPS = 100;
@@ -63,14 +64,13 @@ const authorityKey = (a: Authority) => JSON.stringify([...a.roleKeys].sort());
 
 /** Everything the changes check, in one round trip. */
 async function read(db: Db, tenantId: string, groupId: string, queue: QueuedChange[]): Promise<Known> {
-  const all = JSON.stringify([...new Set(queue.flatMap((q) => idsOfChange(q.change)))]);
+  const all = [...new Set(queue.flatMap((q) => idsOfChange(q.change)))];
   const adding = JSON.stringify([...new Set(queue.flatMap((q) => (q.change.kind === "add" ? q.change.ids : [])))]);
   const bound = [...new Map(queue.filter((q) => !q.authority.exempt).map((q) => [authorityKey(q.authority), q.authority])).entries()];
   const results = await batch(db, [
     sql`SELECT (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
                (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings`,
-    sql`SELECT m.user_id, m.role FROM json_each(${all}) j
-        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`,
+    existingMembersQuery(tenantId, groupId, all),
     sql`SELECT m.user_id, count(*) AS n FROM json_each(${adding}) j
         CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value GROUP BY m.user_id`,
     ...bound.map(([, who]) => sql`SELECT ${memberRuleLevelsSql(tenantId, groupId, who)}`),
@@ -99,20 +99,12 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
     const isMember = (u: string) => k.seats.get(u)?.member === true;
     if (c.kind === "add") {
       const fresh = c.ids.filter((u) => !isMember(u));
-      if (k.memberCount + fresh.length > k.settings.maxMembersPerGroup) {
-        throw new CoreError(
-          "limit_exceeded",
-          `group '${groupId}' would have ${k.memberCount + fresh.length} members; this tenant allows at most ${k.settings.maxMembersPerGroup}`,
-        );
-      }
+      checkMembersPerGroup(groupId, k.memberCount + fresh.length, k.settings);
       const full = fresh.filter((u) => (k.groupsOf.get(u) ?? 0) >= k.settings.maxGroupsPerUser).sort();
-      if (full.length > 0) {
-        throw new CoreError(
-          "limit_exceeded",
-          `${full.length} user(s) are already in ${k.settings.maxGroupsPerUser} groups, the most this tenant allows`,
-          full.slice(0, 20).map((u) => ({ field: "user_ids", message: `user '${u}' is in ${k.groupsOf.get(u)} groups` })),
-        );
-      }
+      checkGroupsPerUser(
+        full.map((u) => ({ user_id: u, n: k.groupsOf.get(u)! })),
+        k.settings,
+      );
       for (const u of fresh) {
         k.seats.set(u, { member: true, role: c.role, source: q.source, display: c.displays[u] ?? null, fresh: true });
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 0) + 1);

@@ -10,8 +10,9 @@ import { sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
-import { CoreError, notFound } from "../shared/errors";
+import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
 
 export type MemberRole = "member" | "admin";
 
@@ -41,8 +42,9 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
   return { memberCount: row.member_count };
 }
 
+/** Which of these ids are members of the group already, with their roles. */
 export const existingMembersQuery = (tenantId: string, groupId: string, ids: string[]) =>
-  sql`SELECT m.user_id FROM json_each(${JSON.stringify(ids)}) j
+  sql`SELECT m.user_id, m.role FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
 
 /**
@@ -77,37 +79,18 @@ async function preAddState(db: Db, tenantId: string, groupId: string, ids: strin
   return preAddOf(groupId, await db.get(sql`SELECT ${preAddColumns(tenantId, groupId, ids)}`));
 }
 
-/** Which of these ids are members of the group already. */
-export async function existingMembers(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<Set<string>> {
-  const rows = await db.all<{ user_id: string }>(existingMembersQuery(tenantId, groupId, ids));
-  return new Set(rows.map((r) => r.user_id));
-}
-
 export const groupsPerUserQuery = (tenantId: string, ids: string[], limit: number) =>
   sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
       GROUP BY m.user_id HAVING count(*) >= ${limit}`;
 
 /** Refuse users who would exceed the per-user group limit by joining one more group. */
-async function checkGroupsPerUser(db: Db, tenantId: string, newIds: string[], settings: TenantSettings) {
+async function refuseFullUsers(db: Db, tenantId: string, newIds: string[], settings: TenantSettings) {
   if (newIds.length === 0) return;
-  const full = await db.all<{ user_id: string; n: number }>(groupsPerUserQuery(tenantId, newIds, settings.maxGroupsPerUser));
-  if (full.length > 0) {
-    throw new CoreError(
-      "limit_exceeded",
-      `${full.length} user(s) are already in ${settings.maxGroupsPerUser} groups, the most this tenant allows`,
-      full.slice(0, 20).map((r) => ({ field: "user_ids", message: `user '${r.user_id}' is in ${r.n} groups` })),
-    );
-  }
-}
-
-function checkMembersPerGroup(groupId: string, resulting: number, settings: TenantSettings) {
-  if (resulting > settings.maxMembersPerGroup) {
-    throw new CoreError(
-      "limit_exceeded",
-      `group '${groupId}' would have ${resulting} members; this tenant allows at most ${settings.maxMembersPerGroup}`,
-    );
-  }
+  checkGroupsPerUser(
+    await db.all<{ user_id: string; n: number }>(groupsPerUserQuery(tenantId, newIds, settings.maxGroupsPerUser)),
+    settings,
+  );
 }
 
 /** targetType "hierarchy": logged by the tenant's hierarchy coordinator, whose sequence numbers are its own. */
@@ -149,7 +132,7 @@ export async function addMembers(
   const { state, settings, existing } = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
   const fresh = ids.filter((id) => !existing.has(id));
   checkMembersPerGroup(m.groupId, state.memberCount + fresh.length, settings);
-  await checkGroupsPerUser(db, m.tenantId, fresh, settings);
+  await refuseFullUsers(db, m.tenantId, fresh, settings);
   const now = Date.now();
   const idsJson = JSON.stringify(ids);
   await m.beforeCommit?.(fresh);
@@ -193,7 +176,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
   const { settings, existing } = await preAddState(db, m.tenantId, m.groupId, ids);
   checkMembersPerGroup(m.groupId, ids.length, settings);
   const fresh = ids.filter((id) => !existing.has(id));
-  await checkGroupsPerUser(db, m.tenantId, fresh, settings);
+  await refuseFullUsers(db, m.tenantId, fresh, settings);
   const idsJson = JSON.stringify(ids);
   const leaving = await db.all<{ user_id: string }>(
     sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
