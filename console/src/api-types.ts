@@ -96,8 +96,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current.
-         * @description How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current. Needs scope admin.
+         * How many users still wait for the claims refresh this group's changes queued, or for any claim write of the tenant; 0 when every claim is current.
+         * @description How many users still wait for the claims refresh this group's changes queued, or for any claim write of the tenant; 0 when every claim is current. Needs scope admin.
          */
         get: operations["getV1GroupsByGroupIdClaimsStatus"];
         put?: never;

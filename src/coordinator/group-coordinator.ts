@@ -1,6 +1,7 @@
 // One Durable Object per tenant+group (named by tenantScoped, core/shared/ids.ts). It
-// applies the group's membership mutations, field updates and deletion one at a time,
-// and keeps a queue of users whose claims must be refreshed, worked off by its alarm.
+// applies the group's membership mutations, field updates and deletion in arrival order
+// (adds, removes and role changes that queue meanwhile together, in one flush), and keeps a
+// queue of users whose claims must be refreshed, handed to their claims writers by its alarm.
 import { DurableObject } from "cloudflare:workers";
 import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";

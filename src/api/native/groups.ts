@@ -135,7 +135,7 @@ export function registerGroupRoutes(app: NativeApp) {
       tags: ["groups"],
       middleware: [requireScope(SCOPES.admin)] as const,
       description:
-        "How many users still wait for the claims refresh this group's changes queued; 0 when every claim is current. Needs scope admin.",
+        "How many users still wait for the claims refresh this group's changes queued, or for any claim write of the tenant; 0 when every claim is current. Needs scope admin.",
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(z.object({ pending_refreshes: z.number().int() })), "The queue"), ...errors },
     }),

@@ -1,5 +1,6 @@
 // The entry points every surface calls to change a group's members. Each goes
-// through the group's coordinator, which applies it as one D1 batch.
+// through the group's coordinator: adds, removes and role changes are group-committed
+// (flush.ts), a replace runs alone; each is applied whole or not at all.
 
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";

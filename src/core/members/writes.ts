@@ -25,7 +25,7 @@ export interface MutationMeta {
   /**
    * Called with the users whose claims the mutation changes, just before its D1 batch:
    * the coordinator makes their refresh durable first, so a crash between the commit and
-   * the refresh cannot leave a claim stale (coordinator/claims-journal.ts).
+   * the refresh cannot leave a claim stale (coordinator/claims-queue.ts).
    */
   beforeCommit?: (userIds: string[]) => Promise<void>;
 }
