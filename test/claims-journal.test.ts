@@ -93,3 +93,16 @@ describe("claims writes within Cloudflare's 1,000 subrequests per invocation", (
     for (const u of ["big-0", "big-500", "big-999"]) expect(await claim(api.tenant, u)).toEqual(["Big"]);
   });
 });
+
+describe("a claims writer serves one tenant", () => {
+  it("refuses users of another tenant than the one it first wrote for, and keeps nothing of them", async () => {
+    const stub = env.CLAIMS_WRITER.get(env.CLAIMS_WRITER.idFromName("owner-test:0"));
+    expect(await stub.enqueue("owner-test", ["u1"], 60_000)).toBe(true);
+    expect(await stub.enqueue("someone-else", ["intruder"], 60_000)).toBe(false);
+    await runInDurableObject(stub, async (_instance, state) => {
+      expect([...(await state.storage.list({ prefix: "w:" })).keys()]).toEqual(["w:u1"]);
+      expect(await state.storage.get("tenant")).toBe("owner-test");
+      await state.storage.deleteAlarm(); // u1 does not exist; nothing is left to run after the test
+    });
+  });
+});

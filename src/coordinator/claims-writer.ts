@@ -30,11 +30,14 @@ export class ClaimsWriter extends DurableObject<Env> {
   private readonly lastWrite = new Map<string, number>();
   private seq = Date.now() * 1_000;
 
-  /** Write these users' claims from D1, no sooner than delayMs from now. */
-  async enqueue(tenantId: string, userIds: string[], delayMs = 0): Promise<void> {
-    if (userIds.length === 0) return;
+  /** Write these users' claims from D1, no sooner than delayMs from now; false (nothing kept) for another tenant's users. */
+  async enqueue(tenantId: string, userIds: string[], delayMs = 0): Promise<boolean> {
+    if (userIds.length === 0) return true;
     const due = Date.now() + delayMs;
-    await this.ctx.storage.put("tenant", tenantId);
+    // An object writes one tenant's keys: its name says which (claims-writers.ts), and this holds it to that.
+    const owner = await this.ctx.storage.get<string>("tenant");
+    if (owner !== undefined && owner !== tenantId) return false;
+    if (owner === undefined) await this.ctx.storage.put("tenant", tenantId);
     // storage.put of many keys is capped at 128 per call.
     for (let i = 0; i < userIds.length; i += 128) {
       const entries: Record<string, Waiting> = {};
@@ -42,6 +45,7 @@ export class ClaimsWriter extends DurableObject<Env> {
       await this.ctx.storage.put(entries);
     }
     await this.armBy(due);
+    return true;
   }
 
   /** How many users wait for their claim to be written. */

@@ -25,7 +25,8 @@ export async function writeClaimsSoon(env: Env, tenantId: string, userIds: strin
     const s = shardOf(u);
     byShard.set(s, [...(byShard.get(s) ?? []), u]);
   }
-  await Promise.all([...byShard].map(([s, users]) => writer(env, tenantId, s).enqueue(tenantId, users, delayMs)));
+  const accepted = await Promise.all([...byShard].map(([s, users]) => writer(env, tenantId, s).enqueue(tenantId, users, delayMs)));
+  if (accepted.includes(false)) throw new Error(`a claims writer of tenant '${tenantId}' belongs to another tenant`);
 }
 
 /** How many of the tenant's users wait for their claim to be written. */
