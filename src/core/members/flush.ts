@@ -12,7 +12,7 @@ import { batch, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
-import { type AddResult, ensureUsers, existingMembersQuery, type MemberRole, type RemoveResult } from "./writes";
+import { type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
 /** A flush takes at most this many changes, naming at most FLUSH_MAX_IDS users in all (the statement and invocation limits). */
 export const FLUSH_MAX_OPS = 100;
@@ -65,14 +65,13 @@ const authorityKey = (a: Authority) => JSON.stringify([...a.roleKeys].sort());
 /** Everything the changes check, in one round trip. */
 async function read(db: Db, tenantId: string, groupId: string, queue: QueuedChange[]): Promise<Known> {
   const all = [...new Set(queue.flatMap((q) => idsOfChange(q.change)))];
-  const adding = JSON.stringify([...new Set(queue.flatMap((q) => (q.change.kind === "add" ? q.change.ids : [])))]);
+  const adding = [...new Set(queue.flatMap((q) => (q.change.kind === "add" ? q.change.ids : [])))];
   const bound = [...new Map(queue.filter((q) => !q.authority.exempt).map((q) => [authorityKey(q.authority), q.authority])).entries()];
   const results = await batch(db, [
     sql`SELECT (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
                (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings`,
     existingMembersQuery(tenantId, groupId, all),
-    sql`SELECT m.user_id, count(*) AS n FROM json_each(${adding}) j
-        CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value GROUP BY m.user_id`,
+    groupsOfQuery(tenantId, adding),
     ...bound.map(([, who]) => sql`SELECT ${memberRuleLevelsSql(tenantId, groupId, who)}`),
   ]);
   const head = results[0]!.results[0] as { member_count: number | null; settings: string | null };

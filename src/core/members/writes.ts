@@ -6,7 +6,7 @@
 // 100 parameters), and each mutation is one D1 batch: applied whole or not at all.
 // json_each is joined with CROSS JOIN, which makes SQLite walk the id list and look
 // each id up by index; a plain JOIN lets it scan the whole group instead.
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
@@ -47,50 +47,56 @@ export const existingMembersQuery = (tenantId: string, groupId: string, ids: str
   sql`SELECT m.user_id, m.role FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
 
+/** How many groups each of these users is in (a user in none is not listed). */
+export const groupsOfQuery = (tenantId: string, ids: string[]) =>
+  sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(ids)}) j
+      CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
+      GROUP BY m.user_id`;
+
 /**
  * What an add or replace checks before writing, in one read: the group's count (404 if
- * it is gone), the tenant's settings and which of these ids are members already.
+ * it is gone), the tenant's settings, which of these ids are members already, and how many
+ * groups each is in (the per-user limit).
  */
 export const preAddColumns = (tenantId: string, groupId: string, ids: string[]) => sql`
     (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
     (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings,
-    (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing`;
+    (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing,
+    (SELECT json_group_array(json_array(c.user_id, c.n)) FROM (${groupsOfQuery(tenantId, ids)}) c) AS groups_of`;
 
 export interface PreAdd {
   state: GroupState;
   settings: TenantSettings;
   existing: Set<string>;
+  /** Groups each user is in, where any. */
+  groupsOf: Map<string, number>;
 }
 
 /** The columns of preAddColumns, read (possibly as part of a larger read) → what an add checks. */
 export function preAddOf(
   groupId: string,
-  row: { member_count: number | null; settings: string | null; existing: string } | undefined,
+  row: { member_count: number | null; settings: string | null; existing: string; groups_of: string } | undefined,
 ): PreAdd {
   if (row?.member_count == null) throw notFound("group", groupId);
   return {
     state: { memberCount: row.member_count },
     settings: parseStored(row.settings),
     existing: new Set(JSON.parse(row.existing) as string[]),
+    groupsOf: new Map(JSON.parse(row.groups_of) as [string, number][]),
   };
+}
+
+/** 422 if any of these joining users is already in as many groups as the tenant allows. */
+function refuseFullUsers(fresh: string[], pre: PreAdd) {
+  const full = fresh.filter((u) => (pre.groupsOf.get(u) ?? 0) >= pre.settings.maxGroupsPerUser).sort();
+  checkGroupsPerUser(
+    full.map((u) => ({ user_id: u, n: pre.groupsOf.get(u)! })),
+    pre.settings,
+  );
 }
 
 async function preAddState(db: Db, tenantId: string, groupId: string, ids: string[]): Promise<PreAdd> {
   return preAddOf(groupId, await db.get(sql`SELECT ${preAddColumns(tenantId, groupId, ids)}`));
-}
-
-export const groupsPerUserQuery = (tenantId: string, ids: string[], limit: number) =>
-  sql`SELECT m.user_id, count(*) AS n FROM json_each(${JSON.stringify(ids)}) j
-      CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.user_id = j.value
-      GROUP BY m.user_id HAVING count(*) >= ${limit}`;
-
-/** Refuse users who would exceed the per-user group limit by joining one more group. */
-async function refuseFullUsers(db: Db, tenantId: string, newIds: string[], settings: TenantSettings) {
-  if (newIds.length === 0) return;
-  checkGroupsPerUser(
-    await db.all<{ user_id: string; n: number }>(groupsPerUserQuery(tenantId, newIds, settings.maxGroupsPerUser)),
-    settings,
-  );
 }
 
 /** targetType "hierarchy": logged by the tenant's hierarchy coordinator, whose sequence numbers are its own. */
@@ -128,11 +134,13 @@ export async function addMembers(
   role: MemberRole,
   displays: Record<string, string> = {},
   pre?: PreAdd,
-): Promise<AddResult> {
-  const { state, settings, existing } = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
-  const fresh = ids.filter((id) => !existing.has(id));
-  checkMembersPerGroup(m.groupId, state.memberCount + fresh.length, settings);
-  await refuseFullUsers(db, m.tenantId, fresh, settings);
+  /** More statements for the same batch (an ingest's traits), run after the add; their results are returned. */
+  also: SQL[] = [],
+): Promise<AddResult & { also: D1Result[] }> {
+  const known = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
+  const fresh = ids.filter((id) => !known.existing.has(id));
+  checkMembersPerGroup(m.groupId, known.state.memberCount + fresh.length, known.settings);
+  refuseFullUsers(fresh, known);
   const now = Date.now();
   const idsJson = JSON.stringify(ids);
   await m.beforeCommit?.(fresh);
@@ -154,9 +162,10 @@ export async function addMembers(
           sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
           WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
         ]),
+    ...also,
   ]);
   const added = changesOf(results, 3);
-  return { added, already_members: ids.length - added, added_ids: fresh };
+  return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
 }
 
 export interface RemoveResult {
@@ -173,10 +182,10 @@ export interface ReplaceResult {
 
 /** Make the group's members exactly this set. */
 export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
-  const { settings, existing } = await preAddState(db, m.tenantId, m.groupId, ids);
-  checkMembersPerGroup(m.groupId, ids.length, settings);
-  const fresh = ids.filter((id) => !existing.has(id));
-  await refuseFullUsers(db, m.tenantId, fresh, settings);
+  const known = await preAddState(db, m.tenantId, m.groupId, ids);
+  checkMembersPerGroup(m.groupId, ids.length, known.settings);
+  const fresh = ids.filter((id) => !known.existing.has(id));
+  refuseFullUsers(fresh, known);
   const idsJson = JSON.stringify(ids);
   const leaving = await db.all<{ user_id: string }>(
     sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}

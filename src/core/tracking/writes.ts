@@ -6,7 +6,7 @@ import { nameKeyOf, updateGroupRow } from "../groups/writes";
 import { subtreeUserIds } from "../hierarchy/writes";
 import { addMembers, auditStatement, type MutationMeta, preAddColumns, preAddOf } from "../members/writes";
 import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../roles/rules";
-import { batch, type Db } from "../shared/context";
+import type { Db } from "../shared/context";
 import { CoreError, isUniqueViolation } from "../shared/errors";
 
 export interface GroupCall {
@@ -48,6 +48,7 @@ async function readState(db: Db, m: MutationMeta, who: Authority, messageIds: st
     member_count: number | null;
     settings: string | null;
     existing: string;
+    groups_of: string;
     best: number | null;
     top: number | null;
   }>(sql`
@@ -130,13 +131,12 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, 
   const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
   const fresh = [...new Set(calls.map((c) => c.userId))];
-  // The read covered every user of the request; a retry's duplicates only shrink the list.
-  const { added_ids } = await addMembers(db, m, fresh, "member", {}, state.pre);
-
   const now = Date.now();
   const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
   const setsFields = FIELD_TRAITS.some((k) => traits.has(k));
-  const results = await batch(db, [
+  // The read covered every user of the request (a retry's duplicates only shrink the list);
+  // the members, traits, messageIds and audit are one batch: applied whole or not at all.
+  const { added_ids, also: results } = await addMembers(db, m, fresh, "member", {}, state.pre, [
     // Per key, an older event never overwrites a newer value.
     sql`INSERT INTO group_traits (tenant_id, group_id, key, value, event_at)
         SELECT ${m.tenantId}, ${m.groupId}, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')
