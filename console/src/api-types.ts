@@ -29,7 +29,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** get groups/{group_id} */
+        /**
+         * The group; its ETag also changes with every change to its members.
+         * @description The group; its ETag also changes with every change to its members.
+         */
         get: operations["getV1GroupsByGroupId"];
         /**
          * Updates the fields given; custom_data is replaced, not merged.
@@ -117,7 +120,7 @@ export interface paths {
         };
         /**
          * The members' entire user profiles, paged in user-id order.
-         * @description The members' entire user profiles, paged in user-id order.
+         * @description The members' entire user profiles, paged in user-id order. The direct list's ETag is the group's version, which changes with every membership change.
          */
         get: operations["getV1GroupsByGroupIdMembers"];
         /**
@@ -206,7 +209,7 @@ export interface paths {
         get: operations["getV1UsersByUserId"];
         /**
          * Creates the user, or replaces every profile field of an existing one.
-         * @description Creates the user, or replaces every profile field of an existing one.
+         * @description Creates the user, or replaces every profile field of an existing one. With If-Match, only the version it names is replaced.
          */
         put: operations["putV1UsersByUserId"];
         post?: never;
@@ -1350,6 +1353,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -1459,6 +1469,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupId: {
@@ -1508,6 +1527,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1581,6 +1609,15 @@ export interface operations {
             };
             /** @description Name clash */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1815,6 +1852,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -1919,6 +1963,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Over a membership limit */
             422: {
                 headers: {
@@ -1988,6 +2041,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2071,6 +2133,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdMembersByUserId: {
@@ -2121,6 +2192,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2182,6 +2262,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2341,6 +2430,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -2461,6 +2557,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1UsersByUserId: {
@@ -2510,6 +2615,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2583,6 +2697,15 @@ export interface operations {
             };
             /** @description Email or phone number taken */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

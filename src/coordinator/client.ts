@@ -21,7 +21,14 @@ export function hierarchyCoordinatorOf(scope: Scope) {
 }
 
 export function callerOf(scope: Scope, groupId: string, source = "api"): Caller {
-  return { tenantId: scope.tenantId, groupId, actor: scope.actor, source, authority: authorityOf(scope.principal) };
+  return {
+    tenantId: scope.tenantId,
+    groupId,
+    actor: scope.actor,
+    source,
+    authority: authorityOf(scope.principal),
+    ...(scope.expect ? { expect: [...scope.expect] } : {}),
+  };
 }
 
 export async function unwrap<T>(outcome: Promise<Outcome<T>>): Promise<T> {

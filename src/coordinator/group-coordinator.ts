@@ -23,6 +23,8 @@ export interface Caller {
   actor: string;
   source: string;
   authority: Authority;
+  /** The versions If-Match allows the group to be at when this change applies; undefined: any. */
+  expect?: number[];
 }
 
 interface Waiting extends QueuedChange {
@@ -77,7 +79,7 @@ export class GroupCoordinator extends DurableObject<Env> {
         this.open = flush;
         void this.chain(() => this.flush(c, flush.waiting));
       }
-      this.open.waiting.push({ change, actor: c.actor, source: c.source, authority: c.authority, resolve, reject });
+      this.open.waiting.push({ change, actor: c.actor, source: c.source, authority: c.authority, expect: c.expect, resolve, reject });
       this.open.ids += size;
     }) as Promise<Outcome<T>>;
   }
@@ -119,11 +121,11 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   addMembers(c: Caller, userIds: string[], role: writes.MemberRole, displays: Record<string, string> = {}) {
-    return this.memberChange<{ added: number; already_members: number }>(c, { kind: "add", ids: userIds, role, displays });
+    return this.memberChange<{ added: number; already_members: number; version: number }>(c, { kind: "add", ids: userIds, role, displays });
   }
 
   removeMembers(c: Caller, userIds: string[]) {
-    return this.memberChange<writes.RemoveResult>(c, { kind: "remove", ids: userIds });
+    return this.memberChange<writes.RemoveResult & { version: number }>(c, { kind: "remove", ids: userIds });
   }
 
   replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
@@ -135,7 +137,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   setMemberRole(c: Caller, userId: string, role: writes.MemberRole) {
-    return this.memberChange<null>(c, { kind: "role", userId, role });
+    return this.memberChange<{ version: number }>(c, { kind: "role", userId, role });
   }
 
   assignRoles(c: Caller, roleIds: string[]) {
@@ -149,8 +151,13 @@ export class GroupCoordinator extends DurableObject<Env> {
   updateGroup(c: Caller, patch: GroupPatch) {
     return this.serial(async () => {
       // A new name reaches the claims of its members and of everyone who inherits the group.
-      const { row } = await updateGroupRow(this.db, c.tenantId, c.groupId, patch, async () =>
-        this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])),
+      const { row } = await updateGroupRow(
+        this.db,
+        c.tenantId,
+        c.groupId,
+        patch,
+        async () => this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])),
+        c.expect,
       );
       return row;
     });

@@ -5,6 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { authenticate } from "../../auth/middleware";
 import { assertGroupsEnabled } from "../../core/config";
 import type { AppEnv } from "../../http/app-env";
+import { errorHeaders } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 
@@ -14,7 +15,7 @@ export function fronteggError(c: Context<AppEnv>, err: unknown) {
     return c.json({ errors: ["internal error"] }, 500);
   }
   const details = e.details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message));
-  return c.json({ errors: [e.message, ...details] }, e.status);
+  return c.json({ errors: [e.message, ...details] }, e.status, errorHeaders(e));
 }
 
 /** Seed 001's header naming the tenant: only a vendor token may name another tenant than its own. */

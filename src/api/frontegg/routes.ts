@@ -6,6 +6,7 @@ import * as members from "../../core/members";
 import * as roles from "../../core/roles";
 import { notFound } from "../../core/shared/errors";
 import { SCOPES } from "../../core/shared/scopes";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import { fronteggApp, groupsEnabled } from "./app";
 import * as s from "./schemas";
 import { configOut, groupOut } from "./shape";
@@ -44,21 +45,25 @@ export function fronteggRoutes() {
     return c.json({ groups: found.map(groupOut) });
   });
 
-  app.get("/v1/:id", read, s.valid("param", s.idParam), async (c) => {
+  app.get("/v1/:id", read, ifNoneMatch, s.valid("param", s.idParam), async (c) => {
     const id = c.req.valid("param").id;
     const view = await groups.groupView(c.var.scope, id, s.ALL_RELATIONS);
     if (!view) throw notFound("group", id);
+    tag(c, view.group.version);
     return c.json(groupOut(view));
   });
 
-  app.patch("/v1/:id", write, s.valid("param", s.idParam), s.valid("json", s.updateGroupBody), async (c) => {
+  app.patch("/v1/:id", write, ifMatch, s.valid("param", s.idParam), s.valid("json", s.updateGroupBody), async (c) => {
     const id = c.req.valid("param").id;
     const b = c.req.valid("json");
     await groups.updateGroup(c.var.scope, id, { name: b.name, description: b.description, color: b.color, customData: b.metadata });
-    return c.json(groupOut((await groups.groupView(c.var.scope, id, s.ALL_RELATIONS))!));
+    const view = await groups.groupView(c.var.scope, id, s.ALL_RELATIONS);
+    if (!view) throw notFound("group", id);
+    tag(c, view.group.version);
+    return c.json(groupOut(view));
   });
 
-  app.delete("/v1/:id", write, s.valid("param", s.idParam), async (c) => {
+  app.delete("/v1/:id", write, ifMatch, s.valid("param", s.idParam), async (c) => {
     await groups.deleteGroup(c.var.scope, c.req.valid("param").id);
     return c.body(null, 200);
   });
@@ -73,13 +78,15 @@ export function fronteggRoutes() {
     return c.json({ removed: r.removed, notAssigned: r.not_assigned });
   });
 
-  app.post("/v1/:groupId/users", write, s.valid("param", s.groupIdParam), s.valid("json", s.userIdsBody), async (c) => {
+  app.post("/v1/:groupId/users", write, ifMatch, s.valid("param", s.groupIdParam), s.valid("json", s.userIdsBody), async (c) => {
     const r = await members.addMembers(c.var.scope, c.req.valid("param").groupId, c.req.valid("json").userIds);
+    tag(c, r.version);
     return c.json({ added: r.added, alreadyMembers: r.already_members });
   });
 
-  app.delete("/v1/:groupId/users", write, s.valid("param", s.groupIdParam), s.valid("json", s.userIdsBody), async (c) => {
+  app.delete("/v1/:groupId/users", write, ifMatch, s.valid("param", s.groupIdParam), s.valid("json", s.userIdsBody), async (c) => {
     const r = await members.removeMembers(c.var.scope, c.req.valid("param").groupId, c.req.valid("json").userIds);
+    tag(c, r.version);
     return c.json({ removed: r.removed, notMembers: r.not_members });
   });
 

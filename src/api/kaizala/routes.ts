@@ -7,6 +7,7 @@ import { notFound } from "../../core/shared/errors";
 import { SCOPES } from "../../core/shared/scopes";
 import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/shared/validation";
 import type { AppEnv } from "../../http/app-env";
+import { ifNoneMatch, tag } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 import { valid } from "../../http/validate";
@@ -70,6 +71,7 @@ export function kaizalaRoutes() {
   app.get(
     "/v1/groups/:groupId",
     requireScope(SCOPES.read),
+    ifNoneMatch,
     valid("param", z.object({ groupId: idSchema })),
     valid("query", listQuery),
     async (c) => {
@@ -78,6 +80,7 @@ export function kaizalaRoutes() {
       const [found] = await core.callerGroups(c.var.scope, { withHierarchy: true, only: id });
       if (!found) throw notFound("group", id);
       const details = c.req.valid("query").showDetail ? await core.groupDetails(c.var.scope, [id]) : undefined;
+      tag(c, found.group.version);
       return c.json({ groups: [groupOut(found, details?.get(id))] });
     },
   );

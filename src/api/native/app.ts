@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { authenticate } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
+import { errorHeaders } from "../../http/conditional";
 import { asCoreError, invalidInput } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 
@@ -12,7 +13,7 @@ export function nativeError(c: Context<AppEnv>, err: unknown) {
   if (!e) {
     return c.json({ error: { code: "internal", message: "internal error", details: [] } }, 500);
   }
-  return c.json({ error: { code: e.kind, message: e.message, details: e.details } }, e.status);
+  return c.json({ error: { code: e.kind, message: e.message, details: e.details } }, e.status, errorHeaders(e));
 }
 
 export function nativeApp() {

@@ -5,8 +5,9 @@ import * as core from "../../core/groups";
 import { hierarchyCounts } from "../../core/hierarchy";
 import type { Scope } from "../../core/shared/context";
 import { SCOPES } from "../../core/shared/scopes";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { groupOut } from "./shape";
 
@@ -35,6 +36,7 @@ export function registerGroupRoutes(app: NativeApp) {
         customData: b.custom_data,
         welcomeMessage: b.welcome_message,
       });
+      tag(c, g.version);
       return c.json({ result: groupOut(g, NEW_GROUP_COUNTS) }, 201);
     },
   );
@@ -63,11 +65,16 @@ export function registerGroupRoutes(app: NativeApp) {
       method: "get",
       path: "/groups/{group_id}",
       tags: ["groups"],
-      middleware: [read] as const,
+      middleware: [read, ifNoneMatch] as const,
+      description: "The group; its ETag also changes with every change to its members.",
       request: { params: s.groupIdParam },
-      responses: { 200: ok(s.result(s.group), "The group"), ...errors },
+      responses: { 200: ok(s.result(s.group), "The group"), ...errors, ...conditionalRead },
     }),
-    async (c) => c.json({ result: await withCounts(c.var.scope, await core.getGroup(c.var.scope, c.req.valid("param").group_id)) }, 200),
+    async (c) => {
+      const g = await core.getGroup(c.var.scope, c.req.valid("param").group_id);
+      tag(c, g.version);
+      return c.json({ result: await withCounts(c.var.scope, g) }, 200);
+    },
   );
 
   for (const method of ["put", "patch"] as const) {
@@ -76,10 +83,10 @@ export function registerGroupRoutes(app: NativeApp) {
         method,
         path: "/groups/{group_id}",
         tags: ["groups"],
-        middleware: [write] as const,
+        middleware: [write, ifMatch] as const,
         description: "Updates the fields given; custom_data is replaced, not merged.",
         request: { params: s.groupIdParam, body: json(s.updateGroupBody) },
-        responses: { 200: ok(s.result(s.group), "The updated group"), 409: ok(s.errorBody, "Name clash"), ...errors },
+        responses: { 200: ok(s.result(s.group), "The updated group"), 409: ok(s.errorBody, "Name clash"), ...errors, ...conditionalWrite },
       }),
       async (c) => {
         const b = c.req.valid("json");
@@ -90,6 +97,7 @@ export function registerGroupRoutes(app: NativeApp) {
           customData: b.custom_data,
           welcomeMessage: b.welcome_message,
         });
+        tag(c, g.version);
         return c.json({ result: await withCounts(c.var.scope, g) }, 200);
       },
     );
@@ -148,9 +156,9 @@ export function registerGroupRoutes(app: NativeApp) {
       method: "delete",
       path: "/groups/{group_id}",
       tags: ["groups"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       request: { params: s.groupIdParam },
-      responses: { 204: { description: "Deleted, with its memberships" }, ...errors },
+      responses: { 204: { description: "Deleted, with its memberships" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       await core.deleteGroup(c.var.scope, c.req.valid("param").group_id);

@@ -5,8 +5,9 @@ import * as hierarchy from "../../core/hierarchy";
 import * as members from "../../core/members";
 import { SCOPES } from "../../core/shared/scopes";
 import * as users from "../../core/users";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { heldGroupOut, memberOut, transitiveHeldGroupOut, transitiveMemberOut } from "./shape";
 
@@ -33,18 +34,22 @@ export function registerMemberRoutes(app: NativeApp) {
         method,
         path: "/groups/{group_id}/members",
         tags: ["members"],
-        middleware: [write] as const,
+        middleware: [write, ifMatch] as const,
         description,
         request: { params: s.groupIdParam, body: json(s.memberIdsBody) },
-        responses: { 200: ok(s.result(result), "What changed"), 422: ok(s.errorBody, "Over a membership limit"), ...errors },
+        responses: {
+          200: ok(s.result(result), "What changed"),
+          422: ok(s.errorBody, "Over a membership limit"),
+          ...errors,
+          ...conditionalWrite,
+        },
       }),
       async (c) => {
         const b = c.req.valid("json");
         const byContact = await users.userIdsByContact(c.var.scope, b.emails ?? [], b.phone_numbers ?? []);
-        return c.json(
-          { result: await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role) },
-          200,
-        );
+        const { version, ...r } = await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role);
+        tag(c, version);
+        return c.json({ result: r }, 200);
       },
     );
   }
@@ -54,12 +59,13 @@ export function registerMemberRoutes(app: NativeApp) {
       method: "delete",
       path: "/groups/{group_id}/members",
       tags: ["members"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       request: { params: s.groupIdParam, body: json(s.removeMemberIdsBody) },
-      responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors },
+      responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors, ...conditionalWrite },
     }),
     async (c) => {
-      const r = await members.removeMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("json").user_ids);
+      const { version, ...r } = await members.removeMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("json").user_ids);
+      tag(c, version);
       return c.json({ result: r }, 200);
     },
   );
@@ -69,13 +75,13 @@ export function registerMemberRoutes(app: NativeApp) {
       method: "delete",
       path: "/groups/{group_id}/members/{user_id}",
       tags: ["members"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       request: { params: s.groupUserParams },
-      responses: { 204: { description: "Removed" }, ...errors },
+      responses: { 204: { description: "Removed" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
-      await members.removeMember(c.var.scope, group_id, user_id);
+      tag(c, await members.removeMember(c.var.scope, group_id, user_id));
       return c.body(null, 204);
     },
   );
@@ -85,14 +91,14 @@ export function registerMemberRoutes(app: NativeApp) {
       method: "patch",
       path: "/groups/{group_id}/members/{user_id}",
       tags: ["members"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       description: "Changes a member's role in the group (member or admin).",
       request: { params: s.groupUserParams, body: json(s.memberRoleBody) },
-      responses: { 204: { description: "Changed" }, ...errors },
+      responses: { 204: { description: "Changed" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
-      await members.setMemberRole(c.var.scope, group_id, user_id, c.req.valid("json").role);
+      tag(c, await members.setMemberRole(c.var.scope, group_id, user_id, c.req.valid("json").role));
       return c.body(null, 204);
     },
   );
@@ -102,12 +108,14 @@ export function registerMemberRoutes(app: NativeApp) {
       method: "get",
       path: "/groups/{group_id}/members",
       tags: ["members"],
-      middleware: [read] as const,
-      description: "The members' entire user profiles, paged in user-id order.",
+      middleware: [read, ifNoneMatch] as const,
+      description:
+        "The members' entire user profiles, paged in user-id order. The direct list's ETag is the group's version, which changes with every membership change.",
       request: { params: s.groupIdParam, query: s.memberListQuery.extend(s.transitiveQuery.shape) },
       responses: {
         200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"),
         ...errors,
+        ...conditionalRead,
       },
     }),
     async (c) => {
@@ -118,6 +126,7 @@ export function registerMemberRoutes(app: NativeApp) {
         return c.json({ result: page.items.map(transitiveMemberOut), next_cursor: page.nextCursor }, 200);
       }
       const page = await users.listMembers(c.var.scope, groupId, { ...q, search });
+      tag(c, page.version);
       return c.json({ result: page.items.map(memberOut), next_cursor: page.nextCursor }, 200);
     },
   );

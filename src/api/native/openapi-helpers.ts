@@ -13,3 +13,9 @@ export const errors = {
   403: ok(errorBody, "Missing scope"),
   404: ok(errorBody, "Unknown group or user (also another tenant's)"),
 };
+/** Writes that take If-Match (a version from the resource's ETag). */
+export const conditionalWrite = {
+  412: ok(errorBody, "If-Match names another version than the current one (sent as ETag); nothing was changed"),
+};
+/** Reads that send ETag and take If-None-Match. */
+export const conditionalRead = { 304: { description: "Not modified: If-None-Match names the current version" } };

@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as core from "../../core/users";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { profileIn, userOut } from "./shape";
 
@@ -11,18 +12,21 @@ export function registerUserRoutes(app: NativeApp) {
       method: "put",
       path: "/users/{user_id}",
       tags: ["users"],
-      middleware: [write] as const,
-      description: "Creates the user, or replaces every profile field of an existing one.",
+      middleware: [write, ifMatch] as const,
+      description:
+        "Creates the user, or replaces every profile field of an existing one. With If-Match, only the version it names is replaced.",
       request: { params: s.userIdParam, body: json(s.userBody) },
       responses: {
         200: ok(s.result(s.user), "Replaced"),
         201: ok(s.result(s.user), "Created"),
         409: ok(s.errorBody, "Email or phone number taken"),
         ...errors,
+        ...conditionalWrite,
       },
     }),
     async (c) => {
       const { row, created } = await core.putUser(c.var.scope, c.req.valid("param").user_id, profileIn(c.req.valid("json")));
+      tag(c, row.version);
       return created ? c.json({ result: userOut(row) }, 201) : c.json({ result: userOut(row) }, 200);
     },
   );
@@ -32,11 +36,15 @@ export function registerUserRoutes(app: NativeApp) {
       method: "get",
       path: "/users/{user_id}",
       tags: ["users"],
-      middleware: [read] as const,
+      middleware: [read, ifNoneMatch] as const,
       request: { params: s.userIdParam },
-      responses: { 200: ok(s.result(s.user), "The user"), ...errors },
+      responses: { 200: ok(s.result(s.user), "The user"), ...errors, ...conditionalRead },
     }),
-    async (c) => c.json({ result: userOut(await core.getUser(c.var.scope, c.req.valid("param").user_id)) }, 200),
+    async (c) => {
+      const row = await core.getUser(c.var.scope, c.req.valid("param").user_id);
+      tag(c, row.version);
+      return c.json({ result: userOut(row) }, 200);
+    },
   );
 
   app.openapi(
@@ -44,13 +52,19 @@ export function registerUserRoutes(app: NativeApp) {
       method: "patch",
       path: "/users/{user_id}",
       tags: ["users"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       description: "Updates the fields given; custom_data is replaced, not merged.",
       request: { params: s.userIdParam, body: json(s.userBody) },
-      responses: { 200: ok(s.result(s.user), "Updated"), 409: ok(s.errorBody, "Email or phone number taken"), ...errors },
+      responses: {
+        200: ok(s.result(s.user), "Updated"),
+        409: ok(s.errorBody, "Email or phone number taken"),
+        ...errors,
+        ...conditionalWrite,
+      },
     }),
     async (c) => {
       const row = await core.patchUser(c.var.scope, c.req.valid("param").user_id, profileIn(c.req.valid("json")));
+      tag(c, row.version);
       return c.json({ result: userOut(row) }, 200);
     },
   );
@@ -60,10 +74,10 @@ export function registerUserRoutes(app: NativeApp) {
       method: "delete",
       path: "/users/{user_id}",
       tags: ["users"],
-      middleware: [write] as const,
+      middleware: [write, ifMatch] as const,
       description: "Deletes the user and removes them from every group.",
       request: { params: s.userIdParam },
-      responses: { 204: { description: "Deleted" }, ...errors },
+      responses: { 204: { description: "Deleted" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       await core.deleteUser(c.var.scope, c.req.valid("param").user_id);

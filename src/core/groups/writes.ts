@@ -4,6 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { groups } from "../../db/schema";
 import type { Db } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { checkVersion, staleVersion } from "../shared/versions";
 
 export type GroupRow = typeof groups.$inferSelect;
 
@@ -22,11 +23,22 @@ export const nameKeyOf = (name: string) => name.normalize("NFC").toLowerCase();
 export const nameClash = (name: string) =>
   new CoreError("conflict", `a group named '${name}' already exists`, [{ field: "name", message: "must be unique (case-insensitive)" }]);
 
-/** beforeRename: called before a write that changes the name (its holders' claims change). */
-export async function updateGroupRow(db: Db, tenantId: string, groupId: string, patch: GroupPatch, beforeRename?: () => Promise<void>) {
+/**
+ * beforeRename: called before a write that changes the name (its holders' claims change).
+ * expect: the versions If-Match allows; the write applies only to the version it checked.
+ */
+export async function updateGroupRow(
+  db: Db,
+  tenantId: string,
+  groupId: string,
+  patch: GroupPatch,
+  beforeRename?: () => Promise<void>,
+  expect?: readonly number[],
+) {
   const where = and(eq(groups.tenantId, tenantId), eq(groups.id, groupId));
   const before = await db.select().from(groups).where(where).get();
   if (!before) throw notFound("group", groupId);
+  checkVersion(expect, before.version, `group '${groupId}'`);
   if (patch.name !== undefined && patch.name !== before.name) await beforeRename?.();
   const set: Partial<GroupRow> = {};
   if (patch.name !== undefined) Object.assign(set, { name: patch.name, nameKey: nameKeyOf(patch.name) });
@@ -40,12 +52,24 @@ export async function updateGroupRow(db: Db, tenantId: string, groupId: string, 
     const row = await db
       .update(groups)
       .set({ ...set, version: sql`${groups.version} + 1`, updatedAt: Date.now() })
-      .where(where)
+      // A user's deletion changes member counts outside the coordinator: the write must meet the version checked.
+      .where(expect ? and(where, eq(groups.version, before.version)) : where)
       .returning()
       .get();
-    return { row: row!, renamed: patch.name !== undefined && patch.name !== before.name };
+    if (!row) throw await staleGroup(db, tenantId, groupId);
+    return { row, renamed: patch.name !== undefined && patch.name !== before.name };
   } catch (e) {
     if (isUniqueViolation(e, "name_key")) throw nameClash(patch.name ?? "");
     throw e;
   }
+}
+
+/** The error for a conditional write that found the group changed (or gone) since its check. */
+async function staleGroup(db: Db, tenantId: string, groupId: string) {
+  const now = await db
+    .select({ version: groups.version })
+    .from(groups)
+    .where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId)))
+    .get();
+  return now ? staleVersion(`group '${groupId}'`, now.version) : notFound("group", groupId);
 }

@@ -11,6 +11,7 @@ import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../r
 import { batch, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
 import { type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
@@ -28,9 +29,14 @@ export interface QueuedChange {
   actor: string;
   source: string;
   authority: Authority;
+  /** The versions If-Match allows the group to be at when this change applies; undefined: any. */
+  expect?: readonly number[];
 }
 
-export type ChangeResult = { ok: true; value: Omit<AddResult, "added_ids"> | RemoveResult | null } | { ok: false; error: CoreError };
+/** Each value carries the group's version right after its change (its new entity tag). */
+export type ChangeResult =
+  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | {}) & { version: number } }
+  | { ok: false; error: CoreError };
 
 export const idsOfChange = (c: MemberChange) => (c.kind === "role" ? [c.userId] : c.ids);
 
@@ -53,6 +59,7 @@ interface Seat {
 
 interface Known {
   memberCount: number | null;
+  version: number;
   settings: TenantSettings;
   top: number | null;
   best: Map<string, number | null>;
@@ -69,18 +76,20 @@ async function read(db: Db, tenantId: string, groupId: string, queue: QueuedChan
   const bound = [...new Map(queue.filter((q) => !q.authority.exempt).map((q) => [authorityKey(q.authority), q.authority])).entries()];
   const results = await batch(db, [
     sql`SELECT (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
+               (SELECT version FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS version,
                (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings`,
     existingMembersQuery(tenantId, groupId, all),
     groupsOfQuery(tenantId, adding),
     ...bound.map(([, who]) => sql`SELECT ${memberRuleLevelsSql(tenantId, groupId, who)}`),
   ]);
-  const head = results[0]!.results[0] as { member_count: number | null; settings: string | null };
+  const head = results[0]!.results[0] as { member_count: number | null; version: number | null; settings: string | null };
   const seats = new Map<string, Seat>();
   for (const r of results[1]!.results as { user_id: string; role: string }[])
     seats.set(r.user_id, { member: true, role: r.role, fresh: false });
   const levels = bound.map((_, i) => results[3 + i]!.results[0] as { best: number | null; top: number | null });
   return {
     memberCount: head.member_count,
+    version: head.version ?? 0,
     settings: parseStored(head.settings),
     top: levels[0]?.top ?? null,
     best: new Map(bound.map(([key], i) => [key, levels[i]!.best])),
@@ -94,6 +103,7 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
   try {
     if (!q.authority.exempt) checkMayChangeMembers(groupId, q.authority, k.best.get(authorityKey(q.authority)) ?? null, k.top);
     if (k.memberCount === null) throw notFound("group", groupId);
+    checkVersion(q.expect, k.version, `group '${groupId}'`);
     const c = q.change;
     const isMember = (u: string) => k.seats.get(u)?.member === true;
     if (c.kind === "add") {
@@ -110,7 +120,7 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
       }
       for (const [u, display] of Object.entries(c.displays)) if (isMember(u)) k.seats.get(u)!.display = display;
       k.memberCount += fresh.length;
-      return { ok: true, value: { added: fresh.length, already_members: c.ids.length - fresh.length } };
+      return { ok: true, value: { added: fresh.length, already_members: c.ids.length - fresh.length, version: ++k.version } };
     }
     if (c.kind === "remove") {
       const leaving = c.ids.filter(isMember);
@@ -119,11 +129,11 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 1) - 1);
       }
       k.memberCount -= leaving.length;
-      return { ok: true, value: { removed: leaving.length, not_members: c.ids.length - leaving.length } };
+      return { ok: true, value: { removed: leaving.length, not_members: c.ids.length - leaving.length, version: ++k.version } };
     }
     if (!isMember(c.userId)) throw new CoreError("not_found", `user '${c.userId}' is not a member of group '${groupId}'`);
     k.seats.get(c.userId)!.role = c.role;
-    return { ok: true, value: null };
+    return { ok: true, value: { version: ++k.version } };
   } catch (e) {
     if (e instanceof CoreError) return { ok: false, error: e };
     throw e;

@@ -10,18 +10,22 @@ import type { MemberRole } from "./writes";
 
 export type { MemberRole };
 
+/** Each outcome carries the group's version right after the change (its new ETag). */
 export interface AddOutcome {
   added: number;
   already_members: number;
+  version: number;
 }
 export interface RemoveOutcome {
   removed: number;
   not_members: number;
+  version: number;
 }
 export interface ReplaceOutcome {
   added: number;
   removed: number;
   member_count: number;
+  version: number;
 }
 
 export function addMembers(
@@ -49,12 +53,14 @@ export function replaceMembers(
   return unwrap(coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
 }
 
-export async function setMemberRole(scope: Scope, groupId: string, userId: string, role: MemberRole): Promise<void> {
-  await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role));
+/** The group's version after the change. */
+export async function setMemberRole(scope: Scope, groupId: string, userId: string, role: MemberRole): Promise<number> {
+  return (await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role))).version;
 }
 
-/** Remove one member; a user who is not a member is a 404, not a silent no-op. */
-export async function removeMember(scope: Scope, groupId: string, userId: string): Promise<void> {
+/** Remove one member; a user who is not a member is a 404, not a silent no-op. The group's version after. */
+export async function removeMember(scope: Scope, groupId: string, userId: string): Promise<number> {
   const r = await removeMembers(scope, groupId, [userId]);
   if (r.removed === 0) throw new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
+  return r.version;
 }

@@ -12,6 +12,7 @@ import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from ".
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
 
 export type MemberRole = "member" | "admin";
@@ -28,18 +29,21 @@ export interface MutationMeta {
    * the refresh cannot leave a claim stale (coordinator/claims-queue.ts).
    */
   beforeCommit?: (userIds: string[]) => Promise<void>;
+  /** The versions the request's If-Match allows the group to be at; undefined: any. */
+  expect?: readonly number[];
 }
 
 interface GroupState {
   memberCount: number;
+  version: number;
 }
 
 async function groupState(db: Db, tenantId: string, groupId: string): Promise<GroupState> {
-  const row = await db.get<{ member_count: number }>(
-    sql`SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`,
+  const row = await db.get<{ member_count: number; version: number }>(
+    sql`SELECT member_count, version FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`,
   );
   if (!row) throw notFound("group", groupId);
-  return { memberCount: row.member_count };
+  return { memberCount: row.member_count, version: row.version };
 }
 
 /** Which of these ids are members of the group already, with their roles. */
@@ -60,6 +64,7 @@ export const groupsOfQuery = (tenantId: string, ids: string[]) =>
  */
 export const preAddColumns = (tenantId: string, groupId: string, ids: string[]) => sql`
     (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS member_count,
+    (SELECT version FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) AS version,
     (SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}) AS settings,
     (SELECT json_group_array(e.user_id) FROM (${existingMembersQuery(tenantId, groupId, ids)}) e) AS existing,
     (SELECT json_group_array(json_array(c.user_id, c.n)) FROM (${groupsOfQuery(tenantId, ids)}) c) AS groups_of`;
@@ -75,11 +80,11 @@ export interface PreAdd {
 /** The columns of preAddColumns, read (possibly as part of a larger read) → what an add checks. */
 export function preAddOf(
   groupId: string,
-  row: { member_count: number | null; settings: string | null; existing: string; groups_of: string } | undefined,
+  row: { member_count: number | null; version?: number | null; settings: string | null; existing: string; groups_of: string } | undefined,
 ): PreAdd {
   if (row?.member_count == null) throw notFound("group", groupId);
   return {
-    state: { memberCount: row.member_count },
+    state: { memberCount: row.member_count, version: row.version ?? 0 },
     settings: parseStored(row.settings),
     existing: new Set(JSON.parse(row.existing) as string[]),
     groupsOf: new Map(JSON.parse(row.groups_of) as [string, number][]),
@@ -177,12 +182,14 @@ export interface ReplaceResult {
   added: number;
   removed: number;
   member_count: number;
+  version: number;
   changed_ids: string[];
 }
 
 /** Make the group's members exactly this set. */
 export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
   const known = await preAddState(db, m.tenantId, m.groupId, ids);
+  checkVersion(m.expect, known.state.version, `group '${m.groupId}'`);
   checkMembersPerGroup(m.groupId, ids.length, known.settings);
   const fresh = ids.filter((id) => !known.existing.has(id));
   refuseFullUsers(fresh, known);
@@ -211,6 +218,8 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     added: changesOf(results, 4),
     removed: changesOf(results, 3),
     member_count: ids.length,
+    // Serialised by the coordinator: the replace is the one change after the version it read.
+    version: known.state.version + 1,
     changed_ids: changed,
   };
 }
@@ -225,7 +234,7 @@ async function allMemberIds(db: Db, tenantId: string, groupId: string): Promise<
 
 /** Delete the group with everything that hangs off it; returns its former members. */
 export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
-  await groupState(db, m.tenantId, m.groupId);
+  checkVersion(m.expect, (await groupState(db, m.tenantId, m.groupId)).version, `group '${m.groupId}'`);
   const members = await allMemberIds(db, m.tenantId, m.groupId);
   const now = Date.now();
   const t = m.tenantId;

@@ -33,6 +33,8 @@ export interface Scope {
   tenantId: string;
   actor: string;
   principal?: Principal;
+  /** The versions the request's If-Match allows the resource it writes to be at (core/shared/versions.ts); undefined: any. */
+  expect?: readonly number[];
 }
 
 export function scopeFor(env: Env, principal: Principal): Scope {

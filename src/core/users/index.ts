@@ -1,10 +1,11 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { groups, memberships, users } from "../../db/schema";
 import { forgetClaim } from "../claims";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
+import { staleVersion } from "../shared/versions";
 
 export type { UserRow } from "../../db/schema";
 
@@ -26,6 +27,12 @@ export interface UserProfile {
 }
 
 const whereUser = (scope: Scope, userId: string) => and(eq(users.tenantId, scope.tenantId), eq(users.id, userId));
+
+/** Why a write that wrote nothing did not: the user is gone (404), or at a version If-Match did not name (412). */
+async function staleUser(scope: Scope, userId: string) {
+  const now = await scope.db.select({ version: users.version }).from(users).where(whereUser(scope, userId)).get();
+  return now ? staleVersion(`user '${userId}'`, now.version) : notFound("user", userId);
+}
 
 function columnsOf(p: UserProfile): Partial<UserRow> {
   const set: Partial<UserRow> = {};
@@ -79,12 +86,19 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
   const set = columnsOf(wholeProfile(profile));
   try {
     const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
+    // If-Match names a version of a user that does not exist: nothing to replace (404, as for groups).
+    if (scope.expect && !existed) throw notFound("user", userId);
     const row = await scope.db
       .insert(users)
       .values({ tenantId: scope.tenantId, id: userId, ...set, createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: [users.tenantId, users.id], set: { ...set, version: sql`${users.version} + 1`, updatedAt: now } })
+      .onConflictDoUpdate({
+        target: [users.tenantId, users.id],
+        set: { ...set, version: sql`${users.version} + 1`, updatedAt: now },
+        ...(scope.expect ? { setWhere: inArray(users.version, [...scope.expect]) } : {}),
+      })
       .returning()
       .get();
+    if (!row) throw await staleUser(scope, userId);
     return { row, created: !existed };
   } catch (e) {
     throw uniquenessError(e) ?? e;
@@ -116,10 +130,10 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
     const row = await scope.db
       .update(users)
       .set({ ...columnsOf(patch), version: sql`${users.version} + 1`, updatedAt: Date.now() })
-      .where(whereUser(scope, userId))
+      .where(scope.expect ? and(whereUser(scope, userId), inArray(users.version, [...scope.expect])) : whereUser(scope, userId))
       .returning()
       .get();
-    if (!row) throw notFound("user", userId);
+    if (!row) throw await staleUser(scope, userId);
     return row;
   } catch (e) {
     throw uniquenessError(e) ?? e;
@@ -134,15 +148,19 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
 export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   const t = scope.tenantId;
   const now = Date.now();
+  // With If-Match, every statement holds only while the user is at an allowed version; the user's row goes last.
+  const allowed = scope.expect
+    ? sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId} AND version IN (SELECT value FROM json_each(${JSON.stringify(scope.expect)})))`
+    : sql`true`;
   const results = await batch(scope.db, [
-    forgetSubtreeCounts(t, sql`SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}`),
+    forgetSubtreeCounts(t, sql`SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`),
     sql`UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = ${now}
-                     WHERE tenant_id = ${t} AND id IN (SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId})`,
-    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}`,
-    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}`,
-    sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId}`,
+                     WHERE tenant_id = ${t} AND id IN (SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}) AND ${allowed}`,
+    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`,
+    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`,
+    sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId} AND ${allowed}`,
   ]);
-  if (changesOf(results, 4) === 0) throw notFound("user", userId);
+  if (changesOf(results, 4) === 0) throw await staleUser(scope, userId);
   await forgetClaim(scope.env, t, userId);
 }
 
@@ -151,16 +169,19 @@ export interface MemberRow extends UserRow {
   addedAt: number;
 }
 
-/** A page of a group's members with their whole profiles, in user-id order. */
-/** search: a case-insensitive prefix of the user id, email or name. */
+/**
+ * A page of a group's members with their whole profiles, in user-id order, and the group's
+ * version (the member set's tag), read first so the tag is never newer than the page.
+ * search: a case-insensitive prefix of the user id, email or name.
+ */
 export async function listMembers(
   scope: Scope,
   groupId: string,
   q: { limit: number; cursor?: string; search?: string },
-): Promise<Page<MemberRow>> {
+): Promise<Page<MemberRow> & { version: number }> {
   const { db, tenantId } = scope;
   const exists = await db
-    .select({ id: groups.id })
+    .select({ version: groups.version })
     .from(groups)
     .where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId)))
     .get();
@@ -183,11 +204,14 @@ export async function listMembers(
     .orderBy(asc(memberships.userId))
     .limit(q.limit + 1)
     .all();
-  return pageOf(
-    rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt })),
-    q.limit,
-    (r) => r.id,
-  );
+  return {
+    ...pageOf(
+      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt })),
+      q.limit,
+      (r) => r.id,
+    ),
+    version: exists.version,
+  };
 }
 
 export interface HeldGroup {
