@@ -1,5 +1,6 @@
 import { canonicalScimRequest } from "./api/scim/canonical-path";
 import { buildApp } from "./app";
+import { purgeIdempotencyKeys } from "./core/idempotency";
 import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
 import type { Env } from "./env";
@@ -11,9 +12,11 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
-  // Daily (wrangler.toml [triggers]): forget analytics messageIds past their retention.
+  // Daily (wrangler.toml [triggers]): forget analytics messageIds and idempotency keys past their retention.
   scheduled: async (_controller, env, _ctx) => {
-    const purged = await purgeSeenMessages(database(env.DB));
-    console.log(JSON.stringify({ msg: "purged seen messageIds", purged }));
+    const db = database(env.DB);
+    const purged = await purgeSeenMessages(db);
+    const keys = await purgeIdempotencyKeys(db);
+    console.log(JSON.stringify({ msg: "purged seen messageIds and idempotency keys", purged, keys }));
   },
 } satisfies ExportedHandler<Env>;

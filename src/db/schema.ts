@@ -214,3 +214,21 @@ export const apiKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] }), uniqueIndex("api_keys_secret_hash").on(t.secretHash)],
 );
+
+// The first answer to each Idempotency-Key of a tenant, kept 24 hours (core/idempotency).
+// state "pending" while the first request runs; status and body once it has answered.
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    key: text("key").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    state: text("state").notNull().default("pending"),
+    status: integer("status"),
+    // The answer's headers a replay repeats (content-type, etag, location), as a JSON object.
+    headers: text("headers"),
+    body: text("body"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index("idempotency_keys_created_at").on(t.createdAt)],
+);

@@ -7,6 +7,7 @@ import { assertGroupsEnabled } from "../../core/config";
 import type { AppEnv } from "../../http/app-env";
 import { errorHeaders } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
+import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
 
 export function fronteggError(c: Context<AppEnv>, err: unknown) {
@@ -29,7 +30,7 @@ export const groupsEnabled = createMiddleware<AppEnv>(async (c, next) => {
 
 export function fronteggApp() {
   const app = new Hono<AppEnv>();
-  app.use("*", limitBody(), authenticate({ tenantHeader: TENANT_HEADER }));
+  app.use("*", limitBody(), authenticate({ tenantHeader: TENANT_HEADER }), idempotency);
   app.onError((err, c) => fronteggError(c, err));
   return app;
 }

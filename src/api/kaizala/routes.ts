@@ -9,6 +9,7 @@ import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/shar
 import type { AppEnv } from "../../http/app-env";
 import { ifNoneMatch, tag } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
+import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
 import { valid } from "../../http/validate";
 import { groupOut } from "./shape";
@@ -42,7 +43,7 @@ export const listQuery = z.object({ showDetail: flag, fetchAllGroups: flag });
 
 export function kaizalaRoutes() {
   const app = new Hono<AppEnv>();
-  app.use("*", limitBody(), authenticate({ source: accessToken }));
+  app.use("*", limitBody(), authenticate({ source: accessToken }), idempotency);
   app.onError((err, c) => kaizalaError(c, err));
 
   app.post("/v1/groups", requireScope(SCOPES.write), valid("json", createBody), async (c) => {

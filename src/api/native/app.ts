@@ -5,6 +5,7 @@ import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
 import { errorHeaders } from "../../http/conditional";
 import { asCoreError, invalidInput } from "../../http/errors";
+import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
 
 /** The native surface's error format: {"error": {"code", "message", "details"}}. */
@@ -22,7 +23,7 @@ export function nativeApp() {
       if (!result.success) throw invalidInput(result.error, result.target === "json" ? "request body" : result.target);
     },
   });
-  app.use("*", limitBody(), authenticate());
+  app.use("*", limitBody(), authenticate(), idempotency);
   app.onError((err, c) => nativeError(c, err));
   return app;
 }

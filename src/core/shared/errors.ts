@@ -9,6 +9,7 @@ export type ErrorKind =
   | "precondition_failed"
   | "payload_too_large"
   | "limit_exceeded"
+  | "key_reused"
   | "rate_limited";
 
 export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 412 | 413 | 422 | 429> = {
@@ -20,6 +21,7 @@ export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 412 | 413
   precondition_failed: 412,
   payload_too_large: 413,
   limit_exceeded: 422,
+  key_reused: 422,
   rate_limited: 429,
 };
 

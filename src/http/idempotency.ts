@@ -1,0 +1,50 @@
+// Idempotency-Key on writes (core/idempotency): the first request with a key runs and its
+// answer is kept; a retry of the same request gets that answer, marked Idempotent-Replayed,
+// and changes nothing; the same key on a different request is a 422 in the surface's format.
+import { createMiddleware } from "hono/factory";
+import { claimKey, keepAnswer, releaseKey } from "../core/idempotency";
+import { CoreError } from "../core/shared/errors";
+import type { AppEnv } from "./app-env";
+
+/** Visible ASCII, as the draft's sf-string allows; long enough for a UUID or a client's own scheme. */
+const KEY = /^[\x21-\x7e]{1,255}$/;
+/** Headers of the first answer that a replay repeats. */
+const REPLAYED_HEADERS = ["content-type", "etag", "location"];
+
+async function fingerprintOf(method: string, url: string, body: string) {
+  const { pathname, search } = new URL(url);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${method} ${pathname}${search}\n${body}`));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined || c.req.method === "GET" || c.req.method === "HEAD") return next();
+  if (!KEY.test(key)) {
+    throw new CoreError("invalid", "Idempotency-Key must be 1-255 visible ASCII characters", [
+      { field: "Idempotency-Key", message: "invalid" },
+    ]);
+  }
+  const scope = c.var.scope;
+  const claim = await claimKey(scope, key, await fingerprintOf(c.req.method, c.req.url, await c.req.text()));
+  if (!claim.first) {
+    return new Response(claim.answer.status === 204 || claim.answer.status === 304 ? null : claim.answer.body, {
+      status: claim.answer.status,
+      headers: { ...claim.answer.headers, "idempotent-replayed": "true" },
+    });
+  }
+  try {
+    await next();
+  } catch (e) {
+    await releaseKey(scope, key);
+    throw e;
+  }
+  // A failure of ours or a rate limit is not the request's answer: a retry runs afresh.
+  if (c.res.status >= 500 || c.res.status === 429) return releaseKey(scope, key);
+  const headers: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = c.res.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  await keepAnswer(scope, key, { status: c.res.status, headers, body: await c.res.clone().text() });
+});
