@@ -91,6 +91,30 @@ describe("idempotency keys", () => {
     expect((await b.get(`/v1/groups/${first.json.result.group_id}`)).status).toBe(404);
   });
 
+  it("keeps keys per caller: another credential of the tenant never gets this caller's answer", async () => {
+    const writer = await client(undefined, { sub: "writer" });
+    const reader = await client(writer.tenant, { sub: "reader", scope: "groups:read" });
+    const first = await withKey(writer, "POST", "/v1/groups", "mine", { name: "Writer's" });
+    expect(first.status).toBe(201);
+    const replayAttempt = await withKey(reader, "POST", "/v1/groups", "mine", { name: "Writer's" });
+    expectError(replayAttempt, 403, "forbidden");
+    expect(replayAttempt.headers.get("idempotent-replayed")).toBeNull();
+    expect(await groupCount(writer.tenant)).toBe(1);
+  });
+
+  it("keeps nothing of an API key's creation: its secret is shown once", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const a = await withKey(admin, "POST", "/v1/api-keys", "key-1", { name: "ci", scopes: ["groups:read"] });
+    const b = await withKey(admin, "POST", "/v1/api-keys", "key-1", { name: "ci", scopes: ["groups:read"] });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(b.json.result.secret).not.toBe(a.json.result.secret);
+    const kept = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
+      .bind(admin.tenant)
+      .first<number>("n");
+    expect(kept).toBe(0);
+  });
+
   it("honours the key on seed 001 and seed 004, in their formats", async () => {
     const api = await client();
     const f1 = await withKey(api, "POST", "/resources/groups/v1", "f", { name: "Seed one" });

@@ -17,15 +17,20 @@ async function fingerprintOf(method: string, url: string, body: string) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** An API key's secret is shown once and never stored, so its creation keeps no answer to replay. */
+const NEVER_KEPT = /\/api-keys\/?$/;
+
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
-  const key = c.req.header("idempotency-key");
-  if (key === undefined || c.req.method === "GET" || c.req.method === "HEAD") return next();
-  if (!KEY.test(key)) {
+  const header = c.req.header("idempotency-key");
+  if (header === undefined || c.req.method === "GET" || c.req.method === "HEAD" || NEVER_KEPT.test(c.req.path)) return next();
+  if (!KEY.test(header)) {
     throw new CoreError("invalid", "Idempotency-Key must be 1-255 visible ASCII characters", [
       { field: "Idempotency-Key", message: "invalid" },
     ]);
   }
   const scope = c.var.scope;
+  // Keys are the caller's own: another credential of the tenant (one with fewer scopes, say) never gets this caller's answers.
+  const key = JSON.stringify([c.var.principal.credential, c.var.principal.subject, header]);
   const claim = await claimKey(scope, key, await fingerprintOf(c.req.method, c.req.url, await c.req.text()));
   if (!claim.first) {
     return new Response(claim.answer.status === 204 || claim.answer.status === 304 ? null : claim.answer.body, {
