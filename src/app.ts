@@ -10,12 +10,13 @@ import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { groupCallRoutes } from "./api/tracking/group-calls";
 import { segmentRoutes } from "./api/tracking/segment";
 import type { AppEnv } from "./http/app-env";
+import { readYourWrites } from "./http/d1-session";
 import { docsHeaders, docsPage } from "./http/docs-page";
 import { requestLog } from "./http/request-log";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId(), requestLog);
+  app.use("*", requestId(), requestLog, readYourWrites);
 
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));

@@ -62,15 +62,15 @@ describe("one log line per request", () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     // A D1 that fails the way an outage would (the one fault this test injects).
     const down = new Error("D1_ERROR: network connection lost", { cause: new Error("storage operation exceeded timeout") });
-    const broken = {
-      ...logging,
-      DB: {
-        prepare: () => {
-          throw down;
-        },
-        batch: () => Promise.reject(down),
-      } as unknown as D1Database,
+    const failing = {
+      prepare: () => {
+        throw down;
+      },
+      batch: () => Promise.reject(down),
+      getBookmark: () => null,
     };
+    // Every request's D1 work runs in a session of the database (http/d1-session.ts).
+    const broken = { ...logging, DB: { ...failing, withSession: () => failing } as unknown as D1Database };
     const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${api.token}` } }, broken);
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error", details: [] } });

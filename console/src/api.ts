@@ -22,13 +22,22 @@ export class ApiError extends Error {
   }
 }
 
+/** D1's bookmark of the newest answer: sent back on every call, so a page read after a change shows it (read-your-writes). */
+const BOOKMARK = "x-d1-bookmark";
+let bookmark: string | null = null;
+
 // biome-ignore lint/suspicious/noExplicitAny: each page types what it reads (wire.ts) until the types are generated from /openapi.json
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
-    headers: { authorization: `Bearer ${session.get() ?? ""}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      authorization: `Bearer ${session.get() ?? ""}`,
+      ...(bookmark ? { [BOOKMARK]: bookmark } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  bookmark = res.headers.get(BOOKMARK) ?? bookmark;
   if (res.status === 401) {
     session.clear();
     location.hash = "#/sign-in";

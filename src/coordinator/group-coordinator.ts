@@ -15,7 +15,8 @@ import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
 import type { Env } from "../env";
 import { ClaimsQueue } from "./claims-queue";
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
+/** bookmark: D1's bookmark after the mutation, so the request that asked reads what it wrote (http/d1-session.ts). */
+export type Outcome<T> = ({ ok: true; value: T } | { ok: false; error: SerializedError }) & { bookmark?: string };
 
 export interface Caller {
   tenantId: string;
@@ -40,6 +41,8 @@ export class GroupCoordinator extends DurableObject<Env> {
    * newcomers. A flush holds changes of one tenant and group only, whatever reaches this object.
    */
   private open: { of: string; waiting: Waiting[]; ids: number } | null = null;
+  /** The D1 session of the mutation running now (mutations run one at a time). */
+  private session: D1DatabaseSession | null = null;
 
   /**
    * Run mutations strictly one after another: awaiting D1 would otherwise let another
@@ -53,10 +56,12 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   private chain<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     const run = this.tail.then(async (): Promise<Outcome<T>> => {
+      // One D1 session per mutation, its writes on the primary; its bookmark goes back with the outcome.
+      this.session = this.env.DB.withSession("first-primary");
       try {
-        return { ok: true, value: await fn() };
+        return { ok: true, value: await fn(), ...this.bookmark() };
       } catch (e) {
-        if (e instanceof CoreError) return { ok: false, error: e.toJSON() };
+        if (e instanceof CoreError) return { ok: false, error: e.toJSON(), ...this.bookmark() };
         throw e;
       } finally {
         await this.claims.release();
@@ -91,8 +96,9 @@ export class GroupCoordinator extends DurableObject<Env> {
         reserveSeqs: (n) => this.reserveSeqs(n),
         beforeCommit: this.journal(c.tenantId),
       });
+      const bookmark = this.bookmark();
       for (const [i, r] of results.entries())
-        waiting[i]!.resolve(r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error.toJSON() });
+        waiting[i]!.resolve(r.ok ? { ok: true, value: r.value, ...bookmark } : { ok: false, error: r.error.toJSON(), ...bookmark });
     } catch (e) {
       for (const w of waiting) w.reject(e);
     }
@@ -111,8 +117,14 @@ export class GroupCoordinator extends DurableObject<Env> {
     return { ...c, seq: await this.reserveSeqs(1), beforeCommit: this.journal(c.tenantId) };
   }
 
+  private bookmark(): { bookmark?: string } {
+    const b = this.session?.getBookmark();
+    return b ? { bookmark: b } : {};
+  }
+
   private get db() {
-    return database(this.env.DB);
+    // A session has the calls drizzle makes (prepare, batch).
+    return database((this.session as unknown as D1Database | null) ?? this.env.DB);
   }
 
   /** Rule 2 of the role rules, checked inside the serial section so the group's roles cannot change before the write. */

@@ -48,15 +48,21 @@ function watchedStatement(s: D1PreparedStatement, w: Watcher): D1PreparedStateme
   );
 }
 
-export function watchedEnv(env: Env, w: Watcher): Env {
-  const db = intercept(
-    env.DB,
+/** A database, or a session of one (its statements and batches are watched the same way). */
+function watchedDatabase<T extends object>(db: T, w: Watcher): T {
+  return intercept(
+    db,
     (name, args) => {
       if (name === "prepare" || name === "exec") w.prepare?.(String(args[0]));
       if (name === "batch" || name === "exec") w.call("d1");
     },
-    (name, r) => (name === "prepare" ? watchedStatement(r as D1PreparedStatement, w) : r),
+    (name, r) =>
+      name === "prepare" ? watchedStatement(r as D1PreparedStatement, w) : name === "withSession" ? watchedDatabase(r as object, w) : r,
   );
+}
+
+export function watchedEnv(env: Env, w: Watcher): Env {
+  const db = watchedDatabase(env.DB, w);
   const kv = intercept(env.CLAIMS, () => w.call("kv"));
   // Getting a stub is no call; each call on the stub is one.
   const stubs = intercept(

@@ -96,6 +96,8 @@ function delayedD1(db: D1Database, ms: number): D1Database {
       const value = Reflect.get(t, prop, t);
       if (typeof value !== "function") return value;
       if (prop === "prepare") return (query: string) => statement(value.call(t, query));
+      // A session (read-your-writes) is delayed like the database it comes from.
+      if (prop === "withSession") return (...args: unknown[]) => delayedD1(value.apply(t, args), ms);
       if (prop === "batch" || prop === "exec")
         return async (...args: unknown[]) => {
           await sleep(ms);

@@ -1,0 +1,70 @@
+// Read-your-writes across D1's read replicas (D1's Sessions API). Every request's D1 work
+// runs in one session, started from the caller's bookmark (the x-d1-bookmark header) or
+// unconstrained, and the answer carries the newest bookmark the request saw in the same
+// header: a client that sends it back reads at least what it wrote. A write made by a
+// group's coordinator returns the coordinator's bookmark with its outcome
+// (coordinator/client.ts), and the request's session moves on to it.
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "./app-env";
+
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+
+/** D1 bookmarks are short runs of hex digits and dashes; anything else starts unconstrained. */
+const BOOKMARK = /^[0-9A-Za-z-]{1,256}$/;
+
+/** The request's database: D1's calls, made in the request's current session. */
+export class RequestDatabase {
+  private session: D1DatabaseSession;
+  /** The bookmark the current session was started from, until a query of it returns a newer one. */
+  private floor: string | null;
+
+  constructor(
+    private readonly db: D1Database,
+    bookmark: string | undefined,
+  ) {
+    const start = bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : undefined;
+    this.session = db.withSession(start ?? "first-unconstrained");
+    this.floor = start ?? null;
+  }
+
+  prepare(query: string) {
+    return this.session.prepare(query);
+  }
+
+  batch<T = unknown>(statements: D1PreparedStatement[]) {
+    return this.session.batch<T>(statements);
+  }
+
+  exec(query: string) {
+    return this.db.exec(query);
+  }
+
+  withSession(constraintOrBookmark?: string) {
+    return this.db.withSession(constraintOrBookmark);
+  }
+
+  dump() {
+    return this.db.dump();
+  }
+
+  /** A write made elsewhere (a coordinator) reached `bookmark`: what this request reads next sees it. */
+  advanceTo(bookmark: string) {
+    this.session = this.db.withSession(bookmark);
+    this.floor = bookmark;
+  }
+
+  bookmark(): string | null {
+    return this.session.getBookmark() ?? this.floor;
+  }
+}
+
+export const readYourWrites = createMiddleware<AppEnv>(async (c, next) => {
+  const db = new RequestDatabase(c.env.DB, c.req.header(BOOKMARK_HEADER));
+  c.env = { ...c.env, DB: db as unknown as D1Database };
+  await next();
+  const bookmark = db.bookmark();
+  if (!bookmark) return;
+  // A response made elsewhere (a replay, say) may have immutable headers.
+  c.res = new Response(c.res.body, c.res);
+  c.res.headers.set(BOOKMARK_HEADER, bookmark);
+});
