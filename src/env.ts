@@ -1,5 +1,6 @@
 import type { ClaimsWriter } from "./coordinator/claims-writer";
 import type { GroupCoordinator } from "./coordinator/group-coordinator";
+import type { RateLimiter } from "./coordinator/rate-limiter";
 
 // The Worker's bindings and settings (wrangler.toml, .dev.vars, or secrets).
 export interface Env {
@@ -8,6 +9,8 @@ export interface Env {
   GROUP_COORDINATOR: DurableObjectNamespace<GroupCoordinator>;
   /** The writers of users' claims in KV (coordinator/claims-writer.ts). */
   CLAIMS_WRITER: DurableObjectNamespace<ClaimsWriter>;
+  /** The per-minute request counts of tenants' budgets and API keys (coordinator/rate-limiter.ts). */
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** Production auth: RS256/ES256 tokens checked against this JWKS. */
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;

@@ -7,6 +7,7 @@ import type { Env } from "./env";
 
 export { ClaimsWriter } from "./coordinator/claims-writer";
 export { GroupCoordinator } from "./coordinator/group-coordinator";
+export { RateLimiter } from "./coordinator/rate-limiter";
 
 const app = buildApp();
 

@@ -1077,6 +1077,12 @@ export interface components {
                 overageLimit: number;
                 includeInherited: boolean;
             };
+            rateLimits: {
+                requestsPerMinute: number;
+                analyticsPerMinute: number;
+                scimPerMinute: number;
+                perApiKeyPerMinute: number;
+            };
         };
         /**
          * @example {
@@ -1098,6 +1104,12 @@ export interface components {
                 values?: "names" | "ids";
                 overageLimit?: number;
                 includeInherited?: boolean;
+            };
+            rateLimits?: {
+                requestsPerMinute?: number;
+                analyticsPerMinute?: number;
+                scimPerMinute?: number;
+                perApiKeyPerMinute?: number;
             };
         };
         Role: {

@@ -5,6 +5,7 @@ import { type Principal, scopeFor } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
 import { assertScope } from "../core/shared/scopes";
 import type { AppEnv } from "../http/app-env";
+import { type Budget, limitRequest } from "../http/rate-limit";
 import { verifyApiKey } from "./api-key";
 import { actingPrincipal } from "./tenant-choice";
 import { verifyToken } from "./verify";
@@ -33,6 +34,8 @@ export interface AuthOptions {
   source?: TokenSource;
   /** The header in which a vendor token names the tenant it acts for (seed 001's frontegg-tenant-id). */
   tenantHeader?: string;
+  /** Which of the tenant's per-minute budgets the request spends (default: interactive). */
+  budget?: Budget;
 }
 
 /** The principal of a credential: an API key of the tenant, or a JWT. */
@@ -52,7 +55,9 @@ export const authenticate = (options: AuthOptions = {}) =>
     if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <JWT or API key>)");
     const principal = await principalOf(c, credential, options.tenantHeader);
     c.set("principal", principal);
-    c.set("scope", scopeFor(c.env, principal));
+    const scope = scopeFor(c.env, principal);
+    c.set("scope", scope);
+    await limitRequest(c, scope, principal, options.budget ?? "interactive");
     await next();
   });
 

@@ -3,8 +3,9 @@
 // failed on the server, one more line with the error and its cause. Only ids, patterns and
 // counts are logged: never a token, key, secret, a body or a user's profile data (the route
 // pattern stands in for the path, which can carry ids and emails).
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { routePath } from "hono/route";
+import { matchedRoutes, routePath } from "hono/route";
 import type { Env } from "../env";
 import type { AppEnv } from "./app-env";
 import { watchedEnv } from "./watched-bindings";
@@ -39,6 +40,14 @@ const SURFACES: [string, string][] = [
 const surfaceOf = (path: string) =>
   ANALYTICS.has(path.replace(/\/$/, "")) ? "analytics" : (SURFACES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? "other");
 
+/** The route pattern of the request's handler, even when a middleware before it ended the request (catch-alls and middleware end in "*"). */
+const handlerRoute = (c: Context<AppEnv>) =>
+  matchedRoutes(c)
+    .map((r) => r.path)
+    .filter((p) => !p.endsWith("*"))
+    .at(-1) ??
+  (routePath(c) || null);
+
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   // "off" (tests, benchmarks) drops the per-request line; a failure is logged whatever it says.
   const each = c.env.REQUEST_LOG !== "off";
@@ -52,7 +61,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
       request_id: c.var.requestId,
       tenant: c.var.principal?.tenantId ?? null,
       surface: surfaceOf(c.req.path),
-      route: routePath(c) || null,
+      route: handlerRoute(c),
     };
     const status = c.res.status;
     if (each)

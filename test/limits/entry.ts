@@ -4,6 +4,10 @@
 
 import type { Env } from "../../src/env";
 import worker, { ClaimsWriter as ProductClaimsWriter, GroupCoordinator as ProductCoordinator } from "../../src/index";
+
+// Only counts requests: no binding to limit.
+export { RateLimiter } from "../../src/index";
+
 import { type Invocation, kvRefusals, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./platform-limits";
 
 /** The most subrequests any counted invocation made in this test run. */

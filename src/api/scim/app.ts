@@ -44,7 +44,7 @@ export const SCIM_BASE = "/scim/v2";
 
 export function scimApp() {
   const app = new Hono<AppEnv>().basePath(SCIM_BASE);
-  app.use("*", limitBody(), authenticate(), requireScope(SCOPES.scim));
+  app.use("*", limitBody(), authenticate({ budget: "scim" }), requireScope(SCOPES.scim));
   app.onError((err, c) => scimError(c, err));
   return app;
 }

@@ -37,7 +37,7 @@ function toEvent(e: GroupCallEvent, index: number): TrackedEvent {
 export function groupCallRoutes(eventSchema: z.ZodType<GroupCallEvent>) {
   const app = new Hono<AppEnv>();
   app.onError((err, c) => groupCallError(c, err));
-  app.post("/", limitBody(), authenticate(), requireScope(...TRACKING_SCOPES), async (c) => {
+  app.post("/", limitBody(), authenticate({ budget: "analytics" }), requireScope(...TRACKING_SCOPES), async (c) => {
     const body = await readJsonBody(c);
     const list: unknown[] = Array.isArray(body) ? body : [body];
     if (list.length === 0) throw new CoreError("invalid", "the request carries no events");

@@ -102,7 +102,7 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
 export function segmentRoutes() {
   const app = new Hono<AppEnv>();
-  const guard = [limitBody(), authenticate({ source: writeKeyOrBearer }), requireScope(...TRACKING_SCOPES)] as const;
+  const guard = [limitBody(), authenticate({ source: writeKeyOrBearer, budget: "analytics" }), requireScope(...TRACKING_SCOPES)] as const;
   app.onError((err, c) => segmentError(c, err));
   app.post("/batch", ...guard, async (c) => {
     const body = (await readJsonBody(c)) as { batch?: unknown };

@@ -8,7 +8,6 @@ import { notFound } from "../shared/errors";
 import { buildClaims, claimKey, claimSettings, type StoredClaim, stampOf } from "./reads";
 
 export { claimKey } from "./reads";
-export { claimSettingsChanged } from "./writes";
 
 async function userExists(db: Db, tenantId: string, userId: string) {
   const row = await db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${tenantId} AND id = ${userId}`);

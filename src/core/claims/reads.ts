@@ -1,6 +1,6 @@
 // Building users' claims from D1, and the tenant's claim settings as the claims see them.
 import { sql } from "drizzle-orm";
-import { loadSettings } from "../config/reads";
+import { heldSettings } from "../config/reads";
 import type { TenantSettings } from "../config/rules";
 import type { Db } from "../shared/context";
 import { tenantScoped } from "../shared/ids";
@@ -43,22 +43,7 @@ export async function buildClaims(db: Db, tenantId: string, userIds: string[], s
   return out;
 }
 
-// The tenant's claim settings, held in this isolate for a few seconds so a claim read is
-// one KV read. Another isolate sees a settings change within SETTINGS_TTL_MS; claims built
-// with other settings carry another stamp and are rebuilt (claims/index.ts readClaim).
-const SETTINGS_TTL_MS = 5_000;
-const settingsInIsolate = new Map<string, { settings: ClaimSettings; until: number }>();
-
+/** The tenant's claim settings (held in this isolate a few seconds: config/reads.ts heldSettings). */
 export async function claimSettings(db: Db, tenantId: string): Promise<ClaimSettings> {
-  const held = settingsInIsolate.get(tenantId);
-  if (held && Date.now() < held.until) return held.settings;
-  const settings = (await loadSettings(db, tenantId)).claim;
-  if (settingsInIsolate.size > 10_000) settingsInIsolate.clear();
-  settingsInIsolate.set(tenantId, { settings, until: Date.now() + SETTINGS_TTL_MS });
-  return settings;
-}
-
-/** Forget the settings held in this isolate (after they change). */
-export function forgetClaimSettings(tenantId: string) {
-  settingsInIsolate.delete(tenantId);
+  return (await heldSettings(db, tenantId)).claim;
 }

@@ -4,12 +4,7 @@ import { sql } from "drizzle-orm";
 import type { Env } from "../../env";
 import { loadSettings } from "../config/reads";
 import { database } from "../shared/context";
-import { buildClaims, claimKey, forgetClaimSettings } from "./reads";
-
-/** Called after the tenant's settings change, so this isolate builds claims with the new ones at once. */
-export function claimSettingsChanged(tenantId: string) {
-  forgetClaimSettings(tenantId);
-}
+import { buildClaims, claimKey } from "./reads";
 
 /** KV writes in waves: thousands of puts at once overwhelm the local runtime. */
 const KV_WAVE = 50;

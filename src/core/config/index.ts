@@ -1,13 +1,12 @@
 // A tenant's settings: the entry points (reads.ts reads them, rules.ts says what they may be).
 import { tenantConfig } from "../../db/schema";
-import { claimSettingsChanged } from "../claims";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
-import { loadSettings } from "./reads";
+import { forgetHeldSettings, loadSettings } from "./reads";
 import { merge, type SettingsPatch, settingsPatchSchema, type TenantSettings } from "./rules";
 
 // What surfaces use of the domain code, through this entry point.
-export { loadSettings } from "./reads";
+export { heldSettings, loadSettings } from "./reads";
 export type { TenantSettings } from "./rules";
 export { settingsPatchSchema, tenantSettingsSchema } from "./rules";
 
@@ -27,7 +26,8 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
     .insert(tenantConfig)
     .values({ tenantId: scope.tenantId, settings: text, updatedAt: now })
     .onConflictDoUpdate({ target: tenantConfig.tenantId, set: { settings: text, updatedAt: now } });
-  claimSettingsChanged(scope.tenantId);
+  // This isolate builds claims and counts requests with the new settings at once.
+  forgetHeldSettings(scope.tenantId);
   return next;
 }
 

@@ -11,6 +11,19 @@ export const claimSettingsSchema = z.object({
   includeInherited: z.boolean(),
 });
 
+const perMinute = z.number().int().min(1).max(1_000_000);
+/** Requests per minute: each budget is counted apart, so a bulk sync (SCIM, analytics) never starves interactive calls. */
+export const rateLimitsSchema = z.object({
+  /** The native API, seeds 001 and 004: the tenant's interactive calls. */
+  requestsPerMinute: perMinute,
+  /** Analytics ingest (seeds 002, 003, the Segment routes). */
+  analyticsPerMinute: perMinute,
+  scimPerMinute: perMinute,
+  /** Each API key of the tenant, on top of its budget. */
+  perApiKeyPerMinute: perMinute,
+});
+export type RateLimits = z.infer<typeof rateLimitsSchema>;
+
 const settingsShape = {
   groupsEnabled: z.boolean(),
   rolesOnGroupsEnabled: z.boolean(),
@@ -18,6 +31,7 @@ const settingsShape = {
   maxGroupsPerUser: z.number().int().min(1).max(1_000_000),
   maxHierarchyDepth: z.number().int().min(1).max(256),
   claim: claimSettingsSchema,
+  rateLimits: rateLimitsSchema,
 };
 export const tenantSettingsSchema = z.object(settingsShape);
 export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
@@ -31,6 +45,7 @@ export const settingsPatchSchema = z
     maxGroupsPerUser: settingsShape.maxGroupsPerUser.optional(),
     maxHierarchyDepth: settingsShape.maxHierarchyDepth.optional(),
     claim: claimSettingsSchema.partial().strict().optional(),
+    rateLimits: rateLimitsSchema.partial().strict().optional(),
   })
   .strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
@@ -43,13 +58,20 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   maxHierarchyDepth: 32,
   // 200 groups before the claim becomes an overage pointer, as identity providers do.
   claim: { name: "groups", values: "names", overageLimit: 200, includeInherited: true },
+  // Well above what one client sends, well below what would crowd out other tenants.
+  rateLimits: { requestsPerMinute: 60_000, analyticsPerMinute: 60_000, scimPerMinute: 30_000, perApiKeyPerMinute: 30_000 },
 };
 
 /** Keys given as undefined mean "not given", not "clear". */
 const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export function merge(base: TenantSettings, patch: Partial<TenantSettings> | SettingsPatch): TenantSettings {
-  return { ...base, ...given(patch), claim: { ...base.claim, ...given(patch.claim ?? {}) } } as TenantSettings;
+  return {
+    ...base,
+    ...given(patch),
+    claim: { ...base.claim, ...given(patch.claim ?? {}) },
+    rateLimits: { ...base.rateLimits, ...given(patch.rateLimits ?? {}) },
+  } as TenantSettings;
 }
 
 export function parseStored(text: string | undefined | null): TenantSettings {

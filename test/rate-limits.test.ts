@@ -1,0 +1,87 @@
+// Per-tenant rate limits: each tenant's budgets (interactive, analytics, SCIM) and each API
+// key's, per minute, set in config; past one, 429 with Retry-After and RateLimit-* headers
+// in the surface's error format, and nothing changes; other tenants and budgets go on.
+import { describe, expect, it } from "vitest";
+import { call, client, env, expectError, freshTenant } from "./helpers";
+
+/** Start a test at the beginning of a minute's window, so the window cannot roll over mid-test. */
+async function freshWindow() {
+  const into = Date.now() % 60_000;
+  if (into > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - into + 50));
+}
+
+async function withLimits(tenant: string, rateLimits: Record<string, number>) {
+  await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, ?)")
+    .bind(tenant, JSON.stringify({ rateLimits }), Date.now())
+    .run();
+}
+
+describe("rate limits", () => {
+  it("lets a tenant's requests through up to its limit a minute, then answers 429 and changes nothing", { timeout: 30_000 }, async () => {
+    await freshWindow();
+    const tenant = freshTenant("rl");
+    await withLimits(tenant, { requestsPerMinute: 3 });
+    const api = await client(tenant);
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await api.post("/v1/groups", { name: `g${i}` });
+      expect(res.status).toBe(201);
+      expect(res.headers.get("ratelimit-limit")).toBe("3");
+      remaining.push(res.headers.get("ratelimit-remaining")!);
+    }
+    expect(remaining).toEqual(["2", "1", "0"]);
+    const refused = await api.post("/v1/groups", { name: "one too many" });
+    expectError(refused, 429, "rate_limited");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers.get("ratelimit-remaining")).toBe("0");
+    expect(refused.json.error.message).toMatch(/interactive limit of 3 requests a minute/);
+    const groups = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first<number>("n");
+    expect(groups).toBe(3);
+
+    // Seed 001 spends the same budget, and answers in its own format.
+    const seed = await api.get("/resources/groups/v1");
+    expect(seed.status).toBe(429);
+    expect(seed.json.errors[0]).toMatch(/limit of 3 requests a minute/);
+    // SCIM and analytics have budgets of their own; another tenant is untouched.
+    const scim = await client(tenant, { scope: "scim" });
+    expect((await call("GET", "/scim/v2/Users", { token: scim.token })).status).toBe(200);
+    const tracking = await client(tenant, { scope: "group_api" });
+    const event = { user_id: "u1", group_id: "acct", timestamp: "2024-01-01T00:00:00Z", traits: { group_type: "Account" } };
+    expect((await call("POST", "/api/group", { token: tracking.token, body: [event] })).status).toBe(200);
+    const other = await client();
+    expect((await other.post("/v1/groups", { name: "mine" })).status).toBe(201);
+  });
+
+  it("limits each API key apart from its tenant's budget", { timeout: 30_000 }, async () => {
+    await freshWindow();
+    const tenant = freshTenant("rl-key");
+    await withLimits(tenant, { perApiKeyPerMinute: 2 });
+    const admin = await client(tenant, { scope: "admin" });
+    const made = await admin.post("/v1/api-keys", { name: "ci", scopes: ["groups:read"] });
+    expect(made.status).toBe(201);
+    const key = made.json.result.secret as string;
+    for (let i = 0; i < 2; i++) expect((await call("GET", "/v1/groups", { token: key })).status).toBe(200);
+    const refused = await call("GET", "/v1/groups", { token: key });
+    expectError(refused, 429, "rate_limited");
+    expect(refused.json.error.message).toMatch(/this API key's limit of 2/);
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+    // The tenant's own token still goes through.
+    expect((await admin.get("/v1/groups")).status).toBe(200);
+  });
+
+  it("takes its limits from config, where they are validated", async () => {
+    const admin = await client(freshTenant("rl-config"), { scope: "admin" });
+    const set = await admin.patch("/v1/config", { rateLimits: { scimPerMinute: 500 } });
+    expect(set.status).toBe(200);
+    expect(set.json.result.rateLimits).toEqual({
+      requestsPerMinute: 60_000,
+      analyticsPerMinute: 60_000,
+      scimPerMinute: 500,
+      perApiKeyPerMinute: 30_000,
+    });
+    expectError(await admin.patch("/v1/config", { rateLimits: { scimPerMinute: 0 } }), 400, "invalid");
+    expectError(await admin.patch("/v1/config", { rateLimits: { perSecond: 5 } }), 400, "invalid");
+  });
+});
