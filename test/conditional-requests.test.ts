@@ -190,6 +190,41 @@ describe("conditional requests", () => {
     expect((await api.get(`/resources/groups/v1/${g.id}`)).json.name).toBe("Seed");
   });
 
+  it("tags roles and the tenant's config, and refuses their stale writes", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const made = await admin.post("/v1/roles", { key: "editor", name: "Editor", level: 10 });
+    expect(made.status).toBe(201);
+    expect(made.headers.get("etag")).toBe('W/"1"');
+    const id = made.json.result.role_id as string;
+    expect((await as(admin, "GET", `/v1/roles/${id}`, { "if-none-match": 'W/"1"' })).status).toBe(304);
+    const renamed = await as(admin, "PATCH", `/v1/roles/${id}`, { "if-match": 'W/"1"' }, { name: "Editors" });
+    expect(renamed.status).toBe(200);
+    expect(renamed.headers.get("etag")).toBe('W/"2"');
+    const stale = await as(admin, "PATCH", `/v1/roles/${id}`, { "if-match": 'W/"1"' }, { name: "Lost" });
+    expectError(stale, 412, "precondition_failed");
+    expect(stale.headers.get("etag")).toBe('W/"2"');
+    expectError(await as(admin, "DELETE", `/v1/roles/${id}`, { "if-match": 'W/"1"' }), 412, "precondition_failed");
+    expect((await admin.get(`/v1/roles/${id}`)).json.result.name).toBe("Editors");
+    expect((await as(admin, "DELETE", `/v1/roles/${id}`, { "if-match": 'W/"2"' })).status).toBe(204);
+
+    // A tenant that never changed its config is at version 0.
+    const config = await admin.get("/v1/config");
+    expect(config.headers.get("etag")).toBe('W/"0"');
+    expect((await as(admin, "GET", "/v1/config", { "if-none-match": 'W/"0"' })).status).toBe(304);
+    const changed = await as(admin, "PATCH", "/v1/config", { "if-match": 'W/"0"' }, { maxGroupsPerUser: 50 });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get("etag")).toBe('W/"1"');
+    const lost = await as(admin, "PATCH", "/v1/config", { "if-match": 'W/"0"' }, { maxGroupsPerUser: 60 });
+    expectError(lost, 412, "precondition_failed");
+    expect(lost.headers.get("etag")).toBe('W/"1"');
+    expect((await admin.get("/v1/config")).json.result.maxGroupsPerUser).toBe(50);
+    // Seed 001's config is the same resource.
+    const seed = await as(admin, "POST", "/resources/groups/v1/config", { "if-match": 'W/"0"' }, { maxGroupsPerUser: 70 });
+    expect(seed.status).toBe(412);
+    expect((await as(admin, "POST", "/resources/groups/v1/config", { "if-match": 'W/"1"' }, { maxGroupsPerUser: 70 })).status).toBe(201);
+    expect((await admin.get("/v1/config")).headers.get("etag")).toBe('W/"2"');
+  });
+
   it("never lets another tenant learn or match a version", async () => {
     const victim = await client();
     const g = await newGroup(victim);

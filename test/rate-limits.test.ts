@@ -54,6 +54,17 @@ describe("rate limits", () => {
     expect((await other.post("/v1/groups", { name: "mine" })).status).toBe(201);
   });
 
+  it("lets a burst of concurrent requests within the limit through: one lease at a time, not one per request", {
+    timeout: 30_000,
+  }, async () => {
+    await freshWindow();
+    const tenant = freshTenant("rl-burst");
+    await withLimits(tenant, { requestsPerMinute: 1_000 });
+    const api = await client(tenant);
+    const answers = await Promise.all(Array.from({ length: 150 }, () => api.get("/v1/groups")));
+    expect(answers.map((a) => a.status).filter((s) => s !== 200)).toEqual([]);
+  });
+
   it("limits each API key apart from its tenant's budget", { timeout: 30_000 }, async () => {
     await freshWindow();
     const tenant = freshTenant("rl-key");

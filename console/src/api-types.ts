@@ -242,8 +242,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes the settings given (claim settings by key).
-         * @description Changes the settings given (claim settings by key). Needs scope admin.
+         * Changes the settings given (claim and rate-limit settings by key).
+         * @description Changes the settings given (claim and rate-limit settings by key). Needs scope admin.
          */
         patch: operations["patchV1Config"];
         trace?: never;
@@ -2747,6 +2747,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -2838,6 +2845,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2998,6 +3014,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -3090,6 +3113,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchV1RolesByRoleId: {
@@ -3156,6 +3188,15 @@ export interface operations {
             };
             /** @description Key clash */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

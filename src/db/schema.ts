@@ -130,6 +130,8 @@ export const roles = sqliteTable(
     level: integer("level").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    // Grows with each change: the role's entity tag (core/shared/versions.ts).
+    version: integer("version").notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] }), uniqueIndex("roles_key").on(t.tenantId, t.key)],
 );
@@ -161,6 +163,8 @@ export const tenantConfig = sqliteTable("tenant_config", {
   tenantId: text("tenant_id").primaryKey(),
   settings: text("settings").notNull().default("{}"),
   updatedAt: integer("updated_at").notNull(),
+  // Grows with each change: the config's entity tag (a tenant without a row is at version 0).
+  version: integer("version").notNull().default(1),
 });
 
 // messageIds of analytics events already applied, for de-duplication of retries.

@@ -29,10 +29,12 @@ interface Held {
   /** The limit it was leased under: a changed limit takes a new lease at once. */
   limit: number;
   left: number;
-  /** What the counter said the window had left at the last lease. */
+  /** What the counter said the window had left at the last lease (0: the window is spent). */
   remaining: number;
 }
 const leases = new Map<string, Held>();
+/** One lease at a time per counter: a burst of requests in a cold isolate waits for it rather than each taking one. */
+const leasing = new Map<string, Promise<{ held: Held; granted: number }>>();
 
 interface Verdict {
   ok: boolean;
@@ -40,18 +42,35 @@ interface Verdict {
   remaining: number;
 }
 
+async function newLease(scope: Scope, name: string, limit: number, window: number) {
+  const ns = scope.env.RATE_LIMITER;
+  const lease = await ns.get(ns.idFromName(name)).lease(window, Math.max(1, Math.floor(limit / LEASE_SHARE)), limit);
+  const held = { window, limit, left: lease.granted, remaining: lease.remaining };
+  if (leases.size > 10_000) leases.clear();
+  leases.set(name, held);
+  return { held, granted: lease.granted };
+}
+
 async function take(scope: Scope, name: string, limit: number, window: number): Promise<Verdict> {
-  let held = leases.get(name);
-  if (!held || held.window !== window || held.limit !== limit || held.left === 0) {
-    const ns = scope.env.RATE_LIMITER;
-    const lease = await ns.get(ns.idFromName(name)).lease(window, Math.max(1, Math.floor(limit / LEASE_SHARE)), limit);
-    if (leases.size > 10_000) leases.clear();
-    held = { window, limit, left: lease.granted, remaining: lease.remaining };
-    leases.set(name, held);
-    if (held.left === 0) return { ok: false, limit, remaining: 0 };
+  for (;;) {
+    const held = leases.get(name);
+    if (held && held.window === window && held.limit === limit) {
+      if (held.left > 0) {
+        held.left -= 1;
+        return { ok: true, limit, remaining: held.remaining + held.left };
+      }
+      // Spent in this isolate, and nothing left at the counter at the last lease: no need to ask again this minute.
+      if (held.remaining === 0) return { ok: false, limit, remaining: 0 };
+    }
+    let pending = leasing.get(name);
+    if (!pending) {
+      pending = newLease(scope, name, limit, window).finally(() => leasing.delete(name));
+      leasing.set(name, pending);
+    }
+    // Others waiting on the same lease may spend it first: then take the next one.
+    const { held: fresh, granted } = await pending;
+    if (granted === 0 && fresh.window === window && fresh.limit === limit) return { ok: false, limit, remaining: 0 };
   }
-  held.left -= 1;
-  return { ok: true, limit, remaining: held.remaining + held.left };
 }
 
 /** Spend one request of the tenant's budget (and of its API key's), or refuse with 429. */

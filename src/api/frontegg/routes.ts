@@ -1,6 +1,6 @@
 // The seed-001 user-groups API at /resources/groups/v1 and /v2, over the same core as /v1.
 import { requireScope } from "../../auth/middleware";
-import { loadSettings, updateSettings } from "../../core/config";
+import { loadConfig, updateSettings } from "../../core/config";
 import * as groups from "../../core/groups";
 import * as members from "../../core/members";
 import * as roles from "../../core/roles";
@@ -18,11 +18,16 @@ const admin = requireScope(SCOPES.admin);
 export function fronteggRoutes() {
   const app = fronteggApp();
 
-  app.get("/v1/config", read, async (c) => c.json(configOut(await loadSettings(c.var.scope.db, c.var.scope.tenantId))));
-  app.post("/v1/config", admin, s.valid("json", s.configBody), async (c) => {
+  app.get("/v1/config", read, ifNoneMatch, async (c) => {
+    const config = await loadConfig(c.var.scope.db, c.var.scope.tenantId);
+    tag(c, config.version);
+    return c.json(configOut(config.settings));
+  });
+  app.post("/v1/config", admin, ifMatch, s.valid("json", s.configBody), async (c) => {
     const { enabled, rolesEnabled, ...rest } = c.req.valid("json");
     const next = await updateSettings(c.var.scope, { ...rest, groupsEnabled: enabled, rolesOnGroupsEnabled: rolesEnabled });
-    return c.json(configOut(next), 201);
+    tag(c, next.version);
+    return c.json(configOut(next.settings), 201);
   });
 
   app.use("/v1", groupsEnabled);

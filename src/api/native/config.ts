@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { loadSettings, settingsPatchSchema, tenantSettingsSchema, updateSettings } from "../../core/config";
+import { loadConfig, settingsPatchSchema, tenantSettingsSchema, updateSettings } from "../../core/config";
 import { SCOPES } from "../../core/shared/scopes";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read } from "./openapi-helpers";
+import { conditionalRead, conditionalWrite, errors, json, ok, read } from "./openapi-helpers";
 
 const settings = tenantSettingsSchema.openapi("TenantSettings");
 const patch = settingsPatchSchema.openapi("TenantSettingsPatch", { example: { claim: { name: "app_groups", values: "names" } } });
@@ -14,10 +15,14 @@ export function registerConfigRoutes(app: NativeApp) {
       method: "get",
       path: "/config",
       tags: ["config"],
-      middleware: [read] as const,
-      responses: { 200: ok(z.object({ result: settings }), "The tenant's settings"), ...errors },
+      middleware: [read, ifNoneMatch] as const,
+      responses: { 200: ok(z.object({ result: settings }), "The tenant's settings"), ...errors, ...conditionalRead },
     }),
-    async (c) => c.json({ result: await loadSettings(c.var.scope.db, c.var.scope.tenantId) }, 200),
+    async (c) => {
+      const config = await loadConfig(c.var.scope.db, c.var.scope.tenantId);
+      tag(c, config.version);
+      return c.json({ result: config.settings }, 200);
+    },
   );
 
   app.openapi(
@@ -25,11 +30,15 @@ export function registerConfigRoutes(app: NativeApp) {
       method: "patch",
       path: "/config",
       tags: ["config"],
-      middleware: [requireScope(SCOPES.admin)] as const,
-      description: "Changes the settings given (claim settings by key). Needs scope admin.",
+      middleware: [requireScope(SCOPES.admin), ifMatch] as const,
+      description: "Changes the settings given (claim and rate-limit settings by key). Needs scope admin.",
       request: { body: json(patch) },
-      responses: { 200: ok(z.object({ result: settings }), "The settings after the change"), ...errors },
+      responses: { 200: ok(z.object({ result: settings }), "The settings after the change"), ...errors, ...conditionalWrite },
     }),
-    async (c) => c.json({ result: await updateSettings(c.var.scope, c.req.valid("json")) }, 200),
+    async (c) => {
+      const config = await updateSettings(c.var.scope, c.req.valid("json"));
+      tag(c, config.version);
+      return c.json({ result: config.settings }, 200);
+    },
   );
 }

@@ -2,8 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
 import * as core from "../../core/roles";
 import { SCOPES } from "../../core/shared/scopes";
+import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as r from "./role-schemas";
 import * as s from "./schemas";
 import { effectiveRoleOut, roleOut } from "./shape";
@@ -20,7 +21,11 @@ export function registerRoleRoutes(app: NativeApp) {
       request: { body: json(r.createRoleBody) },
       responses: { 201: ok(s.result(r.role), "The created role"), 409: ok(s.errorBody, "Key clash"), ...errors },
     }),
-    async (c) => c.json({ result: roleOut(await core.createRole(c.var.scope, c.req.valid("json"))) }, 201),
+    async (c) => {
+      const role = await core.createRole(c.var.scope, c.req.valid("json"));
+      tag(c, role.version);
+      return c.json({ result: roleOut(role) }, 201);
+    },
   );
 
   app.openapi(
@@ -39,11 +44,15 @@ export function registerRoleRoutes(app: NativeApp) {
       method: "get",
       path: "/roles/{role_id}",
       tags: ["roles"],
-      middleware: [read] as const,
+      middleware: [read, ifNoneMatch] as const,
       request: { params: r.roleIdParam },
-      responses: { 200: ok(s.result(r.role), "The role"), ...errors },
+      responses: { 200: ok(s.result(r.role), "The role"), ...errors, ...conditionalRead },
     }),
-    async (c) => c.json({ result: roleOut(await core.getRole(c.var.scope, c.req.valid("param").role_id)) }, 200),
+    async (c) => {
+      const role = await core.getRole(c.var.scope, c.req.valid("param").role_id);
+      tag(c, role.version);
+      return c.json({ result: roleOut(role) }, 200);
+    },
   );
 
   app.openapi(
@@ -51,11 +60,15 @@ export function registerRoleRoutes(app: NativeApp) {
       method: "patch",
       path: "/roles/{role_id}",
       tags: ["roles"],
-      middleware: [admin] as const,
+      middleware: [admin, ifMatch] as const,
       request: { params: r.roleIdParam, body: json(r.updateRoleBody) },
-      responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...errors },
+      responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...errors, ...conditionalWrite },
     }),
-    async (c) => c.json({ result: roleOut(await core.updateRole(c.var.scope, c.req.valid("param").role_id, c.req.valid("json"))) }, 200),
+    async (c) => {
+      const role = await core.updateRole(c.var.scope, c.req.valid("param").role_id, c.req.valid("json"));
+      tag(c, role.version);
+      return c.json({ result: roleOut(role) }, 200);
+    },
   );
 
   app.openapi(
@@ -63,9 +76,9 @@ export function registerRoleRoutes(app: NativeApp) {
       method: "delete",
       path: "/roles/{role_id}",
       tags: ["roles"],
-      middleware: [admin] as const,
+      middleware: [admin, ifMatch] as const,
       request: { params: r.roleIdParam },
-      responses: { 204: { description: "Deleted, and taken off every group and user" }, ...errors },
+      responses: { 204: { description: "Deleted, and taken off every group and user" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       await core.deleteRole(c.var.scope, c.req.valid("param").role_id);

@@ -1,16 +1,19 @@
 // A tenant's settings: the entry points (reads.ts reads them, rules.ts says what they may be).
+import { eq, sql } from "drizzle-orm";
 import { tenantConfig } from "../../db/schema";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
-import { forgetHeldSettings, loadSettings } from "./reads";
+import { checkVersion, staleVersion } from "../shared/versions";
+import { forgetHeldSettings, loadConfig, loadSettings } from "./reads";
 import { merge, type SettingsPatch, settingsPatchSchema, type TenantSettings } from "./rules";
 
 // What surfaces use of the domain code, through this entry point.
-export { heldSettings, loadSettings } from "./reads";
+export { heldSettings, loadConfig, loadSettings } from "./reads";
 export type { TenantSettings } from "./rules";
 export { settingsPatchSchema, tenantSettingsSchema } from "./rules";
 
-export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<TenantSettings> {
+/** Change the settings given; with If-Match (scope.expect), only at a version it names. The settings after, and their version. */
+export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<{ settings: TenantSettings; version: number }> {
   const parsed = settingsPatchSchema.safeParse(patch);
   if (!parsed.success) {
     throw new CoreError(
@@ -19,16 +22,26 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
       parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
     );
   }
-  const next = merge(await loadSettings(scope.db, scope.tenantId), parsed.data);
+  const current = await loadConfig(scope.db, scope.tenantId);
+  checkVersion(scope.expect, current.version, "the tenant's config");
+  const next = merge(current.settings, parsed.data);
   const now = Date.now();
   const text = JSON.stringify(next);
-  await scope.db
+  const row = await scope.db
     .insert(tenantConfig)
-    .values({ tenantId: scope.tenantId, settings: text, updatedAt: now })
-    .onConflictDoUpdate({ target: tenantConfig.tenantId, set: { settings: text, updatedAt: now } });
+    .values({ tenantId: scope.tenantId, settings: text, updatedAt: now, version: 1 })
+    .onConflictDoUpdate({
+      target: tenantConfig.tenantId,
+      set: { settings: text, updatedAt: now, version: sql`${tenantConfig.version} + 1` },
+      // A conditional change applies only to the version it checked.
+      ...(scope.expect ? { setWhere: eq(tenantConfig.version, current.version) } : {}),
+    })
+    .returning({ version: tenantConfig.version })
+    .get();
+  if (!row) throw staleVersion("the tenant's config", (await loadConfig(scope.db, scope.tenantId)).version);
   // This isolate builds claims and counts requests with the new settings at once.
   forgetHeldSettings(scope.tenantId);
-  return next;
+  return { settings: next, version: row.version };
 }
 
 /** The seed-001 surface's switch: with groups disabled for the tenant, its group endpoints answer 403. */

@@ -4,8 +4,13 @@ import type { Db } from "../shared/context";
 import { parseStored, type TenantSettings } from "./rules";
 
 export async function loadSettings(db: Db, tenantId: string): Promise<TenantSettings> {
+  return (await loadConfig(db, tenantId)).settings;
+}
+
+/** The settings and their version (the config's entity tag; 0 for a tenant that never changed them). */
+export async function loadConfig(db: Db, tenantId: string): Promise<{ settings: TenantSettings; version: number }> {
   const row = await db.select().from(tenantConfig).where(eq(tenantConfig.tenantId, tenantId)).get();
-  return parseStored(row?.settings);
+  return { settings: parseStored(row?.settings), version: row?.version ?? 0 };
 }
 
 // The tenant's settings, held in this isolate for a few seconds, so a claim read or the rate

@@ -8,6 +8,7 @@ import { loadSettings } from "../config/reads";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
+import { checkVersion, staleVersion } from "../shared/versions";
 import { assertRolesExist, type RoleRow, roleColumns, rolesOfGroups } from "./reads";
 import { assertMayAssignRoles, authorityOf } from "./rules";
 
@@ -61,18 +62,24 @@ export async function getRole(scope: Scope, roleId: string): Promise<RoleRow> {
   return row;
 }
 
+/** With If-Match, the role is written only at a version it names (scope.expect). */
+const atExpectedVersion = (scope: Scope) =>
+  scope.expect ? sql`version IN (SELECT value FROM json_each(${JSON.stringify(scope.expect)}))` : sql`true`;
+
 export async function updateRole(scope: Scope, roleId: string, patch: Partial<RoleInput>): Promise<RoleRow> {
-  await getRole(scope, roleId);
+  const before = await getRole(scope, roleId);
+  checkVersion(scope.expect, before.version, `role '${roleId}'`);
   try {
     const row = await scope.db.get<RoleRow>(
       sql`UPDATE roles SET
             key = coalesce(${patch.key ?? null}, key), name = coalesce(${patch.name ?? null}, name),
             description = coalesce(${patch.description ?? null}, description), level = coalesce(${patch.level ?? null}, level),
-            updated_at = ${Date.now()}
-          WHERE tenant_id = ${scope.tenantId} AND id = ${roleId}
-          RETURNING id, key, name, description, level, created_at AS createdAt, updated_at AS updatedAt`,
+            updated_at = ${Date.now()}, version = version + 1
+          WHERE tenant_id = ${scope.tenantId} AND id = ${roleId} AND ${atExpectedVersion(scope)}
+          RETURNING id, key, name, description, level, created_at AS createdAt, updated_at AS updatedAt, version`,
     );
-    return row!;
+    if (!row) throw staleVersion(`role '${roleId}'`, (await getRole(scope, roleId)).version);
+    return row;
   } catch (e) {
     if (isUniqueViolation(e)) throw keyClash(patch.key ?? "");
     throw e;
@@ -81,13 +88,16 @@ export async function updateRole(scope: Scope, roleId: string, patch: Partial<Ro
 
 /** Deleting a role takes it off every group and user that held it. */
 export async function deleteRole(scope: Scope, roleId: string): Promise<void> {
-  await getRole(scope, roleId);
+  checkVersion(scope.expect, (await getRole(scope, roleId)).version, `role '${roleId}'`);
   const t = scope.tenantId;
-  await batch(scope.db, [
-    sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND role_id = ${roleId}`,
-    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND role_id = ${roleId}`,
-    sql`DELETE FROM roles WHERE tenant_id = ${t} AND id = ${roleId}`,
+  // Every statement holds only while the role is at a version If-Match names; the role's row goes last.
+  const held = sql`EXISTS (SELECT 1 FROM roles WHERE tenant_id = ${t} AND id = ${roleId} AND ${atExpectedVersion(scope)})`;
+  const results = await batch(scope.db, [
+    sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND role_id = ${roleId} AND ${held}`,
+    sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND role_id = ${roleId} AND ${held}`,
+    sql`DELETE FROM roles WHERE tenant_id = ${t} AND id = ${roleId} AND ${atExpectedVersion(scope)}`,
   ]);
+  if (changesOf(results, 2) === 0) throw staleVersion(`role '${roleId}'`, (await getRole(scope, roleId)).version);
 }
 
 async function assertRolesOnGroupsEnabled(scope: Scope) {

@@ -10,9 +10,10 @@ export interface RoleRow {
   level: number;
   createdAt: number;
   updatedAt: number;
+  version: number;
 }
 
-export const roleColumns = sql`r.id, r.key, r.name, r.description, r.level, r.created_at AS createdAt, r.updated_at AS updatedAt`;
+export const roleColumns = sql`r.id, r.key, r.name, r.description, r.level, r.created_at AS createdAt, r.updated_at AS updatedAt, r.version`;
 
 /** Unknown role ids (also another tenant's) are a 404 naming them, before anything changes. */
 export async function assertRolesExist(db: Db, tenantId: string, roleIds: string[]) {
