@@ -142,6 +142,15 @@ try {
       requests: [{ method: "GET", path: "/v1/users/heavy0/groups?limit=200", headers: bench }],
     }),
   );
+  // A client's retry of a write whose answer it lost: the kept answer, nothing applied (goal: ≥ 0.5× the floor).
+  const replayed = { ...bench, "idempotency-key": "bench-replay" };
+  const once = await fetch(`${server.base}/v1/groups`, { method: "POST", headers: replayed, body: JSON.stringify({ name: "replayed" }) });
+  if (once.status !== 201) throw new Error(`idempotent create: ${once.status}`);
+  results.push(
+    await load("an idempotent retry (Idempotency-Key replay of a group creation)", {
+      requests: [{ method: "POST", path: "/v1/groups", headers: replayed, body: JSON.stringify({ name: "replayed" }) }],
+    }),
+  );
   results.push(
     await load("a page of a group's members (50)", {
       requests: [{ method: "GET", path: "/v1/groups/h1/members?limit=50", headers: bench }],
