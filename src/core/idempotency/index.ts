@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 import { batch, changesOf, type Db, type Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
+import { purgeBefore } from "../shared/retention";
 
 export const IDEMPOTENCY_KEPT_MS = 24 * 3600 * 1000;
 /** How long a retry waits for the first request with its key to answer before a 409. */
@@ -83,13 +84,6 @@ export async function releaseKey(scope: Scope, key: string) {
   await scope.db.run(sql`DELETE FROM idempotency_keys WHERE tenant_id = ${scope.tenantId} AND key = ${key} AND state = 'pending'`);
 }
 
-/** Forget keys past their 24 hours, in slices so no statement runs long (the daily cron). */
-export async function purgeIdempotencyKeys(db: Db, now = Date.now()): Promise<number> {
-  let purged = 0;
-  for (;;) {
-    const r = await db.run(sql`DELETE FROM idempotency_keys WHERE rowid IN
-      (SELECT rowid FROM idempotency_keys WHERE created_at < ${now - IDEMPOTENCY_KEPT_MS} LIMIT 5000)`);
-    purged += r.meta.changes ?? 0;
-    if ((r.meta.changes ?? 0) < 5000) return purged;
-  }
-}
+/** Forget keys past their 24 hours (the daily cron). */
+export const purgeIdempotencyKeys = (db: Db, now = Date.now()) =>
+  purgeBefore(db, "idempotency_keys", "created_at", now - IDEMPOTENCY_KEPT_MS);

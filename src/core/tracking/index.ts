@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
+import { purgeBefore } from "../shared/retention";
 import { emailSchema, phoneSchema } from "../shared/validation";
 import { createUser, getUser, patchUser, type UserProfile } from "../users";
 import type { GroupCall } from "./writes";
@@ -135,13 +136,6 @@ async function upsertProfile(scope: Scope, userId: string, traits: Record<string
 /** messageIds are kept 8 days: retries within 7 days are always recognised. */
 export const SEEN_MESSAGES_KEPT_MS = 8 * 24 * 3600 * 1000;
 
-/** Forget messageIds older than the retention, in slices so no statement runs long. */
-export async function purgeSeenMessages(db: Scope["db"], now = Date.now()): Promise<number> {
-  let purged = 0;
-  for (;;) {
-    const r = await db.run(sql`DELETE FROM tracking_messages WHERE rowid IN
-      (SELECT rowid FROM tracking_messages WHERE received_at < ${now - SEEN_MESSAGES_KEPT_MS} LIMIT 5000)`);
-    purged += r.meta.changes ?? 0;
-    if ((r.meta.changes ?? 0) < 5000) return purged;
-  }
-}
+/** Forget messageIds older than the retention (the daily cron). */
+export const purgeSeenMessages = (db: Scope["db"], now = Date.now()) =>
+  purgeBefore(db, "tracking_messages", "received_at", now - SEEN_MESSAGES_KEPT_MS);
