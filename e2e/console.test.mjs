@@ -124,6 +124,12 @@ it("creates an API key (secret shown once, copied), lists it with its last use, 
   const problems = [];
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("dialog", (d) => d.accept());
+  // Read-your-writes: the console sends back the D1 bookmark of the answers it got.
+  const sent = [];
+  const received = new Set();
+  const isApi = (url) => new URL(url).pathname.startsWith("/v1/");
+  page.on("request", (r) => isApi(r.url()) && sent.push({ method: r.method(), bookmark: r.headers()["x-d1-bookmark"] ?? null }));
+  page.on("response", (r) => isApi(r.url()) && r.headers()["x-d1-bookmark"] && received.add(r.headers()["x-d1-bookmark"]));
   await page.goto(`${server.base}/console/#/sign-in`);
   await page.getByLabel("Token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -165,6 +171,9 @@ it("creates an API key (secret shown once, copied), lists it with its last use, 
     .waitFor();
   const refused = await fetch(`${server.base}/v1/groups`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(refused.status, 401);
+  const revoke = sent.find((r) => r.method === "DELETE");
+  assert.ok(revoke?.bookmark, "the revoke carried a bookmark");
+  assert.ok(received.has(revoke.bookmark), "one the console had been given");
   await page.screenshot({ path: `${SHOTS}console-api-keys-revoked.png`, fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
