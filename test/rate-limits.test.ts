@@ -82,6 +82,18 @@ describe("rate limits", () => {
     expect((await admin.get("/v1/groups")).status).toBe(200);
   });
 
+  it("answers SCIM past its own budget in SCIM's error format", { timeout: 30_000 }, async () => {
+    await freshWindow();
+    const tenant = freshTenant("rl-scim");
+    await withLimits(tenant, { scimPerMinute: 1 });
+    const scim = await client(tenant, { scope: "scim" });
+    expect((await call("GET", "/scim/v2/Users", { token: scim.token })).status).toBe(200);
+    const refused = await call("GET", "/scim/v2/Users", { token: scim.token });
+    expect(refused.status).toBe(429);
+    expect(refused.json).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "429" });
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+  });
+
   it("takes its limits from config, where they are validated", async () => {
     const admin = await client(freshTenant("rl-config"), { scope: "admin" });
     const set = await admin.patch("/v1/config", { rateLimits: { scimPerMinute: 500 } });
