@@ -225,6 +225,25 @@ describe("conditional requests", () => {
     expect((await admin.get("/v1/config")).headers.get("etag")).toBe('W/"2"');
   });
 
+  it("checks roles put on or taken off a group against the group's version", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const g = await newGroup(admin);
+    const role = (await admin.post("/v1/roles", { key: "viewer", name: "Viewer", level: 20 })).json.result.role_id as string;
+    const stale = await as(admin, "POST", `/v1/groups/${g.id}/roles`, { "if-match": 'W/"9"' }, { role_ids: [role] });
+    expectError(stale, 412, "precondition_failed");
+    expect((await admin.get(`/v1/groups/${g.id}/roles`)).json.result).toEqual([]);
+    expect((await as(admin, "POST", `/v1/groups/${g.id}/roles`, { "if-match": g.etag }, { role_ids: [role] })).status).toBe(200);
+    expect((await admin.get(`/v1/groups/${g.id}`)).headers.get("etag")).toBe('W/"2"');
+    expectError(
+      await as(admin, "DELETE", `/v1/groups/${g.id}/roles`, { "if-match": g.etag }, { role_ids: [role] }),
+      412,
+      "precondition_failed",
+    );
+    const seed = await as(admin, "DELETE", `/resources/groups/v1/${g.id}/roles`, { "if-match": g.etag }, { roleIds: [role] });
+    expect(seed.status).toBe(412);
+    expect((await admin.get(`/v1/groups/${g.id}/roles`)).json.result).toHaveLength(1);
+  });
+
   it("never lets another tenant learn or match a version", async () => {
     const victim = await client();
     const g = await newGroup(victim);

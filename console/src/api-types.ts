@@ -3331,6 +3331,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdRoles: {
@@ -3391,6 +3400,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

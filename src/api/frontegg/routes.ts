@@ -73,12 +73,12 @@ export function fronteggRoutes() {
     return c.body(null, 200);
   });
 
-  app.post("/v1/:groupId/roles", write, s.valid("param", s.groupIdParam), s.valid("json", s.roleIdsBody), async (c) => {
+  app.post("/v1/:groupId/roles", write, ifMatch, s.valid("param", s.groupIdParam), s.valid("json", s.roleIdsBody), async (c) => {
     const r = await roles.assignGroupRoles(c.var.scope, c.req.valid("param").groupId, c.req.valid("json").roleIds);
     return c.json({ assigned: r.assigned, alreadyAssigned: r.already_assigned });
   });
 
-  app.delete("/v1/:groupId/roles", write, s.valid("param", s.groupIdParam), s.valid("json", s.roleIdsBody), async (c) => {
+  app.delete("/v1/:groupId/roles", write, ifMatch, s.valid("param", s.groupIdParam), s.valid("json", s.roleIdsBody), async (c) => {
     const r = await roles.removeGroupRoles(c.var.scope, c.req.valid("param").groupId, c.req.valid("json").roleIds);
     return c.json({ removed: r.removed, notAssigned: r.not_assigned });
   });

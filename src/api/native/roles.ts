@@ -93,6 +93,9 @@ export function registerRoleRoutes(app: NativeApp) {
       id: (p: Record<string, string>) => p.group_id!,
       assign: core.assignGroupRoles,
       remove: core.removeGroupRoles,
+      // Roles on a group change the group: If-Match names the group's version.
+      guard: [write, ifMatch],
+      conditional: conditionalWrite,
     },
     {
       path: "/users/{user_id}/roles",
@@ -100,6 +103,8 @@ export function registerRoleRoutes(app: NativeApp) {
       id: (p: Record<string, string>) => p.user_id!,
       assign: core.assignUserRoles,
       remove: core.removeUserRoles,
+      guard: [write],
+      conditional: {},
     },
   ] as const;
   for (const h of holders) {
@@ -108,10 +113,10 @@ export function registerRoleRoutes(app: NativeApp) {
         method: "post",
         path: h.path,
         tags: ["roles"],
-        middleware: [write] as const,
+        middleware: [...h.guard],
         description: "Assigns roles. A caller may assign only roles lower than their own best role (admin tokens excepted).",
         request: { params: h.params, body: json(r.roleIdsBody) },
-        responses: { 200: ok(s.result(r.assignResult), "What changed"), ...errors },
+        responses: { 200: ok(s.result(r.assignResult), "What changed"), ...errors, ...h.conditional },
       }),
       async (c) => c.json({ result: await h.assign(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
     );
@@ -120,10 +125,10 @@ export function registerRoleRoutes(app: NativeApp) {
         method: "delete",
         path: h.path,
         tags: ["roles"],
-        middleware: [write] as const,
+        middleware: [...h.guard],
         description: "Takes roles away, under the same rule as assigning them.",
         request: { params: h.params, body: json(r.roleIdsBody) },
-        responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...errors },
+        responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...errors, ...h.conditional },
       }),
       async (c) => c.json({ result: await h.remove(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
     );

@@ -4,19 +4,22 @@ import { sql } from "drizzle-orm";
 import { auditStatement, type MutationMeta } from "../members/writes";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
+import { checkVersion } from "../shared/versions";
 import { assertRolesExist } from "./reads";
 import { type Authority, assertMayAssignRoles } from "./rules";
 
-async function assertGroup(db: Db, tenantId: string, groupId: string) {
-  const row = await db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}`);
-  if (!row) throw notFound("group", groupId);
+/** The group exists, at a version the request's If-Match names (checked in the coordinator's serial section). */
+async function assertGroup(db: Db, m: MutationMeta) {
+  const row = await db.get<{ version: number }>(sql`SELECT version FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`);
+  if (!row) throw notFound("group", m.groupId);
+  checkVersion(m.expect, row.version, `group '${m.groupId}'`);
 }
 
 const touchGroup = (m: MutationMeta, now: number) =>
   sql`UPDATE groups SET version = version + 1, updated_at = ${now} WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`;
 
 export async function assignGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
-  await assertGroup(db, m.tenantId, m.groupId);
+  await assertGroup(db, m);
   await assertRolesExist(db, m.tenantId, roleIds);
   await assertMayAssignRoles(db, m.tenantId, who, roleIds);
   const now = Date.now();
@@ -31,7 +34,7 @@ export async function assignGroupRoles(db: Db, m: MutationMeta, who: Authority, 
 }
 
 export async function removeGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
-  await assertGroup(db, m.tenantId, m.groupId);
+  await assertGroup(db, m);
   await assertRolesExist(db, m.tenantId, roleIds);
   await assertMayAssignRoles(db, m.tenantId, who, roleIds);
   const now = Date.now();
