@@ -1,6 +1,7 @@
 // Idempotency-Key on writes of /v1, seed 001 and seed 004: a retry gets the first answer
 // and changes nothing; another request under the same key is a 422; keys are per tenant.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { buildApp } from "../src/app";
 import { purgeIdempotencyKeys } from "../src/core/idempotency";
 import { database } from "../src/core/shared/context";
 import { type Client, call, client, env, expectError } from "./helpers";
@@ -76,6 +77,39 @@ describe("idempotency keys", () => {
     const again = await withKey(api, "POST", "/v1/groups/nope/members", "m", { user_ids: ["ann"] });
     expectError(again, 404, "not_found");
     expect(again.headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  it("frees the key after an answer of ours that failed (5xx), so the retry runs afresh", async () => {
+    const api = await client();
+    const g = (await api.post("/v1/groups", { name: "Flaky" })).json.result.group_id as string;
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // The group's coordinator unreachable, as in an outage (the one fault this test injects).
+    const down = {
+      ...env,
+      REQUEST_LOG: "off",
+      GROUP_COORDINATOR: {
+        idFromName: (name: string) => env.GROUP_COORDINATOR.idFromName(name),
+        get: () => {
+          throw new Error("Durable Object unreachable");
+        },
+      },
+    };
+    const failed = await buildApp().request(
+      `/v1/groups/${g}/members`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json", "idempotency-key": "flaky" },
+        body: JSON.stringify({ user_ids: ["ann"] }),
+      },
+      down,
+    );
+    expect(failed.status).toBe(500);
+    const kept = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?").bind(api.tenant).first<number>("n");
+    expect(kept).toBe(0);
+    const retry = await withKey(api, "POST", `/v1/groups/${g}/members`, "flaky", { user_ids: ["ann"] });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    expect(retry.json.result).toEqual({ added: 1, already_members: 0 });
   });
 
   it("keeps keys per tenant: another tenant's same key and body run as its own request", async () => {

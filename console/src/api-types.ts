@@ -30,8 +30,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The group; its ETag also changes with every change to its members.
-         * @description The group; its ETag also changes with every change to its members.
+         * The group.
+         * @description The group. Its ETag carries the group's version (for If-Match), which changes with every change to it and its members, and a digest of this answer (for If-None-Match: the counts change with the sub-groups too).
          */
         get: operations["getV1GroupsByGroupId"];
         /**
@@ -120,7 +120,7 @@ export interface paths {
         };
         /**
          * The members' entire user profiles, paged in user-id order.
-         * @description The members' entire user profiles, paged in user-id order. The direct list's ETag is the group's version, which changes with every membership change.
+         * @description The members' entire user profiles, paged in user-id order. The direct list's ETag carries the group's version (for If-Match on member changes) and a digest of the page (for If-None-Match: a member's profile may change too).
          */
         get: operations["getV1GroupsByGroupIdMembers"];
         /**
@@ -1270,6 +1270,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1Groups: {
@@ -1341,6 +1350,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupId: {
@@ -1401,6 +1419,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1490,6 +1517,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupId: {
@@ -1548,6 +1584,15 @@ export interface operations {
             };
             /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1637,6 +1682,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdTraits: {
@@ -1695,6 +1749,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1768,6 +1831,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdClaimsStatus: {
@@ -1823,6 +1895,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1900,6 +1981,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1993,6 +2083,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1GroupsByGroupIdMembers: {
@@ -2078,6 +2177,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdMembers: {
@@ -2154,6 +2262,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdMembersByUserId: {
@@ -2213,6 +2330,15 @@ export interface operations {
             };
             /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2290,6 +2416,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1UsersByUserIdGroups: {
@@ -2358,6 +2493,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1UsersByUserIdClaims: {
@@ -2411,6 +2555,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2478,6 +2631,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2578,6 +2740,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1UsersByUserId: {
@@ -2636,6 +2807,15 @@ export interface operations {
             };
             /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2725,6 +2905,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1Config: {
@@ -2783,6 +2972,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2861,6 +3059,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1Roles: {
@@ -2912,6 +3119,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2990,6 +3206,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1RolesByRoleId: {
@@ -3057,6 +3282,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1RolesByRoleId: {
@@ -3115,6 +3349,15 @@ export interface operations {
             };
             /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3204,6 +3447,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdRoles: {
@@ -3257,6 +3509,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3340,6 +3601,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdRoles: {
@@ -3416,6 +3686,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1UsersByUserIdRoles: {
@@ -3469,6 +3748,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3543,6 +3831,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1UsersByUserIdRoles: {
@@ -3610,6 +3907,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdChildren: {
@@ -3663,6 +3969,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3755,6 +4070,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdChildren: {
@@ -3822,6 +4146,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdParents: {
@@ -3882,6 +4215,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1ApiKeys: {
@@ -3933,6 +4275,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4011,6 +4362,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1ApiKeysByKeyId: {
@@ -4064,6 +4424,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -19,6 +19,21 @@ export const ifMatch = createMiddleware<AppEnv>(async (c, next) => {
 /** On a read whose handler sets ETag (tag()): If-None-Match naming it → 304 without a body. */
 export const ifNoneMatch = etag();
 
+/**
+ * For a read whose body holds more than the row its version counts (counts over the
+ * sub-groups, members' profiles, roles, the caller's own role): the tag becomes
+ * W/"<version>-<digest of the body>", so If-None-Match never answers 304 to a body that
+ * changed, while If-Match still reads the version from it. Listed after ifNoneMatch.
+ */
+export const viewTag = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  const version = versionsOf(c.res.headers.get("etag") ?? undefined)?.[0];
+  if (!c.res.ok || version === undefined) return;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", await c.res.clone().arrayBuffer()));
+  const hex = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+  c.res.headers.set("ETag", `W/"${version}-${hex}"`);
+});
+
 /** The resource's entity tag on this response. */
 export function tag(c: Context, version: number) {
   c.header("ETag", etagOf(version));

@@ -6,7 +6,7 @@ import * as members from "../../core/members";
 import * as roles from "../../core/roles";
 import { notFound } from "../../core/shared/errors";
 import { SCOPES } from "../../core/shared/scopes";
-import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
+import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import { fronteggApp, groupsEnabled } from "./app";
 import * as s from "./schemas";
 import { configOut, groupOut } from "./shape";
@@ -50,7 +50,7 @@ export function fronteggRoutes() {
     return c.json({ groups: found.map(groupOut) });
   });
 
-  app.get("/v1/:id", read, ifNoneMatch, s.valid("param", s.idParam), async (c) => {
+  app.get("/v1/:id", read, ifNoneMatch, viewTag, s.valid("param", s.idParam), async (c) => {
     const id = c.req.valid("param").id;
     const view = await groups.groupView(c.var.scope, id, s.ALL_RELATIONS);
     if (!view) throw notFound("group", id);

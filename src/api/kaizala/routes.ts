@@ -7,7 +7,7 @@ import { notFound } from "../../core/shared/errors";
 import { SCOPES } from "../../core/shared/scopes";
 import { groupNameSchema, idSchema, welcomeMessageSchema } from "../../core/shared/validation";
 import type { AppEnv } from "../../http/app-env";
-import { ifNoneMatch, tag } from "../../http/conditional";
+import { ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
 import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
@@ -73,6 +73,7 @@ export function kaizalaRoutes() {
     "/v1/groups/:groupId",
     requireScope(SCOPES.read),
     ifNoneMatch,
+    viewTag,
     valid("param", z.object({ groupId: idSchema })),
     valid("query", listQuery),
     async (c) => {

@@ -5,7 +5,7 @@ import * as core from "../../core/groups";
 import { hierarchyCounts } from "../../core/hierarchy";
 import type { Scope } from "../../core/shared/context";
 import { SCOPES } from "../../core/shared/scopes";
-import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
+import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import type { NativeApp } from "./app";
 import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
@@ -65,8 +65,9 @@ export function registerGroupRoutes(app: NativeApp) {
       method: "get",
       path: "/groups/{group_id}",
       tags: ["groups"],
-      middleware: [read, ifNoneMatch] as const,
-      description: "The group; its ETag also changes with every change to its members.",
+      middleware: [read, ifNoneMatch, viewTag] as const,
+      description:
+        "The group. Its ETag carries the group's version (for If-Match), which changes with every change to it and its members, and a digest of this answer (for If-None-Match: the counts change with the sub-groups too).",
       request: { params: s.groupIdParam },
       responses: { 200: ok(s.result(s.group), "The group"), ...errors, ...conditionalRead },
     }),

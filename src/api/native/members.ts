@@ -5,7 +5,7 @@ import * as hierarchy from "../../core/hierarchy";
 import * as members from "../../core/members";
 import { SCOPES } from "../../core/shared/scopes";
 import * as users from "../../core/users";
-import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
+import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import type { NativeApp } from "./app";
 import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
@@ -108,9 +108,9 @@ export function registerMemberRoutes(app: NativeApp) {
       method: "get",
       path: "/groups/{group_id}/members",
       tags: ["members"],
-      middleware: [read, ifNoneMatch] as const,
+      middleware: [read, ifNoneMatch, viewTag] as const,
       description:
-        "The members' entire user profiles, paged in user-id order. The direct list's ETag is the group's version, which changes with every membership change.",
+        "The members' entire user profiles, paged in user-id order. The direct list's ETag carries the group's version (for If-Match on member changes) and a digest of the page (for If-None-Match: a member's profile may change too).",
       request: { params: s.groupIdParam, query: s.memberListQuery.extend(s.transitiveQuery.shape) },
       responses: {
         200: ok(s.pageResult(z.union([s.member, s.transitiveMember])), "A page of members (transitive: with `direct`)"),

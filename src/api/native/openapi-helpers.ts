@@ -12,6 +12,7 @@ export const errors = {
   401: ok(errorBody, "Missing or invalid token"),
   403: ok(errorBody, "Missing scope"),
   404: ok(errorBody, "Unknown group or user (also another tenant's)"),
+  429: ok(errorBody, "The tenant's (or the API key's) requests for this minute are spent: see Retry-After"),
 };
 /** Writes that take If-Match (a version from the resource's ETag). */
 export const conditionalWrite = {

@@ -6,7 +6,8 @@ import { CoreError } from "./errors";
 
 export const etagOf = (version: number) => `W/"${version}"`;
 
-const TAG = /^(?:W\/)?"(\d{1,15})"$/;
+/** Ours: W/"<version>", or W/"<version>-<digest>" for a read whose body holds more than the row (http/conditional.ts). */
+const TAG = /^(?:W\/)?"(\d{1,15})(?:-[0-9a-f]{1,64})?"$/;
 
 /**
  * The versions an If-Match (or If-None-Match) header names: undefined when it names any
