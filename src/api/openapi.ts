@@ -10,7 +10,7 @@ import { hookRequest } from "./hooks/okta";
 import * as kaizala from "./kaizala/routes";
 import { bulkBody } from "./scim/bulk";
 import * as scim from "./scim/schemas";
-import { seed002Event, seed003Event } from "./tracking/group-call-schemas";
+import { seed002EventDocumented, seed003Event } from "./tracking/group-call-schemas";
 import { anyEvent } from "./tracking/segment";
 
 const TAGS = [
@@ -183,7 +183,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     method: "post",
     path: "/api/group",
     summary: "Record group calls (seed 002)",
-    request: { body: json(z.union([seed002Event, z.array(seed002Event)])) },
+    request: { body: json(z.union([seed002EventDocumented, z.array(seed002EventDocumented)])) },
   });
   op({
     ...a,

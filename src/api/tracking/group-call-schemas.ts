@@ -54,13 +54,31 @@ const enrichment = {
 const optional = <T extends Record<string, z.ZodType>>(shape: T) =>
   Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: z.ZodOptional<T[K]> };
 
-const seed002Traits = z.looseObject({
+const seed002Known = {
   group_type: z.string({ message: "is required (e.g. Account, Team)" }).min(1).max(64),
   name: str.optional(),
   planName: str.optional(),
   domain: str.optional(),
-  ...optional(enrichment),
-});
+};
+
+/** Every documented trait a property: what the OpenAPI document shows. */
+const seed002TraitsDocumented = z.looseObject({ ...seed002Known, ...optional(enrichment) });
+
+// Requests are checked the same way, but the enrichment traits key by key, only those an
+// event carries: an object schema holding all forty looks each of them up in every one of
+// up to 1,000 events.
+const enrichmentSchemas: Record<string, z.ZodType> = enrichment;
+const seed002Traits = z.looseObject(seed002Known).superRefine(
+  (traits, ctx) => {
+    for (const [key, value] of Object.entries(traits)) {
+      const checked = Object.hasOwn(enrichmentSchemas, key) ? enrichmentSchemas[key]!.safeParse(value) : undefined;
+      for (const issue of checked?.error?.issues ?? [])
+        ctx.addIssue({ code: "custom", message: issue.message, path: [key, ...issue.path] });
+    }
+  },
+  // Also with group_type missing, so one answer lists every bad trait.
+  { when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value) },
+);
 
 const address = z.strictObject({
   city: str.optional(),
@@ -98,5 +116,6 @@ const event = <T extends z.ZodType>(traits: T) =>
     });
 
 export const seed002Event = event(seed002Traits);
+export const seed002EventDocumented = event(seed002TraitsDocumented);
 export const seed003Event = event(seed003Traits);
 export type GroupCallEvent = z.infer<typeof seed002Event> | z.infer<typeof seed003Event>;
