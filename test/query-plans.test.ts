@@ -4,6 +4,8 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims/reads";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
+import { membersAmong } from "../src/core/hierarchy/subtree-counts";
+import { addBreaksLimitsSql } from "../src/core/members/rules";
 import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
 import { compileFilter, parseFilter } from "../src/core/scim/filter";
@@ -50,5 +52,12 @@ describe("query plans of hot queries", () => {
     const where = compileFilter(parseFilter('userName eq "Ann.Lee"'), USER_ATTRIBUTES);
     const p = (await plan(sql`SELECT id FROM users WHERE ${and(eq(users.tenantId, "t"), where)}`)).join("\n");
     expect(p).toMatch(/SEARCH users USING INDEX users_user_name_key \(tenant_id=\? AND user_name_key=\?\)/);
+  });
+
+  it("limits checked inside an ingest's batch: by-user and primary-key lookups per joining user, no scan", async () => {
+    const p = (await plan(sql`SELECT ${addBreaksLimitsSql("t", "g", membersAmong("t", "g", JSON.stringify(ids), false))}`)).join("\n");
+    expect(p).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user \(tenant_id=\? AND user_id=\?\)/);
+    expect(p).toMatch(/SEARCH x USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/);
+    expect(p).not.toMatch(/SCAN (m|x|memberships)\b/);
   });
 });

@@ -47,6 +47,22 @@ export class ClaimsQueue {
     if ((await this.storage.getAlarm()) === null) await this.storage.setAlarm(Date.now() + HELD_RECHECK_MS);
   }
 
+  /** The mutation changed fewer users than it held: the others' refresh is dropped. */
+  async keepOnly(userIds: Iterable<string>) {
+    const keep = new Set(userIds);
+    for (const key of this.held) {
+      const entry = await this.storage.get<QueuedRefresh>(key);
+      if (!entry) continue;
+      const left = entry.userIds.filter((u) => keep.has(u));
+      if (left.length === entry.userIds.length) continue;
+      if (left.length > 0) await this.storage.put(key, { ...entry, userIds: left });
+      else {
+        await this.storage.delete(key);
+        this.held.delete(key);
+      }
+    }
+  }
+
   /** The mutation is over (committed or not): its entries go to the alarm now. */
   async release() {
     if (this.held.size === 0) return;

@@ -114,7 +114,12 @@ export class GroupCoordinator extends DurableObject<Env> {
   private journal = (tenantId: string) => (userIds: string[]) => this.claims.hold(tenantId, userIds);
 
   private async meta(c: Caller): Promise<writes.MutationMeta> {
-    return { ...c, seq: await this.reserveSeqs(1), beforeCommit: this.journal(c.tenantId) };
+    return {
+      ...c,
+      seq: await this.reserveSeqs(1),
+      beforeCommit: this.journal(c.tenantId),
+      changedOnly: (users) => this.claims.keepOnly(users),
+    };
   }
 
   private bookmark(): { bookmark?: string } {

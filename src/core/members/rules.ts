@@ -1,6 +1,7 @@
 // The tenant's membership limits, checked by every path that adds members: the single
 // writes (writes.ts) and the group commit (flush.ts), from state each read its own way.
-import type { TenantSettings } from "../config/rules";
+import { type SQL, sql } from "drizzle-orm";
+import { DEFAULT_SETTINGS, type TenantSettings } from "../config/rules";
 import { CoreError } from "../shared/errors";
 
 /** 422 when the group would hold more members than the tenant allows. */
@@ -22,3 +23,18 @@ export function checkGroupsPerUser(full: { user_id: string; n: number }[], setti
     full.slice(0, 20).map((r) => ({ field: "user_ids", message: `user '${r.user_id}' is in ${r.n} groups` })),
   );
 }
+
+/** A limit from the tenant's stored settings, in SQL (absent: the default). */
+const limitSql = (tenantId: string, key: "maxMembersPerGroup" | "maxGroupsPerUser") =>
+  sql`coalesce((SELECT json_extract(settings, ${`$.${key}`}) FROM tenant_config WHERE tenant_id = ${tenantId}), ${DEFAULT_SETTINGS[key]})`;
+
+/**
+ * Both limits as one SQL condition, for a batch that checks them itself (core/shared/preconditions.ts):
+ * true when adding `joining` (SQL selecting the user_ids not yet members) would break one.
+ */
+export const addBreaksLimitsSql = (tenantId: string, groupId: string, joining: SQL) => sql`(
+  (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) + (SELECT count(*) FROM (${joining}))
+    > ${limitSql(tenantId, "maxMembersPerGroup")}
+  OR EXISTS (SELECT 1 FROM (${joining}) u
+             WHERE (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = u.user_id)
+                   >= ${limitSql(tenantId, "maxGroupsPerUser")}))`;

@@ -29,6 +29,11 @@ export interface MutationMeta {
    * the refresh cannot leave a claim stale (coordinator/claims-queue.ts).
    */
   beforeCommit?: (userIds: string[]) => Promise<void>;
+  /**
+   * After a batch whose writer named, before it, more users than it could know would change:
+   * the users it did change (none if it rolled back). The others' refresh is dropped.
+   */
+  changedOnly?: (userIds: string[]) => Promise<void>;
   /** The versions the request's If-Match allows the group to be at; undefined: any. */
   expect?: readonly number[];
 }
@@ -131,6 +136,40 @@ export interface AddResult {
   added_ids: string[];
 }
 
+/**
+ * The statements that add these users (JSON id list) to the group, for a batch: each
+ * statement reads what the ones before it wrote, so the counts are exact whatever raced
+ * the reads before the batch. Statement ADDED_AT of them inserts the memberships.
+ */
+export function addStatements(
+  m: MutationMeta,
+  idsJson: string,
+  role: MemberRole,
+  now: number,
+  displays: Record<string, string> = {},
+): SQL[] {
+  return [
+    ensureUsers(m.tenantId, idsJson, now),
+    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
+    sql`UPDATE groups SET
+                 member_count = member_count + (SELECT count(*) FROM json_each(${idsJson}) j WHERE NOT EXISTS
+                   (SELECT 1 FROM memberships x WHERE x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)),
+                 version = version + 1, updated_at = ${now}
+               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    insertMembers(m, idsJson, role, now),
+    auditStatement(m, "members.add", { user_ids: JSON.parse(idsJson) as string[], role }, now),
+    ...(Object.keys(displays).length === 0
+      ? []
+      : [
+          sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
+          WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
+        ]),
+  ];
+}
+
+/** Which of addStatements' statements inserts the memberships (its changes are the users added). */
+export const ADDED_AT = 3;
+
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(
   db: Db,
@@ -146,30 +185,9 @@ export async function addMembers(
   const fresh = ids.filter((id) => !known.existing.has(id));
   checkMembersPerGroup(m.groupId, known.state.memberCount + fresh.length, known.settings);
   refuseFullUsers(fresh, known);
-  const now = Date.now();
-  const idsJson = JSON.stringify(ids);
   await m.beforeCommit?.(fresh);
-  const results = await batch(db, [
-    ensureUsers(m.tenantId, idsJson, now),
-    // Counted inside the batch, before the insert, so the counts are exact even if a
-    // user's deletion raced the reads above.
-    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
-    sql`UPDATE groups SET
-                 member_count = member_count + (SELECT count(*) FROM json_each(${idsJson}) j WHERE NOT EXISTS
-                   (SELECT 1 FROM memberships x WHERE x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)),
-                 version = version + 1, updated_at = ${now}
-               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
-    insertMembers(m, idsJson, role, now),
-    auditStatement(m, "members.add", { user_ids: ids, role }, now),
-    ...(Object.keys(displays).length === 0
-      ? []
-      : [
-          sql`UPDATE memberships SET display = json_extract(j.value, '$[1]') FROM json_each(${JSON.stringify(Object.entries(displays))}) j
-          WHERE memberships.tenant_id = ${m.tenantId} AND memberships.group_id = ${m.groupId} AND memberships.user_id = json_extract(j.value, '$[0]')`,
-        ]),
-    ...also,
-  ]);
-  const added = changesOf(results, 3);
+  const results = await batch(db, [...addStatements(m, JSON.stringify(ids), role, Date.now(), displays), ...also]);
+  const added = changesOf(results, ADDED_AT);
   return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
 }
 

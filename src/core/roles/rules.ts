@@ -59,6 +59,12 @@ export function checkMayChangeMembers(groupId: string, who: Authority, best: num
   );
 }
 
+/** Rule 2 as an SQL condition, for a batch that checks it itself (core/shared/preconditions.ts): true when it refuses. */
+export const refusesMemberChangeSql = (tenantId: string, groupId: string, who: Authority) =>
+  who.exempt
+    ? sql`0`
+    : sql`(SELECT top IS NOT NULL AND (best IS NULL OR best >= top) FROM (SELECT ${memberRuleLevelsSql(tenantId, groupId, who)}))`;
+
 /** Rule 2: the caller's best role must be higher than every role on the group. */
 export async function assertMayChangeMembers(db: Db, tenantId: string, groupId: string, who: Authority) {
   if (who.exempt) return;

@@ -3,11 +3,14 @@
 // every other change to the group.
 import { sql } from "drizzle-orm";
 import { nameKeyOf, updateGroupRow } from "../groups/writes";
+import { membersAmong } from "../hierarchy/subtree-counts";
 import { subtreeUserIds } from "../hierarchy/writes";
-import { addMembers, auditStatement, type MutationMeta, preAddColumns, preAddOf } from "../members/writes";
-import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../roles/rules";
-import type { Db } from "../shared/context";
+import { addBreaksLimitsSql } from "../members/rules";
+import { addMembers, addStatements, auditStatement, type MutationMeta, preAddColumns, preAddOf } from "../members/writes";
+import { type Authority, checkMayChangeMembers, memberRuleLevelsSql, refusesMemberChangeSql } from "../roles/rules";
+import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation } from "../shared/errors";
+import { abortIf, isAborted } from "../shared/preconditions";
 
 export interface GroupCall {
   /** The event's position in the request, for warnings. */
@@ -112,16 +115,77 @@ async function createGroup(db: Db, m: MutationMeta, name: string | undefined, wa
 /** Traits that also set the group's own fields. */
 const FIELD_TRAITS = ["name", "description", "group_type"];
 
-/** Rule 2 of the role rules is checked here, on the levels the ingest's one read returns. */
+const messageIdsOf = (calls: GroupCall[]) => calls.flatMap((c) => (c.messageId ? [c.messageId] : []));
+
+/** The traits, the messageIds and the audit of an ingest, for its batch after the members. */
+function ingestStatements(m: MutationMeta, calls: GroupCall[], traits: ReturnType<typeof newestTraits>, now: number) {
+  const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
+  return [
+    // Per key, an older event never overwrites a newer value.
+    sql`INSERT INTO group_traits (tenant_id, group_id, key, value, event_at)
+        SELECT ${m.tenantId}, ${m.groupId}, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')
+        FROM json_each(${json(rows)}) j WHERE true
+        ON CONFLICT (tenant_id, group_id, key) DO UPDATE SET value = excluded.value, event_at = excluded.event_at
+        WHERE excluded.event_at >= group_traits.event_at`,
+    sql`INSERT INTO tracking_messages (tenant_id, message_id, received_at)
+        SELECT ${m.tenantId}, value, ${now} FROM json_each(${json(messageIdsOf(calls))}) WHERE true
+        ON CONFLICT DO NOTHING`,
+    auditStatement(m, "tracking.group", { events: calls.length }, now),
+  ];
+}
+
+/** Whether a stored field trait (a string) differs from the group's field it sets: applyFieldTraits would have work to do. */
+const fieldTraitsDifferSql = (m: MutationMeta) => sql`EXISTS (
+  SELECT 1 FROM group_traits t CROSS JOIN groups g ON g.tenant_id = t.tenant_id AND g.id = t.group_id
+  WHERE t.tenant_id = ${m.tenantId} AND t.group_id = ${m.groupId} AND t.key IN ('name', 'description', 'group_type')
+    AND json_type(t.value) = 'text'
+    AND json_extract(t.value, '$') IS NOT (CASE t.key WHEN 'name' THEN g.name WHEN 'description' THEN g.description ELSE g.type END))`;
+
+/**
+ * The usual ingest, in one round trip: the group exists, no event was applied before, the
+ * role rules and limits allow the adds, and the field traits leave the group's fields as they
+ * are. The batch checks all of it itself (core/shared/preconditions.ts); undefined, with
+ * nothing changed, when any of it did not hold.
+ */
+async function ingestIntoKnownGroup(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome | undefined> {
+  const calls = freshCalls(all, new Set());
+  const users = json([...new Set(calls.map((c) => c.userId))]);
+  const traits = newestTraits(calls);
+  const joining = membersAmong(m.tenantId, m.groupId, users, false);
+  const now = Date.now();
+  // Who joins is known only once the batch has run: every user is queued, the others dropped after.
+  await m.beforeCommit?.(JSON.parse(users) as string[]);
+  try {
+    const results = await batch(db, [
+      abortIf(sql`NOT EXISTS (SELECT 1 FROM groups WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId})
+        OR EXISTS (SELECT 1 FROM json_each(${json(messageIdsOf(calls))}) j
+                   CROSS JOIN tracking_messages t ON t.tenant_id = ${m.tenantId} AND t.message_id = j.value)
+        OR ${refusesMemberChangeSql(m.tenantId, m.groupId, who)}
+        OR ${addBreaksLimitsSql(m.tenantId, m.groupId, joining)}`),
+      sql`SELECT json_group_array(user_id) AS ids FROM (${joining})`,
+      ...addStatements(m, users, "member", now),
+      ...ingestStatements(m, calls, traits, now),
+      ...(FIELD_TRAITS.some((k) => traits.has(k)) ? [abortIf(fieldTraitsDifferSql(m))] : []),
+    ]);
+    const joined = JSON.parse((results[1]!.results[0] as { ids: string }).ids) as string[];
+    await m.changedOnly?.(joined);
+    return { applied: calls.length, duplicates: all.length - calls.length, warnings: [], refresh: joined };
+  } catch (e) {
+    if (!isAborted(e)) throw e;
+    await m.changedOnly?.([]);
+    return undefined;
+  }
+}
+
+/** Rule 2 of the role rules is checked in the batch or, on the careful path, on the levels its one read returns. */
 export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome> {
+  return (await ingestIntoKnownGroup(db, m, who, all)) ?? (await ingestCarefully(db, m, who, all));
+}
+
+/** Read first, then write: creates a missing group, skips events applied before, explains a refusal, applies the field traits. */
+async function ingestCarefully(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome> {
   const userIds = [...new Set(all.map((c) => c.userId))];
-  const state = await readState(
-    db,
-    m,
-    who,
-    all.flatMap((c) => (c.messageId ? [c.messageId] : [])),
-    userIds,
-  );
+  const state = await readState(db, m, who, messageIdsOf(all), userIds);
   const calls = freshCalls(all, state.seen);
   const warnings: IngestOutcome["warnings"] = [];
   if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
@@ -131,22 +195,11 @@ export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, 
   const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
   const fresh = [...new Set(calls.map((c) => c.userId))];
-  const now = Date.now();
-  const rows = [...traits].map(([key, t]) => [key, json(t.value), t.at]);
   const setsFields = FIELD_TRAITS.some((k) => traits.has(k));
   // The read covered every user of the request (a retry's duplicates only shrink the list);
   // the members, traits, messageIds and audit are one batch: applied whole or not at all.
   const { added_ids, also: results } = await addMembers(db, m, fresh, "member", {}, state.pre, [
-    // Per key, an older event never overwrites a newer value.
-    sql`INSERT INTO group_traits (tenant_id, group_id, key, value, event_at)
-        SELECT ${m.tenantId}, ${m.groupId}, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')
-        FROM json_each(${json(rows)}) j WHERE true
-        ON CONFLICT (tenant_id, group_id, key) DO UPDATE SET value = excluded.value, event_at = excluded.event_at
-        WHERE excluded.event_at >= group_traits.event_at`,
-    sql`INSERT INTO tracking_messages (tenant_id, message_id, received_at)
-        SELECT ${m.tenantId}, value, ${now} FROM json_each(${json(calls.flatMap((c) => (c.messageId ? [c.messageId] : [])))}) WHERE true
-        ON CONFLICT DO NOTHING`,
-    auditStatement(m, "tracking.group", { events: calls.length }, now),
+    ...ingestStatements(m, calls, traits, Date.now()),
     sql`SELECT key, value FROM group_traits WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND key IN ('name', 'description', 'group_type')`,
   ]);
   const stored = (results[3]?.results ?? []) as { key: string; value: string }[];
