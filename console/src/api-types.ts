@@ -1216,7 +1216,10 @@ export interface operations {
                 /** @description name prefix, case-insensitive */
                 search?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1284,7 +1287,12 @@ export interface operations {
     postV1Groups: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1364,7 +1372,12 @@ export interface operations {
     getV1GroupsByGroupId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1440,7 +1453,14 @@ export interface operations {
     putV1GroupsByGroupId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1531,7 +1551,14 @@ export interface operations {
     deleteV1GroupsByGroupId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1605,7 +1632,14 @@ export interface operations {
     patchV1GroupsByGroupId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1696,7 +1730,10 @@ export interface operations {
     getV1GroupsByGroupIdTraits: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1775,7 +1812,10 @@ export interface operations {
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1845,7 +1885,10 @@ export interface operations {
     getV1GroupsByGroupIdClaimsStatus: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -1925,7 +1968,12 @@ export interface operations {
                 /** @description true: include users (or groups) held through the hierarchy, each once */
                 transitive?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -2002,7 +2050,14 @@ export interface operations {
     putV1GroupsByGroupIdMembers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -2097,7 +2152,14 @@ export interface operations {
     postV1GroupsByGroupIdMembers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -2191,7 +2253,14 @@ export interface operations {
     deleteV1GroupsByGroupIdMembers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -2276,7 +2345,14 @@ export interface operations {
     deleteV1GroupsByGroupIdMembersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
                 user_id: string;
@@ -2351,7 +2427,14 @@ export interface operations {
     patchV1GroupsByGroupIdMembersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
                 user_id: string;
@@ -2437,7 +2520,10 @@ export interface operations {
                 /** @description true: include users (or groups) held through the hierarchy, each once */
                 transitive?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2507,7 +2593,10 @@ export interface operations {
     getV1UsersByUserIdClaims: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2576,7 +2665,12 @@ export interface operations {
     getV1UsersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2652,7 +2746,14 @@ export interface operations {
     putV1UsersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2754,7 +2855,14 @@ export interface operations {
     deleteV1UsersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2828,7 +2936,14 @@ export interface operations {
     patchV1UsersByUserId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -2919,7 +3034,12 @@ export interface operations {
     getV1Config: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2993,7 +3113,14 @@ export interface operations {
     patchV1Config: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3073,7 +3200,10 @@ export interface operations {
     getV1Roles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3140,7 +3270,12 @@ export interface operations {
     postV1Roles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3220,7 +3355,12 @@ export interface operations {
     getV1RolesByRoleId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 role_id: string;
             };
@@ -3296,7 +3436,14 @@ export interface operations {
     deleteV1RolesByRoleId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 role_id: string;
             };
@@ -3370,7 +3517,14 @@ export interface operations {
     patchV1RolesByRoleId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 role_id: string;
             };
@@ -3461,7 +3615,10 @@ export interface operations {
     getV1GroupsByGroupIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -3530,7 +3687,14 @@ export interface operations {
     postV1GroupsByGroupIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -3615,7 +3779,14 @@ export interface operations {
     deleteV1GroupsByGroupIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -3700,7 +3871,10 @@ export interface operations {
     getV1UsersByUserIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -3769,7 +3943,12 @@ export interface operations {
     postV1UsersByUserIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -3845,7 +4024,12 @@ export interface operations {
     deleteV1UsersByUserIdRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -3921,7 +4105,10 @@ export interface operations {
     getV1GroupsByGroupIdChildren: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -3990,7 +4177,12 @@ export interface operations {
     postV1GroupsByGroupIdChildren: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -4084,7 +4276,12 @@ export interface operations {
     deleteV1GroupsByGroupIdChildren: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -4160,7 +4357,10 @@ export interface operations {
     getV1GroupsByGroupIdParents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 group_id: string;
             };
@@ -4229,7 +4429,10 @@ export interface operations {
     getV1ApiKeys: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4296,7 +4499,10 @@ export interface operations {
     postV1ApiKeys: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4376,7 +4582,12 @@ export interface operations {
     deleteV1ApiKeysByKeyId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 key_id: string;
             };
@@ -4448,6 +4659,10 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4464,6 +4679,13 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+            /** @description If-None-Match names the current tag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input, in the surface's error format */
             400: {
@@ -4506,6 +4728,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4584,6 +4812,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getResourcesGroupsV1: {
@@ -4592,6 +4831,8 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4650,6 +4891,10 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4728,6 +4973,10 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4792,6 +5041,10 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 id: string;
@@ -4810,6 +5063,13 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+            /** @description If-None-Match names the current tag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input, in the surface's error format */
             400: {
@@ -4863,6 +5123,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 id: string;
@@ -4926,6 +5192,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     patchResourcesGroupsV1ById: {
@@ -4934,6 +5211,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 id: string;
@@ -5006,6 +5289,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postResourcesGroupsV1ByGroupIdRoles: {
@@ -5014,6 +5308,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 groupId: string;
@@ -5074,6 +5374,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5091,6 +5402,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 groupId: string;
@@ -5160,6 +5477,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postResourcesGroupsV1ByGroupIdUsers: {
@@ -5168,6 +5496,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 groupId: string;
@@ -5228,6 +5562,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5245,6 +5590,12 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path: {
                 groupId: string;
@@ -5305,6 +5656,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description If-Match names another version: nothing changed (ETag: the current one) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5328,6 +5690,8 @@ export interface operations {
             header?: {
                 /** @description a vendor token's tenant */
                 "frontegg-tenant-id"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
             };
             path?: never;
             cookie?: never;
@@ -5386,7 +5750,10 @@ export interface operations {
                 showDetail?: "true" | "false" | "True" | "False";
                 fetchAllGroups?: "true" | "false" | "True" | "False";
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5441,7 +5808,12 @@ export interface operations {
     postKaizalaV1Groups: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409. */
+                "Idempotency-Key"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5509,7 +5881,12 @@ export interface operations {
                 showDetail?: "true" | "false" | "True" | "False";
                 fetchAllGroups?: "true" | "false" | "True" | "False";
             };
-            header?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 groupId: string;
             };
@@ -5527,6 +5904,13 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+            /** @description If-None-Match names the current tag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input, in the surface's error format */
             400: {
@@ -5577,7 +5961,10 @@ export interface operations {
     postApiGroup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5758,7 +6145,10 @@ export interface operations {
     postGroup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5883,7 +6273,10 @@ export interface operations {
     postV1Batch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5995,7 +6388,10 @@ export interface operations {
     postV1Group: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6103,7 +6499,10 @@ export interface operations {
     postV1Identify: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6211,7 +6610,10 @@ export interface operations {
     postV1Track: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6319,7 +6721,10 @@ export interface operations {
     postV1Page: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6427,7 +6832,10 @@ export interface operations {
     postV1Screen: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6535,7 +6943,10 @@ export interface operations {
     postV1Alias: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6643,7 +7054,10 @@ export interface operations {
     getScimV2ServiceProviderConfig: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6698,7 +7112,10 @@ export interface operations {
     getScimV2ServiceConfiguration: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6753,7 +7170,10 @@ export interface operations {
     getScimV2Schemas: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6808,7 +7228,10 @@ export interface operations {
     getScimV2ResourceTypes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6869,7 +7292,10 @@ export interface operations {
                 attributes?: string;
                 excludedAttributes?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6924,7 +7350,10 @@ export interface operations {
     postScimV2Users: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7028,7 +7457,10 @@ export interface operations {
                 attributes?: string;
                 excludedAttributes?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7096,7 +7528,12 @@ export interface operations {
     putScimV2UsersById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7199,7 +7636,12 @@ export interface operations {
     deleteScimV2UsersById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7269,12 +7711,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match does not match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     patchScimV2UsersById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7358,6 +7816,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match does not match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2Groups: {
@@ -7369,7 +7838,10 @@ export interface operations {
                 attributes?: string;
                 excludedAttributes?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7424,7 +7896,10 @@ export interface operations {
     postScimV2Groups: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7526,7 +8001,10 @@ export interface operations {
                 attributes?: string;
                 excludedAttributes?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7594,7 +8072,12 @@ export interface operations {
     putScimV2GroupsById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7695,7 +8178,12 @@ export interface operations {
     deleteScimV2GroupsById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7765,12 +8253,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match does not match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     patchScimV2GroupsById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes. */
+                "If-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7854,12 +8358,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description If-Match does not match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postScimV2Bulk: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7931,7 +8449,10 @@ export interface operations {
     postHooksOktaToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };

@@ -94,14 +94,17 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
   };
   const f = { tags: ["seed-001"], parameters: [tenantHeader] };
   const fid = (name: string) => [tenantHeader, ...pathOf(name)];
-  op({ ...f, method: "get", path: "/resources/groups/v1/config", summary: "Read the groups configuration" });
+  // If-Match (412) and If-None-Match (304) where the route honours them; describeHeaders adds the headers.
+  const conditional = { 412: answer("If-Match names another version: nothing changed (ETag: the current one)") };
+  const cached = { 304: { description: "If-None-Match names the current tag" } };
+  op({ ...f, method: "get", path: "/resources/groups/v1/config", summary: "Read the groups configuration", responses: cached });
   op({
     ...f,
     method: "post",
     path: "/resources/groups/v1/config",
     summary: "Change the groups configuration",
     request: { body: json(frontegg.configBody) },
-    responses: { 201: answer("The configuration") },
+    responses: { 201: answer("The configuration"), ...conditional },
   });
   op({ ...f, method: "get", path: "/resources/groups/v1", summary: "List every group with its roles and users" });
   op({
@@ -119,7 +122,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     summary: "Get groups by id",
     request: { body: json(frontegg.bulkGetBody) },
   });
-  op({ ...f, method: "get", path: "/resources/groups/v1/{id}", summary: "Get a group", parameters: fid("id") });
+  op({ ...f, method: "get", path: "/resources/groups/v1/{id}", summary: "Get a group", parameters: fid("id"), responses: cached });
   op({
     ...f,
     method: "patch",
@@ -127,8 +130,16 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     summary: "Update a group",
     parameters: fid("id"),
     request: { body: json(frontegg.updateGroupBody) },
+    responses: conditional,
   });
-  op({ ...f, method: "delete", path: "/resources/groups/v1/{id}", summary: "Delete a group", parameters: fid("id") });
+  op({
+    ...f,
+    method: "delete",
+    path: "/resources/groups/v1/{id}",
+    summary: "Delete a group",
+    parameters: fid("id"),
+    responses: conditional,
+  });
   for (const [method, verb] of [
     ["post", "Assign"],
     ["delete", "Remove"],
@@ -140,6 +151,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
       summary: `${verb} roles of a group`,
       parameters: fid("groupId"),
       request: { body: json(frontegg.roleIdsBody) },
+      responses: conditional,
     });
     op({
       ...f,
@@ -148,6 +160,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
       summary: `${verb === "Assign" ? "Add" : "Remove"} users of a group`,
       parameters: fid("groupId"),
       request: { body: json(frontegg.userIdsBody) },
+      responses: conditional,
     });
   }
   op({
@@ -174,6 +187,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     path: "/kaizala/v1/groups/{groupId}",
     summary: "Get a group the caller may see",
     parameters: [...pathOf("groupId"), ...queryOf(kaizala.listQuery)],
+    responses: cached,
   });
 
   // Analytics: seeds 002 and 003, and the Segment HTTP API.
@@ -251,7 +265,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
       summary: `Patch a ${one}`,
       parameters: pathOf("id"),
       request: { body: json(scim.patchBody) },
-      responses: { 204: { description: "Patched" } },
+      responses: { 204: { description: "Patched" }, 412: answer("If-Match does not match") },
     });
     op({
       ...s,
@@ -259,7 +273,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
       path: `/scim/v2/${kind}/{id}`,
       summary: `Delete a ${one}`,
       parameters: pathOf("id"),
-      responses: { 204: { description: "Deleted" } },
+      responses: { 204: { description: "Deleted" }, 412: answer("If-Match does not match") },
     });
   }
   op({ ...s, method: "post", path: "/scim/v2/Bulk", summary: "Run SCIM operations in bulk", request: { body: json(bulkBody) } });
@@ -289,24 +303,75 @@ function completeOperations<T extends { paths?: object }>(doc: T): T {
   return doc;
 }
 
+const header = (name: string, description: string) => ({
+  name,
+  in: "header" as const,
+  required: false,
+  schema: { type: "string" },
+  description,
+});
+const HEADERS = {
+  bookmark: header(
+    "x-d1-bookmark",
+    "The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own.",
+  ),
+  ifMatch: header("If-Match", "Apply only if the resource is still at this entity tag (from ETag); else 412 and nothing changes."),
+  ifNoneMatch: header("If-None-Match", "Answer 304 without a body if the resource is still at this entity tag."),
+  idempotencyKey: header(
+    "Idempotency-Key",
+    "A key of the caller's choice (1-255 visible ASCII characters): a retry with the same key and the same request gets the first answer, kept 24 h, with Idempotent-Replayed: true, and is not applied again; the same key on a different request is 422 key_reused; a retry while the first still runs waits up to 5 s, then 409.",
+  ),
+};
+/** The surfaces whose writes take Idempotency-Key (not analytics, SCIM or hooks). */
+const IDEMPOTENT_TAGS = new Set([
+  "groups",
+  "members",
+  "users",
+  "hierarchy",
+  "roles",
+  "config",
+  "api keys",
+  "seed-001",
+  "conversation-groups",
+]);
+
+/** The request headers the middleware of every route reads, declared on the operations that honour them. */
+function describeHeaders<T extends { paths?: object }>(doc: T): T {
+  type Operation = { tags?: string[]; parameters?: object[]; responses?: Record<string, unknown> };
+  for (const [p, ops] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, Operation>>)) {
+    for (const [method, o] of Object.entries(ops)) {
+      const add = (h: object) => (o.parameters = [...(o.parameters ?? []), h]);
+      if (o.responses?.["412"]) add(HEADERS.ifMatch);
+      if (o.responses?.["304"]) add(HEADERS.ifNoneMatch);
+      // A new API key's secret is shown once, so its creation keeps no answer to replay.
+      const keepsAnswer = !(method === "post" && p === "/v1/api-keys");
+      if (method !== "get" && keepsAnswer && o.tags?.some((t) => IDEMPOTENT_TAGS.has(t))) add(HEADERS.idempotencyKey);
+      add(HEADERS.bookmark);
+    }
+  }
+  return doc;
+}
+
 // OpenAPI 3.1's SPDX identifier (the generator's types know only 3.0's fields).
 const license = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
 
 export function describeApi(app: OpenAPIHono<AppEnv>) {
   registerAll(app);
-  const document = completeOperations(
-    app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "edge-groups",
-        version: "0.1.0",
-        description: "Multi-tenant user groups at the edge: every surface over one core.",
-        license,
-      },
-      servers: [{ url: "/", description: "This deployment" }],
-      tags: TAGS,
-      security: [{ bearer: [] }],
-    }),
+  const document = describeHeaders(
+    completeOperations(
+      app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "edge-groups",
+          version: "0.1.0",
+          description: "Multi-tenant user groups at the edge: every surface over one core.",
+          license,
+        },
+        servers: [{ url: "/", description: "This deployment" }],
+        tags: TAGS,
+        security: [{ bearer: [] }],
+      }),
+    ),
   );
   // Built once: the routes are fixed when the app is built.
   app.get("/openapi.json", (c) => c.json(document));
