@@ -2,8 +2,9 @@
 // route added later is covered without editing this file. For each route:
 // - no credential → 401;
 // - another tenant's admin JWT and admin API key (with and without headers naming the
-//   victim) → the victim's data unchanged and never in the answer; a route that names a
-//   victim's resource by id → 403 or 404;
+//   victim, and with the victim's own If-Match / If-None-Match tag, Idempotency-Key and
+//   D1 bookmark) → the victim's data unchanged and never in the answer; a route that names
+//   a victim's resource by id → 403 or 404;
 // - a vendor token on a surface that cannot name a tenant → refused;
 // - a credential of the victim without the route's scope → 403.
 import { beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +31,8 @@ interface Victim {
   scimUser: string;
   role: string;
   key: string;
+  /** What the victim's own requests carried or got back, sent by the attacker. */
+  carried: Record<string, string>;
 }
 let victim: Victim;
 
@@ -201,7 +204,22 @@ beforeAll(async () => {
   ).json.id;
   const key = (await admin.post("/v1/api-keys", { name: `${MARK} key`, scopes: ["groups:read"] })).json.result.key_id;
   await admin.get(`/v1/users/victim-user/claims`);
-  victim = { admin, group, child, user: "victim-user", scimUser, role, key };
+  victim = { admin, group, child, user: "victim-user", scimUser, role, key, carried: {} };
+  // A keyed write with the very body the attacker will send to the same route: only the key's owner may replay it.
+  const idempotencyKey = `${MARK}-key`;
+  const keyed = await call("POST", "/v1/groups", {
+    token: admin.token,
+    body: body("POST /v1/groups"),
+    headers: { "idempotency-key": idempotencyKey },
+  });
+  expect(keyed.status, keyed.text).toBe(201);
+  const read = await admin.get(`/v1/groups/${group}`);
+  victim.carried = {
+    "if-match": read.headers.get("etag")!,
+    "if-none-match": read.headers.get("etag")!,
+    "idempotency-key": idempotencyKey,
+    "x-d1-bookmark": read.headers.get("x-d1-bookmark") ?? "",
+  };
   for (const v of Object.values(victim)) expect(v).toBeTruthy();
 
   // Let the victim's claims refreshes finish, so the snapshot is settled.
@@ -243,14 +261,19 @@ describe("every route of every surface keeps tenants apart", () => {
         ["admin JWT", attacker.jwt],
         ["admin API key", attacker.key],
       ] as const) {
-        for (const headers of [{}, NAMING_VICTIM()]) {
+        for (const [how, headers] of [
+          ["", {}],
+          [", naming the victim", NAMING_VICTIM()],
+          [", with the victim's tag, key and bookmark", victim.carried],
+        ] as const) {
           const res = await send(route, credential, headers);
-          const where = `${route.key} (${who}${Object.keys(headers).length ? ", naming the victim" : ""}): ${res.status} ${res.text.slice(0, 300)}`;
+          const where = `${route.key} (${who}${how}): ${res.status} ${res.text.slice(0, 300)}`;
+          expect(res.headers.get("idempotent-replayed"), where).toBeNull();
           expect(res.status, where).toBeLessThan(500);
           expect(res.text, where).not.toContain(MARK);
           const namesVictimResource = route.path.includes(":") && !CREATES_BY_ID.has(route.key);
           if (namesVictimResource) expect([403, 404], where).toContain(res.status);
-          if (route.path.startsWith("/resources/groups") && Object.keys(headers).length) expect(res.status, where).toBe(403);
+          if (route.path.startsWith("/resources/groups") && how === ", naming the victim") expect(res.status, where).toBe(403);
           expect(await snapshot(victim.admin.tenant), where).toBe(before);
         }
       }
