@@ -24,7 +24,7 @@ describe("group coordinator", () => {
     for (const r of responses) expect(r.status).toBe(200);
 
     const log = await env.DB.prepare(
-      "SELECT action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? ORDER BY seq",
+      "SELECT action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
     )
       .bind(api.tenant, g)
       .all<{ action: string; seq: number; detail: string }>();

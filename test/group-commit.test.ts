@@ -85,7 +85,7 @@ describe("group commit gives exactly the serial outcome", () => {
 
       const log = (
         await env.DB.prepare(
-          "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? ORDER BY seq",
+          "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
         )
           .bind(t, g)
           .all<{ actor: string; action: string; seq: number; detail: string }>()
@@ -170,7 +170,9 @@ describe("group commit gives exactly the serial outcome", () => {
     );
     const bySub = new Map(callers.map((c, i) => [c.sub, { caller: c, answer: answers[i]! }]));
     const log = (
-      await env.DB.prepare("SELECT actor, seq FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? ORDER BY seq")
+      await env.DB.prepare(
+        "SELECT actor, seq FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+      )
         .bind(admin.tenant, g)
         .all<{ actor: string; seq: number }>()
     ).results;

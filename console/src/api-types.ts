@@ -424,6 +424,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's changes in the order they landed, from every surface: resume with after=next_cursor.
+         * @description The tenant's changes in the order they landed, from every surface: resume with after=next_cursor. Needs scope events:read or admin.
+         */
+        get: operations["getV1Events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/resources/groups/v1/config": {
         parameters: {
             query?: never;
@@ -1193,9 +1213,26 @@ export interface components {
          */
         CreateApiKey: {
             name: string;
-            scopes: ("groups:read" | "groups:write" | "claims:read" | "scim" | "hooks" | "admin" | "group_api" | "telemetry_apis")[];
+            scopes: ("groups:read" | "groups:write" | "claims:read" | "scim" | "hooks" | "events:read" | "admin" | "group_api" | "telemetry_apis")[];
             /** @description epoch seconds; absent: the key does not expire */
             expires_at?: number;
+        };
+        ChangeEvent: {
+            id: string;
+            cursor: string;
+            /** @enum {string} */
+            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed";
+            occurred_at: string;
+            actor: string | null;
+            /** @description the surface or mechanism: native, seed-001, conversation-groups, scim, analytics */
+            source: string | null;
+            group_id: string | null;
+            user_ids?: string[];
+            before?: unknown;
+            after?: unknown;
+            detail: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -4603,6 +4640,90 @@ export interface operations {
                 content: {
                     "application/json": {
                         result: components["schemas"]["ApiKey"];
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Events: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of an earlier answer (or an event's cursor); none: from the oldest event kept */
+                after?: string;
+                /** @description 1-1000, default 100 */
+                limit?: number;
+                /** @description comma-separated event types */
+                types?: string;
+                /** @description only events about this group (also as a linked or unlinked child) */
+                group_id?: string;
+                /** @description only events naming this user */
+                user_id?: string;
+            };
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["ChangeEvent"][];
+                        /** @description where to resume (send as after); set even when nothing new came */
+                        next_cursor: string;
+                        has_more: boolean;
                     };
                 };
             };

@@ -49,6 +49,7 @@ export function callerOf(scope: Scope, groupId: string, source = "api"): Caller 
     source,
     authority: authorityOf(scope.principal),
     ...(scope.expect ? { expect: [...scope.expect] } : {}),
+    ...(scope.surface ? { surface: scope.surface } : {}),
   };
 }
 

@@ -26,6 +26,8 @@ export interface Caller {
   authority: Authority;
   /** The versions If-Match allows the group to be at when this change applies; undefined: any. */
   expect?: number[];
+  /** The public surface the change came through (see Scope.surface). */
+  surface?: string;
 }
 
 interface Waiting extends QueuedChange {
@@ -84,7 +86,16 @@ export class GroupCoordinator extends DurableObject<Env> {
         this.open = flush;
         void this.chain(() => this.flush(c, flush.waiting));
       }
-      this.open.waiting.push({ change, actor: c.actor, source: c.source, authority: c.authority, expect: c.expect, resolve, reject });
+      this.open.waiting.push({
+        change,
+        actor: c.actor,
+        source: c.source,
+        surface: c.surface,
+        authority: c.authority,
+        expect: c.expect,
+        resolve,
+        reject,
+      });
       this.open.ids += size;
     }) as Promise<Outcome<T>>;
   }
@@ -170,7 +181,7 @@ export class GroupCoordinator extends DurableObject<Env> {
       // A new name reaches the claims of its members and of everyone who inherits the group.
       const { row } = await updateGroupRow(
         this.db,
-        c.tenantId,
+        c,
         c.groupId,
         patch,
         async () => this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])),

@@ -178,22 +178,32 @@ export const trackingMessages = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.messageId] }), index("tracking_messages_received_at").on(t.receivedAt)],
 );
 
-// What changed, by whom, in the order it was applied. Member mutations carry the
-// coordinator's sequence number for their group.
+// What changed, by whom, in the order it was applied: the audit trail and the change
+// stream (GET /v1/events) are this one table. Each row is written in the same D1 batch as
+// its change. cursor only grows (AUTOINCREMENT never reuses a value), so a reader resumes
+// after the last one it saw; member mutations also carry the coordinator's sequence number
+// for their group.
 export const auditLog = sqliteTable(
   "audit_log",
   {
+    cursor: integer("cursor").primaryKey({ autoIncrement: true }),
     tenantId: text("tenant_id").notNull(),
     id: text("id").notNull(),
     at: integer("at").notNull(),
     actor: text("actor"),
+    /** The surface or mechanism that made the change: api, seed-001, conversation-groups, scim, tracking, ... */
+    source: text("source"),
     action: text("action").notNull(),
     targetType: text("target_type").notNull(),
     targetId: text("target_id").notNull(),
     seq: integer("seq"),
     detail: text("detail").notNull().default("{}"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq)],
+  (t) => [
+    uniqueIndex("audit_log_id").on(t.tenantId, t.id),
+    index("audit_log_feed").on(t.tenantId, t.cursor),
+    index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq),
+  ],
 );
 
 // Long-lived per-tenant credentials (SCIM tokens, analytics write keys, ops scripts).

@@ -8,6 +8,7 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes, routePath } from "hono/route";
 import type { Env } from "../env";
 import type { AppEnv } from "./app-env";
+import { surfaceOf } from "./surface";
 import { watchedEnv } from "./watched-bindings";
 
 export interface Calls {
@@ -18,27 +19,6 @@ export interface Calls {
 
 /** The bindings, counting each D1 statement run, KV call and Durable Object call into `calls`. */
 export const countedEnv = (env: Env, calls: Calls): Env => watchedEnv(env, { call: (kind) => calls[kind]++ });
-
-const ANALYTICS = new Set([
-  "/api/group",
-  "/group",
-  "/v1/batch",
-  "/v1/group",
-  "/v1/identify",
-  "/v1/track",
-  "/v1/page",
-  "/v1/screen",
-  "/v1/alias",
-]);
-const SURFACES: [string, string][] = [
-  ["/scim/", "scim"],
-  ["/resources/groups/", "seed-001"],
-  ["/kaizala/", "conversation-groups"],
-  ["/hooks/", "hooks"],
-  ["/v1/", "native"],
-];
-const surfaceOf = (path: string) =>
-  ANALYTICS.has(path.replace(/\/$/, "")) ? "analytics" : (SURFACES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? "other");
 
 /** The route pattern of the request's handler, even when a middleware before it ended the request (catch-alls and middleware end in "*"). */
 const handlerRoute = (c: Context<AppEnv>) =>

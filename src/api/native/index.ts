@@ -1,6 +1,7 @@
 import { registerApiKeyRoutes } from "./api-keys";
 import { nativeApp, rejectUnknownRoutes } from "./app";
 import { registerConfigRoutes } from "./config";
+import { registerEventRoutes } from "./events";
 import { registerGroupRoutes } from "./groups";
 import { registerHierarchyRoutes } from "./hierarchy";
 import { registerMemberRoutes } from "./members";
@@ -17,6 +18,7 @@ export function nativeRoutes() {
   registerRoleRoutes(app);
   registerHierarchyRoutes(app);
   registerApiKeyRoutes(app);
+  registerEventRoutes(app);
   rejectUnknownRoutes(app);
   return app;
 }

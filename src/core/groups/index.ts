@@ -2,11 +2,12 @@ import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
 import { pendingClaimWrites } from "../../coordinator/claims-writers";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { groups } from "../../db/schema";
-import type { Scope } from "../shared/context";
+import { batch, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
-import { type GroupPatch, type GroupRow, nameClash, nameKeyOf } from "./writes";
+import { rowOf } from "../shared/rows";
+import { type GroupPatch, type GroupRow, groupCreatedEvent, nameClash, nameKeyOf } from "./writes";
 
 export type { GroupView } from "./reads";
 // What surfaces use of the domain code, through this entry point.
@@ -20,12 +21,13 @@ export interface NewGroup extends GroupPatch {
 
 export async function createGroup(scope: Scope, input: NewGroup): Promise<GroupRow> {
   const now = Date.now();
+  const id = input.id ?? newId();
   try {
-    const row = await scope.db
+    const insert = scope.db
       .insert(groups)
       .values({
         tenantId: scope.tenantId,
-        id: input.id ?? newId(),
+        id,
         name: input.name,
         nameKey: nameKeyOf(input.name),
         description: input.description ?? "",
@@ -38,9 +40,12 @@ export async function createGroup(scope: Scope, input: NewGroup): Promise<GroupR
         createdAt: now,
         updatedAt: now,
       })
-      .returning()
-      .get();
-    return row;
+      .returning();
+    const [inserted] = await batch(scope.db, [
+      insert.getSQL(),
+      groupCreatedEvent(scope, id, now, { ...input, type: input.type ?? "Group" }),
+    ]);
+    return rowOf(groups, inserted!.results[0] as Record<string, unknown>);
   } catch (e) {
     if (isUniqueViolation(e, "name_key")) throw nameClash(input.name);
     if (isUniqueViolation(e)) throw new CoreError("conflict", `a group with id '${input.id}' already exists`);

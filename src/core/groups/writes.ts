@@ -2,8 +2,10 @@
 // and the claims refresh it needs are ordered with the group's other mutations.
 import { and, eq, sql } from "drizzle-orm";
 import { groups } from "../../db/schema";
-import type { Db } from "../shared/context";
+import { type EventOrigin, eventStatement } from "../events/writes";
+import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { rowOf } from "../shared/rows";
 import { checkVersion, staleVersion } from "../shared/versions";
 
 export type GroupRow = typeof groups.$inferSelect;
@@ -23,18 +25,33 @@ export const nameKeyOf = (name: string) => name.normalize("NFC").toLowerCase();
 export const nameClash = (name: string) =>
   new CoreError("conflict", `a group named '${name}' already exists`, [{ field: "name", message: "must be unique (case-insensitive)" }]);
 
+/** The fields a group's events show before and after a change. */
+const SHOWN = ["name", "description", "type", "customData", "externalId", "color", "welcomeMessage"] as const;
+const shown = (fields: Partial<Record<(typeof SHOWN)[number], unknown>>) =>
+  Object.fromEntries(
+    SHOWN.filter((k) => fields[k] !== undefined).map((k) => [
+      k,
+      k === "customData" && typeof fields[k] === "string" ? JSON.parse(fields[k]) : fields[k],
+    ]),
+  );
+
+/** The event of a group's creation, for the batch that inserts it. */
+export const groupCreatedEvent = (o: EventOrigin, groupId: string, at: number, fields: GroupPatch) =>
+  eventStatement(o, "group.create", { type: "group", id: groupId }, { after: shown(fields) }, at);
+
 /**
  * beforeRename: called before a write that changes the name (its holders' claims change).
  * expect: the versions If-Match allows; the write applies only to the version it checked.
  */
 export async function updateGroupRow(
   db: Db,
-  tenantId: string,
+  origin: EventOrigin,
   groupId: string,
   patch: GroupPatch,
   beforeRename?: () => Promise<void>,
   expect?: readonly number[],
 ) {
+  const tenantId = origin.tenantId;
   const where = and(eq(groups.tenantId, tenantId), eq(groups.id, groupId));
   const before = await db.select().from(groups).where(where).get();
   if (!before) throw notFound("group", groupId);
@@ -48,15 +65,25 @@ export async function updateGroupRow(
   if (patch.externalId !== undefined) set.externalId = patch.externalId;
   if (patch.color !== undefined) set.color = patch.color;
   if (patch.welcomeMessage !== undefined) set.welcomeMessage = patch.welcomeMessage;
+  const now = Date.now();
+  const patched = Object.keys(patch).filter((k) => patch[k as keyof GroupPatch] !== undefined) as (keyof GroupPatch)[];
+  const change = {
+    before: shown(Object.fromEntries(patched.map((k) => [k, before[k]]))),
+    after: shown(Object.fromEntries(patched.map((k) => [k, patch[k]]))),
+  };
   try {
-    const row = await db
+    const update = db
       .update(groups)
-      .set({ ...set, version: sql`${groups.version} + 1`, updatedAt: Date.now() })
+      .set({ ...set, version: sql`${groups.version} + 1`, updatedAt: now })
       // A user's deletion changes member counts outside the coordinator: the write must meet the version checked.
       .where(expect ? and(where, eq(groups.version, before.version)) : where)
-      .returning()
-      .get();
-    if (!row) throw await staleGroup(db, tenantId, groupId);
+      .returning();
+    // Recorded only if the update applied (changes() is the statement before's, in the same batch).
+    const event = eventStatement(origin, "group.update", { type: "group", id: groupId }, change, now, sql`changes() = 1`);
+    const [updated] = await batch(db, [update.getSQL(), event]);
+    const raw = updated!.results[0] as Record<string, unknown> | undefined;
+    if (!raw) throw await staleGroup(db, tenantId, groupId);
+    const row = rowOf(groups, raw);
     return { row, renamed: patch.name !== undefined && patch.name !== before.name };
   } catch (e) {
     if (isUniqueViolation(e, "name_key")) throw nameClash(patch.name ?? "");

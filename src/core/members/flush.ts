@@ -31,6 +31,8 @@ export interface QueuedChange {
   authority: Authority;
   /** The versions If-Match allows the group to be at when this change applies; undefined: any. */
   expect?: readonly number[];
+  /** The public surface it came through, the source the change stream names (source above is the membership's). */
+  surface?: string;
 }
 
 /** Each value carries the group's version right after its change (its new entity tag). */
@@ -182,7 +184,13 @@ export async function applyMemberChanges(
   const recreated = rewritten.filter(([u]) => before.get(u)?.member).map(([u]) => u);
   const at = Date.now();
   const firstSeq = await hooks.reserveSeqs(applied.length);
-  const audit = applied.map((q, i) => ({ id: newId(), seq: firstSeq + i, actor: q.actor, ...auditOf(q.change) }));
+  const audit = applied.map((q, i) => ({
+    id: newId(),
+    seq: firstSeq + i,
+    actor: q.actor,
+    source: q.surface ?? q.source,
+    ...auditOf(q.change),
+  }));
   const joinedJson = JSON.stringify(joined);
   const leftJson = JSON.stringify(left);
   const adders = [...new Set(applied.flatMap((q) => (q.change.kind === "add" ? q.change.ids : [])))];
@@ -209,9 +217,10 @@ export async function applyMemberChanges(
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
     sql`UPDATE memberships SET display = j.value ->> '$[1]' FROM json_each(${JSON.stringify(displays)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
-    sql`INSERT INTO audit_log (tenant_id, id, at, actor, action, target_type, target_id, seq, detail)
-          SELECT ${t}, j.value ->> 'id', ${at}, j.value ->> 'actor', j.value ->> 'action', 'group', ${g}, j.value ->> 'seq', json(j.value -> 'detail')
-          FROM json_each(${JSON.stringify(audit)}) j`,
+    // In arrival order: the rows' cursors then follow the changes' sequence numbers.
+    sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+          SELECT ${t}, j.value ->> 'id', ${at}, j.value ->> 'actor', j.value ->> 'source', j.value ->> 'action', 'group', ${g}, j.value ->> 'seq', json(j.value -> 'detail')
+          FROM json_each(${JSON.stringify(audit)}) j ORDER BY j.key`,
   ]);
   return results;
 }

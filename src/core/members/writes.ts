@@ -8,10 +8,10 @@
 // each id up by index; a plain JOIN lets it scan the whole group instead.
 import { type SQL, sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
+import { eventStatement } from "../events/writes";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
-import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
 
@@ -36,6 +36,8 @@ export interface MutationMeta {
   changedOnly?: (userIds: string[]) => Promise<void>;
   /** The versions the request's If-Match allows the group to be at; undefined: any. */
   expect?: readonly number[];
+  /** The public surface the change came through, the source the change stream names (source above is the membership's). */
+  surface?: string;
 }
 
 interface GroupState {
@@ -111,8 +113,7 @@ async function preAddState(db: Db, tenantId: string, groupId: string, ids: strin
 
 /** targetType "hierarchy": logged by the tenant's hierarchy coordinator, whose sequence numbers are its own. */
 export function auditStatement(m: MutationMeta, action: string, detail: unknown, now: number, targetType: "group" | "hierarchy" = "group") {
-  return sql`INSERT INTO audit_log (tenant_id, id, at, actor, action, target_type, target_id, seq, detail)
-             VALUES (${m.tenantId}, ${newId()}, ${now}, ${m.actor}, ${action}, ${targetType}, ${m.groupId}, ${m.seq}, ${JSON.stringify(detail)})`;
+  return eventStatement(m, action, { type: targetType, id: m.groupId, seq: m.seq }, detail, now);
 }
 
 /** Bare profiles for ids no user has yet, so a membership never points at nothing. */

@@ -35,6 +35,8 @@ export interface Scope {
   principal?: Principal;
   /** The versions the request's If-Match allows the resource it writes to be at (core/shared/versions.ts); undefined: any. */
   expect?: readonly number[];
+  /** The public surface the request came through (native, seed-001, scim, ...): the source of its changes in the change stream. */
+  surface?: string;
 }
 
 export function scopeFor(env: Env, principal: Principal): Scope {

@@ -8,6 +8,8 @@ export const SCOPES = {
   scim: "scim",
   /** Okta's token inline hook, called with an API key (POST /hooks/okta/token). */
   hooks: "hooks",
+  /** The change stream (GET /v1/events). */
+  events: "events:read",
   admin: "admin",
 } as const;
 

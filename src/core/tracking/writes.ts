@@ -2,7 +2,7 @@
 // de-duplication by messageId, the trait merge and the membership are ordered with
 // every other change to the group.
 import { sql } from "drizzle-orm";
-import { nameKeyOf, updateGroupRow } from "../groups/writes";
+import { groupCreatedEvent, nameKeyOf, updateGroupRow } from "../groups/writes";
 import { membersAmong } from "../hierarchy/subtree-counts";
 import { subtreeUserIds } from "../hierarchy/writes";
 import { addBreaksLimitsSql } from "../members/rules";
@@ -99,8 +99,11 @@ function newestTraits(calls: GroupCall[]) {
 async function createGroup(db: Db, m: MutationMeta, name: string | undefined, warn: (m: string) => void): Promise<GroupFields> {
   const now = Date.now();
   const insert = (n: string) =>
-    db.run(sql`INSERT INTO groups (tenant_id, id, name, name_key, created_by, created_at, updated_at)
-               VALUES (${m.tenantId}, ${m.groupId}, ${n}, ${nameKeyOf(n)}, ${m.actor}, ${now}, ${now})`);
+    batch(db, [
+      sql`INSERT INTO groups (tenant_id, id, name, name_key, created_by, created_at, updated_at)
+          VALUES (${m.tenantId}, ${m.groupId}, ${n}, ${nameKeyOf(n)}, ${m.actor}, ${now}, ${now})`,
+      groupCreatedEvent(m, m.groupId, now, { name: n, description: "", type: "Group" }),
+    ]);
   try {
     await insert(name ?? m.groupId);
     return { name: name ?? m.groupId, description: "", type: "Group" };
@@ -229,13 +232,11 @@ async function applyFieldTraits(
     ...(description !== undefined && description !== current.description ? { description } : {}),
     ...(type !== undefined && type !== current.type ? { type } : {}),
   };
-  if (Object.keys(patch).length > 0) await updateGroupRow(db, m.tenantId, m.groupId, patch);
+  if (Object.keys(patch).length > 0) await updateGroupRow(db, m, m.groupId, patch);
   if (name !== undefined && name !== current.name) {
     try {
       // A rename reaches everyone who holds the group.
-      await updateGroupRow(db, m.tenantId, m.groupId, { name }, async () =>
-        m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])),
-      );
+      await updateGroupRow(db, m, m.groupId, { name }, async () => m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])));
       return true;
     } catch (e) {
       if (!(e instanceof CoreError && e.kind === "conflict")) throw e;

@@ -1,0 +1,33 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope } from "../../auth/middleware";
+import { listEvents } from "../../core/events";
+import { SCOPES } from "../../core/shared/scopes";
+import type { NativeApp } from "./app";
+import { eventPage, eventQuery } from "./event-schemas";
+import { errors, ok } from "./openapi-helpers";
+
+export function registerEventRoutes(app: NativeApp) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/events",
+      tags: ["events"],
+      middleware: [requireScope(SCOPES.events)] as const,
+      description:
+        "The tenant's changes in the order they landed, from every surface: resume with after=next_cursor. Needs scope events:read or admin.",
+      request: { query: eventQuery },
+      responses: { 200: ok(eventPage, "A page of events, oldest first"), ...errors },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await listEvents(c.var.scope, {
+        after: q.after === undefined ? undefined : Number(q.after),
+        limit: q.limit,
+        types: q.types,
+        groupId: q.group_id,
+        userId: q.user_id,
+      });
+      return c.json(page, 200);
+    },
+  );
+}

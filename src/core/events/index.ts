@@ -1,0 +1,120 @@
+// The change stream, read: every change of a tenant in the order it landed, resumable by
+// cursor. The store is the audit trail itself (core/events/writes.ts writes it).
+import { sql } from "drizzle-orm";
+import type { Scope } from "../shared/context";
+
+/** Stored action → the event type readers see. */
+const TYPES = {
+  "group.create": "group.created",
+  "group.update": "group.updated",
+  "group.delete": "group.deleted",
+  "members.add": "group.members.added",
+  "members.remove": "group.members.removed",
+  "members.role": "group.members.role_changed",
+  "members.replace": "group.members.replaced",
+  "hierarchy.link": "group.children.linked",
+  "hierarchy.unlink": "group.children.unlinked",
+  "roles.assign": "group.roles.assigned",
+  "roles.remove": "group.roles.removed",
+  "tracking.group": "group.traits.changed",
+} as const satisfies Record<string, string>;
+
+export type EventType = (typeof TYPES)[keyof typeof TYPES];
+export const EVENT_TYPES = Object.values(TYPES) as [EventType, ...EventType[]];
+const ACTION_OF = new Map(Object.entries(TYPES).map(([action, type]) => [type as string, action]));
+
+export const EVENT_LIMITS = { page: 1_000, defaultPage: 100 } as const;
+/** A filtered page looks at this many events at most, so a rare filter never scans a tenant's whole history in one call. */
+export const EVENTS_SCANNED = 10_000;
+
+export interface ChangeEvent {
+  id: string;
+  cursor: string;
+  type: EventType;
+  occurred_at: string;
+  actor: string | null;
+  source: string | null;
+  group_id: string | null;
+  user_ids?: string[];
+  before?: unknown;
+  after?: unknown;
+  detail: Record<string, unknown>;
+}
+
+export interface EventQuery {
+  /** Only events after this cursor; none: from the oldest kept. */
+  after?: number;
+  limit: number;
+  types?: EventType[];
+  groupId?: string;
+  userId?: string;
+}
+
+export interface EventPage {
+  result: ChangeEvent[];
+  /** Where to resume: the last event returned, or the last one looked at. Always set, so a poller keeps its place. */
+  next_cursor: string;
+  /** More events after next_cursor are already there. */
+  has_more: boolean;
+}
+
+interface Row {
+  cursor: number;
+  id: string;
+  at: number;
+  actor: string | null;
+  source: string | null;
+  action: keyof typeof TYPES;
+  target_type: string;
+  target_id: string;
+  detail: string;
+}
+
+function shaped(r: Row): ChangeEvent {
+  const { user_ids, user_id, before, after, ...detail } = JSON.parse(r.detail) as Record<string, unknown>;
+  const users = Array.isArray(user_ids) ? (user_ids as string[]) : typeof user_id === "string" ? [user_id] : undefined;
+  return {
+    id: r.id,
+    cursor: String(r.cursor),
+    type: TYPES[r.action],
+    occurred_at: new Date(r.at).toISOString(),
+    actor: r.actor,
+    source: r.source,
+    group_id: r.target_type === "group" || r.target_type === "hierarchy" ? r.target_id : null,
+    ...(users ? { user_ids: users } : {}),
+    ...(before !== undefined ? { before } : {}),
+    ...(after !== undefined ? { after } : {}),
+    detail,
+  };
+}
+
+export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
+  const after = q.after ?? 0;
+  const actions = JSON.stringify((q.types ?? EVENT_TYPES).map((t) => ACTION_OF.get(t)));
+  // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
+  const rows = await scope.db.all<Row & { scanned_to: number | null; scanned: number }>(sql`
+    WITH recent AS (
+      SELECT * FROM audit_log WHERE tenant_id = ${scope.tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${EVENTS_SCANNED}
+    ),
+    hits AS (
+      SELECT * FROM recent w
+      WHERE w.action IN (SELECT value FROM json_each(${actions}))
+        AND (${q.groupId ?? null} IS NULL
+             OR (w.target_type IN ('group', 'hierarchy') AND w.target_id = ${q.groupId ?? null})
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.child_ids') c WHERE c.value = ${q.groupId ?? null}))
+        AND (${q.userId ?? null} IS NULL
+             OR json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null}))
+      ORDER BY w.cursor LIMIT ${q.limit + 1}
+    )
+    SELECT h.cursor, h.id, h.at, h.actor, h.source, h.action, h.target_type, h.target_id, h.detail,
+           (SELECT max(cursor) FROM recent) AS scanned_to, (SELECT count(*) FROM recent) AS scanned
+    FROM (SELECT 1) LEFT JOIN hits h ON true ORDER BY h.cursor`);
+  const found = rows.filter((r) => r.cursor !== null);
+  const page = found.slice(0, q.limit).map(shaped);
+  const scannedTo = rows[0]?.scanned_to ?? null;
+  const windowFull = (rows[0]?.scanned ?? 0) >= EVENTS_SCANNED;
+  if (found.length > q.limit) return { result: page, next_cursor: page.at(-1)!.cursor, has_more: true };
+  // Fewer hits than asked: everything in the window was looked at, so resume after it.
+  return { result: page, next_cursor: String(scannedTo ?? after), has_more: windowFull };
+}

@@ -1,0 +1,24 @@
+// Which public surface a path belongs to: named in the request log and, as the source of
+// a change, in the change stream.
+const ANALYTICS = new Set([
+  "/api/group",
+  "/group",
+  "/v1/batch",
+  "/v1/group",
+  "/v1/identify",
+  "/v1/track",
+  "/v1/page",
+  "/v1/screen",
+  "/v1/alias",
+]);
+
+const SURFACES: [string, string][] = [
+  ["/scim/", "scim"],
+  ["/resources/groups/", "seed-001"],
+  ["/kaizala/", "conversation-groups"],
+  ["/hooks/", "hooks"],
+  ["/v1/", "native"],
+];
+
+export const surfaceOf = (path: string) =>
+  ANALYTICS.has(path.replace(/\/$/, "")) ? "analytics" : (SURFACES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? "other");

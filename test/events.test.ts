@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { call, client, env, expectError, freshTenant, token } from "./helpers";
+
+// GET /v1/events: every change of the tenant, from every surface, in the order it landed,
+// each written in the same D1 batch as its change.
+const SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+async function feed(api: { get: (p: string) => Promise<any> }, query = "") {
+  const r = await api.get(`/v1/events${query}`);
+  expect(r.status, r.text).toBe(200);
+  return r.json as { result: any[]; next_cursor: string; has_more: boolean };
+}
+const eventCount = async (tenant: string) =>
+  (await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
+
+describe("the change stream", () => {
+  it("lists the changes of every surface in the order they landed, with who, through what, and what changed", async () => {
+    const tenant = freshTenant("ev");
+    const api = await client(tenant, { scope: "admin", sub: "ops-admin" });
+    const g = (await api.post("/v1/groups", { name: "Sales", description: "EMEA" })).json.result.group_id;
+    expect((await api.patch(`/v1/groups/${g}`, { name: "Sales EMEA" })).status).toBe(200);
+    await api.post(`/v1/groups/${g}/members`, { user_ids: ["ann", "bob"] });
+    await api.put("/v1/users/cy", { name: "Cy" }); // SCIM adds only users it knows
+    const scim = await token({ tenant, scope: "scim", sub: "entra" });
+    const sg = await call("POST", "/scim/v2/Groups", { token: scim, body: { schemas: [SCIM_GROUP], displayName: "Engineering" } });
+    expect(sg.status).toBe(201);
+    const patched = await call("PATCH", `/scim/v2/Groups/${sg.json.id}`, {
+      token: scim,
+      body: { schemas: [SCIM_PATCH], Operations: [{ op: "add", path: "members", value: [{ value: "cy" }] }] },
+    });
+    expect(patched.status, patched.text).toBeLessThan(300);
+    const seed = await call("POST", `/resources/groups/v1/${g}/users`, { token: api.token, body: { userIds: ["dee"] } });
+    expect(seed.status, seed.text).toBe(200);
+    const tracking = await token({ tenant, scope: "group_api", sub: "web" });
+    const ingest = await call("POST", "/api/group", {
+      token: tracking,
+      body: [{ user_id: "eve", group_id: "acct-1", timestamp: "2024-01-01T00:00:00Z", traits: { group_type: "Account", plan: "pro" } }],
+    });
+    expect(ingest.json).toMatchObject({ success: true });
+    await api.post(`/v1/groups/${g}/children`, { group_ids: [sg.json.id] });
+    const role = (await api.post("/v1/roles", { key: "lead", name: "Lead", level: 5 })).json.result.role_id;
+    await api.post(`/v1/groups/${g}/roles`, { role_ids: [role] });
+    await api.del(`/v1/groups/${g}/members/bob`);
+    await api.del("/v1/groups/acct-1");
+
+    const page = await feed(api);
+    expect(page.has_more).toBe(false);
+    const seen = page.result.map((e) => [e.type, e.source, e.group_id]);
+    expect(seen).toEqual([
+      ["group.created", "native", g],
+      ["group.updated", "native", g],
+      ["group.members.added", "native", g],
+      ["group.created", "scim", sg.json.id],
+      ["group.members.added", "scim", sg.json.id],
+      ["group.members.added", "seed-001", g],
+      ["group.created", "analytics", "acct-1"],
+      ["group.members.added", "analytics", "acct-1"],
+      ["group.traits.changed", "analytics", "acct-1"],
+      ["group.updated", "analytics", "acct-1"], // group_type Account: the group's type follows its trait
+      ["group.children.linked", "native", g],
+      ["group.roles.assigned", "native", g],
+      ["group.members.removed", "native", g],
+      ["group.deleted", "native", "acct-1"],
+    ]);
+    const cursors = page.result.map((e) => Number(e.cursor));
+    expect([...cursors].sort((a, b) => a - b)).toEqual(cursors);
+    expect(new Set(cursors).size).toBe(cursors.length);
+    expect(page.next_cursor).toBe(String(cursors.at(-1)));
+    const [created, updated, added] = page.result;
+    expect(created).toMatchObject({ actor: "ops-admin", after: { name: "Sales", description: "EMEA", type: "Group" } });
+    expect(Date.parse(created.occurred_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(updated).toMatchObject({ before: { name: "Sales" }, after: { name: "Sales EMEA" } });
+    expect(added).toMatchObject({ user_ids: ["ann", "bob"], detail: { role: "member" } });
+    expect(page.result[4]).toMatchObject({ actor: "entra", user_ids: ["cy"] });
+    expect(page.result[9]).toMatchObject({ before: { type: "Group" }, after: { type: "Account" } });
+    expect(page.result[10].detail).toEqual({ child_ids: [sg.json.id] });
+    expect(page.result[11].detail).toEqual({ role_ids: [role] });
+  });
+
+  it("filters by type, group and user, pages by cursor, and resumes where it left off", async () => {
+    const api = await client(freshTenant("ev-f"), { scope: "admin" });
+    const a = (await api.post("/v1/groups", { name: "A" })).json.result.group_id;
+    const b = (await api.post("/v1/groups", { name: "B" })).json.result.group_id;
+    for (let i = 0; i < 5; i++) await api.post(`/v1/groups/${i % 2 ? a : b}/members`, { user_ids: [`u${i}`, "both"] });
+    await api.post(`/v1/groups/${a}/children`, { group_ids: [b] });
+
+    const adds = await feed(api, "?types=group.members.added");
+    expect(adds.result.map((e) => e.user_ids)).toEqual([0, 1, 2, 3, 4].map((i) => [`u${i}`, "both"]));
+    const ofB = await feed(api, `?group_id=${b}`);
+    expect(ofB.result.map((e) => e.type)).toEqual([
+      "group.created",
+      "group.members.added",
+      "group.members.added",
+      "group.members.added",
+      "group.children.linked", // b as the linked child
+    ]);
+    const ofU3 = await feed(api, "?user_id=u3");
+    expect(ofU3.result.map((e) => [e.type, e.group_id])).toEqual([["group.members.added", a]]);
+    const both = await feed(api, `?user_id=both&group_id=${a}&types=group.members.added,group.members.removed`);
+    expect(both.result).toHaveLength(2);
+
+    // Pages of 3: the second resumes after the first's next_cursor; a poll after the end answers nothing and keeps its place.
+    const first = await feed(api, "?limit=3");
+    expect(first).toMatchObject({ has_more: true });
+    expect(first.result).toHaveLength(3);
+    const rest = await feed(api, `?limit=3&after=${first.next_cursor}`);
+    const all = await feed(api);
+    expect([...first.result, ...rest.result].map((e) => e.id)).toEqual(all.result.slice(0, 6).map((e) => e.id));
+    const caughtUp = await feed(api, `?after=${all.next_cursor}`);
+    expect(caughtUp).toEqual({ result: [], next_cursor: all.next_cursor, has_more: false });
+    // A new change shows up on the next poll from that place.
+    await api.del(`/v1/groups/${a}/members/u1`);
+    const next = await feed(api, `?after=${all.next_cursor}`);
+    expect(next.result.map((e) => [e.type, e.user_ids])).toEqual([["group.members.removed", ["u1"]]]);
+  });
+
+  it("records nothing for a change that fails, and one event per change that lands", async () => {
+    const tenant = freshTenant("ev-fail");
+    const api = await client(tenant, { scope: "admin" });
+    const g = (await api.post("/v1/groups", { name: "Kept" })).json.result.group_id;
+    await api.post("/v1/groups", { name: "Other" });
+    const before = await eventCount(tenant);
+    const stale = await call("PATCH", `/v1/groups/${g}`, { token: api.token, body: { name: "New" }, headers: { "if-match": 'W/"999"' } });
+    expect(stale.status).toBe(412);
+    expectError(await api.patch(`/v1/groups/${g}`, { name: "other" }), 409, "conflict");
+    expectError(await api.post("/v1/groups", { name: "kept" }), 409, "conflict");
+    expectError(await api.post("/v1/groups/nope/members", { user_ids: ["x"] }), 404, "not_found");
+    expect(await eventCount(tenant)).toBe(before);
+    // Concurrent adds to one group: one event each, in the order the group's coordinator applied them.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => api.post(`/v1/groups/${g}/members`, { user_ids: [`p${i}`] })));
+    const rows = (
+      await env.DB.prepare("SELECT cursor, seq FROM audit_log WHERE tenant_id = ? AND action = 'members.add' ORDER BY cursor")
+        .bind(tenant)
+        .all<{ cursor: number; seq: number }>()
+    ).results;
+    expect(rows).toHaveLength(20);
+    expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
+  });
+
+  it("refuses bad input, a credential without the scope, and shows one tenant only its own events", async () => {
+    const api = await client(freshTenant("ev-bad"), { scope: "admin" });
+    await api.post("/v1/groups", { name: "Mine" });
+    expectError(await api.get("/v1/events?after=abc"), 400, "invalid");
+    const unknown = await api.get("/v1/events?types=group.created,group.exploded");
+    expectError(unknown, 400, "invalid");
+    expect(unknown.json.error.details[0].message).toContain("group.exploded");
+    expectError(await api.get("/v1/events?limit=0"), 400, "invalid");
+    expectError(await api.get("/v1/events?limit=1001"), 400, "invalid");
+    expectError(await api.get("/v1/events?user_id=a%20b"), 400, "invalid");
+    expect((await call("GET", "/v1/events")).status).toBe(401);
+    const reader = await client(api.tenant, { scope: "groups:read" });
+    expectError(await reader.get("/v1/events"), 403, "forbidden");
+    const watcher = await client(api.tenant, { scope: "events:read" });
+    expect((await feed(watcher)).result.map((e) => e.type)).toEqual(["group.created"]);
+    const other = await client(freshTenant("ev-other"), { scope: "admin" });
+    expect((await feed(other)).result).toEqual([]);
+  });
+});
