@@ -51,6 +51,7 @@ describe("the change stream", () => {
       ["group.created", "native", g],
       ["group.updated", "native", g],
       ["group.members.added", "native", g],
+      ["user.created", "native", null],
       ["group.created", "scim", sg.json.id],
       ["group.members.added", "scim", sg.json.id],
       ["group.members.added", "seed-001", g],
@@ -72,10 +73,11 @@ describe("the change stream", () => {
     expect(Date.parse(created.occurred_at)).toBeGreaterThan(Date.now() - 60_000);
     expect(updated).toMatchObject({ before: { name: "Sales" }, after: { name: "Sales EMEA" } });
     expect(added).toMatchObject({ user_ids: ["ann", "bob"], detail: { role: "member" } });
-    expect(page.result[4]).toMatchObject({ actor: "entra", user_ids: ["cy"] });
-    expect(page.result[9]).toMatchObject({ before: { type: "Group" }, after: { type: "Account" } });
-    expect(page.result[10].detail).toEqual({ child_ids: [sg.json.id] });
-    expect(page.result[11].detail).toEqual({ role_ids: [role] });
+    expect(page.result[3]).toMatchObject({ user_ids: ["cy"], after: { name: "Cy" } });
+    expect(page.result[5]).toMatchObject({ actor: "entra", user_ids: ["cy"] });
+    expect(page.result[10]).toMatchObject({ before: { type: "Group" }, after: { type: "Account" } });
+    expect(page.result[11].detail).toEqual({ child_ids: [sg.json.id] });
+    expect(page.result[12].detail).toEqual({ role_ids: [role] });
   });
 
   it("filters by type, group and user, pages by cursor, and resumes where it left off", async () => {
@@ -155,5 +157,68 @@ describe("the change stream", () => {
     expect((await feed(watcher)).result.map((e) => e.type)).toEqual(["group.created"]);
     const other = await client(freshTenant("ev-other"), { scope: "admin" });
     expect((await feed(other)).result).toEqual([]);
+  });
+
+  it("records users, the tenant's config and API keys: created, updated with before and after, deleted, revoked", async () => {
+    const tenant = freshTenant("ev-u");
+    const api = await client(tenant, { scope: "admin" });
+    const g1 = (await api.post("/v1/groups", { name: "One" })).json.result.group_id;
+    const g2 = (await api.post("/v1/groups", { name: "Two" })).json.result.group_id;
+    const start = (await feed(api)).next_cursor;
+    expect((await api.put("/v1/users/zoe", { email: "zoe@example.com", name: "Zoe" })).status).toBe(201);
+    expect((await api.put("/v1/users/zoe", { email: "zoe@example.com", name: "Zoe Q" })).status).toBe(200);
+    expect((await api.patch("/v1/users/zoe", { custom_data: { team: "red" } })).status).toBe(200);
+    const stale = await call("PATCH", "/v1/users/zoe", { token: api.token, body: { name: "No" }, headers: { "if-match": 'W/"1"' } });
+    expect(stale.status).toBe(412);
+    await api.post(`/v1/groups/${g1}/members`, { user_ids: ["zoe"] });
+    await api.post(`/v1/groups/${g2}/members`, { user_ids: ["zoe"] });
+    expect((await api.del("/v1/users/zoe")).status).toBe(204);
+    expect((await api.patch("/v1/config", { claim: { name: "teams" } })).status).toBe(200);
+    const key = (await api.post("/v1/api-keys", { name: "ci", scopes: ["events:read"] })).json.result;
+    expect((await api.del(`/v1/api-keys/${key.key_id}`)).status).toBe(200);
+    expect((await api.del(`/v1/api-keys/${key.key_id}`)).status).toBe(200); // revoking again changes nothing
+
+    const page = await feed(api, `?after=${start}`);
+    expect(page.result.map((e) => e.type)).toEqual([
+      "user.created",
+      "user.updated",
+      "user.updated",
+      "group.members.added",
+      "group.members.added",
+      "user.deleted",
+      "config.updated",
+      "api_key.created",
+      "api_key.revoked",
+    ]);
+    const [created, replaced, patched, , , deleted, config, keyCreated] = page.result;
+    expect(created).toMatchObject({ user_ids: ["zoe"], group_id: null, after: { email: "zoe@example.com", name: "Zoe", custom_data: {} } });
+    expect(replaced).toMatchObject({ before: { name: "Zoe" }, after: { name: "Zoe Q" } });
+    expect(patched).toEqual(expect.objectContaining({ before: { custom_data: {} }, after: { custom_data: { team: "red" } } }));
+    expect(deleted).toMatchObject({ user_ids: ["zoe"], detail: { group_ids: expect.arrayContaining([g1, g2]) } });
+    expect(config).toMatchObject({ before: { claim: { name: "groups" } }, after: { claim: { name: "teams" } } });
+    expect(keyCreated).toMatchObject({ after: { name: "ci", scopes: ["events:read"] } });
+    expect(JSON.stringify(page.result)).not.toContain(key.secret);
+    // A user's own history, whatever wrote it.
+    const ofZoe = await feed(api, `?user_id=zoe&after=${start}`);
+    expect(ofZoe.result.map((e) => e.type)).toEqual(page.result.slice(0, 6).map((e) => e.type));
+  });
+
+  it("names the surface of every change: SCIM and analytics create users too", async () => {
+    const tenant = freshTenant("ev-s");
+    const api = await client(tenant, { scope: "admin" });
+    const scim = await token({ tenant, scope: "scim", sub: "okta" });
+    const made = await call("POST", "/scim/v2/Users", {
+      token: scim,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "kim@example.com" },
+    });
+    expect(made.status).toBe(201);
+    const tracking = await token({ tenant, scope: "group_api", sub: "web" });
+    const identify = await call("POST", "/v1/identify", { token: tracking, body: { userId: "lee", traits: { email: "lee@example.com" } } });
+    expect(identify.status).toBe(200);
+    const page = await feed(api);
+    expect(page.result.map((e) => [e.type, e.source, e.actor, e.user_ids])).toEqual([
+      ["user.created", "scim", "okta", [made.json.id]],
+      ["user.created", "analytics", "web", ["lee"]],
+    ]);
   });
 });

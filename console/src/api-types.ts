@@ -1221,7 +1221,7 @@ export interface components {
             id: string;
             cursor: string;
             /** @enum {string} */
-            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed";
+            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked";
             occurred_at: string;
             actor: string | null;
             /** @description the surface or mechanism: native, seed-001, conversation-groups, scim, analytics */

@@ -1,7 +1,8 @@
 // A tenant's settings: the entry points (reads.ts reads them, rules.ts says what they may be).
 import { eq, sql } from "drizzle-orm";
 import { tenantConfig } from "../../db/schema";
-import type { Scope } from "../shared/context";
+import { eventStatement } from "../events/writes";
+import { batch, type Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { checkVersion, staleVersion } from "../shared/versions";
 import { forgetHeldSettings, loadConfig, loadSettings } from "./reads";
@@ -27,7 +28,7 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
   const next = merge(current.settings, parsed.data);
   const now = Date.now();
   const text = JSON.stringify(next);
-  const row = await scope.db
+  const upsert = scope.db
     .insert(tenantConfig)
     .values({ tenantId: scope.tenantId, settings: text, updatedAt: now, version: 1 })
     .onConflictDoUpdate({
@@ -36,8 +37,20 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
       // A conditional change applies only to the version it checked.
       ...(scope.expect ? { setWhere: eq(tenantConfig.version, current.version) } : {}),
     })
-    .returning({ version: tenantConfig.version })
-    .get();
+    .returning({ version: tenantConfig.version });
+  const [written] = await batch(scope.db, [
+    upsert.getSQL(),
+    // Recorded only if the upsert wrote (changes() is its count, in the same batch).
+    eventStatement(
+      scope,
+      "config.update",
+      { type: "config", id: scope.tenantId },
+      { before: current.settings, after: next },
+      now,
+      sql`changes() = 1`,
+    ),
+  ]);
+  const row = written!.results[0] as { version: number } | undefined;
   if (!row) throw staleVersion("the tenant's config", (await loadConfig(scope.db, scope.tenantId)).version);
   // This isolate builds claims and counts requests with the new settings at once.
   forgetHeldSettings(scope.tenantId);

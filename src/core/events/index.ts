@@ -17,6 +17,12 @@ const TYPES = {
   "roles.assign": "group.roles.assigned",
   "roles.remove": "group.roles.removed",
   "tracking.group": "group.traits.changed",
+  "user.create": "user.created",
+  "user.update": "user.updated",
+  "user.delete": "user.deleted",
+  "config.update": "config.updated",
+  "key.create": "api_key.created",
+  "key.revoke": "api_key.revoked",
 } as const satisfies Record<string, string>;
 
 export type EventType = (typeof TYPES)[keyof typeof TYPES];
@@ -72,7 +78,13 @@ interface Row {
 
 function shaped(r: Row): ChangeEvent {
   const { user_ids, user_id, before, after, ...detail } = JSON.parse(r.detail) as Record<string, unknown>;
-  const users = Array.isArray(user_ids) ? (user_ids as string[]) : typeof user_id === "string" ? [user_id] : undefined;
+  const users = Array.isArray(user_ids)
+    ? (user_ids as string[])
+    : typeof user_id === "string"
+      ? [user_id]
+      : r.target_type === "user"
+        ? [r.target_id]
+        : undefined;
   return {
     id: r.id,
     cursor: String(r.cursor),
@@ -103,6 +115,7 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
              OR (w.target_type IN ('group', 'hierarchy') AND w.target_id = ${q.groupId ?? null})
              OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.child_ids') c WHERE c.value = ${q.groupId ?? null}))
         AND (${q.userId ?? null} IS NULL
+             OR (w.target_type = 'user' AND w.target_id = ${q.userId ?? null})
              OR json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
              OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null}))
       ORDER BY w.cursor LIMIT ${q.limit + 1}

@@ -25,14 +25,25 @@ export const nameKeyOf = (name: string) => name.normalize("NFC").toLowerCase();
 export const nameClash = (name: string) =>
   new CoreError("conflict", `a group named '${name}' already exists`, [{ field: "name", message: "must be unique (case-insensitive)" }]);
 
-/** The fields a group's events show before and after a change. */
-const SHOWN = ["name", "description", "type", "customData", "externalId", "color", "welcomeMessage"] as const;
-const shown = (fields: Partial<Record<(typeof SHOWN)[number], unknown>>) =>
+/** The fields a group's events show before and after a change, named as the native API names them. */
+const SHOWN = {
+  name: "name",
+  description: "description",
+  type: "type",
+  customData: "custom_data",
+  externalId: "external_id",
+  color: "color",
+  welcomeMessage: "welcome_message",
+} as const;
+const shown = (fields: Partial<Record<keyof typeof SHOWN, unknown>>) =>
   Object.fromEntries(
-    SHOWN.filter((k) => fields[k] !== undefined).map((k) => [
-      k,
-      k === "customData" && typeof fields[k] === "string" ? JSON.parse(fields[k]) : fields[k],
-    ]),
+    Object.entries(SHOWN)
+      .filter(([k]) => fields[k as keyof typeof SHOWN] !== undefined)
+      .map(([k, wire]) => {
+        const v = fields[k as keyof typeof SHOWN];
+        // Stored custom data is JSON text; a patch's is an object.
+        return [wire, k === "customData" && typeof v === "string" ? (JSON.parse(v) as unknown) : v];
+      }),
   );
 
 /** The event of a group's creation, for the batch that inserts it. */

@@ -3,9 +3,11 @@
 // SHA-256, which is how a presented key finds its row (and so its tenant).
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { apiKeys } from "../../db/schema";
-import type { Db, Scope } from "../shared/context";
+import { eventStatement } from "../events/writes";
+import { batch, type Db, type Scope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { rowOf } from "../shared/rows";
 import { holdsScope, type KnownScope } from "../shared/scopes";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -70,7 +72,16 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
     expiresAt: input.expiresAt ?? null,
     revokedAt: null,
   };
-  await scope.db.insert(apiKeys).values(key);
+  await batch(scope.db, [
+    scope.db.insert(apiKeys).values(key).getSQL(),
+    eventStatement(
+      scope,
+      "key.create",
+      { type: "key", id: key.id },
+      { after: { name: key.name, scopes: key.scopes.split(" "), expires_at: key.expiresAt } },
+      now,
+    ),
+  ]);
   return { key, secret };
 }
 
@@ -80,14 +91,28 @@ export async function listApiKeys(scope: Scope): Promise<ApiKeyRow[]> {
 
 /** Revoking twice keeps the first time. */
 export async function revokeApiKey(scope: Scope, id: string): Promise<ApiKeyRow> {
-  const row = await scope.db
-    .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${Date.now()})` })
-    .where(and(eq(apiKeys.tenantId, scope.tenantId), eq(apiKeys.id, id)))
-    .returning()
-    .get();
-  if (!row) throw notFound("API key", id);
-  return row;
+  const now = Date.now();
+  const key = and(eq(apiKeys.tenantId, scope.tenantId), eq(apiKeys.id, id));
+  const [, revoked] = await batch(scope.db, [
+    // Only the first revocation is a change.
+    eventStatement(
+      scope,
+      "key.revoke",
+      { type: "key", id },
+      {},
+      now,
+      sql`EXISTS (SELECT 1 FROM api_keys WHERE ${key} AND revoked_at IS NULL)`,
+    ),
+    scope.db
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now})` })
+      .where(key)
+      .returning()
+      .getSQL(),
+  ]);
+  const raw = revoked!.results[0] as Record<string, unknown> | undefined;
+  if (!raw) throw notFound("API key", id);
+  return rowOf(apiKeys, raw);
 }
 
 /** The one lookup not scoped by a tenant: the secret's hash is what names the tenant. */

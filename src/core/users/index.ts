@@ -1,10 +1,12 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { groups, memberships, users } from "../../db/schema";
 import { forgetClaim } from "../claims";
+import { eventStatement } from "../events/writes";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
+import { rowOf } from "../shared/rows";
 import { staleVersion } from "../shared/versions";
 
 export type { UserRow } from "../../db/schema";
@@ -50,6 +52,51 @@ function columnsOf(p: UserProfile): Partial<UserRow> {
   return set;
 }
 
+/** A profile field as a change event shows it: its wire name, and the stored column as JSON. */
+const SHOWN: Partial<Record<keyof UserProfile, [string, SQL]>> = {
+  email: ["email", sql`email`],
+  phoneNumber: ["phone_number", sql`phone_number`],
+  name: ["name", sql`name`],
+  givenName: ["given_name", sql`given_name`],
+  familyName: ["family_name", sql`family_name`],
+  picture: ["picture", sql`picture`],
+  customData: ["custom_data", sql`json(custom_data)`],
+  userName: ["user_name", sql`user_name`],
+  externalId: ["external_id", sql`external_id`],
+  active: ["active", sql`json(CASE WHEN active THEN 'true' ELSE 'false' END)`],
+};
+const shownKeys = (p: UserProfile) => (Object.keys(p) as (keyof UserProfile)[]).filter((k) => p[k] !== undefined && SHOWN[k]);
+
+/** The given fields as stored now (SQL, JSON text): an event's before, read in the batch ahead of the write. */
+const storedFields = (scope: Scope, userId: string, keys: (keyof UserProfile)[]) =>
+  sql`(SELECT json_object(${sql.join(
+    keys.map((k) => sql`${SHOWN[k]![0]}, ${SHOWN[k]![1]}`),
+    sql`, `,
+  )}) FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId})`;
+/** The given fields as the change sets them. */
+const givenFields = (p: UserProfile, keys: (keyof UserProfile)[]) => Object.fromEntries(keys.map((k) => [SHOWN[k]![0], p[k]]));
+
+/** user.update with before (from the row) and after (the patch), when the row exists and the write's condition holds. */
+const userUpdatedEvent = (scope: Scope, userId: string, p: UserProfile, at: number, allowed: SQL) => {
+  const keys = shownKeys(p);
+  return eventStatement(
+    scope,
+    "user.update",
+    { type: "user", id: userId },
+    sql`json_object('before', json(${storedFields(scope, userId, keys)}), 'after', json(${JSON.stringify(givenFields(p, keys))}))`,
+    at,
+    sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId}) AND ${allowed}`,
+  );
+};
+const userCreatedEvent = (scope: Scope, userId: string, p: UserProfile, at: number, onlyIf?: SQL) =>
+  eventStatement(scope, "user.create", { type: "user", id: userId }, { after: givenFields(p, shownKeys(p)) }, at, onlyIf);
+
+/** The versions If-Match allows, as a condition on the user's row; true without If-Match. */
+const versionAllowed = (scope: Scope, userId: string) =>
+  scope.expect
+    ? sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId} AND version IN (SELECT value FROM json_each(${JSON.stringify(scope.expect)})))`
+    : sql`true`;
+
 function uniquenessError(e: unknown): CoreError | undefined {
   if (isUniqueViolation(e, "email_key"))
     return new CoreError("conflict", "another user has this email", [{ field: "email", message: "must be unique" }]);
@@ -83,12 +130,13 @@ const EMPTY_PROFILE: Required<UserProfile> = {
 /** Create the user, or replace every profile field of an existing one. */
 export async function putUser(scope: Scope, userId: string, profile: UserProfile): Promise<{ row: UserRow; created: boolean }> {
   const now = Date.now();
-  const set = columnsOf(wholeProfile(profile));
+  const whole = wholeProfile(profile);
+  const set = columnsOf(whole);
   try {
     const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
     // If-Match names a version of a user that does not exist: nothing to replace (404, as for groups).
     if (scope.expect && !existed) throw notFound("user", userId);
-    const row = await scope.db
+    const upsert = scope.db
       .insert(users)
       .values({ tenantId: scope.tenantId, id: userId, ...set, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
@@ -96,10 +144,22 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
         set: { ...set, version: sql`${users.version} + 1`, updatedAt: now },
         ...(scope.expect ? { setWhere: inArray(users.version, [...scope.expect]) } : {}),
       })
-      .returning()
-      .get();
-    if (!row) throw await staleUser(scope, userId);
-    return { row, created: !existed };
+      .returning();
+    // The events first: they read the row as it was, and state the upsert's own conditions.
+    const [, , written] = await batch(scope.db, [
+      userUpdatedEvent(scope, userId, whole, now, versionAllowed(scope, userId)),
+      userCreatedEvent(
+        scope,
+        userId,
+        whole,
+        now,
+        sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId})`,
+      ),
+      upsert.getSQL(),
+    ]);
+    const raw = written!.results[0] as Record<string, unknown> | undefined;
+    if (!raw) throw await staleUser(scope, userId);
+    return { row: rowOf(users, raw), created: !existed };
   } catch (e) {
     throw uniquenessError(e) ?? e;
   }
@@ -107,12 +167,14 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
 
 export async function createUser(scope: Scope, userId: string, profile: UserProfile): Promise<UserRow> {
   const now = Date.now();
+  const whole = wholeProfile(profile);
   try {
-    return await scope.db
+    const insert = scope.db
       .insert(users)
-      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf(wholeProfile(profile)), createdAt: now, updatedAt: now })
-      .returning()
-      .get();
+      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf(whole), createdAt: now, updatedAt: now })
+      .returning();
+    const [inserted] = await batch(scope.db, [insert.getSQL(), userCreatedEvent(scope, userId, whole, now)]);
+    return rowOf(users, inserted!.results[0] as Record<string, unknown>);
   } catch (e) {
     if (isUniqueViolation(e, "users.tenant_id, users.id")) throw new CoreError("conflict", `user '${userId}' already exists`);
     throw uniquenessError(e) ?? e;
@@ -126,15 +188,20 @@ export async function getUser(scope: Scope, userId: string): Promise<UserRow> {
 }
 
 export async function patchUser(scope: Scope, userId: string, patch: UserProfile): Promise<UserRow> {
+  const now = Date.now();
   try {
-    const row = await scope.db
+    const update = scope.db
       .update(users)
-      .set({ ...columnsOf(patch), version: sql`${users.version} + 1`, updatedAt: Date.now() })
+      .set({ ...columnsOf(patch), version: sql`${users.version} + 1`, updatedAt: now })
       .where(scope.expect ? and(whereUser(scope, userId), inArray(users.version, [...scope.expect])) : whereUser(scope, userId))
-      .returning()
-      .get();
-    if (!row) throw await staleUser(scope, userId);
-    return row;
+      .returning();
+    const [, written] = await batch(scope.db, [
+      userUpdatedEvent(scope, userId, patch, now, versionAllowed(scope, userId)),
+      update.getSQL(),
+    ]);
+    const raw = written!.results[0] as Record<string, unknown> | undefined;
+    if (!raw) throw await staleUser(scope, userId);
+    return rowOf(users, raw);
   } catch (e) {
     throw uniquenessError(e) ?? e;
   }
@@ -149,10 +216,18 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   const t = scope.tenantId;
   const now = Date.now();
   // With If-Match, every statement holds only while the user is at an allowed version; the user's row goes last.
-  const allowed = scope.expect
-    ? sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId} AND version IN (SELECT value FROM json_each(${JSON.stringify(scope.expect)})))`
-    : sql`true`;
+  const allowed = versionAllowed(scope, userId);
   const results = await batch(scope.db, [
+    // First, while the memberships it names are still there.
+    eventStatement(
+      scope,
+      "user.delete",
+      { type: "user", id: userId },
+      sql`json_object('user_ids', json_array(${userId}), 'group_ids',
+            (SELECT json_group_array(group_id) FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}))`,
+      now,
+      sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId}) AND ${allowed}`,
+    ),
     forgetSubtreeCounts(t, sql`SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`),
     sql`UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = ${now}
                      WHERE tenant_id = ${t} AND id IN (SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}) AND ${allowed}`,
@@ -160,7 +235,7 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
     sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`,
     sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId} AND ${allowed}`,
   ]);
-  if (changesOf(results, 4) === 0) throw await staleUser(scope, userId);
+  if (changesOf(results, 5) === 0) throw await staleUser(scope, userId);
   await forgetClaim(scope.env, t, userId);
 }
 
