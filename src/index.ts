@@ -1,5 +1,6 @@
 import { canonicalScimRequest } from "./api/scim/canonical-path";
 import { buildApp } from "./app";
+import { purgeExpiredEvents } from "./core/events/retention";
 import { purgeIdempotencyKeys } from "./core/idempotency";
 import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
@@ -13,11 +14,12 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
-  // Daily (wrangler.toml [triggers]): forget analytics messageIds and idempotency keys past their retention.
+  // Daily (wrangler.toml [triggers]): forget analytics messageIds, idempotency keys and events past their retention.
   scheduled: async (_controller, env, _ctx) => {
     const db = database(env.DB);
     const purged = await purgeSeenMessages(db);
     const keys = await purgeIdempotencyKeys(db);
-    console.log(JSON.stringify({ msg: "purged seen messageIds and idempotency keys", purged, keys }));
+    const events = await purgeExpiredEvents(db);
+    console.log(JSON.stringify({ msg: "purged seen messageIds, idempotency keys and events", purged, keys, events }));
   },
 } satisfies ExportedHandler<Env>;

@@ -222,3 +222,46 @@ describe("the change stream", () => {
     ]);
   });
 });
+
+describe("the change stream's retention", () => {
+  it("forgets each tenant's events past its eventRetentionDays, and answers 410 to a reader resuming from before them", async () => {
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const worker = (await import("../src/index")).default;
+    const short = await client(freshTenant("ev-r"), { scope: "admin" });
+    const long = await client(freshTenant("ev-r-long"), { scope: "admin" });
+    expectError(await short.patch("/v1/config", { eventRetentionDays: 0 }), 400, "invalid");
+    expectError(await short.patch("/v1/config", { eventRetentionDays: 3651 }), 400, "invalid");
+    expect((await short.patch("/v1/config", { eventRetentionDays: 2 })).status).toBe(200);
+    for (const api of [short, long]) {
+      for (const name of ["old1", "old2", "new"]) await api.post("/v1/groups", { name });
+    }
+    // Age the first three events of each tenant (the config change and the first two groups, or the first three groups) by 3 days.
+    const DAY = 24 * 3600 * 1000;
+    for (const api of [short, long]) {
+      await env.DB.prepare(
+        "UPDATE audit_log SET at = at - ? WHERE cursor IN (SELECT cursor FROM audit_log WHERE tenant_id = ? ORDER BY cursor LIMIT 3)",
+      )
+        .bind(3 * DAY, api.tenant)
+        .run();
+    }
+    const shortBefore = (await feed(short)).result;
+    const longBefore = (await feed(long)).result;
+    expect(shortBefore).toHaveLength(4);
+
+    const ctx = createExecutionContext();
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    // The short tenant keeps only its newest event; the other (30 days by default) keeps everything.
+    const kept = await feed(short);
+    expect(kept.result.map((e) => e.id)).toEqual([shortBefore[3].id]);
+    expect((await feed(long)).result.map((e) => e.id)).toEqual(longBefore.map((e) => e.id));
+    const horizon = shortBefore[2].cursor;
+    const gone = await short.get(`/v1/events?after=${shortBefore[0].cursor}`);
+    expectError(gone, 410, "gone");
+    expect(gone.json.error.details[0]).toMatchObject({ field: "after", resume_after: horizon });
+    expect((await feed(short, `?after=${horizon}`)).result.map((e) => e.id)).toEqual([shortBefore[3].id]);
+    // Each group's audit reads the same store.
+    expect(await eventCount(short.tenant)).toBe(1);
+  });
+});

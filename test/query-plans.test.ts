@@ -4,6 +4,8 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims/reads";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
+import { eventWindow } from "../src/core/events";
+import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
 import { addBreaksLimitsSql } from "../src/core/members/rules";
 import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes";
@@ -59,5 +61,14 @@ describe("query plans of hot queries", () => {
     expect(p).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user \(tenant_id=\? AND user_id=\?\)/);
     expect(p).toMatch(/SEARCH x USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/);
     expect(p).not.toMatch(/SCAN (m|x|memberships)\b/);
+  });
+
+  it("the change stream: a page is an index range of the tenant's events by cursor; the purge walks events by age", async () => {
+    const feed = (await plan(eventWindow("t", 42))).join("\n");
+    expect(feed).toMatch(/SEARCH audit_log USING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/);
+    expect(feed).not.toMatch(/TEMP B-TREE|SCAN audit_log/);
+    const purge = (await plan(expiredEvents(Date.now()))).join("\n");
+    expect(purge).toMatch(/SEARCH a USING INDEX audit_log_at \(at<\?\)/);
+    expect(purge).not.toMatch(/SCAN a\b/);
   });
 });

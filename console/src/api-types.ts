@@ -1090,6 +1090,7 @@ export interface components {
             maxMembersPerGroup: number;
             maxGroupsPerUser: number;
             maxHierarchyDepth: number;
+            eventRetentionDays: number;
             claim: {
                 name: string;
                 /** @enum {string} */
@@ -1118,6 +1119,7 @@ export interface components {
             maxMembersPerGroup?: number;
             maxGroupsPerUser?: number;
             maxHierarchyDepth?: number;
+            eventRetentionDays?: number;
             claim?: {
                 name?: string;
                 /** @enum {string} */
@@ -4756,6 +4758,15 @@ export interface operations {
             };
             /** @description Unknown group or user (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description after is older than the oldest event kept (the tenant's eventRetentionDays): resync, then resume from details[0].resume_after */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

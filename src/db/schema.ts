@@ -202,9 +202,18 @@ export const auditLog = sqliteTable(
   (t) => [
     uniqueIndex("audit_log_id").on(t.tenantId, t.id),
     index("audit_log_feed").on(t.tenantId, t.cursor),
+    index("audit_log_at").on(t.at),
     index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq),
   ],
 );
+
+// How far the daily purge has forgotten each tenant's events: a reader resuming from an
+// older cursor has missed events and must resync (410).
+export const eventHorizons = sqliteTable("event_horizons", {
+  tenantId: text("tenant_id").primaryKey(),
+  purgedThrough: integer("purged_through").notNull(),
+  purgedAt: integer("purged_at").notNull(),
+});
 
 // Long-lived per-tenant credentials (SCIM tokens, analytics write keys, ops scripts).
 // Only the SHA-256 of the secret is kept; the secret is shown once, at creation.

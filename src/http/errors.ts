@@ -7,6 +7,7 @@ const kindOfStatus: Record<number, ErrorKind> = {
   403: "forbidden",
   404: "not_found",
   409: "conflict",
+  410: "gone",
   412: "precondition_failed",
   413: "payload_too_large",
   422: "limit_exceeded",

@@ -5,6 +5,7 @@ import { SCOPES } from "../../core/shared/scopes";
 import type { NativeApp } from "./app";
 import { eventPage, eventQuery } from "./event-schemas";
 import { errors, ok } from "./openapi-helpers";
+import { errorBody } from "./schemas";
 
 export function registerEventRoutes(app: NativeApp) {
   app.openapi(
@@ -16,7 +17,14 @@ export function registerEventRoutes(app: NativeApp) {
       description:
         "The tenant's changes in the order they landed, from every surface: resume with after=next_cursor. Needs scope events:read or admin.",
       request: { query: eventQuery },
-      responses: { 200: ok(eventPage, "A page of events, oldest first"), ...errors },
+      responses: {
+        200: ok(eventPage, "A page of events, oldest first"),
+        ...errors,
+        410: ok(
+          errorBody,
+          "after is older than the oldest event kept (the tenant's eventRetentionDays): resync, then resume from details[0].resume_after",
+        ),
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");

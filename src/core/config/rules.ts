@@ -30,6 +30,8 @@ const settingsShape = {
   maxMembersPerGroup: z.number().int().min(1).max(10_000_000),
   maxGroupsPerUser: z.number().int().min(1).max(1_000_000),
   maxHierarchyDepth: z.number().int().min(1).max(256),
+  /** How long the change stream (and each group's audit) keeps an event. */
+  eventRetentionDays: z.number().int().min(1).max(3_650),
   claim: claimSettingsSchema,
   rateLimits: rateLimitsSchema,
 };
@@ -44,6 +46,7 @@ export const settingsPatchSchema = z
     maxMembersPerGroup: settingsShape.maxMembersPerGroup.optional(),
     maxGroupsPerUser: settingsShape.maxGroupsPerUser.optional(),
     maxHierarchyDepth: settingsShape.maxHierarchyDepth.optional(),
+    eventRetentionDays: settingsShape.eventRetentionDays.optional(),
     claim: claimSettingsSchema.partial().strict().optional(),
     rateLimits: rateLimitsSchema.partial().strict().optional(),
   })
@@ -56,6 +59,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   maxMembersPerGroup: 1_000_000,
   maxGroupsPerUser: 10_000,
   maxHierarchyDepth: 32,
+  eventRetentionDays: 30,
   // 200 groups before the claim becomes an overage pointer, as identity providers do.
   claim: { name: "groups", values: "names", overageLimit: 200, includeInherited: true },
   // Well above what one client sends, well below what would crowd out other tenants.

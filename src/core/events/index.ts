@@ -2,6 +2,7 @@
 // cursor. The store is the audit trail itself (core/events/writes.ts writes it).
 import { sql } from "drizzle-orm";
 import type { Scope } from "../shared/context";
+import { CoreError } from "../shared/errors";
 
 /** Stored action → the event type readers see. */
 const TYPES = {
@@ -100,14 +101,25 @@ function shaped(r: Row): ChangeEvent {
   };
 }
 
+/** The next events of the tenant after a cursor, at most EVENTS_SCANNED: an index range of audit_log_feed. */
+export const eventWindow = (tenantId: string, after: number) =>
+  sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${EVENTS_SCANNED}`;
+
+/** 410: some events after the reader's cursor are past the retention and gone. */
+const forgotten = (after: number, horizon: number) =>
+  new CoreError(
+    "gone",
+    `events after cursor ${after} up to ${horizon} are past this tenant's retention (eventRetentionDays) and no longer kept: ` +
+      `read the current state again (groups, members, users), then follow the stream from after=${horizon}`,
+    [{ field: "after", message: "older than the oldest event kept", resume_after: String(horizon) }],
+  );
+
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
   const after = q.after ?? 0;
   const actions = JSON.stringify((q.types ?? EVENT_TYPES).map((t) => ACTION_OF.get(t)));
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
-  const rows = await scope.db.all<Row & { scanned_to: number | null; scanned: number }>(sql`
-    WITH recent AS (
-      SELECT * FROM audit_log WHERE tenant_id = ${scope.tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${EVENTS_SCANNED}
-    ),
+  const rows = await scope.db.all<Row & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
+    WITH recent AS (${eventWindow(scope.tenantId, after)}),
     hits AS (
       SELECT * FROM recent w
       WHERE w.action IN (SELECT value FROM json_each(${actions}))
@@ -121,8 +133,11 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
       ORDER BY w.cursor LIMIT ${q.limit + 1}
     )
     SELECT h.cursor, h.id, h.at, h.actor, h.source, h.action, h.target_type, h.target_id, h.detail,
-           (SELECT max(cursor) FROM recent) AS scanned_to, (SELECT count(*) FROM recent) AS scanned
+           (SELECT max(cursor) FROM recent) AS scanned_to, (SELECT count(*) FROM recent) AS scanned,
+           (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
     FROM (SELECT 1) LEFT JOIN hits h ON true ORDER BY h.cursor`);
+  const horizon = rows[0]?.horizon ?? null;
+  if (q.after !== undefined && horizon !== null && q.after < horizon) throw forgotten(q.after, horizon);
   const found = rows.filter((r) => r.cursor !== null);
   const page = found.slice(0, q.limit).map(shaped);
   const scannedTo = rows[0]?.scanned_to ?? null;

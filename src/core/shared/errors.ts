@@ -10,9 +10,10 @@ export type ErrorKind =
   | "payload_too_large"
   | "limit_exceeded"
   | "key_reused"
+  | "gone"
   | "rate_limited";
 
-export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 412 | 413 | 422 | 429> = {
+export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 422 | 429> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -22,6 +23,7 @@ export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 412 | 413
   payload_too_large: 413,
   limit_exceeded: 422,
   key_reused: 422,
+  gone: 410,
   rate_limited: 429,
 };
 

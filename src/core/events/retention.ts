@@ -1,0 +1,34 @@
+// Forgetting events past each tenant's retention (the daily cron), and remembering how far
+// each tenant's were forgotten, so a reader resuming from before that learns it missed some.
+import { sql } from "drizzle-orm";
+import { DEFAULT_SETTINGS } from "../config/rules";
+import { batch, type Db } from "../shared/context";
+
+const DAY_MS = 24 * 3600 * 1000;
+const SLICE = 5_000;
+
+/** A slice of the events past their tenant's retention. No retention is shorter than a day: audit_log_at narrows the scan to events older than that. */
+export const expiredEvents = (
+  now: number,
+) => sql`SELECT a.cursor, a.tenant_id FROM audit_log a LEFT JOIN tenant_config c ON c.tenant_id = a.tenant_id
+    WHERE a.at < ${now - DAY_MS}
+      AND a.at < ${now} - coalesce(json_extract(c.settings, '$.eventRetentionDays'), ${DEFAULT_SETTINGS.eventRetentionDays}) * ${DAY_MS}
+    ORDER BY a.at, a.cursor LIMIT ${SLICE}`;
+
+/** Delete every event older than its tenant's eventRetentionDays, in slices; how many went. */
+export async function purgeExpiredEvents(db: Db, now = Date.now()): Promise<number> {
+  const expired = expiredEvents(now);
+  let purged = 0;
+  for (;;) {
+    // One transaction: the horizon moves with exactly the events the delete takes.
+    const [, deleted] = await batch(db, [
+      sql`INSERT INTO event_horizons (tenant_id, purged_through, purged_at)
+          SELECT tenant_id, max(cursor), ${now} FROM (${expired}) WHERE true GROUP BY tenant_id
+          ON CONFLICT (tenant_id) DO UPDATE SET purged_through = max(purged_through, excluded.purged_through), purged_at = excluded.purged_at`,
+      sql`DELETE FROM audit_log WHERE cursor IN (SELECT cursor FROM (${expired}))`,
+    ]);
+    const n = deleted?.meta.changes ?? 0;
+    purged += n;
+    if (n < SLICE) return purged;
+  }
+}
