@@ -265,3 +265,37 @@ describe("the change stream's retention", () => {
     expect(await eventCount(short.tenant)).toBe(1);
   });
 });
+
+describe("the audit trail (GET /v1/audit)", () => {
+  it("is the same store, filtered by who made a change and when; admin only", async () => {
+    const tenant = freshTenant("ev-a");
+    const alice = await client(tenant, { scope: "admin", sub: "alice" });
+    const bob = await client(tenant, { scope: "admin", sub: "bob" });
+    const g = (await alice.post("/v1/groups", { name: "Audited" })).json.result.group_id;
+    await bob.post(`/v1/groups/${g}/members`, { user_ids: ["x"] });
+    const between = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    await alice.patch(`/v1/groups/${g}`, { description: "d" });
+
+    const all = await alice.get("/v1/audit");
+    expect(all.status).toBe(200);
+    expect(all.json.result.map((e: any) => [e.type, e.actor])).toEqual([
+      ["group.created", "alice"],
+      ["group.members.added", "bob"],
+      ["group.updated", "alice"],
+    ]);
+    expect(all.json.result).toEqual((await feed(alice)).result);
+    const byBob = await alice.get("/v1/audit?actor=bob");
+    expect(byBob.json.result.map((e: any) => e.type)).toEqual(["group.members.added"]);
+    const later = await alice.get(`/v1/audit?since=${encodeURIComponent(between)}`);
+    expect(later.json.result.map((e: any) => e.type)).toEqual(["group.updated"]);
+    const earlier = await alice.get(`/v1/audit?until=${encodeURIComponent(between)}&type=group.created,group.updated`);
+    expect(earlier.json.result.map((e: any) => e.type)).toEqual(["group.created"]);
+
+    expectError(await alice.get("/v1/audit?since=yesterday"), 400, "invalid");
+    expectError(await alice.get("/v1/audit?type=nope"), 400, "invalid");
+    const watcher = await client(tenant, { scope: "events:read" });
+    expectError(await watcher.get("/v1/audit"), 403, "forbidden");
+    expect((await (await client(freshTenant("ev-a-other"), { scope: "admin" })).get("/v1/audit")).json.result).toEqual([]);
+  });
+});

@@ -444,6 +444,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail: the same events as /v1/events, filtered by who made them and when.
+         * @description The audit trail: the same events as /v1/events, filtered by who made them and when. Needs scope admin.
+         */
+        get: operations["getV1Audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/resources/groups/v1/config": {
         parameters: {
             query?: never;
@@ -4766,6 +4786,101 @@ export interface operations {
                 };
             };
             /** @description after is older than the oldest event kept (the tenant's eventRetentionDays): resync, then resume from details[0].resume_after */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Audit: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of an earlier answer (or an event's cursor); none: from the oldest event kept */
+                after?: string;
+                /** @description 1-1000, default 100 */
+                limit?: number;
+                /** @description comma-separated event types */
+                type?: string;
+                /** @description the credential subject (or API key id) that made the change */
+                actor?: string;
+                /** @description changes at or after this time (ISO 8601) */
+                since?: string;
+                /** @description changes before this time (ISO 8601) */
+                until?: string;
+            };
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the trail, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["ChangeEvent"][];
+                        /** @description where to resume (send as after); set even when nothing new came */
+                        next_cursor: string;
+                        has_more: boolean;
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description after is older than the oldest event kept: resume from details[0].resume_after */
             410: {
                 headers: {
                     [name: string]: unknown;

@@ -55,6 +55,10 @@ export interface EventQuery {
   types?: EventType[];
   groupId?: string;
   userId?: string;
+  /** The audit trail's filters: who made the change, and when (epoch ms, since inclusive, until exclusive). */
+  actor?: string;
+  since?: number;
+  until?: number;
 }
 
 export interface EventPage {
@@ -130,6 +134,9 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
              OR (w.target_type = 'user' AND w.target_id = ${q.userId ?? null})
              OR json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
              OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null}))
+        AND (${q.actor ?? null} IS NULL OR w.actor = ${q.actor ?? null})
+        AND (${q.since ?? null} IS NULL OR w.at >= ${q.since ?? null})
+        AND (${q.until ?? null} IS NULL OR w.at < ${q.until ?? null})
       ORDER BY w.cursor LIMIT ${q.limit + 1}
     )
     SELECT h.cursor, h.id, h.at, h.actor, h.source, h.action, h.target_type, h.target_id, h.detail,
