@@ -105,9 +105,9 @@ function shaped(r: Row): ChangeEvent {
   };
 }
 
-/** The next events of the tenant after a cursor, at most EVENTS_SCANNED: an index range of audit_log_feed. */
-export const eventWindow = (tenantId: string, after: number) =>
-  sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${EVENTS_SCANNED}`;
+/** The next `size` events of the tenant after a cursor: an index range of audit_log_feed. */
+export const eventWindow = (tenantId: string, after: number, size: number) =>
+  sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size}`;
 
 /** 410: some events after the reader's cursor are past the retention and gone. */
 const forgotten = (after: number, horizon: number) =>
@@ -120,10 +120,13 @@ const forgotten = (after: number, horizon: number) =>
 
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
   const after = q.after ?? 0;
+  // Unfiltered, the page is the window; a filter looks further, up to EVENTS_SCANNED.
+  const filtered = q.types !== undefined || [q.groupId, q.userId, q.actor, q.since, q.until].some((f) => f !== undefined);
+  const size = filtered ? EVENTS_SCANNED : q.limit + 1;
   const actions = JSON.stringify((q.types ?? EVENT_TYPES).map((t) => ACTION_OF.get(t)));
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
   const rows = await scope.db.all<Row & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
-    WITH recent AS (${eventWindow(scope.tenantId, after)}),
+    WITH recent AS (${eventWindow(scope.tenantId, after, size)}),
     hits AS (
       SELECT * FROM recent w
       WHERE w.action IN (SELECT value FROM json_each(${actions}))
@@ -148,7 +151,7 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
   const found = rows.filter((r) => r.cursor !== null);
   const page = found.slice(0, q.limit).map(shaped);
   const scannedTo = rows[0]?.scanned_to ?? null;
-  const windowFull = (rows[0]?.scanned ?? 0) >= EVENTS_SCANNED;
+  const windowFull = (rows[0]?.scanned ?? 0) >= size;
   if (found.length > q.limit) return { result: page, next_cursor: page.at(-1)!.cursor, has_more: true };
   // Fewer hits than asked: everything in the window was looked at, so resume after it.
   return { result: page, next_cursor: String(scannedTo ?? after), has_more: windowFull };
