@@ -1,11 +1,18 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope } from "../../auth/middleware";
-import { listEvents } from "../../core/events";
+import { type EventQuery, type EventType, listEvents } from "../../core/events";
 import { SCOPES } from "../../core/shared/scopes";
 import type { NativeApp } from "./app";
 import { auditQuery, eventPage, eventQuery } from "./event-schemas";
 import { errors, ok } from "./openapi-helpers";
 import { errorBody } from "./schemas";
+
+/** The paging and type filter both routes share. */
+const pageOf = (q: { after?: string; limit: number; types?: EventType[] }): EventQuery => ({
+  after: q.after === undefined ? undefined : Number(q.after),
+  limit: q.limit,
+  types: q.types,
+});
 
 export function registerEventRoutes(app: NativeApp) {
   app.openapi(
@@ -27,15 +34,8 @@ export function registerEventRoutes(app: NativeApp) {
       },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const page = await listEvents(c.var.scope, {
-        after: q.after === undefined ? undefined : Number(q.after),
-        limit: q.limit,
-        types: q.types,
-        groupId: q.group_id,
-        userId: q.user_id,
-      });
-      return c.json(page, 200);
+      const { group_id, user_id, ...q } = c.req.valid("query");
+      return c.json(await listEvents(c.var.scope, { ...pageOf(q), groupId: group_id, userId: user_id }), 200);
     },
   );
 
@@ -54,16 +54,8 @@ export function registerEventRoutes(app: NativeApp) {
       },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const page = await listEvents(c.var.scope, {
-        after: q.after === undefined ? undefined : Number(q.after),
-        limit: q.limit,
-        types: q.type,
-        actor: q.actor,
-        since: q.since,
-        until: q.until,
-      });
-      return c.json(page, 200);
+      const { type, ...q } = c.req.valid("query");
+      return c.json(await listEvents(c.var.scope, { ...pageOf(q), types: type, actor: q.actor, since: q.since, until: q.until }), 200);
     },
   );
 }
