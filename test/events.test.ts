@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { eventPage } from "../src/api/native/event-schemas";
 import { call, client, env, expectError, freshTenant, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
@@ -46,6 +47,11 @@ describe("the change stream", () => {
 
     const page = await feed(api);
     expect(page.has_more).toBe(false);
+    // D1 builds the events' JSON: it must be what the OpenAPI document says.
+    expect(eventPage.safeParse(page).error).toBeUndefined();
+    expect(page.result.every((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.occurred_at))).toBe(true);
+    expect(page.result[0].user_ids).toBeUndefined();
+    expect(page.result[2].before).toBeUndefined();
     const seen = page.result.map((e) => [e.type, e.source, e.group_id]);
     expect(seen).toEqual([
       ["group.created", "native", g],
