@@ -81,6 +81,10 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   await page.getByLabel("Custom data (JSON)").fill('{"cost_center": "42"}');
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved.").waitFor();
+  // The group's activity, from the change stream, follows each change made on the page.
+  const activity = page.getByRole("table", { name: "activity" });
+  await activity.getByRole("cell", { name: "group.updated" }).waitFor();
+  assert.match(await activity.innerText(), /group\.created[\s\S]*group\.members\.added[\s\S]*group\.children\.linked[\s\S]*group\.updated/);
   await page.screenshot({ path: `${SHOTS}console-group.png`, fullPage: true });
 
   // Erin is in Storage, so Platform is inherited; the claim carries both.
@@ -93,6 +97,7 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
     timeout: 10_000,
   });
   assert.deepEqual(JSON.parse(await page.getByLabel("claim", { exact: true }).innerText()), { groups: ["Platform", "Storage"] });
+  await page.getByRole("table", { name: "activity" }).getByRole("cell", { name: "group.members.added" }).waitFor();
   await page.screenshot({ path: `${SHOTS}console-user.png`, fullPage: true });
 
   await page.goto(`${server.base}/console/#/groups`);

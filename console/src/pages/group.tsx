@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, Pager, when } from "../ui";
 import type { GroupRef, Member, Role } from "../wire";
+import { Activity } from "./activity";
 
 interface Group {
   group_id: string;
@@ -39,6 +40,7 @@ export function GroupPage({ id }: { id: string }) {
       <Roles id={id} />
       <Hierarchy id={id} />
       <Traits id={id} />
+      <Activity key={version} filter={{ group_id: id }} />
       <DeleteGroup group={group} />
     </>
   );

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { ErrorNote } from "../ui";
 import type { EffectiveRole, HeldGroup, User } from "../wire";
+import { Activity } from "./activity";
 
 export function UserPage({ id }: { id: string }) {
   const [user, setUser] = useState<User | null>(null);
@@ -95,6 +96,7 @@ export function UserPage({ id }: { id: string }) {
           <pre>{JSON.stringify(claim, null, 2)}</pre>
         </figure>
       </section>
+      <Activity filter={{ user_id: id }} />
     </>
   );
 }
