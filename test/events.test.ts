@@ -134,6 +134,14 @@ describe("the change stream", () => {
     expectError(await api.patch(`/v1/groups/${g}`, { name: "other" }), 409, "conflict");
     expectError(await api.post("/v1/groups", { name: "kept" }), 409, "conflict");
     expectError(await api.post("/v1/groups/nope/members", { user_ids: ["x"] }), 404, "not_found");
+    const staleConfig = await call("PATCH", "/v1/config", {
+      token: api.token,
+      body: { eventRetentionDays: 7 },
+      headers: { "if-match": 'W/"999"' },
+    });
+    expect(staleConfig.status).toBe(412);
+    expectError(await api.del("/v1/api-keys/nope"), 404, "not_found");
+    expectError(await api.del("/v1/users/nobody"), 404, "not_found");
     expect(await eventCount(tenant)).toBe(before);
     // Concurrent adds to one group: one event each, in the order the group's coordinator applied them.
     await Promise.all(Array.from({ length: 20 }, (_, i) => api.post(`/v1/groups/${g}/members`, { user_ids: [`p${i}`] })));

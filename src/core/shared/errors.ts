@@ -65,10 +65,13 @@ export interface SerializedError {
 
 export const notFound = (what: string, id: string) => new CoreError("not_found", `${what} '${id}' was not found`);
 
+/** An error's message with its cause's: drizzle wraps the driver's error, and D1 says what failed only in words. */
+export const messagesOf = (e: unknown) =>
+  [e, (e as { cause?: unknown })?.cause].map((x) => String((x as { message?: string })?.message ?? x)).join(" ");
+
 /** D1 reports a unique index violation only in its message. */
 export function isUniqueViolation(e: unknown, index?: string): boolean {
-  // drizzle wraps the driver's error; the constraint's name is in the cause.
-  const text = [e, (e as { cause?: unknown })?.cause].map((x) => String((x as { message?: string })?.message ?? x)).join(" ");
+  const text = messagesOf(e);
   if (!text.includes("UNIQUE constraint failed")) return false;
   return index === undefined || text.includes(index);
 }

@@ -3,6 +3,7 @@
 // usually pass can skip the read before its batch; when one fails, the batch changed
 // nothing and the writer takes its careful path, which reads first and explains.
 import { type SQL, sql } from "drizzle-orm";
+import { messagesOf } from "./errors";
 
 const MARK = "batch precondition failed";
 
@@ -11,7 +12,4 @@ const MARK = "batch precondition failed";
 export const abortIf = (violated: SQL) => sql`SELECT json_extract('{}', CASE WHEN ${violated} THEN ${sql.raw(`'${MARK}'`)} ELSE '$' END)`;
 
 /** The batch failed on an abortIf. */
-export function isAborted(e: unknown): boolean {
-  const text = [e, (e as { cause?: unknown })?.cause].map((x) => String((x as { message?: string })?.message ?? x)).join(" ");
-  return text.includes(MARK);
-}
+export const isAborted = (e: unknown) => messagesOf(e).includes(MARK);
