@@ -19,8 +19,27 @@ const DOWN_JWKS_URL = "https://issuer.test/down/jwks.json";
 const FLAKY_JWKS_URL = "https://issuer.test/flaky/jwks.json";
 const fetches = { rotating: 0, down: 0, flaky: 0 };
 
-function outbound(request: Request): Response {
+// Webhook receivers at https://hooks.test/<behaviour>/<name>: ok answers 200, fail-twice
+// answers 500 to the first two attempts of each webhook-id and then 200, down always 503.
+// GET https://hooks.test/received/<name> lists the attempts each name got.
+type Attempt = { path: string; headers: Record<string, string>; body: string; status: number };
+const received = new Map<string, Attempt[]>();
+
+async function receiver(request: Request, url: URL): Promise<Response> {
+  const [, behaviour, name] = url.pathname.split("/");
+  if (request.method === "GET" && behaviour === "received") return Response.json(received.get(name!) ?? []);
+  const attempts = received.get(name!) ?? [];
+  received.set(name!, attempts);
+  const id = request.headers.get("webhook-id");
+  const earlier = attempts.filter((a) => a.headers["webhook-id"] === id).length;
+  const status = behaviour === "down" ? 503 : behaviour === "fail-twice" && earlier < 2 ? 500 : 200;
+  attempts.push({ path: url.pathname, headers: Object.fromEntries(request.headers), body: await request.text(), status });
+  return new Response(status === 200 ? "ok" : "no", { status });
+}
+
+async function outbound(request: Request): Promise<Response> {
   const url = new URL(request.url);
+  if (url.host === "hooks.test") return receiver(request, url);
   if (request.url === JWKS_URL) return Response.json({ keys: [publicJwk] });
   if (request.url === ROTATING_JWKS_URL) {
     fetches.rotating += 1;
@@ -64,8 +83,10 @@ export default defineConfig({
           TEST_ROTATING_JWKS_URL: ROTATING_JWKS_URL,
           TEST_DOWN_JWKS_URL: DOWN_JWKS_URL,
           TEST_FLAKY_JWKS_URL: FLAKY_JWKS_URL,
+          // Retries 1 s, 2 s, 4 s, ... apart, so a test sees a retried delivery land.
+          WEBHOOK_RETRY_BASE_SECONDS: "1",
         },
-        outboundService: async (request: Request) => outbound(request),
+        outboundService: (request: Request) => outbound(request),
       },
     })),
   ],

@@ -13,10 +13,11 @@ import type { AppEnv } from "./http/app-env";
 import { readYourWrites } from "./http/d1-session";
 import { docsHeaders, docsPage } from "./http/docs-page";
 import { requestLog } from "./http/request-log";
+import { dispatchWebhooks } from "./http/webhook-dispatch";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId(), requestLog, readYourWrites);
+  app.use("*", requestId(), requestLog, readYourWrites, dispatchWebhooks);
 
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));

@@ -1,6 +1,7 @@
 import type { ClaimsWriter } from "./coordinator/claims-writer";
 import type { GroupCoordinator } from "./coordinator/group-coordinator";
 import type { RateLimiter } from "./coordinator/rate-limiter";
+import type { WebhookMessage } from "./core/webhooks/rules";
 
 // The Worker's bindings and settings (wrangler.toml, .dev.vars, or secrets).
 export interface Env {
@@ -11,6 +12,12 @@ export interface Env {
   CLAIMS_WRITER: DurableObjectNamespace<ClaimsWriter>;
   /** The per-minute request counts of tenants' budgets and API keys (coordinator/rate-limiter.ts). */
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** Webhook deliveries: one message per endpoint and event (core/webhooks). */
+  WEBHOOKS: Queue<WebhookMessage>;
+  /** Local runs only: "true" lets webhooks point at http://127.0.0.1 and http://localhost (see .dev.vars.example). */
+  WEBHOOKS_ALLOW_LOCAL_HTTP?: string;
+  /** The first retry's delay in seconds (default 30); each next one doubles, up to 6 hours. */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Production auth: RS256/ES256 tokens checked against this JWKS. */
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;

@@ -4,7 +4,10 @@ import { purgeExpiredEvents } from "./core/events/retention";
 import { purgeIdempotencyKeys } from "./core/idempotency";
 import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
+import { deliver, sweepWebhooks, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./core/webhooks";
 import type { Env } from "./env";
+
+const retryBase = (env: Env) => Number(env.WEBHOOK_RETRY_BASE_SECONDS) || WEBHOOK_LIMITS.defaultBaseDelaySeconds;
 
 export { ClaimsWriter } from "./coordinator/claims-writer";
 export { GroupCoordinator } from "./coordinator/group-coordinator";
@@ -14,12 +17,31 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
-  // Daily (wrangler.toml [triggers]): forget analytics messageIds, idempotency keys and events past their retention.
-  scheduled: async (_controller, env, _ctx) => {
+  // Every minute (wrangler.toml [triggers]): the webhook outbox sweep.
+  // Daily: forget analytics messageIds, idempotency keys and events past their retention.
+  scheduled: async (controller, env, _ctx) => {
     const db = database(env.DB);
+    if (controller.cron === WEBHOOK_SWEEP_CRON) {
+      const swept = await sweepWebhooks(db, env.WEBHOOKS);
+      if (swept.dispatched || swept.resent) console.log(JSON.stringify({ msg: "webhook sweep", ...swept }));
+      return;
+    }
     const purged = await purgeSeenMessages(db);
     const keys = await purgeIdempotencyKeys(db);
     const events = await purgeExpiredEvents(db);
     console.log(JSON.stringify({ msg: "purged seen messageIds, idempotency keys and events", purged, keys, events }));
   },
-} satisfies ExportedHandler<Env>;
+  // Webhook deliveries (core/webhooks/delivery.ts): each message is acknowledged or retried with its backoff.
+  queue: async (batch, env) => {
+    const outcomes = await deliver(
+      database(env.DB),
+      batch.messages.map((m) => m.body),
+      retryBase(env),
+    );
+    batch.messages.forEach((m, i) => {
+      const o = outcomes[i]!;
+      if (o.settle) m.ack();
+      else m.retry({ delaySeconds: o.delaySeconds });
+    });
+  },
+} satisfies ExportedHandler<Env, WebhookMessage>;

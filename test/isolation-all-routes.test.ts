@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
 import { claimKey } from "../src/core/claims";
-import { type Client, call, client, env, freshTenant, vendorToken } from "./helpers";
+import { type Client, call, client, env, eventually, freshTenant, vendorToken } from "./helpers";
 
 /** Routes anyone may call: the floor and the API description. */
 const PUBLIC = new Set(["GET /healthz", "GET /openapi.json", "GET /docs"]);
@@ -31,6 +31,9 @@ interface Victim {
   scimUser: string;
   role: string;
   key: string;
+  webhook: string;
+  /** An event delivered to the victim's webhook. */
+  event: string;
   /** What the victim's own requests carried or got back, sent by the attacker. */
   carried: Record<string, string>;
 }
@@ -60,14 +63,23 @@ const TABLES = [
   "tracking_messages",
   "audit_log",
   "api_keys",
+  "webhook_endpoints",
+  "webhook_deliveries",
 ];
 
-/** Every row the victim has, in a stable order (the key's last use is the only field a use may move). */
+/**
+ * Every row the victim has, in a stable order. Two fields move without a change of the victim's
+ * data: the key's last use, and a webhook's outbox position (enqueued_through), which the
+ * victim's own writes advance after their answer; an event the attacker caused would show in audit_log.
+ */
 async function snapshot(tenant: string): Promise<string> {
   const results = await env.DB.batch(
     TABLES.map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2, 3`).bind(tenant)),
   );
-  const parts: unknown[] = results.map((r, i) => [TABLES[i], r.results.map((row) => ({ ...(row as object), last_used_at: undefined }))]);
+  const parts: unknown[] = results.map((r, i) => [
+    TABLES[i],
+    r.results.map((row) => ({ ...(row as object), last_used_at: undefined, enqueued_through: undefined })),
+  ]);
   parts.push(["claim", await env.CLAIMS.get(claimKey(tenant, victim.user))]);
   return JSON.stringify(parts);
 }
@@ -97,6 +109,8 @@ function concrete(path: string): string {
       user_id: v.user,
       role_id: v.role,
       key_id: v.key,
+      webhook_id: v.webhook,
+      event_id: v.event,
     };
     if (!(name in id)) throw new Error(`no victim id for the path parameter :${name} in ${path}: add it to concrete()`);
     return encodeURIComponent(id[name]!);
@@ -134,6 +148,9 @@ function body(key: string): unknown {
     "POST /v1/groups/:group_id/children": { group_ids: [v.child] },
     "DELETE /v1/groups/:group_id/children": { group_ids: [v.child] },
     "POST /v1/api-keys": { name: "planted", scopes: ["admin"] },
+    "POST /v1/webhooks": { url: "https://hooks.test/ok/planted" },
+    "PATCH /v1/webhooks/:webhook_id": { url: "https://hooks.test/ok/hijacked", paused: true },
+    "POST /v1/webhooks/:webhook_id/deliveries/:event_id/redeliver": {},
     "POST /api/group": [
       { user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { group_type: "Team", name: "hijacked" } },
     ],
@@ -203,8 +220,18 @@ beforeAll(async () => {
     })
   ).json.id;
   const key = (await admin.post("/v1/api-keys", { name: `${MARK} key`, scopes: ["groups:read"] })).json.result.key_id;
+  // A webhook of group renames only, with one delivered event (the victim's later writes send nothing to it).
+  const webhook = (await admin.post("/v1/webhooks", { url: `https://hooks.test/ok/${MARK}`, types: ["group.updated"] })).json.result
+    .webhook_id;
+  await admin.patch(`/v1/groups/${group}`, { description: `${MARK} renamed` });
+  let event = "";
+  await eventually(async () => {
+    const [d] = (await admin.get(`/v1/webhooks/${webhook}/deliveries?status=delivered`)).json.result;
+    event = d?.event_id ?? "";
+    return event !== "";
+  }, 15_000);
   await admin.get(`/v1/users/victim-user/claims`);
-  victim = { admin, group, child, user: "victim-user", scimUser, role, key, carried: {} };
+  victim = { admin, group, child, user: "victim-user", scimUser, role, key, webhook, event, carried: {} };
   // A keyed write with the very body the attacker will send to the same route: only the key's owner may replay it.
   const idempotencyKey = `${MARK}-key`;
   const keyed = await call("POST", "/v1/groups", {

@@ -215,6 +215,53 @@ export const eventHorizons = sqliteTable("event_horizons", {
   purgedAt: integer("purged_at").notNull(),
 });
 
+// Webhook endpoints of a tenant (core/webhooks). The signing secret is kept as it is: every
+// delivery is signed with it. enqueued_through: the last event cursor handed to delivery.
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    url: text("url").notNull(),
+    description: text("description").notNull().default(""),
+    /** JSON array of event types; null: every type. */
+    types: text("types"),
+    secret: text("secret").notNull(),
+    paused: integer("paused").notNull().default(0),
+    enqueuedThrough: integer("enqueued_through").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+// One event for one endpoint: the outbox row the queue consumer works and the sweep resends.
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    tenantId: text("tenant_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    cursor: integer("cursor").notNull(),
+    eventId: text("event_id").notNull(),
+    /** pending (queued or waiting for a retry), delivered, or dead (attempts spent). */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the sweep may send it again: the current attempt's lease (or its retry's delay) runs out. */
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastAttemptAt: integer("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: integer("delivered_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.endpointId, t.cursor] }),
+    uniqueIndex("webhook_deliveries_event").on(t.tenantId, t.endpointId, t.eventId),
+    index("webhook_deliveries_due").on(t.status, t.nextAttemptAt),
+  ],
+);
+
 // Long-lived per-tenant credentials (SCIM tokens, analytics write keys, ops scripts).
 // Only the SHA-256 of the secret is kept; the secret is shown once, at creation.
 export const apiKeys = sqliteTable(

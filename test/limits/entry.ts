@@ -2,6 +2,7 @@
 // enforce Cloudflare's production limits (platform-limits.ts). A request is one invocation;
 // so is each alarm run of a Durable Object (its RPC calls are not counted: they interleave).
 
+import type { WebhookMessage } from "../../src/core/webhooks";
 import type { Env } from "../../src/env";
 import worker, { ClaimsWriter as ProductClaimsWriter, GroupCoordinator as ProductCoordinator } from "../../src/index";
 
@@ -69,4 +70,5 @@ export default {
     report(request) ??
     worker.fetch!(request as Request<unknown, IncomingRequestCfProperties>, limitedEnv(env, newInvocation(peakSubrequests)), ctx),
   scheduled: (controller, env, ctx) => worker.scheduled!(controller, limitedEnv(env, newInvocation(peakSubrequests)), ctx),
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => worker.queue!(batch, limitedEnv(env, newInvocation(peakSubrequests))),
+} satisfies ExportedHandler<Env, WebhookMessage>;

@@ -7,6 +7,7 @@ import { registerHierarchyRoutes } from "./hierarchy";
 import { registerMemberRoutes } from "./members";
 import { registerRoleRoutes } from "./roles";
 import { registerUserRoutes } from "./users";
+import { registerWebhookRoutes } from "./webhooks";
 
 /** The native API of seed 000, mounted at /v1. */
 export function nativeRoutes() {
@@ -19,6 +20,7 @@ export function nativeRoutes() {
   registerHierarchyRoutes(app);
   registerApiKeyRoutes(app);
   registerEventRoutes(app);
+  registerWebhookRoutes(app);
   rejectUnknownRoutes(app);
   return app;
 }

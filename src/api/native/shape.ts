@@ -5,6 +5,7 @@ import type { HeldGroupTransitive, HierarchyCounts, TransitiveMember } from "../
 import type { ApiKeyRow } from "../../core/keys";
 import type { EffectiveRole, RoleRow } from "../../core/roles";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
+import type { WebhookDelivery, WebhookEndpoint } from "../../core/webhooks";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
@@ -91,4 +92,27 @@ export const apiKeyOut = (k: ApiKeyRow) => ({
   last_used_at: k.lastUsedAt === null ? null : seconds(k.lastUsedAt),
   expires_at: k.expiresAt === null ? null : seconds(k.expiresAt),
   revoked_at: k.revokedAt === null ? null : seconds(k.revokedAt),
+});
+
+export const webhookOut = (w: WebhookEndpoint) => ({
+  webhook_id: w.id,
+  url: w.url,
+  description: w.description,
+  types: w.types === null ? null : (JSON.parse(w.types) as string[]),
+  paused: w.paused === 1,
+  created_by: w.createdBy,
+  created_at: seconds(w.createdAt),
+  updated_at: seconds(w.updatedAt),
+});
+
+export const deliveryOut = (d: WebhookDelivery) => ({
+  event_id: d.eventId,
+  cursor: String(d.cursor),
+  status: d.status as "pending" | "delivered" | "dead",
+  attempts: d.attempts,
+  last_attempt_at: d.lastAttemptAt === null ? null : seconds(d.lastAttemptAt),
+  last_status: d.lastStatus,
+  last_error: d.lastError,
+  next_attempt_at: d.status === "pending" ? seconds(d.nextAttemptAt) : null,
+  delivered_at: d.deliveredAt === null ? null : seconds(d.deliveredAt),
 });

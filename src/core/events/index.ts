@@ -24,11 +24,17 @@ const TYPES = {
   "config.update": "config.updated",
   "key.create": "api_key.created",
   "key.revoke": "api_key.revoked",
+  "webhook.create": "webhook.created",
+  "webhook.update": "webhook.updated",
+  "webhook.delete": "webhook.deleted",
 } as const satisfies Record<string, string>;
 
 export type EventType = (typeof TYPES)[keyof typeof TYPES];
 export const EVENT_TYPES = Object.values(TYPES) as [EventType, ...EventType[]];
 const ACTION_OF = new Map(Object.entries(TYPES).map(([action, type]) => [type as string, action]));
+
+/** The stored actions of these types, as the JSON array SQL's json_each reads. */
+export const actionsOf = (types: readonly EventType[]) => JSON.stringify(types.map((t) => ACTION_OF.get(t)));
 
 export const EVENT_LIMITS = { page: 1_000, defaultPage: 100 } as const;
 /** A filtered page looks at this many events at most, so a rare filter never scans a tenant's whole history in one call. */
@@ -69,7 +75,7 @@ export interface EventPage {
   has_more: boolean;
 }
 
-interface Row {
+export interface EventRow {
   cursor: number;
   id: string;
   at: number;
@@ -81,7 +87,7 @@ interface Row {
   detail: string;
 }
 
-function shaped(r: Row): ChangeEvent {
+export function shapedEvent(r: EventRow): ChangeEvent {
   const { user_ids, user_id, before, after, ...detail } = JSON.parse(r.detail) as Record<string, unknown>;
   const users = Array.isArray(user_ids)
     ? (user_ids as string[])
@@ -123,9 +129,9 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
   // Unfiltered, the page is the window; a filter looks further, up to EVENTS_SCANNED.
   const filtered = q.types !== undefined || [q.groupId, q.userId, q.actor, q.since, q.until].some((f) => f !== undefined);
   const size = filtered ? EVENTS_SCANNED : q.limit + 1;
-  const actions = JSON.stringify((q.types ?? EVENT_TYPES).map((t) => ACTION_OF.get(t)));
+  const actions = actionsOf(q.types ?? EVENT_TYPES);
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
-  const rows = await scope.db.all<Row & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
+  const rows = await scope.db.all<EventRow & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
     WITH recent AS (${eventWindow(scope.tenantId, after, size)}),
     hits AS (
       SELECT * FROM recent w
@@ -149,7 +155,7 @@ export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage
   const horizon = rows[0]?.horizon ?? null;
   if (q.after !== undefined && horizon !== null && q.after < horizon) throw forgotten(q.after, horizon);
   const found = rows.filter((r) => r.cursor !== null);
-  const page = found.slice(0, q.limit).map(shaped);
+  const page = found.slice(0, q.limit).map(shapedEvent);
   const scannedTo = rows[0]?.scanned_to ?? null;
   const windowFull = (rows[0]?.scanned ?? 0) >= size;
   if (found.length > q.limit) return { result: page, next_cursor: page.at(-1)!.cursor, has_more: true };

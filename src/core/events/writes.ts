@@ -12,7 +12,7 @@ export interface EventOrigin {
   source?: string;
 }
 
-export type TargetType = "group" | "hierarchy" | "user" | "key" | "config";
+export type TargetType = "group" | "hierarchy" | "user" | "key" | "config" | "webhook";
 
 export interface EventTarget {
   type: TargetType;

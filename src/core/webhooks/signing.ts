@@ -1,0 +1,26 @@
+// Standard Webhooks signatures (https://www.standardwebhooks.com): the secret is whsec_ and
+// base64 key bytes; each delivery is signed over "<webhook-id>.<webhook-timestamp>.<body>"
+// with HMAC-SHA256, sent as webhook-signature: v1,<base64>.
+const SECRET_PREFIX = "whsec_";
+
+const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+export function newSigningSecret(): string {
+  return SECRET_PREFIX + base64(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function keyBytes(secret: string): Uint8Array {
+  const raw = atob(secret.slice(SECRET_PREFIX.length));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+/** The three Standard Webhooks headers of one delivery attempt. */
+export async function signedHeaders(secret: string, id: string, timestampSeconds: number, body: string): Promise<Record<string, string>> {
+  const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampSeconds),
+    "webhook-signature": `v1,${base64(new Uint8Array(mac))}`,
+  };
+}

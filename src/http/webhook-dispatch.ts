@@ -1,0 +1,19 @@
+// After a request that changed something, hand the tenant's new events to its webhook
+// outbox, after the answer is sent (waitUntil): a receiver never slows the change. If this
+// dispatch never runs, the per-minute sweep does the same work.
+import type { MiddlewareHandler } from "hono";
+import { dispatchAfterChange } from "../core/webhooks";
+import type { AppEnv } from "./app-env";
+
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export const dispatchWebhooks: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  const scope = c.var.scope;
+  if (READS.has(c.req.method) || c.res.status >= 400 || !scope) return;
+  c.executionCtx.waitUntil(
+    dispatchAfterChange(scope.db, c.env.WEBHOOKS, scope.tenantId).catch((e) =>
+      console.error(JSON.stringify({ msg: "webhook dispatch failed; the sweep retries", tenant: scope.tenantId, error: String(e) })),
+    ),
+  );
+};

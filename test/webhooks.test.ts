@@ -1,0 +1,301 @@
+// Webhooks: endpoints (CRUD, limits, URL rules), deliveries through the real local Queue to
+// receivers the test pool serves at https://hooks.test (vitest.config.ts), signatures checked
+// with an independent Standard Webhooks implementation, retries with one webhook-id, the
+// dead-letter state and redelivery, pause and resume, the outbox sweep, and large events.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { checkWebhookUrl, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import worker from "../src/index";
+import { type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
+
+interface Attempt {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+}
+
+const receiverName = () => `r-${Math.random().toString(36).slice(2, 10)}`;
+const received = async (name: string): Promise<Attempt[]> => (await fetch(`https://hooks.test/received/${name}`)).json();
+const admin = () => client(freshTenant("wh"), { scope: "admin", sub: "wh-admin" });
+
+async function endpoint(api: Client, behaviour: "ok" | "fail-twice" | "down", extra: Record<string, unknown> = {}) {
+  const name = receiverName();
+  const res = await api.post("/v1/webhooks", { url: `https://hooks.test/${behaviour}/${name}`, ...extra });
+  expect(res.status, res.text).toBe(201);
+  return { name, id: res.json.result.webhook_id as string, secret: res.json.result.secret as string };
+}
+
+async function deliveries(api: Client, id: string, query = "") {
+  const res = await api.get(`/v1/webhooks/${id}/deliveries${query}`);
+  expect(res.status, res.text).toBe(200);
+  return res.json.result as { event_id: string; status: string; attempts: number; last_status: number | null; last_error: string | null }[];
+}
+
+/** The per-minute cron, as Cloudflare runs it. */
+async function sweep() {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+const rows = async (sql: string, ...binds: unknown[]) =>
+  (
+    await env.DB.prepare(sql)
+      .bind(...binds)
+      .all()
+  ).results;
+
+describe("webhook endpoints", () => {
+  it("creates an endpoint with a secret shown once, lists, reads, updates and deletes it", async () => {
+    const api = await admin();
+    const created = await api.post("/v1/webhooks", {
+      url: "https://hooks.test/ok/crud",
+      types: ["group.created", "group.members.added"],
+      description: "CRM sync",
+    });
+    expect(created.status, created.text).toBe(201);
+    const hook = created.json.result;
+    expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(hook).toMatchObject({ url: "https://hooks.test/ok/crud", types: ["group.created", "group.members.added"], paused: false });
+
+    const listed = await api.get("/v1/webhooks");
+    expect(listed.json.result).toEqual([{ ...hook, secret: undefined }].map(({ secret: _, ...h }) => h));
+    expect(listed.text).not.toContain(hook.secret);
+    expect((await api.get(`/v1/webhooks/${hook.webhook_id}`)).json.result.secret).toBeUndefined();
+
+    const patched = await api.patch(`/v1/webhooks/${hook.webhook_id}`, { types: null, paused: true });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.json.result).toMatchObject({ types: null, paused: true, url: "https://hooks.test/ok/crud" });
+
+    // The change stream records each change of an endpoint, never its secret.
+    const events = await api.get("/v1/events?types=webhook.created,webhook.updated,webhook.deleted");
+    expect(events.json.result.map((e: { type: string }) => e.type)).toEqual(["webhook.created", "webhook.updated"]);
+    expect(events.text).not.toContain(hook.secret);
+    expect(events.json.result[1].before).toMatchObject({ paused: false, types: ["group.created", "group.members.added"] });
+
+    expect((await api.del(`/v1/webhooks/${hook.webhook_id}`)).status).toBe(200);
+    expectError(await api.get(`/v1/webhooks/${hook.webhook_id}`), 404, "not_found");
+    expect((await api.get("/v1/webhooks")).json.result).toEqual([]);
+    expect(await rows("SELECT * FROM webhook_endpoints WHERE tenant_id = ?", api.tenant)).toEqual([]);
+  });
+
+  it("refuses URLs that are not https or point at private, loopback or link-local addresses, and changes nothing", async () => {
+    const api = await admin();
+    for (const url of [
+      "http://hooks.example.com/x",
+      "ftp://hooks.example.com/x",
+      "not a url",
+      "https://localhost/x",
+      "https://api.localhost/x",
+      "https://printer.local/x",
+      "https://127.0.0.1/x",
+      "https://0x7f.1/x",
+      "https://10.1.2.3/x",
+      "https://172.16.0.9/x",
+      "https://192.168.1.1/x",
+      "https://169.254.169.254/latest/meta-data",
+      "https://100.64.0.1/x",
+      "https://[::1]/x",
+      "https://[fe80::1]/x",
+      "https://[fd00::1]/x",
+      "https://[::ffff:127.0.0.1]/x",
+      "https://user:pass@hooks.example.com/x",
+      `https://hooks.example.com/${"a".repeat(WEBHOOK_LIMITS.urlLength)}`,
+    ]) {
+      const res = await api.post("/v1/webhooks", { url });
+      expect(res.status, `${url}: ${res.text}`).toBe(400);
+      expect(res.json.error.details[0].field, url).toBe("url");
+    }
+    expect((await api.get("/v1/webhooks")).json.result).toEqual([]);
+    const kept = await endpoint(api, "ok");
+    expectError(await api.patch(`/v1/webhooks/${kept.id}`, { url: "https://10.0.0.1/x" }), 400, "invalid");
+    expect((await api.get(`/v1/webhooks/${kept.id}`)).json.result.url).toMatch(/^https:\/\/hooks\.test\/ok\//);
+  });
+
+  it("lets http://127.0.0.1 and localhost through only with the local-development setting", () => {
+    for (const url of ["http://127.0.0.1:9999/hook", "http://localhost:8080/hook", "https://[::1]/hook"]) {
+      expect(() => checkWebhookUrl(url, false), url).toThrow();
+      expect(checkWebhookUrl(url, true)).toBe(new URL(url).href);
+    }
+    // Only loopback: the setting does not open the private network.
+    for (const url of ["http://10.0.0.1/hook", "http://hooks.example.com/hook", "https://192.168.0.1/hook"]) {
+      expect(() => checkWebhookUrl(url, true), url).toThrow();
+    }
+    expect(checkWebhookUrl("https://hooks.example.com/x?y=1", false)).toBe("https://hooks.example.com/x?y=1");
+  });
+
+  it("refuses bad bodies, unknown types, unknown ids and another tenant's endpoint", async () => {
+    const api = await admin();
+    expectError(await api.post("/v1/webhooks", { url: "https://hooks.test/ok/x", types: ["group.exploded"] }), 400, "invalid");
+    expectError(await api.post("/v1/webhooks", { url: "https://hooks.test/ok/x", types: [] }), 400, "invalid");
+    expectError(await api.post("/v1/webhooks", { url: 42 }), 400, "invalid");
+    expectError(await api.post("/v1/webhooks", { url: "https://hooks.test/ok/x", secret: "mine" }), 400, "invalid");
+    expectError(await api.patch("/v1/webhooks/nope", { paused: true }), 404, "not_found");
+    expectError(await api.del("/v1/webhooks/nope"), 404, "not_found");
+    expectError(await api.get("/v1/webhooks/nope/deliveries"), 404, "not_found");
+    expectError(await api.post("/v1/webhooks/nope/deliveries/evt/redeliver"), 404, "not_found");
+    const mine = await endpoint(api, "ok");
+    expectError(await api.patch(`/v1/webhooks/${mine.id}`, {}), 400, "invalid");
+    const other = await admin();
+    expectError(await other.get(`/v1/webhooks/${mine.id}`), 404, "not_found");
+    expectError(await other.patch(`/v1/webhooks/${mine.id}`, { paused: true }), 404, "not_found");
+    expectError(await other.del(`/v1/webhooks/${mine.id}`), 404, "not_found");
+    expect((await api.get(`/v1/webhooks/${mine.id}`)).json.result.paused).toBe(false);
+    const reader = await client(api.tenant, { scope: "groups:read events:read" });
+    expectError(await reader.get("/v1/webhooks"), 403, "forbidden");
+    expectError(await reader.post("/v1/webhooks", { url: "https://hooks.test/ok/x" }), 403, "forbidden");
+    expect((await api.get("/v1/webhooks")).json.result).toHaveLength(1);
+  });
+
+  it(`holds at most ${WEBHOOK_LIMITS.endpointsPerTenant} endpoints per tenant`, async () => {
+    const api = await admin();
+    for (let i = 0; i < WEBHOOK_LIMITS.endpointsPerTenant; i += 1) {
+      expect((await api.post("/v1/webhooks", { url: `https://hooks.test/ok/limit-${i}` })).status).toBe(201);
+    }
+    expectError(await api.post("/v1/webhooks", { url: "https://hooks.test/ok/one-too-many" }), 422, "limit_exceeded");
+    expect((await api.get("/v1/webhooks")).json.result).toHaveLength(WEBHOOK_LIMITS.endpointsPerTenant);
+  });
+});
+
+describe("webhook deliveries", () => {
+  it("delivers each event of the endpoint's types, signed per Standard Webhooks, after the change answered", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created", "group.members.added"] });
+    const group = (await api.post("/v1/groups", { name: "Delivered" })).json.result.group_id;
+    const added = await api.post(`/v1/groups/${group}/members`, { user_ids: ["ada", "grace"] });
+    expect(added.status).toBe(200);
+    await api.patch(`/v1/groups/${group}`, { description: "not a subscribed type" });
+
+    await eventually(async () => (await received(hook.name)).length >= 2, 15_000, 100);
+    await new Promise((r) => setTimeout(r, 1_500)); // nothing else arrives
+    const attempts = await received(hook.name);
+    expect(attempts).toHaveLength(2);
+    const verifier = new Webhook(hook.secret);
+    const payloads = attempts.map((a) => verifier.verify(a.body, a.headers) as { type: string; data: any });
+    expect(payloads.map((p) => p.type)).toEqual(["group.created", "group.members.added"]);
+    expect(payloads[1]!.data).toMatchObject({ type: "group.members.added", group_id: group, user_ids: ["ada", "grace"], source: "native" });
+    // webhook-id is the event's id, as GET /v1/events has it.
+    const events = (await api.get("/v1/events?types=group.created,group.members.added")).json.result;
+    expect(attempts.map((a) => a.headers["webhook-id"])).toEqual(events.map((e: { id: string }) => e.id));
+    // A tampered body or another secret fails verification.
+    expect(() => verifier.verify(attempts[0]!.body.replace("Delivered", "Tampered"), attempts[0]!.headers)).toThrow();
+    expect(() =>
+      new Webhook(`whsec_${btoa("another secret of 32 bytes......")}`).verify(attempts[0]!.body, attempts[0]!.headers),
+    ).toThrow();
+
+    const listed = await deliveries(api, hook.id);
+    expect(listed.map((d) => [d.event_id, d.status, d.attempts, d.last_status])).toEqual(
+      events.reverse().map((e: { id: string }) => [e.id, "delivered", 1, 200]),
+    );
+  });
+
+  it("retries a failing receiver with the same webhook-id until it accepts", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "fail-twice");
+    await api.post("/v1/groups", { name: "Retried" });
+    await eventually(async () => (await received(hook.name)).some((a) => a.status === 200), 30_000, 200);
+    const attempts = await received(hook.name);
+    expect(attempts.map((a) => a.status)).toEqual([500, 500, 200]);
+    expect(new Set(attempts.map((a) => a.headers["webhook-id"])).size).toBe(1);
+    for (const a of attempts) new Webhook(hook.secret).verify(a.body, a.headers);
+    expect((await deliveries(api, hook.id)).map((d) => [d.status, d.attempts, d.last_status])).toEqual([["delivered", 3, 200]]);
+  });
+
+  it("marks a delivery dead after its last attempt, and redelivers it on request with the same webhook-id", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "down");
+    const started = Date.now();
+    const made = await api.post("/v1/groups", { name: "Unreachable" });
+    // A receiver that is down never slows the change.
+    expect(made.status).toBe(201);
+    await eventually(async () => (await received(hook.name)).length >= 1, 15_000, 100);
+    const [first] = await deliveries(api, hook.id);
+    expect(first).toMatchObject({ status: "pending", attempts: 1, last_status: 503, last_error: "answered 503" });
+    // The retries between (1 s, 2 s, ... here) are spent as if hours had passed: the next failure is the last.
+    await env.DB.prepare("UPDATE webhook_deliveries SET attempts = ? WHERE tenant_id = ? AND endpoint_id = ?")
+      .bind(WEBHOOK_LIMITS.attempts - 1, api.tenant, hook.id)
+      .run();
+    await eventually(async () => (await deliveries(api, hook.id, "?status=dead")).length === 1, 15_000, 100);
+    const [dead] = await deliveries(api, hook.id, "?status=dead");
+    expect(dead).toMatchObject({ event_id: first!.event_id, attempts: WEBHOOK_LIMITS.attempts, last_status: 503 });
+    expect((await received(hook.name)).length).toBe(2);
+    expect(Date.now() - started).toBeGreaterThan(0);
+
+    const again = await api.post(`/v1/webhooks/${hook.id}/deliveries/${first!.event_id}/redeliver`);
+    expect(again.status, again.text).toBe(202);
+    expect(again.json.result).toMatchObject({ event_id: first!.event_id, status: "pending", attempts: 0 });
+    await eventually(async () => (await received(hook.name)).length >= 3, 15_000, 100);
+    expect(new Set((await received(hook.name)).map((a) => a.headers["webhook-id"]))).toEqual(new Set([first!.event_id]));
+    expect((await deliveries(api, hook.id))[0]).toMatchObject({ status: "pending", attempts: 1 });
+  });
+
+  it("holds deliveries while paused and sends what waited, in order, on resume", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created"] });
+    await api.patch(`/v1/webhooks/${hook.id}`, { paused: true });
+    for (const name of ["First", "Second", "Third"]) await api.post("/v1/groups", { name });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await received(hook.name)).toEqual([]);
+    expect(await deliveries(api, hook.id)).toEqual([]);
+    expect((await api.patch(`/v1/webhooks/${hook.id}`, { paused: false })).status).toBe(200);
+    await eventually(async () => (await received(hook.name)).length >= 3, 15_000, 100);
+    await new Promise((r) => setTimeout(r, 1_000)); // nothing more arrives
+    const events = (await api.get("/v1/events?types=group.created")).json.result.map((e: { id: string }) => e.id);
+    expect((await received(hook.name)).map((a) => a.headers["webhook-id"])).toEqual(events);
+    expect((await deliveries(api, hook.id)).map((d) => d.status)).toEqual(["delivered", "delivered", "delivered"]);
+  });
+
+  it("delivers an event whose message was never sent: the sweep finds it in the outbox", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created"] });
+    await api.patch(`/v1/webhooks/${hook.id}`, { paused: true });
+    await api.post("/v1/groups", { name: "Outboxed" });
+    // As if the change committed and the isolate died before its dispatch: the endpoint is
+    // active, its outbox behind the events.
+    await env.DB.prepare("UPDATE webhook_endpoints SET paused = 0 WHERE tenant_id = ? AND id = ?").bind(api.tenant, hook.id).run();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await received(hook.name)).toEqual([]);
+    await sweep();
+    await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
+    expect(JSON.parse((await received(hook.name))[0]!.body).type).toBe("group.created");
+
+    // A delivery in the outbox whose message was lost (its lease ran out) is sent again.
+    await env.DB.prepare("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = 0 WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .run();
+    await sweep();
+    await eventually(async () => (await received(hook.name)).length === 2, 15_000, 100);
+    const [d] = await deliveries(api, hook.id);
+    expect(d).toMatchObject({ status: "delivered", attempts: 2 });
+  });
+
+  it("sends an event too large for one message as a reference the receiver fetches", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.members.added"] });
+    const group = (await api.post("/v1/groups", { name: "Large" })).json.result.group_id;
+    const ids = Array.from({ length: 1_000 }, (_, i) => `${String(i).padStart(4, "0")}${"u".repeat(124)}`);
+    expect((await api.post(`/v1/groups/${group}/members`, { user_ids: ids })).status).toBe(200);
+    await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
+    const [a] = await received(hook.name);
+    expect(a!.body.length).toBeLessThan(2_000);
+    const payload = new Webhook(hook.secret).verify(a!.body, a!.headers) as { type: string; data: any };
+    expect(payload.data).toMatchObject({ type: "group.members.added", truncated: true, group_id: group });
+    const fetched = await api.get(payload.data.fetch);
+    expect(fetched.json.result).toHaveLength(1);
+    expect(fetched.json.result[0].id).toBe(payload.data.id);
+    expect(fetched.json.result[0].user_ids).toHaveLength(1_000);
+  });
+
+  it("drops queued deliveries of a deleted endpoint", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "down");
+    await api.post("/v1/groups", { name: "Orphaned" });
+    await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
+    expect((await api.del(`/v1/webhooks/${hook.id}`)).status).toBe(200);
+    expect(await rows("SELECT * FROM webhook_deliveries WHERE tenant_id = ?", api.tenant)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 3_000)); // past the retry's delay
+    expect((await received(hook.name)).length).toBe(1);
+  });
+});
