@@ -85,6 +85,8 @@ export default defineConfig({
           TEST_FLAKY_JWKS_URL: FLAKY_JWKS_URL,
           // Retries 1 s, 2 s, 4 s, ... apart, so a test sees a retried delivery land.
           WEBHOOK_RETRY_BASE_SECONDS: "1",
+          // As on a deployment, whatever a developer's .dev.vars says.
+          WEBHOOKS_ALLOW_LOCAL_HTTP: "false",
         },
         outboundService: (request: Request) => outbound(request),
       },

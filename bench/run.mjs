@@ -9,6 +9,7 @@ import { claimsSettled, floorMs, startServer } from "../scripts/local-server.mjs
 import { hotGroupsTable, measureHotGroups } from "./hot-groups.mjs";
 import { measurePeaks, peaksTable } from "./invocation-peaks.mjs";
 import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
+import { measureWebhooks, webhooksTable } from "./webhooks.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const DURATION = QUICK ? 2 : 6;
@@ -337,6 +338,9 @@ console.log(`\n${peaks}`);
 console.error("\none hot group, without and with a 10 ms delay on every D1 call...");
 const hot = hotGroupsTable(await measureHotGroups());
 console.log(`\n${hot}`);
+console.error("\nwhat events cost, and webhook delivery...");
+const hooks = webhooksTable(await measureWebhooks());
+console.log(`\n${hooks}`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 
 if (!QUICK) {
@@ -351,7 +355,7 @@ if (!QUICK) {
   const current = readFileSync(doc, "utf8");
   const start = current.indexOf("<!-- results -->");
   const end = current.indexOf("<!-- /results -->");
-  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n\nOne hot group (\`npm run bench:hot\`), without and with 10 ms added to every D1 call:\n\n${hot}\n<!-- /results -->`;
+  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n\nOne hot group (\`npm run bench:hot\`), without and with 10 ms added to every D1 call:\n\n${hot}\n\nThe change stream (\`npm run bench:webhooks\`):\n\n${hooks}\n<!-- /results -->`;
   writeFileSync(
     doc,
     start >= 0 && end > start

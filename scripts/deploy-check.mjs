@@ -19,6 +19,9 @@ const vars = config.vars ?? {};
 if (vars.AUTH_DEV_SECRET !== undefined || vars.VENDOR_DEV_SECRET !== undefined) {
   problems.push("wrangler.toml [vars] sets a dev signing secret: those are for local runs (.dev.vars) only");
 }
+if (vars.WEBHOOKS_ALLOW_LOCAL_HTTP !== undefined) {
+  problems.push("wrangler.toml [vars] sets WEBHOOKS_ALLOW_LOCAL_HTTP: webhooks to loopback addresses are for local runs (.dev.vars) only");
+}
 if (vars.AUTH_JWKS_URL !== undefined && (vars.AUTH_ISSUER === undefined || vars.AUTH_AUDIENCE === undefined)) {
   problems.push("wrangler.toml [vars] sets AUTH_JWKS_URL without AUTH_ISSUER and AUTH_AUDIENCE: every request would be 401");
 }

@@ -54,6 +54,8 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
   if (process.env.EDGE_GROUPS_REQUEST_LOG)
     workerOptions.bindings = { ...workerOptions.bindings, REQUEST_LOG: process.env.EDGE_GROUPS_REQUEST_LOG };
   // With EDGE_GROUPS_LIMITS=on: every D1 call waits this many ms, as production's round trip does.
+  // With EDGE_GROUPS_LIMITS=on and EDGE_GROUPS_EVENTS=off: changes write no event (the events-cost benchmark only).
+  if (LIMITS && process.env.EDGE_GROUPS_EVENTS === "off") workerOptions.bindings = { ...workerOptions.bindings, EVENTS_OFF: "on" };
   if (LIMITS && process.env.EDGE_GROUPS_D1_DELAY_MS)
     workerOptions.bindings = { ...workerOptions.bindings, D1_DELAY_MS: process.env.EDGE_GROUPS_D1_DELAY_MS };
   const mf = new Miniflare(

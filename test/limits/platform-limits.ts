@@ -109,9 +109,32 @@ function delayedD1(db: D1Database, ms: number): D1Database {
 }
 
 /** The bindings of one invocation, refusing what production refuses. */
+/**
+ * For the benchmark of what events cost (bench/webhooks.mjs), never for tests: the same D1 with
+ * every event INSERT (core/events/writes.ts) turned into a statement that writes nothing, so a
+ * change runs its very batch minus its event. Set by EVENTS_OFF=on (EDGE_GROUPS_EVENTS=off for a local server).
+ */
+function withoutEvents(db: D1Database): D1Database {
+  return new Proxy(db, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== "function") return value;
+      if (prop === "prepare")
+        return (query: string) => {
+          if (!/^\s*INSERT INTO audit_log\b/i.test(query)) return value.call(t, query);
+          const nothing = value.call(t, "SELECT 1 WHERE 0") as D1PreparedStatement;
+          return Object.assign(Object.create(nothing), { bind: () => nothing });
+        };
+      if (prop === "withSession") return (...args: unknown[]) => withoutEvents(value.apply(t, args));
+      return value.bind(t);
+    },
+  });
+}
+
 export function limitedEnv(env: Env, inv: Invocation): Env {
   const delay = Number((env as Env & { D1_DELAY_MS?: string }).D1_DELAY_MS ?? 0);
   if (delay > 0) env = { ...env, DB: delayedD1(env.DB, delay) };
+  if ((env as Env & { EVENTS_OFF?: string }).EVENTS_OFF === "on") env = { ...env, DB: withoutEvents(env.DB) };
   const watched = watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
   const kv = watched.CLAIMS;
   const writeOnce =
