@@ -85,6 +85,10 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   const activity = page.getByRole("table", { name: "activity" });
   await activity.getByRole("cell", { name: "group.updated" }).waitFor();
   assert.match(await activity.innerText(), /group\.created[\s\S]*group\.members\.added[\s\S]*group\.children\.linked[\s\S]*group\.updated/);
+  // Made through the console, and the stream says so.
+  const first = activity.getByRole("row").nth(1).getByRole("cell");
+  assert.equal(await first.nth(1).innerText(), "group.created");
+  assert.equal(await first.nth(3).innerText(), "console");
   await page.screenshot({ path: `${SHOTS}console-group.png`, fullPage: true });
 
   // Erin is in Storage, so Platform is inherited; the claim carries both.

@@ -4,7 +4,7 @@ import { purgeExpiredEvents } from "./core/events/retention";
 import { purgeIdempotencyKeys } from "./core/idempotency";
 import { database } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
-import { deliver, sweepWebhooks, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./core/webhooks";
+import { deliver, purgeDeliveries, sweepWebhooks, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./core/webhooks";
 import type { Env } from "./env";
 
 const retryBase = (env: Env) => Number(env.WEBHOOK_RETRY_BASE_SECONDS) || WEBHOOK_LIMITS.defaultBaseDelaySeconds;
@@ -18,7 +18,7 @@ const app = buildApp();
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
   // Every minute (wrangler.toml [triggers]): the webhook outbox sweep.
-  // Daily: forget analytics messageIds, idempotency keys and events past their retention.
+  // Daily: forget analytics messageIds, idempotency keys, events and settled webhook deliveries past their retention.
   scheduled: async (controller, env, _ctx) => {
     const db = database(env.DB);
     if (controller.cron === WEBHOOK_SWEEP_CRON) {
@@ -29,7 +29,10 @@ export default {
     const purged = await purgeSeenMessages(db);
     const keys = await purgeIdempotencyKeys(db);
     const events = await purgeExpiredEvents(db);
-    console.log(JSON.stringify({ msg: "purged seen messageIds, idempotency keys and events", purged, keys, events }));
+    const deliveries = await purgeDeliveries(db);
+    console.log(
+      JSON.stringify({ msg: "purged seen messageIds, idempotency keys, events and webhook deliveries", purged, keys, events, deliveries }),
+    );
   },
   // Webhook deliveries (core/webhooks/delivery.ts): each message is acknowledged or retried with its backoff.
   queue: async (batch, env) => {

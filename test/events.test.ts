@@ -313,3 +313,24 @@ describe("the audit trail (GET /v1/audit)", () => {
     expect((await (await client(freshTenant("ev-a-other"), { scope: "admin" })).get("/v1/audit")).json.result).toEqual([]);
   });
 });
+
+describe("the console as a source", () => {
+  it("names the console as the source of the native changes it makes, and only those", async () => {
+    const api = await client(freshTenant("ev-console"), { scope: "admin" });
+    const fromConsole = { "x-edge-groups-client": "console" };
+    const made = await call("POST", "/v1/groups", { token: api.token, body: { name: "From the console" }, headers: fromConsole });
+    expect(made.status).toBe(201);
+    const scim = await call("POST", "/scim/v2/Groups", {
+      token: api.token,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Through SCIM" },
+      headers: fromConsole,
+    });
+    expect(scim.status).toBe(201);
+    await api.post("/v1/groups", { name: "Plain" });
+    expect((await feed(api)).result.map((e) => [e.type, e.source])).toEqual([
+      ["group.created", "console"],
+      ["group.created", "scim"],
+      ["group.created", "native"],
+    ]);
+  });
+});

@@ -5,7 +5,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { checkWebhookUrl, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import { checkWebhookUrl, DELIVERY_RETENTION_MS, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
 import { type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
 
@@ -33,10 +33,10 @@ async function deliveries(api: Client, id: string, query = "") {
   return res.json.result as { event_id: string; status: string; attempts: number; last_status: number | null; last_error: string | null }[];
 }
 
-/** The per-minute cron, as Cloudflare runs it. */
-async function sweep() {
+/** A cron, as Cloudflare runs it: by default the per-minute sweep. */
+async function sweep(cron = WEBHOOK_SWEEP_CRON) {
   const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron }), env, ctx);
   await waitOnExecutionContext(ctx);
 }
 
@@ -297,5 +297,22 @@ describe("webhook deliveries", () => {
     expect(await rows("SELECT * FROM webhook_deliveries WHERE tenant_id = ?", api.tenant)).toEqual([]);
     await new Promise((r) => setTimeout(r, 3_000)); // past the retry's delay
     expect((await received(hook.name)).length).toBe(1);
+  });
+
+  it("forgets settled deliveries past their 30 days in the daily cron, and keeps pending ones", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created"] });
+    for (const name of ["Old", "Older", "Waiting"]) await api.post("/v1/groups", { name });
+    await eventually(async () => (await deliveries(api, hook.id, "?status=delivered")).length === 3, 15_000, 100);
+    const [waiting, older, old] = await deliveries(api, hook.id);
+    const age = (eventId: string, status: string) =>
+      env.DB.prepare("UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE tenant_id = ? AND event_id = ?")
+        .bind(status, Date.now() - DELIVERY_RETENTION_MS - 60_000, api.tenant, eventId)
+        .run();
+    await age(old!.event_id, "delivered");
+    await age(older!.event_id, "dead");
+    await age(waiting!.event_id, "pending");
+    await sweep("17 3 * * *");
+    expect((await deliveries(api, hook.id)).map((d) => d.event_id)).toEqual([waiting!.event_id]);
   });
 });

@@ -25,6 +25,7 @@ export class ApiError extends Error {
 /** D1's bookmark of the newest answer: sent back on every call, so a page read after a change shows it (read-your-writes). */
 const BOOKMARK = "x-d1-bookmark";
 let bookmark: string | null = null;
+const CLIENT = "x-edge-groups-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: each page types what it reads (wire.ts) until the types are generated from /openapi.json
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
@@ -32,6 +33,8 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
     method,
     headers: {
       authorization: `Bearer ${session.get() ?? ""}`,
+      // The change stream names the console as the source of what it changes.
+      [CLIENT]: "console",
       ...(bookmark ? { [BOOKMARK]: bookmark } : {}),
       ...(body === undefined ? {} : { "content-type": "application/json" }),
     },

@@ -6,7 +6,7 @@ import { CoreError } from "../core/shared/errors";
 import { assertScope } from "../core/shared/scopes";
 import type { AppEnv } from "../http/app-env";
 import { type Budget, limitRequest } from "../http/rate-limit";
-import { surfaceOf } from "../http/surface";
+import { sourceOf } from "../http/surface";
 import { verifyApiKey } from "./api-key";
 import { actingPrincipal } from "./tenant-choice";
 import { verifyToken } from "./verify";
@@ -56,7 +56,7 @@ export const authenticate = (options: AuthOptions = {}) =>
     if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <JWT or API key>)");
     const principal = await principalOf(c, credential, options.tenantHeader);
     c.set("principal", principal);
-    const scope = { ...scopeFor(c.env, principal), surface: surfaceOf(c.req.path) };
+    const scope = { ...scopeFor(c.env, principal), surface: sourceOf(c.req.path, c.req.header("x-edge-groups-client")) };
     c.set("scope", scope);
     await limitRequest(c, scope, principal, options.budget ?? "interactive");
     await next();

@@ -22,3 +22,12 @@ const SURFACES: [string, string][] = [
 
 export const surfaceOf = (path: string) =>
   ANALYTICS.has(path.replace(/\/$/, "")) ? "analytics" : (SURFACES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? "other");
+
+/**
+ * The source of a request's changes: its surface, or "console" for the native API called by
+ * the console (which says so in x-edge-groups-client). A label of the caller's own events only.
+ */
+export const sourceOf = (path: string, client: string | undefined) => {
+  const surface = surfaceOf(path);
+  return surface === "native" && client === "console" ? "console" : surface;
+};

@@ -124,11 +124,27 @@ const forgotten = (after: number, horizon: number) =>
     [{ field: "after", message: "older than the oldest event kept", resume_after: String(horizon) }],
   );
 
+/** The unfiltered page: one index range of audit_log_feed, read once. */
+async function nextEvents(scope: Scope, after: number, limit: number, resuming: boolean): Promise<EventPage> {
+  const rows = await scope.db.all<EventRow & { horizon: number | null }>(sql`
+    SELECT w.cursor, w.id, w.at, w.actor, w.source, w.action, w.target_type, w.target_id, w.detail,
+           (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
+    FROM (SELECT 1) LEFT JOIN (${eventWindow(scope.tenantId, after, limit + 1)}) w ON true ORDER BY w.cursor`);
+  const horizon = rows[0]?.horizon ?? null;
+  if (resuming && horizon !== null && after < horizon) throw forgotten(after, horizon);
+  const page = rows
+    .filter((r) => r.cursor !== null)
+    .slice(0, limit)
+    .map(shapedEvent);
+  return { result: page, next_cursor: page.at(-1)?.cursor ?? String(after), has_more: rows.length > limit };
+}
+
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
   const after = q.after ?? 0;
   // Unfiltered, the page is the window; a filter looks further, up to EVENTS_SCANNED.
   const filtered = q.types !== undefined || [q.groupId, q.userId, q.actor, q.since, q.until].some((f) => f !== undefined);
-  const size = filtered ? EVENTS_SCANNED : q.limit + 1;
+  if (!filtered) return nextEvents(scope, after, q.limit, q.after !== undefined);
+  const size = EVENTS_SCANNED;
   const actions = actionsOf(q.types ?? EVENT_TYPES);
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
   const rows = await scope.db.all<EventRow & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`

@@ -13,7 +13,7 @@ import { checkWebhookUrl, WEBHOOK_LIMITS } from "./rules";
 import { newSigningSecret } from "./signing";
 
 export { deliver } from "./delivery";
-export { dispatchAfterChange, dispatchTenant, sweepWebhooks } from "./outbox";
+export { DELIVERY_RETENTION_MS, dispatchAfterChange, dispatchTenant, purgeDeliveries, sweepWebhooks } from "./outbox";
 export { checkWebhookUrl, retryDelaySeconds, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./rules";
 
 export type WebhookEndpoint = Omit<typeof webhookEndpoints.$inferSelect, "secret">;

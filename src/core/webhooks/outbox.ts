@@ -118,3 +118,21 @@ export async function sweepWebhooks(
   );
   return { dispatched, resent: due.length };
 }
+
+/** Delivery records are kept this long after their last attempt was due (the daily cron). */
+export const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+/** Forget settled deliveries (delivered or dead) past their retention, in slices; pending ones stay. How many went. */
+export async function purgeDeliveries(db: Db, now = Date.now()): Promise<number> {
+  let purged = 0;
+  for (;;) {
+    const [deleted] = await batch(db, [
+      sql`DELETE FROM webhook_deliveries WHERE rowid IN (
+            SELECT rowid FROM webhook_deliveries
+            WHERE status IN ('delivered', 'dead') AND next_attempt_at < ${now - DELIVERY_RETENTION_MS} LIMIT 5000)`,
+    ]);
+    const n = deleted?.meta.changes ?? 0;
+    purged += n;
+    if (n < 5000) return purged;
+  }
+}
