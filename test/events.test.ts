@@ -51,17 +51,20 @@ describe("the change stream", () => {
     expect(eventPage.safeParse(page).error).toBeUndefined();
     expect(page.result.every((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.occurred_at))).toBe(true);
     expect(page.result[0].user_ids).toBeUndefined();
-    expect(page.result[2].before).toBeUndefined();
+    expect(page.result[3].before).toBeUndefined();
     const seen = page.result.map((e) => [e.type, e.source, e.group_id]);
     expect(seen).toEqual([
       ["group.created", "native", g],
       ["group.updated", "native", g],
+      ["user.created", "native", null], // ann and bob: bare profiles made by the add
       ["group.members.added", "native", g],
       ["user.created", "native", null],
       ["group.created", "scim", sg.json.id],
       ["group.members.added", "scim", sg.json.id],
+      ["user.created", "seed-001", null],
       ["group.members.added", "seed-001", g],
       ["group.created", "analytics", "acct-1"],
+      ["user.created", "analytics", null],
       ["group.members.added", "analytics", "acct-1"],
       ["group.traits.changed", "analytics", "acct-1"],
       ["group.updated", "analytics", "acct-1"], // group_type Account: the group's type follows its trait
@@ -74,16 +77,19 @@ describe("the change stream", () => {
     expect([...cursors].sort((a, b) => a - b)).toEqual(cursors);
     expect(new Set(cursors).size).toBe(cursors.length);
     expect(page.next_cursor).toBe(String(cursors.at(-1)));
-    const [created, updated, added] = page.result;
+    const [created, updated, bare, added] = page.result;
+    expect(bare).toMatchObject({ actor: "ops-admin", user_ids: ["ann", "bob"], detail: { group_id: g } });
     expect(created).toMatchObject({ actor: "ops-admin", after: { name: "Sales", description: "EMEA", type: "Group" } });
     expect(Date.parse(created.occurred_at)).toBeGreaterThan(Date.now() - 60_000);
     expect(updated).toMatchObject({ before: { name: "Sales" }, after: { name: "Sales EMEA" } });
     expect(added).toMatchObject({ user_ids: ["ann", "bob"], detail: { role: "member" } });
-    expect(page.result[3]).toMatchObject({ user_ids: ["cy"], after: { name: "Cy" } });
-    expect(page.result[5]).toMatchObject({ actor: "entra", user_ids: ["cy"] });
-    expect(page.result[10]).toMatchObject({ before: { type: "Group" }, after: { type: "Account" } });
-    expect(page.result[11].detail).toEqual({ child_ids: [sg.json.id] });
-    expect(page.result[12].detail).toEqual({ role_ids: [role] });
+    expect(page.result[4]).toMatchObject({ user_ids: ["cy"], after: { name: "Cy" } });
+    expect(page.result[6]).toMatchObject({ actor: "entra", user_ids: ["cy"] });
+    expect(page.result[7]).toMatchObject({ user_ids: ["dee"], detail: { group_id: g } });
+    expect(page.result[10]).toMatchObject({ actor: "web", user_ids: ["eve"], detail: { group_id: "acct-1" } });
+    expect(page.result[13]).toMatchObject({ before: { type: "Group" }, after: { type: "Account" } });
+    expect(page.result[14].detail).toEqual({ child_ids: [sg.json.id] });
+    expect(page.result[15].detail).toEqual({ role_ids: [role] });
   });
 
   it("filters by type, group and user, pages by cursor, and resumes where it left off", async () => {
@@ -104,7 +110,15 @@ describe("the change stream", () => {
       "group.children.linked", // b as the linked child
     ]);
     const ofU3 = await feed(api, "?user_id=u3");
-    expect(ofU3.result.map((e) => [e.type, e.group_id])).toEqual([["group.members.added", a]]);
+    expect(ofU3.result.map((e) => [e.type, e.group_id])).toEqual([
+      ["user.created", null],
+      ["group.members.added", a],
+    ]);
+    // "both" was new only to the first add: one user.created per user, from the call that brought it.
+    const made = await feed(api, "?types=user.created");
+    expect(made.result.map((e) => [e.user_ids, e.detail.group_id])).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [i === 0 ? ["u0", "both"] : [`u${i}`], i % 2 ? a : b]),
+    );
     const both = await feed(api, `?user_id=both&group_id=${a}&types=group.members.added,group.members.removed`);
     expect(both.result).toHaveLength(2);
 
@@ -295,12 +309,13 @@ describe("the audit trail (GET /v1/audit)", () => {
     expect(all.status).toBe(200);
     expect(all.json.result.map((e: any) => [e.type, e.actor])).toEqual([
       ["group.created", "alice"],
+      ["user.created", "bob"], // x had no profile: the add made a bare one
       ["group.members.added", "bob"],
       ["group.updated", "alice"],
     ]);
     expect(all.json.result).toEqual((await feed(alice)).result);
     const byBob = await alice.get("/v1/audit?actor=bob");
-    expect(byBob.json.result.map((e: any) => e.type)).toEqual(["group.members.added"]);
+    expect(byBob.json.result.map((e: any) => e.type)).toEqual(["user.created", "group.members.added"]);
     const later = await alice.get(`/v1/audit?since=${encodeURIComponent(between)}`);
     expect(later.json.result.map((e: any) => e.type)).toEqual(["group.updated"]);
     const earlier = await alice.get(`/v1/audit?until=${encodeURIComponent(between)}&type=group.created,group.updated`);

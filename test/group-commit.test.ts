@@ -301,3 +301,23 @@ describe("group commit counts the limits across one flush", () => {
     await claimsSettled(admin, [g]);
   });
 });
+
+describe("group commit records who brought each new user", () => {
+  it("60 concurrent adds of new users by 60 callers, 20 of a known user: one user.created per new user, by its caller", async () => {
+    const tenant = freshTenant("gc-users");
+    const admin = await client(tenant, { scope: "admin" });
+    const g = (await admin.post("/v1/groups", { name: "Everyone" })).json.result.group_id;
+    await admin.put("/v1/users/known", { name: "Known" });
+    const callers = await Promise.all(Array.from({ length: 80 }, (_, i) => client(tenant, { scope: "groups:write", sub: `caller-${i}` })));
+    const answers = await Promise.all(
+      callers.map((c, i) => c.post(`/v1/groups/${g}/members`, { user_ids: [i < 60 ? `new-${i}` : "known"] })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    const made = (await admin.get("/v1/events?types=user.created&limit=1000")).json.result as any[];
+    const byUser = new Map<string, string[]>();
+    for (const e of made) for (const u of e.user_ids) byUser.set(u, [...(byUser.get(u) ?? []), e.actor]);
+    expect(byUser.get("known")).toEqual(["tester"]); // its own PUT, nothing from the adds
+    for (let i = 0; i < 60; i++) expect(byUser.get(`new-${i}`), `new-${i}`).toEqual([`caller-${i}`]);
+    expect(made.every((e) => e.source === "native")).toBe(true);
+  });
+});

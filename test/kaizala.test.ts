@@ -63,6 +63,15 @@ describe("conversation groups (seed 004)", () => {
       .first<{ n: number }>();
     expect(rows!.n).toBe(1);
     expect((await native.get(`/v1/groups/${again.json.groupId}`)).json.result.type).toBe("Group");
+
+    // The change stream: each new profile created once, by the call that made it, through this surface.
+    const phoneUser = members.find((m: any) => m.phone_number === "+911099999999").user_id;
+    const admin = await client(k.tenant, { scope: "admin" });
+    const made = (await admin.get("/v1/events?types=user.created")).json.result;
+    expect(made.map((e: any) => [e.source, e.actor, e.user_ids])).toEqual([
+      ["conversation-groups", "kz-admin", ["kz-admin"]], // the caller joins first, as the group's admin
+      ["conversation-groups", "kz-admin", [phoneUser]],
+    ]);
   });
 
   it("lists invalid numbers, still adds the valid ones, and says membersAdded false", async () => {

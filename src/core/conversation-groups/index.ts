@@ -3,10 +3,11 @@
 // (their role, the hierarchy around their groups, counts across it).
 import { sql } from "drizzle-orm";
 import { groups } from "../../db/schema";
+import { eventStatement } from "../events/writes";
 import { createGroup, deleteGroup, type GroupRow } from "../groups";
 import { type HierarchyCounts, hierarchyCounts, subtreesCte } from "../hierarchy";
 import { addMembers } from "../members";
-import type { Scope } from "../shared/context";
+import { batch, type Scope } from "../shared/context";
 import { newId } from "../shared/ids";
 import { rowOf } from "../shared/rows";
 import { phoneSchema } from "../shared/validation";
@@ -17,9 +18,23 @@ const json = (v: unknown) => JSON.stringify(v);
 export async function usersByPhone(scope: Scope, phones: string[]): Promise<Map<string, string>> {
   const t = scope.tenantId;
   const now = Date.now();
-  await scope.db.run(sql`INSERT INTO users (tenant_id, id, phone_number, created_at, updated_at)
+  const pairs = json(phones.map((p) => [p, newId()]));
+  const unknown = sql`SELECT j.value ->> '$[1]' AS id FROM json_each(${pairs}) j
+    WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${t} AND u.phone_number = j.value ->> '$[0]')`;
+  // One user.created naming the profiles this call makes, in the batch that makes them.
+  await batch(scope.db, [
+    eventStatement(
+      scope,
+      "user.create",
+      { type: "user", id: sql`(SELECT id FROM (${unknown}) LIMIT 1)` },
+      sql`json_object('user_ids', (SELECT json_group_array(id) FROM (${unknown})))`,
+      now,
+      sql`EXISTS (${unknown})`,
+    ),
+    sql`INSERT INTO users (tenant_id, id, phone_number, created_at, updated_at)
     SELECT ${t}, json_extract(j.value, '$[1]'), json_extract(j.value, '$[0]'), ${now}, ${now}
-    FROM json_each(${json(phones.map((p) => [p, newId()]))}) j WHERE true ON CONFLICT DO NOTHING`);
+    FROM json_each(${pairs}) j WHERE true ON CONFLICT DO NOTHING`,
+  ]);
   const rows = await scope.db.all<{ id: string; phone_number: string }>(
     sql`SELECT u.id, u.phone_number FROM json_each(${json(phones)}) j
         CROSS JOIN users u ON u.tenant_id = ${t} AND u.phone_number = j.value`,

@@ -16,7 +16,8 @@ export type TargetType = "group" | "hierarchy" | "user" | "key" | "config" | "we
 
 export interface EventTarget {
   type: TargetType;
-  id: string;
+  /** The id, or an SQL expression giving it (a row the same batch is about to make). */
+  id: string | SQL;
   /** The group coordinator's sequence number, for changes it orders. */
   seq?: number | null;
 }

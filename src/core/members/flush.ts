@@ -13,7 +13,7 @@ import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
-import { type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
+import { type Adder, type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
 /** A flush takes at most this many changes, naming at most FLUSH_MAX_IDS users in all (the statement and invocation limits). */
 export const FLUSH_MAX_OPS = 100;
@@ -193,10 +193,12 @@ export async function applyMemberChanges(
   }));
   const joinedJson = JSON.stringify(joined);
   const leftJson = JSON.stringify(left);
-  const adders = [...new Set(applied.flatMap((q) => (q.change.kind === "add" ? q.change.ids : [])))];
+  const adders: Adder[] = applied.flatMap((q) =>
+    q.change.kind === "add" ? [{ actor: q.actor, source: q.surface ?? q.source ?? null, ids: q.change.ids }] : [],
+  );
   await hooks.beforeCommit([...joined, ...left, ...recreated]);
   await batch(db, [
-    ...(adders.length > 0 ? [ensureUsers(t, JSON.stringify(adders), at)] : []),
+    ...(adders.length > 0 ? ensureUsers(t, g, adders, at) : []),
     // Counted before the rows change, as the single changes do, so the counts stay exact.
     adjustSubtreeCounts(t, g, membersAmong(t, g, joinedJson, false), 1),
     adjustSubtreeCounts(t, g, membersAmong(t, g, leftJson, true), -1),

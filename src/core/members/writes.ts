@@ -12,6 +12,7 @@ import { eventStatement } from "../events/writes";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
 
@@ -116,12 +117,47 @@ export function auditStatement(m: MutationMeta, action: string, detail: unknown,
   return eventStatement(m, action, { type: targetType, id: m.groupId, seq: m.seq }, detail, now);
 }
 
-/** Bare profiles for ids no user has yet, so a membership never points at nothing. */
-export function ensureUsers(tenantId: string, idsJson: string, now: number) {
-  return sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
-             SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${idsJson}) j WHERE true
-             ON CONFLICT DO NOTHING`;
+/** Who asked for some of a change's users: user.created names, per caller, the ones no user had yet. */
+export interface Adder {
+  actor: string;
+  source: string | null;
+  ids: string[];
 }
+
+/**
+ * Bare profiles for ids no user has yet, so a membership never points at nothing: first one
+ * user.created event per caller naming the users it brings (before the insert, which is how
+ * it sees which are new), then the profiles. Two statements for the batch.
+ */
+export function ensureUsers(tenantId: string, groupId: string, adders: Adder[], now: number): SQL[] {
+  const seen = new Set<string>();
+  const entries = adders.map((a) => ({
+    id: newId(),
+    actor: a.actor,
+    source: a.source,
+    ids: a.ids.filter((u) => !seen.has(u) && seen.add(u)),
+  }));
+  const all = JSON.stringify([...seen]);
+  return [
+    sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+        SELECT ${tenantId}, x.value ->> 'id', ${now}, x.value ->> 'actor', x.value ->> 'source', 'user.create', 'user', x.fresh ->> '$[0]', NULL,
+               json_object('user_ids', json(x.fresh), 'group_id', ${groupId})
+        FROM (SELECT e.key, e.value,
+                (SELECT json_group_array(j.value) FROM json_each(e.value -> 'ids') j
+                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${tenantId} AND u.id = j.value)) AS fresh
+              FROM json_each(${JSON.stringify(entries)}) e) x
+        WHERE json_array_length(x.fresh) > 0 ORDER BY x.key`,
+    sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
+        SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${all}) j WHERE true
+        ON CONFLICT DO NOTHING`,
+  ];
+}
+
+const adderOf = (m: MutationMeta, idsJson: string): Adder => ({
+  actor: m.actor,
+  source: m.surface ?? m.source ?? null,
+  ids: JSON.parse(idsJson) as string[],
+});
 
 function insertMembers(m: MutationMeta, idsJson: string, role: MemberRole, now: number) {
   // The EXISTS guard keeps a membership from outliving its group whatever else races.
@@ -150,7 +186,7 @@ export function addStatements(
   displays: Record<string, string> = {},
 ): SQL[] {
   return [
-    ensureUsers(m.tenantId, idsJson, now),
+    ...ensureUsers(m.tenantId, m.groupId, [adderOf(m, idsJson)], now),
     adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
     sql`UPDATE groups SET
                  member_count = member_count + (SELECT count(*) FROM json_each(${idsJson}) j WHERE NOT EXISTS
@@ -169,7 +205,7 @@ export function addStatements(
 }
 
 /** Which of addStatements' statements inserts the memberships (its changes are the users added). */
-export const ADDED_AT = 3;
+export const ADDED_AT = 4;
 
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(
@@ -223,7 +259,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
   const leavingNow = sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
                AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`;
   const results = await batch(db, [
-    ensureUsers(m.tenantId, idsJson, now),
+    ...ensureUsers(m.tenantId, m.groupId, [adderOf(m, idsJson)], now),
     adjustSubtreeCounts(m.tenantId, m.groupId, leavingNow, -1),
     adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
     sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
@@ -234,8 +270,8 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     auditStatement(m, "members.replace", { user_ids: ids, role }, now),
   ]);
   return {
-    added: changesOf(results, 4),
-    removed: changesOf(results, 3),
+    added: changesOf(results, 5),
+    removed: changesOf(results, 4),
     member_count: ids.length,
     // Serialised by the coordinator: the replace is the one change after the version it read.
     version: known.state.version + 1,
