@@ -151,6 +151,7 @@ function body(key: string): unknown {
     "POST /v1/webhooks": { url: "https://hooks.test/ok/planted" },
     "PATCH /v1/webhooks/:webhook_id": { url: "https://hooks.test/ok/hijacked", paused: true },
     "POST /v1/webhooks/:webhook_id/deliveries/:event_id/redeliver": {},
+    "POST /v1/webhooks/:webhook_id/rotate-secret": { grace_seconds: 0 },
     "POST /api/group": [
       { user_id: v.user, group_id: v.group, timestamp: "2026-01-01T00:00:00Z", traits: { group_type: "Team", name: "hijacked" } },
     ],

@@ -315,4 +315,41 @@ describe("webhook deliveries", () => {
     await sweep("17 3 * * *");
     expect((await deliveries(api, hook.id)).map((d) => d.event_id)).toEqual([waiting!.event_id]);
   });
+
+  it("rotates the signing secret: both sign during the grace, then only the new one; the secret shows once", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created"] });
+    const rotated = await api.post(`/v1/webhooks/${hook.id}/rotate-secret`, { grace_seconds: 3600 });
+    expect(rotated.status, rotated.text).toBe(200);
+    const fresh = rotated.json.result.secret as string;
+    expect(fresh).toMatch(/^whsec_/);
+    expect(fresh).not.toBe(hook.secret);
+    expect(rotated.json.result.previous_secret_expires_at).toBeGreaterThan(Date.now() / 1000 + 3500);
+    const read = await api.get(`/v1/webhooks/${hook.id}`);
+    expect(read.text).not.toContain(fresh);
+    expect(read.text).not.toContain(hook.secret);
+
+    await api.post("/v1/groups", { name: "During the grace" });
+    await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
+    const [during] = await received(hook.name);
+    expect(during!.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+    for (const secret of [fresh, hook.secret]) new Webhook(secret).verify(during!.body, during!.headers);
+
+    // No grace: the old secret stops signing at once.
+    const now = await api.post(`/v1/webhooks/${hook.id}/rotate-secret`, { grace_seconds: 0 });
+    expect(now.json.result.previous_secret_expires_at).toBeNull();
+    await api.post("/v1/groups", { name: "After" });
+    await eventually(async () => (await received(hook.name)).length === 2, 15_000, 100);
+    const after = (await received(hook.name))[1]!;
+    expect(after.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
+    new Webhook(now.json.result.secret).verify(after.body, after.headers);
+    expect(() => new Webhook(fresh).verify(after.body, after.headers)).toThrow();
+
+    const events = (await api.get("/v1/events?types=webhook.updated")).json.result;
+    expect(events.map((e: any) => e.detail.secret_rotated)).toEqual([true, true]);
+    expect(JSON.stringify(events)).not.toContain("whsec_");
+    expectError(await api.post(`/v1/webhooks/${hook.id}/rotate-secret`, { grace_seconds: 8 * 24 * 3600 }), 400, "invalid");
+    expectError(await api.post("/v1/webhooks/nope/rotate-secret", {}), 404, "not_found");
+    expectError(await (await admin()).post(`/v1/webhooks/${hook.id}/rotate-secret`, {}), 404, "not_found");
+  });
 });

@@ -510,6 +510,26 @@ export interface paths {
         patch: operations["patchV1WebhooksByWebhookId"];
         trace?: never;
     };
+    "/v1/webhooks/{webhook_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replaces the signing secret; the new one is in this answer only.
+         * @description Replaces the signing secret; the new one is in this answer only. For grace_seconds the old one signs too (webhook-signature carries both), so a receiver can switch without missing a delivery.
+         */
+        post: operations["postV1WebhooksByWebhookIdRotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/{webhook_id}/deliveries": {
         parameters: {
             query?: never;
@@ -1352,6 +1372,8 @@ export interface components {
             description: string;
             types: string[] | null;
             paused: boolean;
+            /** @description after a rotation: until when (epoch seconds) deliveries are signed with the old secret too */
+            previous_secret_expires_at: number | null;
             created_by: string;
             created_at: number;
             updated_at: number;
@@ -1397,6 +1419,13 @@ export interface components {
             description?: string;
             /** @description true holds deliveries; false sends what waited, in order */
             paused?: boolean;
+        };
+        RotateWebhookSecret: {
+            /**
+             * @description how long the old secret signs too, 0-604800 seconds (default a day)
+             * @default 86400
+             */
+            grace_seconds: number;
         };
         WebhookDeliveryPage: {
             result: components["schemas"]["WebhookDelivery"][];
@@ -5384,6 +5413,82 @@ export interface operations {
                 content: {
                     "application/json": {
                         result: components["schemas"]["Webhook"];
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1WebhooksByWebhookIdRotateSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateWebhookSecret"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its new secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["CreatedWebhook"];
                     };
                 };
             };

@@ -227,6 +227,9 @@ export const webhookEndpoints = sqliteTable(
     /** JSON array of event types; null: every type. */
     types: text("types"),
     secret: text("secret").notNull(),
+    /** After a rotation, deliveries are signed with the old secret too until previous_secret_until. */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: integer("previous_secret_until"),
     paused: integer("paused").notNull().default(0),
     enqueuedThrough: integer("enqueued_through").notNull(),
     createdBy: text("created_by").notNull(),

@@ -100,6 +100,7 @@ export const webhookOut = (w: WebhookEndpoint) => ({
   description: w.description,
   types: w.types === null ? null : (JSON.parse(w.types) as string[]),
   paused: w.paused === 1,
+  previous_secret_expires_at: w.previousSecretUntil !== null && w.previousSecretUntil > Date.now() ? seconds(w.previousSecretUntil) : null,
   created_by: w.createdBy,
   created_at: seconds(w.createdAt),
   updated_at: seconds(w.updatedAt),

@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES } from "../../core/events";
 import { idSchema } from "../../core/shared/validation";
-import { WEBHOOK_LIMITS } from "../../core/webhooks";
+import { MAX_ROTATION_GRACE_SECONDS, WEBHOOK_LIMITS } from "../../core/webhooks";
 
 export const webhookIdParam = z.object({
   webhook_id: idSchema.openapi({ param: { name: "webhook_id", in: "path" }, example: "5e0c1d2f3a4b6c7d" }),
@@ -48,6 +48,11 @@ export const webhook = z
     description: z.string(),
     types: z.array(z.string()).nullable(),
     paused: z.boolean(),
+    previous_secret_expires_at: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "after a rotation: until when (epoch seconds) deliveries are signed with the old secret too" }),
     created_by: z.string(),
     created_at: z.number().int(),
     updated_at: z.number().int(),
@@ -57,6 +62,19 @@ export const webhook = z
 export const createdWebhook = webhook
   .extend({ secret: z.string().openapi({ description: "shown once: the Standard Webhooks signing secret (whsec_...)" }) })
   .openapi("CreatedWebhook");
+
+export const rotateSecretBody = z
+  .object({
+    grace_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ROTATION_GRACE_SECONDS)
+      .default(24 * 3600)
+      .openapi({ description: `how long the old secret signs too, 0-${MAX_ROTATION_GRACE_SECONDS} seconds (default a day)` }),
+  })
+  .strict()
+  .openapi("RotateWebhookSecret");
 
 export const deliveryQuery = z.object({
   status: z.enum(["pending", "delivered", "dead"]).optional(),

@@ -89,6 +89,28 @@ export function registerWebhookRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
+      method: "post",
+      path: "/webhooks/{webhook_id}/rotate-secret",
+      tags,
+      middleware: [admin] as const,
+      description:
+        "Replaces the signing secret; the new one is in this answer only. For grace_seconds the old one signs too " +
+        "(webhook-signature carries both), so a receiver can switch without missing a delivery.",
+      request: { params: w.webhookIdParam, body: json(w.rotateSecretBody) },
+      responses: { 200: ok(s.result(w.createdWebhook), "The endpoint, with its new secret"), ...errors },
+    }),
+    async (c) => {
+      const { endpoint, secret } = await core.rotateWebhookSecret(
+        c.var.scope,
+        c.req.valid("param").webhook_id,
+        c.req.valid("json").grace_seconds,
+      );
+      return c.json({ result: { ...webhookOut(endpoint), secret } }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: "get",
       path: "/webhooks/{webhook_id}/deliveries",
       tags,

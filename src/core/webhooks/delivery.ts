@@ -13,6 +13,8 @@ interface Pending extends EventRow {
   msg_cursor: number;
   url: string | null;
   secret: string | null;
+  previous_secret: string | null;
+  previous_secret_until: number | null;
   paused: number | null;
   status: string | null;
   attempts: number | null;
@@ -45,7 +47,12 @@ export function webhookBody(row: EventRow): string {
   });
 }
 
-async function attempt(url: string, secret: string, row: EventRow, now: number): Promise<{ status: number | null; error: string | null }> {
+async function attempt(
+  url: string,
+  secrets: string[],
+  row: EventRow,
+  now: number,
+): Promise<{ status: number | null; error: string | null }> {
   const body = webhookBody(row);
   try {
     const res = await fetch(url, {
@@ -53,7 +60,7 @@ async function attempt(url: string, secret: string, row: EventRow, now: number):
       headers: {
         "content-type": "application/json",
         "user-agent": "edge-groups-webhooks",
-        ...(await signedHeaders(secret, row.id, Math.floor(now / 1000), body)),
+        ...(await signedHeaders(secrets, row.id, Math.floor(now / 1000), body)),
       },
       body,
       redirect: "manual",
@@ -73,7 +80,7 @@ async function attempt(url: string, secret: string, row: EventRow, now: number):
 export async function deliver(db: Db, messages: readonly WebhookMessage[], baseDelaySeconds: number, now = Date.now()): Promise<Outcome[]> {
   const rows = await db.all<Pending>(sql`
     SELECT json_extract(m.value, '$.tenant') AS tenant, json_extract(m.value, '$.endpoint') AS endpoint, json_extract(m.value, '$.cursor') AS msg_cursor,
-           e.url, e.secret, e.paused, d.status, d.attempts, a.cursor AS event_cursor, a.*
+           e.url, e.secret, e.previous_secret, e.previous_secret_until, e.paused, d.status, d.attempts, a.cursor AS event_cursor, a.*
     FROM json_each(${JSON.stringify(messages)}) m
     LEFT JOIN webhook_deliveries d ON d.tenant_id = json_extract(m.value, '$.tenant') AND d.endpoint_id = json_extract(m.value, '$.endpoint') AND d.cursor = json_extract(m.value, '$.cursor')
     LEFT JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
@@ -91,7 +98,8 @@ export async function deliver(db: Db, messages: readonly WebhookMessage[], baseD
         };
       }
       const tried = (r.attempts ?? 0) + 1;
-      const result = await attempt(r.url, r.secret, r, now);
+      const rotating = r.previous_secret !== null && (r.previous_secret_until ?? 0) > now;
+      const result = await attempt(r.url, rotating ? [r.secret, r.previous_secret!] : [r.secret], r, now);
       if (result.error === null) {
         return {
           outcome: { settle: true },

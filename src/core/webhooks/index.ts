@@ -16,7 +16,7 @@ export { deliver } from "./delivery";
 export { DELIVERY_RETENTION_MS, dispatchAfterChange, dispatchTenant, purgeDeliveries, sweepWebhooks } from "./outbox";
 export { checkWebhookUrl, retryDelaySeconds, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./rules";
 
-export type WebhookEndpoint = Omit<typeof webhookEndpoints.$inferSelect, "secret">;
+export type WebhookEndpoint = Omit<typeof webhookEndpoints.$inferSelect, "secret" | "previousSecret">;
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
 
 export interface WebhookInput {
@@ -27,7 +27,7 @@ export interface WebhookInput {
 
 const allowLocal = (scope: Scope) => scope.env.WEBHOOKS_ALLOW_LOCAL_HTTP === "true";
 const endpointKey = (scope: Scope, id: string) => and(eq(webhookEndpoints.tenantId, scope.tenantId), eq(webhookEndpoints.id, id));
-const withoutSecret = ({ secret: _secret, ...e }: typeof webhookEndpoints.$inferSelect): WebhookEndpoint => e;
+const withoutSecret = ({ secret: _secret, previousSecret: _previous, ...e }: typeof webhookEndpoints.$inferSelect): WebhookEndpoint => e;
 /** What the change stream records of an endpoint: never its secret. */
 const recorded = (e: Pick<WebhookEndpoint, "url" | "types" | "description" | "paused">) => ({
   url: e.url,
@@ -125,6 +125,47 @@ export async function updateWebhook(scope: Scope, id: string, patch: WebhookPatc
 async function resume(scope: Scope, id: string) {
   await sweepWebhooks(scope.db, scope.env.WEBHOOKS, Date.now(), { tenantId: scope.tenantId, endpointId: id });
   await dispatchTenant(scope.db, scope.env.WEBHOOKS, scope.tenantId);
+}
+
+/** The longest a rotated-out secret keeps signing: a week. */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * A new signing secret, shown in this answer only. For graceSeconds the old one signs too
+ * (webhook-signature carries both), so receivers can switch without missing a delivery.
+ */
+export async function rotateWebhookSecret(
+  scope: Scope,
+  id: string,
+  graceSeconds: number,
+): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  const now = Date.now();
+  const secret = newSigningSecret();
+  const until = now + graceSeconds * 1000;
+  const [rotated] = await batch(scope.db, [
+    scope.db
+      .update(webhookEndpoints)
+      .set({
+        previousSecret: graceSeconds > 0 ? sql`${webhookEndpoints.secret}` : null,
+        previousSecretUntil: graceSeconds > 0 ? until : null,
+        secret,
+        updatedAt: now,
+      })
+      .where(endpointKey(scope, id))
+      .returning()
+      .getSQL(),
+    eventStatement(
+      scope,
+      "webhook.update",
+      { type: "webhook", id },
+      { secret_rotated: true, previous_secret_valid_until: graceSeconds > 0 ? new Date(until).toISOString() : null },
+      now,
+      sql`changes() = 1`,
+    ),
+  ]);
+  const raw = rotated!.results[0] as Record<string, unknown> | undefined;
+  if (!raw) throw notFound("webhook", id);
+  return { endpoint: withoutSecret(rowOf(webhookEndpoints, raw)), secret };
 }
 
 /** The endpoint and its delivery records go; messages already queued find nothing and are dropped. */

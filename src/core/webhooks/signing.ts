@@ -14,13 +14,19 @@ function keyBytes(secret: string): Uint8Array {
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
-/** The three Standard Webhooks headers of one delivery attempt. */
-export async function signedHeaders(secret: string, id: string, timestampSeconds: number, body: string): Promise<Record<string, string>> {
-  const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
-  return {
-    "webhook-id": id,
-    "webhook-timestamp": String(timestampSeconds),
-    "webhook-signature": `v1,${base64(new Uint8Array(mac))}`,
-  };
+/** The three Standard Webhooks headers of one delivery attempt: one signature per secret (the current one first, then one being rotated out). */
+export async function signedHeaders(
+  secrets: string[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Promise<Record<string, string>> {
+  const content = new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`);
+  const signatures = await Promise.all(
+    secrets.map(async (secret) => {
+      const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      return `v1,${base64(new Uint8Array(await crypto.subtle.sign("HMAC", key, content)))}`;
+    }),
+  );
+  return { "webhook-id": id, "webhook-timestamp": String(timestampSeconds), "webhook-signature": signatures.join(" ") };
 }
