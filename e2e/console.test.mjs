@@ -1,10 +1,12 @@
 // The console in headless Chromium (Debian's package, driven by playwright-core) against
-// wrangler dev: sign in, create a group, add three members, link a child group, see a
-// user's inherited group and claim, delete the group. Screenshots go to test-results/.
+// the local server: sign in, create a group, add three members, link a child group, see a
+// user's inherited group and claim, delete the group; API keys; webhooks. Screenshots go to test-results/.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { after, before, it } from "node:test";
 import { chromium } from "playwright-core";
+import { Webhook } from "standardwebhooks";
 import { startServer } from "../scripts/local-server.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -186,4 +188,80 @@ it("creates an API key (secret shown once, copied), lists it with its last use, 
   await page.screenshot({ path: `${SHOTS}console-api-keys-revoked.png`, fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+it("adds a webhook (secret shown once), sees its signed delivery, redelivers, pauses and deletes it", {
+  skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium",
+}, async () => {
+  const token = await server.token("console-hooks", "admin");
+  const got = [];
+  const receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("dialog", (d) => d.accept());
+  try {
+    await page.goto(`${server.base}/console/#/sign-in`);
+    await page.getByLabel("Token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks" }).waitFor();
+
+    // A private address is refused, and the form keeps what was typed.
+    await page.getByLabel("URL").fill("https://10.0.0.1/hook");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /private, loopback or link-local/);
+    assert.equal(await page.getByLabel("URL").inputValue(), "https://10.0.0.1/hook");
+
+    await page.getByLabel("URL").fill(url);
+    await page.getByLabel(/Event types/).fill("group.created");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const secretField = page.getByLabel(/not shown again/);
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    assert.match(secret, /^whsec_/);
+    await page
+      .getByRole("row", { name: new RegExp(url) })
+      .getByText("active")
+      .waitFor();
+
+    const made = await api(token, "POST", "/v1/groups", { name: "Hooked from the API" });
+    for (let i = 0; got.length === 0 && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, 1);
+    const payload = new Webhook(secret).verify(got[0].body, got[0].headers);
+    assert.equal(payload.data.group_id, made.result.group_id);
+
+    await page.getByRole("button", { name: `Deliveries to ${url}` }).click();
+    const delivered = page.getByRole("row", { name: new RegExp(got[0].headers["webhook-id"]) });
+    await delivered.getByText("delivered").waitFor();
+    await page.getByRole("button", { name: `Redeliver ${got[0].headers["webhook-id"]}` }).click();
+    for (let i = 0; got.length < 2 && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got[1].headers["webhook-id"], got[0].headers["webhook-id"]);
+    await page.screenshot({ path: `${SHOTS}console-webhooks.png`, fullPage: true });
+
+    await page.getByRole("button", { name: `Pause ${url}` }).click();
+    await page
+      .getByRole("row", { name: new RegExp(url) })
+      .getByText("paused")
+      .waitFor();
+    assert.equal((await api(token, "GET", "/v1/webhooks")).result[0].paused, true);
+    await page.getByRole("button", { name: `Delete ${url}` }).click();
+    await page.getByText("No endpoints yet.").waitFor();
+    assert.deepEqual((await api(token, "GET", "/v1/webhooks")).result, []);
+    assert.deepEqual(problems, []);
+  } finally {
+    receiver.close();
+    await context.close();
+  }
 });

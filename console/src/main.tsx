@@ -7,6 +7,7 @@ import { GroupPage } from "./pages/group";
 import { GroupsPage } from "./pages/groups";
 import { SignInPage } from "./pages/sign-in";
 import { UserPage } from "./pages/user";
+import { WebhooksPage } from "./pages/webhooks";
 
 function route(hash: string) {
   const path = hash.replace(/^#/, "") || "/groups";
@@ -15,6 +16,7 @@ function route(hash: string) {
   const group = path.match(/^\/groups\/([^/]+)$/);
   if (group) return <GroupPage id={decodeURIComponent(group[1]!)} />;
   if (path === "/api-keys") return <ApiKeysPage />;
+  if (path === "/webhooks") return <WebhooksPage />;
   const user = path.match(/^\/users\/([^/]+)$/);
   if (user) return <UserPage id={decodeURIComponent(user[1]!)} />;
   return <GroupsPage />;
@@ -35,6 +37,7 @@ function App() {
         <strong>edge-groups</strong>
         {signedIn && <a href="#/groups">Groups</a>}
         {signedIn && <a href="#/api-keys">API keys</a>}
+        {signedIn && <a href="#/webhooks">Webhooks</a>}
         {signedIn && <a href="#/sign-out">Sign out</a>}
       </header>
       <main>{page}</main>

@@ -10,3 +10,5 @@ export type GroupRef = Pick<Schemas["Group"], "group_id" | "name">;
 export type HeldGroup = Schemas["TransitiveUserGroup"];
 export type User = Schemas["User"];
 export type ApiKey = Schemas["ApiKey"];
+export type Webhook = Schemas["Webhook"];
+export type WebhookDelivery = Schemas["WebhookDelivery"];
