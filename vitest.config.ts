@@ -20,7 +20,8 @@ const FLAKY_JWKS_URL = "https://issuer.test/flaky/jwks.json";
 const fetches = { rotating: 0, down: 0, flaky: 0 };
 
 // Webhook receivers at https://hooks.test/<behaviour>/<name>: ok answers 200, fail-twice
-// answers 500 to the first two attempts of each webhook-id and then 200, down always 503.
+// answers 500 to the first two attempts of each webhook-id and then 200, down always 503,
+// slow answers 200 after 12 s.
 // GET https://hooks.test/received/<name> lists the attempts each name got.
 type Attempt = { path: string; headers: Record<string, string>; body: string; status: number };
 const received = new Map<string, Attempt[]>();
@@ -32,6 +33,8 @@ async function receiver(request: Request, url: URL): Promise<Response> {
   received.set(name!, attempts);
   const id = request.headers.get("webhook-id");
   const earlier = attempts.filter((a) => a.headers["webhook-id"] === id).length;
+  // slow: answers after the product's 10 s delivery timeout has given up on it.
+  if (behaviour === "slow") await new Promise((r) => setTimeout(r, 12_000));
   const status = behaviour === "down" ? 503 : behaviour === "fail-twice" && earlier < 2 ? 500 : 200;
   attempts.push({ path: url.pathname, headers: Object.fromEntries(request.headers), body: await request.text(), status });
   return new Response(status === 200 ? "ok" : "no", { status });

@@ -20,7 +20,7 @@ const receiverName = () => `r-${Math.random().toString(36).slice(2, 10)}`;
 const received = async (name: string): Promise<Attempt[]> => (await fetch(`https://hooks.test/received/${name}`)).json();
 const admin = () => client(freshTenant("wh"), { scope: "admin", sub: "wh-admin" });
 
-async function endpoint(api: Client, behaviour: "ok" | "fail-twice" | "down", extra: Record<string, unknown> = {}) {
+async function endpoint(api: Client, behaviour: "ok" | "fail-twice" | "down" | "slow", extra: Record<string, unknown> = {}) {
   const name = receiverName();
   const res = await api.post("/v1/webhooks", { url: `https://hooks.test/${behaviour}/${name}`, ...extra });
   expect(res.status, res.text).toBe(201);
@@ -352,4 +352,24 @@ describe("webhook deliveries", () => {
     expectError(await api.post("/v1/webhooks/nope/rotate-secret", {}), 404, "not_found");
     expectError(await (await admin()).post(`/v1/webhooks/${hook.id}/rotate-secret`, {}), 404, "not_found");
   });
+
+  it("never lets a receiver that does not answer slow the change: the attempt times out after 10 s and is retried", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "slow", { types: ["group.created"] });
+    const started = Date.now();
+    const made = await api.post("/v1/groups", { name: "Slowly received" });
+    expect(made.status).toBe(201);
+    expect(Date.now() - started).toBeLessThan(WEBHOOK_LIMITS.timeoutMs / 2);
+    await eventually(async () => (await deliveries(api, hook.id))[0]?.attempts === 1, 20_000, 200);
+    const [d] = await deliveries(api, hook.id);
+    expect(d).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      last_status: null,
+      last_error: `no answer within ${WEBHOOK_LIMITS.timeoutMs} ms`,
+    });
+    // The group is there whatever the receiver does.
+    expect((await api.get(`/v1/groups/${made.json.result.group_id}`)).status).toBe(200);
+    await api.del(`/v1/webhooks/${hook.id}`); // its retries stop with it
+  }, 40_000);
 });
