@@ -5,7 +5,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { checkWebhookUrl, DELIVERY_RETENTION_MS, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import { database } from "../src/core/shared/context";
+import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
 import { type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
 
@@ -372,4 +373,26 @@ describe("webhook deliveries", () => {
     expect((await api.get(`/v1/groups/${made.json.result.group_id}`)).status).toBe(200);
     await api.del(`/v1/webhooks/${hook.id}`); // its retries stop with it
   }, 40_000);
+
+  it("bounds one dispatch's messages (an invocation's subrequests); the next dispatch takes the rest, in order", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.updated"] });
+    // 30 events arranged in D1, as if written while no dispatch ran.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)
+       INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+       SELECT ?, 'b' || i, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM n`,
+    )
+      .bind(api.tenant, Date.now())
+      .run();
+    const db = database(env.DB);
+    expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(12);
+    expect(await rows("SELECT cursor FROM webhook_deliveries WHERE tenant_id = ?", api.tenant)).toHaveLength(12);
+    expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(12);
+    expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(6);
+    expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(0);
+    await eventually(async () => (await received(hook.name)).length === 30, 30_000, 200);
+    const ids = (await received(hook.name)).map((a) => a.headers["webhook-id"]);
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `b${i + 1}`)));
+  });
 });

@@ -6,9 +6,15 @@ import { actionsOf, type EventType } from "../events";
 import { batch, type Db } from "../shared/context";
 import { WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
 
-/** Events one endpoint takes into its outbox per round; a dispatch runs a few rounds, the sweep the rest. */
-const CHUNK = 500;
+/**
+ * What one dispatch may do, so it stays far inside an invocation's 1,000 subrequests: at most
+ * ROUNDS rounds (two D1 calls each) and DISPATCH_MESSAGES messages (one sendBatch per 100);
+ * what is left waits for the next write or the sweep. The sweep dispatches SWEEP_TENANTS
+ * tenants a minute at most (about 25 × (8 + 20) + 10 subrequests in all).
+ */
 const ROUNDS = 4;
+export const DISPATCH_MESSAGES = 2_000;
+const SWEEP_TENANTS = 25;
 /** Queue.sendBatch takes at most 100 messages. */
 const SEND_BATCH = 100;
 
@@ -44,9 +50,15 @@ interface Lagging {
  * dispatches at once never send one delivery twice: INSERT OR IGNORE ... RETURNING gives each
  * row to the one that inserted it.
  */
-export async function dispatchTenant(db: Db, queue: Queue<WebhookMessage>, tenantId: string, now = Date.now()): Promise<number> {
+export async function dispatchTenant(
+  db: Db,
+  queue: Queue<WebhookMessage>,
+  tenantId: string,
+  now = Date.now(),
+  maxMessages = DISPATCH_MESSAGES,
+): Promise<number> {
   let sent = 0;
-  for (let round = 0; round < ROUNDS; round += 1) {
+  for (let round = 0; round < ROUNDS && sent < maxMessages; round += 1) {
     const endpoints = await db.all<Lagging & { paused: number }>(sql`
       SELECT e.id, e.enqueued_through, e.types, e.paused, h.head FROM webhook_endpoints e
       JOIN (SELECT coalesce(max(cursor), 0) AS head FROM audit_log WHERE tenant_id = ${tenantId}) h
@@ -54,8 +66,10 @@ export async function dispatchTenant(db: Db, queue: Queue<WebhookMessage>, tenan
     if (endpoints.length === 0) withoutEndpoints.set(tenantId, Date.now() + QUIET_MS);
     const lagging = endpoints.filter((e) => e.paused === 0 && e.enqueued_through < e.head);
     if (lagging.length === 0) return sent;
+    // Each endpoint's share of what is left: a range of n cursors holds at most n of its events.
+    const share = Math.max(1, Math.floor((maxMessages - sent) / lagging.length));
     const statements = lagging.flatMap((e) => {
-      const upTo = Math.min(e.head, e.enqueued_through + CHUNK);
+      const upTo = Math.min(e.head, e.enqueued_through + share);
       const actions = e.types === null ? null : actionsOf(JSON.parse(e.types) as EventType[]);
       return [
         sql`INSERT OR IGNORE INTO webhook_deliveries (tenant_id, endpoint_id, cursor, event_id, status, attempts, next_attempt_at, created_at)
@@ -101,7 +115,7 @@ export async function sweepWebhooks(
 ) {
   let dispatched = 0;
   if (!only) {
-    for (const t of await db.all<{ tenant_id: string }>(laggingTenants(100)))
+    for (const t of await db.all<{ tenant_id: string }>(laggingTenants(SWEEP_TENANTS)))
       dispatched += await dispatchTenant(db, queue, t.tenant_id, now);
   }
   const due = await db.all<{ tenant_id: string; endpoint_id: string; cursor: number }>(sql`
