@@ -293,6 +293,16 @@ try {
 
   for (const size of SCALES) {
     const h = await auth(`scale-${size}`);
+    if (size === 1e6) {
+      // 100,000 users: a rule's preview reads every profile of the tenant (substr matches no index).
+      results.push(
+        await load("rule preview over 100,000 users (POST /v1/rules/preview, user_id sw)", {
+          requests: [
+            { method: "POST", path: "/v1/rules/preview", headers: { ...h }, body: JSON.stringify({ expression: 'user_id sw "u1234"' }) },
+          ],
+        }),
+      );
+    }
     results.push({
       ...(await load(`scale ${size.toExponential(0)}: a user's groups`, {
         requests: [{ method: "GET", path: "/v1/users/u3/groups", headers: h }],

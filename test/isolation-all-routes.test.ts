@@ -149,6 +149,7 @@ function body(key: string): unknown {
     "DELETE /v1/groups/:group_id/children": { group_ids: [v.child] },
     "POST /v1/api-keys": { name: "planted", scopes: ["admin"] },
     "POST /v1/webhooks": { url: "https://hooks.test/ok/planted" },
+    "POST /v1/rules/preview": { expression: `email ew "@example.com" or name co "${MARK}" or user_id eq "victim-user"` },
     "PATCH /v1/webhooks/:webhook_id": { url: "https://hooks.test/ok/hijacked", paused: true },
     "POST /v1/webhooks/:webhook_id/deliveries/:event_id/redeliver": {},
     "POST /v1/webhooks/:webhook_id/rotate-secret": { grace_seconds: 0 },

@@ -338,6 +338,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Who a membership rule's expression selects among the tenant's users: how many, and the first ones by id.
+         * @description Who a membership rule's expression selects among the tenant's users: how many, and the first ones by id. Changes nothing. Needs scope groups:write or admin.
+         */
+        post: operations["postV1RulesPreview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups/{group_id}/children": {
         parameters: {
             query?: never;
@@ -1303,6 +1323,20 @@ export interface components {
         EffectiveRole: components["schemas"]["Role"] & {
             direct: boolean;
             via_groups: string[];
+        };
+        RulePreview: {
+            /** @description how many of the tenant's users match */
+            matched: number;
+            users: components["schemas"]["User"][];
+        };
+        RulePreviewRequest: {
+            /**
+             * @description a SCIM filter over email, name, given_name, family_name, phone_number, user_id, custom_data.<key>
+             * @example email ew "@acme.com" and custom_data.department eq "Sales"
+             */
+            expression: string;
+            /** @default 10 */
+            limit: number;
         };
         /**
          * @example {
@@ -4301,6 +4335,80 @@ export interface operations {
                             removed: number;
                             not_assigned: number;
                         };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1RulesPreview: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulePreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The matches */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["RulePreview"];
                     };
                 };
             };

@@ -22,6 +22,7 @@ const TAGS = [
   { name: "config", description: "Native API: the tenant's settings" },
   { name: "api keys", description: "Native API: the tenant's long-lived credentials" },
   { name: "events", description: "Native API: the change stream" },
+  { name: "rules", description: "Native API: membership rules (so far, previewing who an expression selects)" },
   { name: "webhooks", description: "Native API: the change stream pushed to your endpoints, signed per Standard Webhooks" },
   { name: "seed-001", description: "The user-groups API of seed 001 (tenant header frontegg-tenant-id)" },
   { name: "conversation-groups", description: "The conversation-groups API of seed 004 (accessToken header)" },

@@ -6,6 +6,7 @@ import { registerGroupRoutes } from "./groups";
 import { registerHierarchyRoutes } from "./hierarchy";
 import { registerMemberRoutes } from "./members";
 import { registerRoleRoutes } from "./roles";
+import { registerRuleRoutes } from "./rules";
 import { registerUserRoutes } from "./users";
 import { registerWebhookRoutes } from "./webhooks";
 
@@ -17,6 +18,7 @@ export function nativeRoutes() {
   registerUserRoutes(app);
   registerConfigRoutes(app);
   registerRoleRoutes(app);
+  registerRuleRoutes(app);
   registerHierarchyRoutes(app);
   registerApiKeyRoutes(app);
   registerEventRoutes(app);
