@@ -307,7 +307,8 @@ describe("every route of every surface keeps tenants apart", () => {
         }
       }
     }
-  });
+    // Six requests and six snapshots per route, over 100 routes and more as the API grows: minutes, not the default minute.
+  }, 240_000);
 
   it("refuses a vendor token on every surface that cannot name a tenant", async () => {
     const vendor = await vendorToken({ scope: "admin" });
