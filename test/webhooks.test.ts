@@ -395,4 +395,23 @@ describe("webhook deliveries", () => {
     const ids = (await received(hook.name)).map((a) => a.headers["webhook-id"]);
     expect(new Set(ids)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `b${i + 1}`)));
   });
+
+  it("counts a dispatch's share in the tenant's own events: other tenants' events in between never starve it", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.updated"] });
+    // 1,000 events of another tenant, then one of this tenant's, arranged in D1 (no dispatch ran).
+    const arrange = (tenant: string, n: number, prefix: string) =>
+      env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+         SELECT ?, ? || i, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM n`,
+      )
+        .bind(n, tenant, prefix, Date.now())
+        .run();
+    await arrange(freshTenant("wh-busy-neighbour"), 1_000, "n");
+    await arrange(api.tenant, 1, "mine");
+    expect(await dispatchTenant(database(env.DB), env.WEBHOOKS, api.tenant, Date.now(), 5)).toBe(1);
+    await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
+    expect((await received(hook.name))[0]!.headers["webhook-id"]).toBe("mine1");
+  });
 });

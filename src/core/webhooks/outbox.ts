@@ -66,10 +66,12 @@ export async function dispatchTenant(
     if (endpoints.length === 0) withoutEndpoints.set(tenantId, Date.now() + QUIET_MS);
     const lagging = endpoints.filter((e) => e.paused === 0 && e.enqueued_through < e.head);
     if (lagging.length === 0) return sent;
-    // Each endpoint's share of what is left: a range of n cursors holds at most n of its events.
+    // Each endpoint's share of what is left, counted in the tenant's own events: cursors are
+    // shared by all tenants, so a span of cursors may hold few of this tenant's events.
     const share = Math.max(1, Math.floor((maxMessages - sent) / lagging.length));
     const statements = lagging.flatMap((e) => {
-      const upTo = Math.min(e.head, e.enqueued_through + share);
+      const upTo = sql`coalesce((SELECT cursor FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${e.enqueued_through}
+                                 ORDER BY cursor LIMIT 1 OFFSET ${share - 1}), ${e.head})`;
       const actions = e.types === null ? null : actionsOf(JSON.parse(e.types) as EventType[]);
       return [
         sql`INSERT OR IGNORE INTO webhook_deliveries (tenant_id, endpoint_id, cursor, event_id, status, attempts, next_attempt_at, created_at)
