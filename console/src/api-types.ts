@@ -1451,7 +1451,7 @@ export interface components {
              */
             types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
             description?: string;
-            /** @description true holds deliveries; false sends what waited, in order */
+            /** @description true holds deliveries; false sends what waited */
             paused?: boolean;
         };
         RotateWebhookSecret: {

@@ -35,7 +35,7 @@ export const updateWebhookBody = z
     url: url.optional(),
     types: types.optional(),
     description: description.optional(),
-    paused: z.boolean().optional().openapi({ description: "true holds deliveries; false sends what waited, in order" }),
+    paused: z.boolean().optional().openapi({ description: "true holds deliveries; false sends what waited" }),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, "must change at least one field")
