@@ -171,7 +171,9 @@ describe("webhook deliveries", () => {
 
     await eventually(async () => (await received(hook.name)).length >= 2, 15_000, 100);
     await new Promise((r) => setTimeout(r, 1_500)); // nothing else arrives
-    const attempts = await received(hook.name);
+    // Deliveries carry no order (see README): put them in the stream's order by their cursor.
+    const cursorOf = (a: Attempt) => Number(JSON.parse(a.body).data.cursor);
+    const attempts = (await received(hook.name)).sort((a, b) => cursorOf(a) - cursorOf(b));
     expect(attempts).toHaveLength(2);
     const verifier = new Webhook(hook.secret);
     const payloads = attempts.map((a) => verifier.verify(a.body, a.headers) as { type: string; data: any });
