@@ -145,8 +145,9 @@ describe("API keys", () => {
     expect(unknown.json.error.message).toMatch(/not known/);
     const malformed = await call("GET", "/v1/groups", { headers: bearer("egk_short") });
     expect(malformed.json.error.message).toMatch(/malformed/);
-    const soon = await newKey(admin, { name: "short-lived", scopes: ["groups:read"], expires_at: Math.floor(Date.now() / 1000) + 1 });
-    await eventually(async () => (await call("GET", "/v1/groups", { headers: bearer(soon.secret) })).status === 401, 3_000, 200);
+    // expires_at is in whole seconds: +2 is at least a second ahead (+1 could be a millisecond, and refused as past).
+    const soon = await newKey(admin, { name: "short-lived", scopes: ["groups:read"], expires_at: Math.floor(Date.now() / 1000) + 2 });
+    await eventually(async () => (await call("GET", "/v1/groups", { headers: bearer(soon.secret) })).status === 401, 5_000, 200);
     const expired = await call("GET", "/v1/groups", { headers: bearer(soon.secret) });
     expect(expired.json.error.message).toMatch(/expired/);
   });
