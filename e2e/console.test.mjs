@@ -34,6 +34,16 @@ const api = async (token, method, path, body) => {
   return res.status === 204 ? undefined : res.json();
 };
 
+/** Sign in with a token, then open a page from the header's link. */
+async function signInTo(page, token, link) {
+  await page.goto(`${server.base}/console/#/sign-in`);
+  await page.getByLabel("Token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Groups" }).waitFor();
+  await page.getByRole("link", { name: link }).click();
+  await page.getByRole("heading", { name: link }).waitFor();
+}
+
 it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium" }, async () => {
   const token = await server.token("console-tenant", "admin");
   // Users to add by id, email and phone number; a child group with a member of its own.
@@ -141,12 +151,7 @@ it("creates an API key (secret shown once, copied), lists it with its last use, 
   const isApi = (url) => new URL(url).pathname.startsWith("/v1/");
   page.on("request", (r) => isApi(r.url()) && sent.push({ method: r.method(), bookmark: r.headers()["x-d1-bookmark"] ?? null }));
   page.on("response", (r) => isApi(r.url()) && r.headers()["x-d1-bookmark"] && received.add(r.headers()["x-d1-bookmark"]));
-  await page.goto(`${server.base}/console/#/sign-in`);
-  await page.getByLabel("Token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Groups" }).waitFor();
-  await page.getByRole("link", { name: "API keys" }).click();
-  await page.getByRole("heading", { name: "API keys" }).waitFor();
+  await signInTo(page, token, "API keys");
 
   // No scope chosen: the server's refusal is shown, and nothing is made.
   await page.getByLabel("Name").fill("Nightly export");
@@ -211,11 +216,7 @@ it("adds a webhook (secret shown once), sees its signed delivery, redelivers, pa
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("dialog", (d) => d.accept());
   try {
-    await page.goto(`${server.base}/console/#/sign-in`);
-    await page.getByLabel("Token").fill(token);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("link", { name: "Webhooks" }).click();
-    await page.getByRole("heading", { name: "Webhooks" }).waitFor();
+    await signInTo(page, token, "Webhooks");
 
     // A private address is refused, and the form keeps what was typed.
     await page.getByLabel("URL").fill("https://10.0.0.1/hook");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { eventPage } from "../src/api/native/event-schemas";
 import { EVENTS_SCANNED } from "../src/core/events";
-import { call, client, env, expectError, freshTenant, token } from "./helpers";
+import { arrangeEvents, call, client, env, expectError, freshTenant, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
 // each written in the same D1 batch as its change.
@@ -355,13 +355,12 @@ describe("a filtered page's window", () => {
   it(`looks at ${EVENTS_SCANNED.toLocaleString("en")} events at most: with no hit there, it moves past them and says more are there`, async () => {
     const api = await client(freshTenant("ev-window"), { scope: "admin" });
     // Arranged in D1 (10,001 events through the API would take minutes): group updates, then one deletion.
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-       INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
-       SELECT ?, 'w' || i, ?, 'arranged', 'native', CASE WHEN i = ? THEN 'group.delete' ELSE 'group.update' END, 'group', 'g', '{}' FROM n`,
-    )
-      .bind(EVENTS_SCANNED + 1, api.tenant, Date.now(), EVENTS_SCANNED + 1)
-      .run();
+    await arrangeEvents(
+      api.tenant,
+      EVENTS_SCANNED + 1,
+      "w",
+      (i) => `CASE WHEN ${i} = ${EVENTS_SCANNED + 1} THEN 'group.delete' ELSE 'group.update' END`,
+    );
     const first = await feed(api, "?types=group.deleted");
     expect(first.result).toEqual([]);
     expect(first.has_more).toBe(true);

@@ -133,3 +133,18 @@ export async function claimsCurrent(api: Client, groupIds: string[]): Promise<bo
 export async function claimsSettled(api: Client, groupIds: string[], timeoutMs = 60_000) {
   await eventually(() => claimsCurrent(api, groupIds), timeoutMs, 100);
 }
+
+/**
+ * Events written straight into the change stream (audit_log), as if changes had landed while
+ * no dispatch ran: n of them, ids prefix1..prefixN, each the given stored action on group 'g'.
+ * For tests that need thousands of events, which would take minutes through the API.
+ */
+export async function arrangeEvents(tenant: string, n: number, prefix: string, action: (i: string) => string = () => "'group.update'") {
+  await env.DB.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+     INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+     SELECT ?, ? || i, ?, 'arranged', 'native', ${action("i")}, 'group', 'g', '{}' FROM n`,
+  )
+    .bind(n, tenant, prefix, Date.now())
+    .run();
+}

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { database } from "../src/core/shared/context";
 import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
-import { type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
 
 interface Attempt {
   path: string;
@@ -400,13 +400,7 @@ describe("webhook deliveries", () => {
     const api = await admin();
     const hook = await endpoint(api, "ok", { types: ["group.updated"] });
     // 30 events arranged in D1, as if written while no dispatch ran.
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)
-       INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
-       SELECT ?, 'b' || i, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM n`,
-    )
-      .bind(api.tenant, Date.now())
-      .run();
+    await arrangeEvents(api.tenant, 30, "b");
     const db = database(env.DB);
     expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(12);
     expect(await rows("SELECT cursor FROM webhook_deliveries WHERE tenant_id = ?", api.tenant)).toHaveLength(12);
@@ -422,18 +416,37 @@ describe("webhook deliveries", () => {
     const api = await admin();
     const hook = await endpoint(api, "ok", { types: ["group.updated"] });
     // 1,000 events of another tenant, then one of this tenant's, arranged in D1 (no dispatch ran).
-    const arrange = (tenant: string, n: number, prefix: string) =>
-      env.DB.prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-         INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
-         SELECT ?, ? || i, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM n`,
-      )
-        .bind(n, tenant, prefix, Date.now())
-        .run();
-    await arrange(freshTenant("wh-busy-neighbour"), 1_000, "n");
-    await arrange(api.tenant, 1, "mine");
+    await arrangeEvents(freshTenant("wh-busy-neighbour"), 1_000, "n");
+    await arrangeEvents(api.tenant, 1, "mine");
     expect(await dispatchTenant(database(env.DB), env.WEBHOOKS, api.tenant, Date.now(), 5)).toBe(1);
     await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
     expect((await received(hook.name))[0]!.headers["webhook-id"]).toBe("mine1");
+  });
+
+  it("pages deliveries newest first with before, refuses a bad before or an unknown event, and marks an event past its retention dead", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.created"] });
+    for (const name of ["One", "Two", "Three"]) await api.post("/v1/groups", { name });
+    await eventually(async () => (await deliveries(api, hook.id, "?status=delivered")).length === 3, 15_000, 100);
+    const first = await api.get(`/v1/webhooks/${hook.id}/deliveries?limit=2`);
+    expect(first.json.result).toHaveLength(2);
+    expect(first.json.next_before).toBe(first.json.result[1].cursor);
+    const rest = await api.get(`/v1/webhooks/${hook.id}/deliveries?limit=2&before=${first.json.next_before}`);
+    expect(rest.json).toMatchObject({ next_before: null });
+    const all = (await deliveries(api, hook.id)).map((d) => d.event_id);
+    expect([...first.json.result, ...rest.json.result].map((d: { event_id: string }) => d.event_id)).toEqual(all);
+    expectError(await api.get(`/v1/webhooks/${hook.id}/deliveries?before=yesterday`), 400, "invalid");
+    expectError(await api.get(`/v1/webhooks/${hook.id}/deliveries?status=lost`), 400, "invalid");
+    expectError(await api.post(`/v1/webhooks/${hook.id}/deliveries/no-such-event/redeliver`), 404, "not_found");
+    expectError(await api.post("/v1/webhooks", { url: "https://hooks.test/ok/x", description: "d".repeat(501) }), 400, "invalid");
+
+    // The oldest event is forgotten (its retention passed); redelivering it ends dead, saying why.
+    const oldest = all.at(-1)!;
+    await env.DB.prepare("DELETE FROM audit_log WHERE tenant_id = ? AND id = ?").bind(api.tenant, oldest).run();
+    expect((await api.post(`/v1/webhooks/${hook.id}/deliveries/${oldest}/redeliver`)).status).toBe(202);
+    await eventually(async () => (await deliveries(api, hook.id, "?status=dead")).length === 1, 15_000, 100);
+    const [dead] = await deliveries(api, hook.id, "?status=dead");
+    expect(dead).toMatchObject({ event_id: oldest, last_error: "the event is past its retention" });
+    expect((await received(hook.name)).filter((a) => a.headers["webhook-id"] === oldest)).toHaveLength(1);
   });
 });

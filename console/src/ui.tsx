@@ -1,5 +1,6 @@
 // Small shared pieces: an error shown beside what caused it, a busy note, a pager.
 import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
 
 export function ErrorNote({ error, id }: { error?: string | null; id?: string }) {
   if (!error) return null;
@@ -42,3 +43,22 @@ export function Pager({
 }
 
 export const when = (seconds: number) => new Date(seconds * 1000).toLocaleString();
+
+/** A secret the server shows once (an API key, a webhook's signing secret), with a copy button. */
+export function SecretShownOnce({ id, what, secret }: { id: string; what: string; secret: string }) {
+  const [copied, setCopied] = useState<string | null>(null);
+  const copy = async () => {
+    await navigator.clipboard.writeText(secret);
+    setCopied(secret);
+  };
+  return (
+    <div role="status">
+      <label for={id}>{what}: copy it now, it is not shown again</label>
+      <input id={id} readOnly value={secret} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+      <button type="button" onClick={copy}>
+        Copy secret
+      </button>
+      {copied === secret && <span> Copied.</span>}
+    </div>
+  );
+}

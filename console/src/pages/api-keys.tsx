@@ -2,7 +2,7 @@
 // keys without secrets, revoke one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, when } from "../ui";
 import type { ApiKey } from "../wire";
 
 const SCOPES: [string, string][] = [
@@ -81,7 +81,6 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
-  const [copied, setCopied] = useState(false);
   const toggle = (s: string, on: boolean) => setScopes(on ? [...scopes, s] : scopes.filter((x) => x !== s));
   const create = async (e: Event) => {
     e.preventDefault();
@@ -91,7 +90,6 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
       const expires_at = expires ? Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000) : undefined;
       const made = await api("POST", "/v1/api-keys", { name, scopes, ...(expires_at ? { expires_at } : {}) });
       setSecret(made.result.secret);
-      setCopied(false);
       setName("");
       setScopes([]);
       setExpires("");
@@ -102,23 +100,10 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
       setBusy(false);
     }
   };
-  const copy = async () => {
-    await navigator.clipboard.writeText(secret!);
-    setCopied(true);
-  };
   return (
     <section aria-labelledby="create-key-title">
       <h2 id="create-key-title">Create a key</h2>
-      {secret && (
-        <div role="status">
-          <label for="new-secret">The new key's secret: copy it now, it is not shown again</label>
-          <input id="new-secret" readOnly value={secret} onFocus={(e) => (e.target as HTMLInputElement).select()} />
-          <button type="button" onClick={copy}>
-            Copy secret
-          </button>
-          {copied && <span> Copied.</span>}
-        </div>
-      )}
+      {secret && <SecretShownOnce id="new-secret" what="The new key's secret" secret={secret} />}
       <form onSubmit={create}>
         <label for="key-name">Name</label>
         <input

@@ -2,7 +2,7 @@
 // pause, resume or delete one, and see its deliveries, redelivering one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, when } from "../ui";
 import type { Webhook, WebhookDelivery } from "../wire";
 
 export function WebhooksPage() {
@@ -110,12 +110,7 @@ function CreateWebhook({ onCreated }: { onCreated: () => void }) {
   return (
     <section aria-labelledby="create-hook-title">
       <h2 id="create-hook-title">Add an endpoint</h2>
-      {secret && (
-        <div role="status">
-          <label for="hook-secret">The endpoint's signing secret: copy it now, it is not shown again</label>
-          <input id="hook-secret" readOnly value={secret} onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        </div>
-      )}
+      {secret && <SecretShownOnce id="hook-secret" what="The endpoint's signing secret" secret={secret} />}
       <form onSubmit={create}>
         <label for="hook-url">URL</label>
         <input

@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { actionsOf, type EventType } from "../events";
 import { batch, type Db } from "../shared/context";
+import { purgeBefore } from "../shared/retention";
 import { WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
 
 /**
@@ -139,16 +140,5 @@ export async function sweepWebhooks(
 export const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** Forget settled deliveries (delivered or dead) past their retention, in slices; pending ones stay. How many went. */
-export async function purgeDeliveries(db: Db, now = Date.now()): Promise<number> {
-  let purged = 0;
-  for (;;) {
-    const [deleted] = await batch(db, [
-      sql`DELETE FROM webhook_deliveries WHERE rowid IN (
-            SELECT rowid FROM webhook_deliveries
-            WHERE status IN ('delivered', 'dead') AND next_attempt_at < ${now - DELIVERY_RETENTION_MS} LIMIT 5000)`,
-    ]);
-    const n = deleted?.meta.changes ?? 0;
-    purged += n;
-    if (n < 5000) return purged;
-  }
-}
+export const purgeDeliveries = (db: Db, now = Date.now()) =>
+  purgeBefore(db, "webhook_deliveries", "next_attempt_at", now - DELIVERY_RETENTION_MS, sql`status IN ('delivered', 'dead')`);
