@@ -137,7 +137,11 @@ describe("seed 001 groups surface", () => {
     expect((await admin.get(`${BASE}/v1/${group}`)).json.users).toEqual([]);
     expect((await asManager.post(`${BASE}/v1/${group}/users`, { userIds: ["x", "y"] })).json).toEqual({ added: 2, alreadyMembers: 0 });
     expectErrors(await asEditor.del(`${BASE}/v1/${group}/users`, { userIds: ["x"] }), 403);
-    expect((await asManager.del(`${BASE}/v1/${group}/users`, { userIds: ["x"] })).json).toEqual({ removed: 1, notMembers: 0 });
+    expect((await asManager.del(`${BASE}/v1/${group}/users`, { userIds: ["x"] })).json).toEqual({
+      removed: 1,
+      notMembers: 0,
+      stillMembers: [],
+    });
     expect((await admin.get(`${BASE}/v1/${group}`)).json.users.map((u: any) => u.id)).toEqual(["y"]);
     expect((await admin.del(`${BASE}/v1/${group}/roles`, { roleIds: [editor] })).json).toEqual({ removed: 1, notAssigned: 0 });
   });

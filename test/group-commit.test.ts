@@ -116,7 +116,11 @@ describe("group commit gives exactly the serial outcome", () => {
           const leaving = o.ids.filter((u) => members.has(u));
           for (const u of leaving) members.delete(u);
           expect(answer.status, entry.actor).toBe(200);
-          expect(answer.json.result, entry.actor).toEqual({ removed: leaving.length, not_members: o.ids.length - leaving.length });
+          expect(answer.json.result, entry.actor).toEqual({
+            removed: leaving.length,
+            not_members: o.ids.length - leaving.length,
+            still_members: [],
+          });
         } else if (o.kind === "replace") {
           const added = o.ids.filter((u) => !members.has(u));
           const removed = [...members.keys()].filter((u) => !o.ids.includes(u));
@@ -188,7 +192,11 @@ describe("group commit gives exactly the serial outcome", () => {
       } else if (o.kind === "remove") {
         const leaving = o.ids.filter((u) => members.has(u));
         for (const u of leaving) members.delete(u);
-        expect(answer.json.result, actor).toEqual({ removed: leaving.length, not_members: o.ids.length - leaving.length });
+        expect(answer.json.result, actor).toEqual({
+          removed: leaving.length,
+          not_members: o.ids.length - leaving.length,
+          still_members: [],
+        });
       } else if (o.kind === "role") {
         expect(members.has(o.user)).toBe(true);
         members.set(o.user, o.role);

@@ -55,6 +55,7 @@ const TABLES = [
   "group_traits",
   "users",
   "memberships",
+  "group_rules",
   "group_edges",
   "roles",
   "group_roles",
@@ -149,6 +150,7 @@ function body(key: string): unknown {
     "DELETE /v1/groups/:group_id/children": { group_ids: [v.child] },
     "POST /v1/api-keys": { name: "planted", scopes: ["admin"] },
     "POST /v1/webhooks": { url: "https://hooks.test/ok/planted" },
+    "PUT /v1/groups/:group_id/rule": { expression: "user_id pr" },
     "POST /v1/rules/preview": { expression: `email ew "@example.com" or name co "${MARK}" or user_id eq "victim-user"` },
     "PATCH /v1/webhooks/:webhook_id": { url: "https://hooks.test/ok/hijacked", paused: true },
     "POST /v1/webhooks/:webhook_id/deliveries/:event_id/redeliver": {},
@@ -212,6 +214,8 @@ beforeAll(async () => {
   await admin.put("/v1/users/victim-user", { email: `${MARK}@example.com`, name: `${MARK} person` });
   await admin.post(`/v1/groups/${group}/members`, { user_ids: ["victim-user"] });
   await admin.post(`/v1/groups/${group}/children`, { group_ids: [child] });
+  // A rule on the child that holds the victim's user (so a rule's writes and its rule-held membership are in the snapshot).
+  expect((await admin.put(`/v1/groups/${child}/rule`, { expression: 'user_id eq "victim-user"' })).status).toBe(201);
   const role = (await admin.post("/v1/roles", { key: "owner", name: `${MARK} role`, level: 1 })).json.result.role_id;
   await admin.post(`/v1/groups/${group}/roles`, { role_ids: [role] });
   await admin.post(`/v1/users/victim-user/roles`, { role_ids: [role] });

@@ -150,7 +150,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** delete groups/{group_id}/members/{user_id} */
+        /**
+         * Removes the user's direct membership.
+         * @description Removes the user's direct membership. 204 when the user left the group; 200 naming the sources (scim, analytics, rule) that still hold the user, who stays a member.
+         */
         delete: operations["deleteV1GroupsByGroupIdMembersByUserId"];
         options?: never;
         head?: never;
@@ -353,6 +356,31 @@ export interface paths {
          */
         post: operations["postV1RulesPreview"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** get groups/{group_id}/rule */
+        get: operations["getV1GroupsByGroupIdRule"];
+        /**
+         * Sets the group's membership rule and, unless paused, reconciles it before answering: the users it selects hold the group with the "rule" source, the ones it no longer selects lose that source.
+         * @description Sets the group's membership rule and, unless paused, reconciles it before answering: the users it selects hold the group with the "rule" source, the ones it no longer selects lose that source. At most 500 rules per tenant; 409 for a group an identity provider manages through SCIM.
+         */
+        put: operations["putV1GroupsByGroupIdRule"];
+        post?: never;
+        /**
+         * Drops the group's rule: the users only the rule held leave, the others keep their other sources.
+         * @description Drops the group's rule: the users only the rule held leave, the others keep their other sources.
+         */
+        delete: operations["deleteV1GroupsByGroupIdRule"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1165,6 +1193,12 @@ export interface components {
             /** @enum {string} */
             role?: "member" | "admin";
         };
+        /** @description a user this call's source no longer holds, who stays a member through the other sources */
+        StillMember: {
+            user_id: string;
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
+        };
         RemoveMemberIds: {
             user_ids: string[];
         };
@@ -1175,6 +1209,8 @@ export interface components {
         Member: components["schemas"]["User"] & {
             role: string;
             added_at: number;
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
         };
         User: {
             user_id: string;
@@ -1192,14 +1228,20 @@ export interface components {
         };
         TransitiveMember: components["schemas"]["User"] & {
             direct: boolean;
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
         };
         UserGroup: components["schemas"]["Group"] & {
             role: string;
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
         };
         TransitiveUserGroup: components["schemas"]["Group"] & {
             role: string | null;
             /** @enum {string} */
             membership: "direct" | "inherited";
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
         };
         /**
          * @example {
@@ -1331,12 +1373,43 @@ export interface components {
         };
         RulePreviewRequest: {
             /**
-             * @description a SCIM filter over email, name, given_name, family_name, phone_number, user_id, custom_data.<key>
+             * @description a SCIM filter (RFC 7644 §3.4.2.2) over email, name, given_name, family_name, phone_number, user_id, custom_data.<key>
              * @example email ew "@acme.com" and custom_data.department eq "Sales"
              */
             expression: string;
             /** @default 10 */
             limit: number;
+        };
+        SavedMembershipRule: components["schemas"]["MembershipRule"] & {
+            reconciled: components["schemas"]["RuleReconciled"];
+        };
+        RuleReconciled: {
+            /** @description users the rule made members */
+            added: number;
+            /** @description users who left: the rule no longer selects them and no other source holds them */
+            removed: number;
+            /** @description selected users left out: already in as many groups as the tenant allows (the first 100) */
+            skipped: string[];
+        };
+        MembershipRule: {
+            group_id: string;
+            expression: string;
+            paused: boolean;
+            created_by: string;
+            created_at: number;
+            updated_at: number;
+        };
+        RuleRequest: {
+            /**
+             * @description a SCIM filter (RFC 7644 §3.4.2.2) over email, name, given_name, family_name, phone_number, user_id, custom_data.<key>
+             * @example email ew "@acme.com" and custom_data.department eq "Sales"
+             */
+            expression: string;
+            /**
+             * @description a paused rule keeps its members as they are and follows no profile change
+             * @default false
+             */
+            paused: boolean;
         };
         /**
          * @example {
@@ -1383,7 +1456,7 @@ export interface components {
             id: string;
             cursor: string;
             /** @enum {string} */
-            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted";
+            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted";
             occurred_at: string;
             actor: string | null;
             /** @description the surface or mechanism: native, seed-001, conversation-groups, scim, analytics */
@@ -1433,7 +1506,7 @@ export interface components {
              *       "group.members.removed"
              *     ]
              */
-            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
+            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
             description?: string;
         };
         UpdateWebhook: {
@@ -1449,7 +1522,7 @@ export interface components {
              *       "group.members.removed"
              *     ]
              */
-            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
+            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
             description?: string;
             /** @description true holds deliveries; false sends what waited */
             paused?: boolean;
@@ -2565,6 +2638,7 @@ export interface operations {
                         result: {
                             removed: number;
                             not_members: number;
+                            still_members: components["schemas"]["StillMember"][];
                         };
                     };
                 };
@@ -2644,6 +2718,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The user stays a member through other sources */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["StillMember"];
+                    };
+                };
+            };
             /** @description Removed */
             204: {
                 headers: {
@@ -4409,6 +4494,255 @@ export interface operations {
                 content: {
                     "application/json": {
                         result: components["schemas"]["RulePreview"];
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1GroupsByGroupIdRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group's rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["MembershipRule"];
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putV1GroupsByGroupIdRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleRequest"];
+            };
+        };
+        responses: {
+            /** @description The rule, changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["SavedMembershipRule"];
+                    };
+                };
+            };
+            /** @description The rule, new */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["SavedMembershipRule"];
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The group's members are managed through SCIM */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over the rule or membership limits */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1GroupsByGroupIdRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the rule's removal changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["RuleReconciled"];
                     };
                 };
             };

@@ -9,6 +9,9 @@ import { applyMemberChanges, FLUSH_MAX_IDS, FLUSH_MAX_OPS, idsOfChange, type Mem
 import * as writes from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
+import { readRule } from "../core/rules/reads";
+import { compileRule } from "../core/rules/rules";
+import { dropRule, type RuleRange, ruleDiff, saveRule } from "../core/rules/writes";
 import { database } from "../core/shared/context";
 import { CoreError, type SerializedError } from "../core/shared/errors";
 import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
@@ -220,6 +223,57 @@ export class GroupCoordinator extends DurableObject<Env> {
     return this.serial(async () => {
       const { affected_users: _queued, ...result } = await unlinkChildren(this.db, await this.meta(c), childIds);
       return result;
+    });
+  }
+
+  /** Set the group's membership rule (the caller then reconciles, setRule's result saying whether to). */
+  setRule(c: Caller, input: { expression: string; paused: boolean }) {
+    return this.serial(async () => {
+      await this.mayChangeMembers(c);
+      return saveRule(this.db, await this.meta(c), input);
+    });
+  }
+
+  deleteRule(c: Caller) {
+    return this.serial(async () => {
+      await this.mayChangeMembers(c);
+      await dropRule(this.db, await this.meta(c));
+    });
+  }
+
+  /**
+   * Bring the rule source's memberships in line with the group's rule, for one range of users:
+   * the rule selects them (they hold the group through it) or not (the rule lets go of them).
+   * A paused rule changes nothing; a dropped one lets go of everyone. Runs in arrival order with
+   * the group's other changes, reading the rule and the profiles as they are now.
+   */
+  reconcileRule(c: Caller, range: RuleRange) {
+    return this.serial(async () => {
+      const rule = await readRule(this.db, c.tenantId, c.groupId);
+      if (rule?.paused) return { added: 0, removed: 0, skipped: [] as string[], next: null, paused: true };
+      const diff = await ruleDiff(this.db, c.tenantId, c.groupId, rule ? compileRule(rule.expression) : null, range);
+      const system = { actor: c.actor, source: "rule", surface: "rule", authority: { exempt: true, roleKeys: [] } };
+      const queue: QueuedChange[] = [
+        ...(diff.join.length
+          ? [{ ...system, change: { kind: "add", ids: diff.join, role: "member", displays: {}, skipFull: true } as const }]
+          : []),
+        ...(diff.leave.length ? [{ ...system, change: { kind: "remove", ids: diff.leave } as const }] : []),
+      ];
+      const results = queue.length
+        ? await applyMemberChanges(this.db, c.tenantId, c.groupId, queue, {
+            reserveSeqs: (n) => this.reserveSeqs(n),
+            beforeCommit: this.journal(c.tenantId),
+          })
+        : [];
+      for (const r of results) if (!r.ok) throw r.error;
+      const values = results.map((r) => (r.ok ? r.value : {})) as { added?: number; removed?: number; skipped?: string[] }[];
+      return {
+        added: values.reduce((n, v) => n + (v.added ?? 0), 0),
+        removed: values.reduce((n, v) => n + (v.removed ?? 0), 0),
+        skipped: values.flatMap((v) => v.skipped ?? []),
+        next: diff.next,
+        paused: false,
+      };
     });
   }
 

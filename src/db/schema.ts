@@ -91,7 +91,8 @@ export const memberships = sqliteTable(
     role: text("role", { enum: ["member", "admin"] })
       .notNull()
       .default("member"),
-    source: text("source").notNull().default("api"),
+    // Bits of core/members/sources.ts: which sources hold the membership (never 0: the row goes).
+    sources: integer("sources").notNull().default(1),
     // How the provisioning system names this member (SCIM members[].display).
     display: text("display"),
     addedAt: integer("added_at").notNull(),
@@ -156,6 +157,22 @@ export const userRoles = sqliteTable(
     assignedAt: integer("assigned_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.userId, t.roleId] }), index("user_roles_by_role").on(t.tenantId, t.roleId)],
+);
+
+// A group's membership rule (core/rules): a SCIM filter over user profiles; the users it
+// selects hold the group with the "rule" source. Paused: its memberships stay as they are.
+export const groupRules = sqliteTable(
+  "group_rules",
+  {
+    tenantId: text("tenant_id").notNull(),
+    groupId: text("group_id").notNull(),
+    expression: text("expression").notNull(),
+    paused: integer("paused").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.groupId] })],
 );
 
 // Per-tenant settings as one validated JSON document (see core/config/rules.ts).

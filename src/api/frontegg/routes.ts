@@ -92,7 +92,7 @@ export function fronteggRoutes() {
   app.delete("/v1/:groupId/users", write, ifMatch, s.valid("param", s.groupIdParam), s.valid("json", s.userIdsBody), async (c) => {
     const r = await members.removeMembers(c.var.scope, c.req.valid("param").groupId, c.req.valid("json").userIds);
     tag(c, r.version);
-    return c.json({ removed: r.removed, notMembers: r.not_members });
+    return c.json({ removed: r.removed, notMembers: r.not_members, stillMembers: r.still_members.map((m) => m.user_id) });
   });
 
   app.get("/v2", read, s.valid("query", s.v2Query), async (c) => {

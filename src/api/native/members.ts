@@ -76,12 +76,21 @@ export function registerMemberRoutes(app: NativeApp) {
       path: "/groups/{group_id}/members/{user_id}",
       tags: ["members"],
       middleware: [write, ifMatch] as const,
+      description:
+        "Removes the user's direct membership. 204 when the user left the group; 200 naming the sources (scim, analytics, rule) that still hold the user, who stays a member.",
       request: { params: s.groupUserParams },
-      responses: { 204: { description: "Removed" }, ...errors, ...conditionalWrite },
+      responses: {
+        200: ok(s.result(s.stillMember), "The user stays a member through other sources"),
+        204: { description: "Removed" },
+        ...errors,
+        ...conditionalWrite,
+      },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
-      tag(c, await members.removeMember(c.var.scope, group_id, user_id));
+      const { version, still } = await members.removeMember(c.var.scope, group_id, user_id);
+      tag(c, version);
+      if (still) return c.json({ result: { user_id, sources: still } }, 200);
       return c.body(null, 204);
     },
   );

@@ -1,6 +1,8 @@
 // Wire schemas of the native API (seed 000): snake_case, responses wrapped in
 // {"result": ...}, times in epoch seconds. They drive validation and /openapi.json.
+
 import { z } from "@hono/zod-openapi";
+import { MEMBERSHIP_SOURCES } from "../../core/members/sources";
 import {
   customDataSchema,
   descriptionSchema,
@@ -148,11 +150,14 @@ export const groupIdsBody = z
   .strict()
   .openapi("GroupIds", { example: { group_ids: ["4be2eff2574323ce"] } });
 
-export const member = user.extend({ role: z.string(), added_at: z.number().int() }).openapi("Member");
-export const heldGroup = group.extend({ role: z.string() }).openapi("UserGroup");
-export const transitiveMember = user.extend({ direct: z.boolean() }).openapi("TransitiveMember");
+const sources = z.array(z.enum(MEMBERSHIP_SOURCES)).openapi({
+  description: "why the user is a member: each source that holds the membership (direct, scim, analytics, rule)",
+});
+export const member = user.extend({ role: z.string(), added_at: z.number().int(), sources }).openapi("Member");
+export const heldGroup = group.extend({ role: z.string(), sources }).openapi("UserGroup");
+export const transitiveMember = user.extend({ direct: z.boolean(), sources }).openapi("TransitiveMember");
 export const transitiveHeldGroup = group
-  .extend({ role: z.string().nullable(), membership: z.enum(["direct", "inherited"]) })
+  .extend({ role: z.string().nullable(), membership: z.enum(["direct", "inherited"]), sources })
   .openapi("TransitiveUserGroup");
 
 export const errorBody = z
@@ -173,7 +178,10 @@ export const unlinkResult = z.object({ unlinked: z.number().int(), not_linked: z
 
 export const addResult = z.object({ added: z.number().int(), already_members: z.number().int() });
 export const replaceResult = z.object({ added: z.number().int(), removed: z.number().int(), member_count: z.number().int() });
-export const removeResult = z.object({ removed: z.number().int(), not_members: z.number().int() });
+export const stillMember = z
+  .object({ user_id: z.string(), sources })
+  .openapi("StillMember", { description: "a user this call's source no longer holds, who stays a member through the other sources" });
+export const removeResult = z.object({ removed: z.number().int(), not_members: z.number().int(), still_members: z.array(stillMember) });
 
 export const claimResult = z.record(z.string(), z.unknown()).openapi("Claim", { example: { groups: ["FC Barcelona fans"] } });
 

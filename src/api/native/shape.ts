@@ -4,6 +4,7 @@ import type { GroupRow } from "../../core/groups";
 import type { HeldGroupTransitive, HierarchyCounts, TransitiveMember } from "../../core/hierarchy";
 import type { ApiKeyRow } from "../../core/keys";
 import type { EffectiveRole, RoleRow } from "../../core/roles";
+import type { RuleRow } from "../../core/rules";
 import type { HeldGroup, MemberRow, UserRow } from "../../core/users";
 import type { WebhookDelivery, WebhookEndpoint } from "../../core/webhooks";
 
@@ -46,10 +47,15 @@ export const userOut = (u: UserRow) => ({
   updated_at: seconds(u.updatedAt),
 });
 
-export const memberOut = (m: MemberRow) => ({ ...userOut(m), role: m.role, added_at: seconds(m.addedAt) });
-export const heldGroupOut = (h: HeldGroup) => ({ ...groupOut(h.group), role: h.role });
-export const transitiveMemberOut = (m: TransitiveMember) => ({ ...userOut(m), direct: m.direct });
-export const transitiveHeldGroupOut = (h: HeldGroupTransitive) => ({ ...groupOut(h.group), role: h.role, membership: h.membership });
+export const memberOut = (m: MemberRow) => ({ ...userOut(m), role: m.role, added_at: seconds(m.addedAt), sources: m.sources });
+export const heldGroupOut = (h: HeldGroup) => ({ ...groupOut(h.group), role: h.role, sources: h.sources });
+export const transitiveMemberOut = (m: TransitiveMember) => ({ ...userOut(m), direct: m.direct, sources: m.sources });
+export const transitiveHeldGroupOut = (h: HeldGroupTransitive) => ({
+  ...groupOut(h.group),
+  role: h.role,
+  membership: h.membership,
+  sources: h.sources,
+});
 
 /** The native body fields of a user → the core profile. */
 export const profileIn = (b: {
@@ -116,4 +122,13 @@ export const deliveryOut = (d: WebhookDelivery) => ({
   last_error: d.lastError,
   next_attempt_at: d.status === "pending" ? seconds(d.nextAttemptAt) : null,
   delivered_at: d.deliveredAt === null ? null : seconds(d.deliveredAt),
+});
+
+export const ruleOut = (r: RuleRow) => ({
+  group_id: r.groupId,
+  expression: r.expression,
+  paused: r.paused !== 0,
+  created_by: r.createdBy,
+  created_at: seconds(r.createdAt),
+  updated_at: seconds(r.updatedAt),
 });

@@ -17,6 +17,8 @@ const TYPES = {
   "hierarchy.unlink": "group.children.unlinked",
   "roles.assign": "group.roles.assigned",
   "roles.remove": "group.roles.removed",
+  "rule.set": "group.rule.set",
+  "rule.delete": "group.rule.deleted",
   "tracking.group": "group.traits.changed",
   "user.create": "user.created",
   "user.update": "user.updated",

@@ -1,9 +1,11 @@
 // Nested groups: links, and the reads that walk them. Every walk is one recursive CTE
 // in D1 (UNION, so a diamond visits a group once), never a query per level.
+
 import { sql } from "drizzle-orm";
 import { callerOf, hierarchyCoordinatorOf, unwrap } from "../../coordinator/client";
 import { users } from "../../db/schema";
 import type { GroupRow } from "../groups/writes";
+import { type MembershipSource, sourceNames } from "../members/sources";
 import type { Scope } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
@@ -99,6 +101,8 @@ export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise
 export interface TransitiveMember extends UserRow {
   /** A member of the group itself, not only of a group below it. */
   direct: boolean;
+  /** The sources of the direct membership (none when only inherited). */
+  sources: MembershipSource[];
 }
 
 /** Every user in the group or any group below it, once each, paged by user id. */
@@ -110,13 +114,13 @@ export async function transitiveMembers(
   await assertGroup(scope, groupId);
   const t = scope.tenantId;
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
-  const rows = await scope.db.all<{ user_id: string; direct: number }>(sql`
+  const rows = await scope.db.all<{ user_id: string; direct: number; sources: number }>(sql`
     WITH RECURSIVE sub(id) AS (
       SELECT ${groupId}
       UNION
       SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
     )
-    SELECT m.user_id, max(m.group_id = ${groupId}) AS direct FROM sub s
+    SELECT m.user_id, max(m.group_id = ${groupId}) AS direct, max(CASE WHEN m.group_id = ${groupId} THEN m.sources ELSE 0 END) AS sources FROM sub s
       CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
     WHERE m.user_id > ${after}
     GROUP BY m.user_id ORDER BY m.user_id LIMIT ${q.limit + 1}`);
@@ -124,7 +128,9 @@ export async function transitiveMembers(
     scope,
     rows.map((r) => r.user_id),
   );
-  const members = rows.flatMap((r) => (profiles.has(r.user_id) ? [{ ...profiles.get(r.user_id)!, direct: r.direct === 1 }] : []));
+  const members = rows.flatMap((r) =>
+    profiles.has(r.user_id) ? [{ ...profiles.get(r.user_id)!, direct: r.direct === 1, sources: sourceNames(r.sources) }] : [],
+  );
   return pageOf(members, q.limit, (m) => m.id);
 }
 
@@ -141,6 +147,8 @@ export interface HeldGroupTransitive {
   /** The user's role when a direct member; null when the group is only inherited. */
   role: string | null;
   membership: "direct" | "inherited";
+  /** The sources of the direct membership (none when only inherited). */
+  sources: MembershipSource[];
 }
 
 /** The user's direct groups and every group above them, each once, marked with how it is held; paged by group id. */
@@ -153,20 +161,21 @@ export async function transitiveUserGroups(
   const user = await scope.db.get(sql`SELECT 1 AS x FROM users WHERE tenant_id = ${t} AND id = ${userId}`);
   if (!user) throw notFound("user", userId);
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
-  const rows = await scope.db.all<LinkedGroup & { role: string | null }>(sql`
+  const rows = await scope.db.all<LinkedGroup & { role: string | null; sources: number | null }>(sql`
     WITH RECURSIVE held(group_id) AS (
       SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}
       UNION
       SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
     )
-    SELECT ${groupColumns}, m.role FROM held h
+    SELECT ${groupColumns}, m.role, m.sources FROM held h
       CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = h.group_id
       LEFT JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}
     WHERE h.group_id > ${after}
     ORDER BY h.group_id LIMIT ${q.limit + 1}`);
-  const held = rows.map(({ role, ...group }) => ({
+  const held = rows.map(({ role, sources, ...group }) => ({
     group,
     role,
+    sources: sourceNames(sources ?? 0),
     membership: role === null ? ("inherited" as const) : ("direct" as const),
   }));
   return pageOf(held, q.limit, (h) => h.group.id);

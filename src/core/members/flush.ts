@@ -13,6 +13,7 @@ import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
+import { sourceBit, sourceNames } from "./sources";
 import { type Adder, type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
 /** A flush takes at most this many changes, naming at most FLUSH_MAX_IDS users in all (the statement and invocation limits). */
@@ -20,7 +21,8 @@ export const FLUSH_MAX_OPS = 100;
 export const FLUSH_MAX_IDS = 1_000;
 
 export type MemberChange =
-  | { kind: "add"; ids: string[]; role: MemberRole; displays: Record<string, string> }
+  /** skipFull: users already in as many groups as the tenant allows are left out (a rule's adds), not refused. */
+  | { kind: "add"; ids: string[]; role: MemberRole; displays: Record<string, string>; skipFull?: boolean }
   | { kind: "remove"; ids: string[] }
   | { kind: "role"; userId: string; role: MemberRole };
 
@@ -37,7 +39,7 @@ export interface QueuedChange {
 
 /** Each value carries the group's version right after its change (its new entity tag). */
 export type ChangeResult =
-  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | {}) & { version: number } }
+  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | {}) & { version: number; skipped?: string[] } }
   | { ok: false; error: CoreError };
 
 export const idsOfChange = (c: MemberChange) => (c.kind === "role" ? [c.userId] : c.ids);
@@ -52,7 +54,8 @@ export interface FlushHooks {
 interface Seat {
   member: boolean;
   role: string;
-  source?: string;
+  /** Which sources hold the membership (bits of sources.ts); 0 when not a member. */
+  sources: number;
   /** undefined: as stored. */
   display?: string | null;
   /** Its membership row is written anew (added here, or removed and added again). */
@@ -86,8 +89,8 @@ async function read(db: Db, tenantId: string, groupId: string, queue: QueuedChan
   ]);
   const head = results[0]!.results[0] as { member_count: number | null; version: number | null; settings: string | null };
   const seats = new Map<string, Seat>();
-  for (const r of results[1]!.results as { user_id: string; role: string }[])
-    seats.set(r.user_id, { member: true, role: r.role, fresh: false });
+  for (const r of results[1]!.results as { user_id: string; role: string; sources: number }[])
+    seats.set(r.user_id, { member: true, role: r.role, sources: r.sources, fresh: false });
   const levels = bound.map((_, i) => results[3 + i]!.results[0] as { best: number | null; top: number | null });
   return {
     memberCount: head.member_count,
@@ -107,31 +110,51 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
     if (k.memberCount === null) throw notFound("group", groupId);
     checkVersion(q.expect, k.version, `group '${groupId}'`);
     const c = q.change;
+    const bit = sourceBit(q.source);
     const isMember = (u: string) => k.seats.get(u)?.member === true;
     if (c.kind === "add") {
-      const fresh = c.ids.filter((u) => !isMember(u));
+      const newcomers = c.ids.filter((u) => !isMember(u));
+      const isFull = (u: string) => (k.groupsOf.get(u) ?? 0) >= k.settings.maxGroupsPerUser;
+      const skipped = c.skipFull ? newcomers.filter(isFull) : [];
+      const fresh = c.skipFull ? newcomers.filter((u) => !isFull(u)) : newcomers;
       checkMembersPerGroup(groupId, k.memberCount + fresh.length, k.settings);
-      const full = fresh.filter((u) => (k.groupsOf.get(u) ?? 0) >= k.settings.maxGroupsPerUser).sort();
       checkGroupsPerUser(
-        full.map((u) => ({ user_id: u, n: k.groupsOf.get(u)! })),
+        fresh
+          .filter(isFull)
+          .sort()
+          .map((u) => ({ user_id: u, n: k.groupsOf.get(u)! })),
         k.settings,
       );
       for (const u of fresh) {
-        k.seats.set(u, { member: true, role: c.role, source: q.source, display: c.displays[u] ?? null, fresh: true });
+        k.seats.set(u, { member: true, role: c.role, sources: bit, display: c.displays[u] ?? null, fresh: true });
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 0) + 1);
       }
+      for (const u of c.ids) if (isMember(u)) k.seats.get(u)!.sources |= bit;
       for (const [u, display] of Object.entries(c.displays)) if (isMember(u)) k.seats.get(u)!.display = display;
       k.memberCount += fresh.length;
-      return { ok: true, value: { added: fresh.length, already_members: c.ids.length - fresh.length, version: ++k.version } };
+      const already = c.ids.length - newcomers.length;
+      return {
+        ok: true,
+        value: { added: fresh.length, already_members: already, version: ++k.version, ...(skipped.length ? { skipped } : {}) },
+      };
     }
     if (c.kind === "remove") {
-      const leaving = c.ids.filter(isMember);
-      for (const u of leaving) {
-        k.seats.set(u, { member: false, role: "", fresh: false });
+      let removed = 0;
+      const stillMembers: RemoveResult["still_members"] = [];
+      for (const u of c.ids.filter(isMember)) {
+        const seat = k.seats.get(u)!;
+        seat.sources &= ~bit;
+        if (seat.sources !== 0) {
+          stillMembers.push({ user_id: u, sources: sourceNames(seat.sources) });
+          continue;
+        }
+        k.seats.set(u, { member: false, role: "", sources: 0, fresh: false });
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 1) - 1);
+        removed += 1;
       }
-      k.memberCount -= leaving.length;
-      return { ok: true, value: { removed: leaving.length, not_members: c.ids.length - leaving.length, version: ++k.version } };
+      k.memberCount -= removed;
+      const notMembers = c.ids.length - removed - stillMembers.length;
+      return { ok: true, value: { removed, not_members: notMembers, still_members: stillMembers, version: ++k.version } };
     }
     if (!isMember(c.userId)) throw new CoreError("not_found", `user '${c.userId}' is not a member of group '${groupId}'`);
     k.seats.get(c.userId)!.role = c.role;
@@ -167,16 +190,18 @@ export async function applyMemberChanges(
   const g = groupId;
   const joined: string[] = [];
   const left: string[] = [];
-  const rewritten: [string, string, string, string | null][] = [];
+  const rewritten: [string, string, number, string | null][] = [];
   const roles: [string, string][] = [];
+  const held: [string, number][] = [];
   const displays: [string, string | null][] = [];
   for (const [u, now] of known.seats) {
     const was = before.get(u);
     if (now.member && !was?.member) joined.push(u);
     if (!now.member && was?.member) left.push(u);
-    if (now.member && now.fresh) rewritten.push([u, now.role, now.source ?? "api", now.display ?? null]);
+    if (now.member && now.fresh) rewritten.push([u, now.role, now.sources, now.display ?? null]);
     else if (now.member && was?.member) {
       if (now.role !== was.role) roles.push([u, now.role]);
+      if (now.sources !== was.sources) held.push([u, now.sources]);
       if (now.display !== undefined) displays.push([u, now.display]);
     }
   }
@@ -210,12 +235,14 @@ export async function applyMemberChanges(
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}
           AND user_id IN (SELECT value FROM json_each(${JSON.stringify([...left, ...recreated])}))`,
     // The EXISTS guard keeps a membership from outliving its group whatever else races.
-    sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at, display)
+    sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at, display)
           SELECT ${t}, ${g}, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', ${at}, j.value ->> '$[3]'
           FROM json_each(${JSON.stringify(rewritten)}) j
           WHERE EXISTS (SELECT 1 FROM groups x WHERE x.tenant_id = ${t} AND x.id = ${g})
           ON CONFLICT DO NOTHING`,
     sql`UPDATE memberships SET role = j.value ->> '$[1]' FROM json_each(${JSON.stringify(roles)}) j
+          WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
+    sql`UPDATE memberships SET sources = j.value ->> '$[1]' FROM json_each(${JSON.stringify(held)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
     sql`UPDATE memberships SET display = j.value ->> '$[1]' FROM json_each(${JSON.stringify(displays)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,

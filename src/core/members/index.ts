@@ -6,9 +6,10 @@ import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
+import type { MembershipSource } from "./sources";
 import type { MemberRole } from "./writes";
 
-export type { MemberRole };
+export type { MemberRole, MembershipSource };
 
 /** Each outcome carries the group's version right after the change (its new ETag). */
 export interface AddOutcome {
@@ -19,6 +20,8 @@ export interface AddOutcome {
 export interface RemoveOutcome {
   removed: number;
   not_members: number;
+  /** Members this caller's source no longer holds but another source still does (they stay). */
+  still_members: { user_id: string; sources: MembershipSource[] }[];
   version: number;
 }
 export interface ReplaceOutcome {
@@ -58,9 +61,16 @@ export async function setMemberRole(scope: Scope, groupId: string, userId: strin
   return (await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role))).version;
 }
 
-/** Remove one member; a user who is not a member is a 404, not a silent no-op. The group's version after. */
-export async function removeMember(scope: Scope, groupId: string, userId: string): Promise<number> {
+/**
+ * Remove one member; a user who is not a member is a 404, not a silent no-op. The group's
+ * version after, and the sources that still hold the user when another one does.
+ */
+export async function removeMember(
+  scope: Scope,
+  groupId: string,
+  userId: string,
+): Promise<{ version: number; still: MembershipSource[] | null }> {
   const r = await removeMembers(scope, groupId, [userId]);
-  if (r.removed === 0) throw new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
-  return r.version;
+  if (r.not_members > 0) throw new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
+  return { version: r.version, still: r.still_members[0]?.sources ?? null };
 }

@@ -15,6 +15,7 @@ import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
+import { type MembershipSource, sourceBit } from "./sources";
 
 export type MemberRole = "member" | "admin";
 
@@ -23,6 +24,7 @@ export interface MutationMeta {
   groupId: string;
   actor: string;
   seq: number;
+  /** The caller's source: which membership source (core/members/sources.ts) it adds and removes. */
   source: string;
   /**
    * Called with the users whose claims the mutation changes, just before its D1 batch:
@@ -56,7 +58,7 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
 
 /** Which of these ids are members of the group already, with their roles. */
 export const existingMembersQuery = (tenantId: string, groupId: string, ids: string[]) =>
-  sql`SELECT m.user_id, m.role FROM json_each(${JSON.stringify(ids)}) j
+  sql`SELECT m.user_id, m.role, m.sources FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
 
 /** How many groups each of these users is in (a user in none is not listed). */
@@ -161,10 +163,18 @@ const adderOf = (m: MutationMeta, idsJson: string): Adder => ({
 
 function insertMembers(m: MutationMeta, idsJson: string, role: MemberRole, now: number) {
   // The EXISTS guard keeps a membership from outliving its group whatever else races.
-  return sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at)
-             SELECT ${m.tenantId}, ${m.groupId}, j.value, ${role}, ${m.source}, ${now} FROM json_each(${idsJson}) j
+  return sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+             SELECT ${m.tenantId}, ${m.groupId}, j.value, ${role}, ${sourceBit(m.source)}, ${now} FROM json_each(${idsJson}) j
              WHERE EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId})
              ON CONFLICT DO NOTHING`;
+}
+
+/** Members among these ids that the caller's source did not hold yet now hold it too. */
+function holdBySource(m: MutationMeta, idsJson: string) {
+  const bit = sourceBit(m.source);
+  return sql`UPDATE memberships SET sources = sources | ${bit}
+             WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND (sources & ${bit}) = 0
+               AND user_id IN (SELECT value FROM json_each(${idsJson}))`;
 }
 
 export interface AddResult {
@@ -194,6 +204,7 @@ export function addStatements(
                  version = version + 1, updated_at = ${now}
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
     insertMembers(m, idsJson, role, now),
+    holdBySource(m, idsJson),
     auditStatement(m, "members.add", { user_ids: JSON.parse(idsJson) as string[], role }, now),
     ...(Object.keys(displays).length === 0
       ? []
@@ -231,6 +242,8 @@ export async function addMembers(
 export interface RemoveResult {
   removed: number;
   not_members: number;
+  /** Members the caller's source no longer holds but another source still does. */
+  still_members: { user_id: string; sources: MembershipSource[] }[];
 }
 
 export interface ReplaceResult {
@@ -241,38 +254,52 @@ export interface ReplaceResult {
   changed_ids: string[];
 }
 
-/** Make the group's members exactly this set. */
+/**
+ * Make the members the caller's source holds exactly this set: the listed users hold the
+ * group through it, the others lose it (and leave when no other source holds them).
+ */
 export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
   const known = await preAddState(db, m.tenantId, m.groupId, ids);
   checkVersion(m.expect, known.state.version, `group '${m.groupId}'`);
-  checkMembersPerGroup(m.groupId, ids.length, known.settings);
-  const fresh = ids.filter((id) => !known.existing.has(id));
-  refuseFullUsers(fresh, known);
   const idsJson = JSON.stringify(ids);
-  const leaving = await db.all<{ user_id: string }>(
-    sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
+  const bit = sourceBit(m.source);
+  const unlisted = await db.all<{ user_id: string; sources: number }>(
+    sql`SELECT user_id, sources FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
         AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
   );
-  const changed = [...fresh, ...leaving.map((r) => r.user_id)];
+  const leaving = unlisted.filter((r) => r.sources === bit).map((r) => r.user_id);
+  checkMembersPerGroup(m.groupId, ids.length + unlisted.length - leaving.length, known.settings);
+  const fresh = ids.filter((id) => !known.existing.has(id));
+  refuseFullUsers(fresh, known);
+  const changed = [...fresh, ...leaving];
   const now = Date.now();
   await m.beforeCommit?.(changed);
-  const leavingNow = sql`SELECT user_id FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
-               AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`;
+  const t = m.tenantId;
+  const g = m.groupId;
+  const unlistedHere = sql`user_id NOT IN (SELECT value FROM json_each(${idsJson}))`;
   const results = await batch(db, [
-    ...ensureUsers(m.tenantId, m.groupId, [adderOf(m, idsJson)], now),
-    adjustSubtreeCounts(m.tenantId, m.groupId, leavingNow, -1),
-    adjustSubtreeCounts(m.tenantId, m.groupId, membersAmong(m.tenantId, m.groupId, idsJson, false), 1),
-    sql`DELETE FROM memberships WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
-               AND user_id NOT IN (SELECT value FROM json_each(${idsJson}))`,
+    ...ensureUsers(t, g, [adderOf(m, idsJson)], now),
+    adjustSubtreeCounts(
+      t,
+      g,
+      sql`SELECT user_id FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere}`,
+      -1,
+    ),
+    adjustSubtreeCounts(t, g, membersAmong(t, g, idsJson, false), 1),
+    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere}`,
     insertMembers(m, idsJson, role, now),
-    sql`UPDATE groups SET member_count = ${ids.length}, version = version + 1, updated_at = ${now}
-               WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    sql`UPDATE memberships SET sources = sources & ~${bit}
+        WHERE tenant_id = ${t} AND group_id = ${g} AND (sources & ${bit}) != 0 AND ${unlistedHere}`,
+    holdBySource(m, idsJson),
+    sql`UPDATE groups SET member_count = (SELECT count(*) FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}),
+               version = version + 1, updated_at = ${now}
+        WHERE tenant_id = ${t} AND id = ${g}`,
     auditStatement(m, "members.replace", { user_ids: ids, role }, now),
   ]);
   return {
     added: changesOf(results, 5),
     removed: changesOf(results, 4),
-    member_count: ids.length,
+    member_count: ids.length + unlisted.length - leaving.length,
     // Serialised by the coordinator: the replace is the one change after the version it read.
     version: known.state.version + 1,
     changed_ids: changed,
@@ -302,6 +329,7 @@ export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
     sql`DELETE FROM group_edges WHERE tenant_id = ${t} AND (parent_id = ${g} OR child_id = ${g})`,
     sql`DELETE FROM group_roles WHERE tenant_id = ${t} AND group_id = ${g}`,
     sql`DELETE FROM group_traits WHERE tenant_id = ${t} AND group_id = ${g}`,
+    sql`DELETE FROM group_rules WHERE tenant_id = ${t} AND group_id = ${g}`,
     sql`DELETE FROM groups WHERE tenant_id = ${t} AND id = ${g}`,
     auditStatement(m, "group.delete", { members: members.length }, now),
   ]);

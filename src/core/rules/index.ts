@@ -1,12 +1,19 @@
-// Membership rules. So far: previewing an expression over the tenant's users (who would match),
-// without changing anything; setting a rule on a group comes with membership provenance.
+// Membership rules: a group's rule (a SCIM filter over user profiles) makes the users it
+// selects members with the "rule" source. Setting, changing, unpausing or dropping a rule
+// reconciles the group on its coordinator, a range of users per call; a profile change
+// re-evaluates every rule of the tenant for that user before its response (reevaluateUsers).
 import { sql } from "drizzle-orm";
+import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { users } from "../../db/schema";
+import { loadSettings } from "../config";
 import type { Scope } from "../shared/context";
+import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
+import { groupsToReconcile, type RuleRow, readRule } from "./reads";
 import { compileRule } from "./rules";
 
 export { compileRule, RULE_ATTRIBUTE_NAMES, RULE_LIMITS } from "./rules";
+export type { RuleRow };
 
 export interface RulePreview {
   matched: number;
@@ -20,4 +27,71 @@ export async function previewRule(scope: Scope, expression: string, limit: numbe
   const rows = await scope.db.all<Record<string, unknown> & { matched: number }>(sql`
     SELECT u.*, count(*) OVER () AS matched FROM users u WHERE u.tenant_id = ${scope.tenantId} AND ${where} ORDER BY u.id LIMIT ${limit}`);
   return { matched: rows[0]?.matched ?? 0, users: rows.map(({ matched: _, ...r }) => rowOf(users, r)) };
+}
+
+/** What a reconcile changed: users the rule added and let go, and the ones it left out at their groups-per-user limit. */
+export interface Reconciled {
+  added: number;
+  removed: number;
+  skipped: string[];
+}
+
+/** Reconcile the whole group, a range of users per coordinator call. */
+async function reconcileGroup(scope: Scope, groupId: string): Promise<Reconciled> {
+  const total: Reconciled = { added: 0, removed: 0, skipped: [] };
+  let after: string | null = "";
+  while (after !== null) {
+    const step: Reconciled & { next: string | null } = await unwrap(
+      coordinatorOf(scope, groupId).reconcileRule(callerOf(scope, groupId, "rule"), { after }),
+    );
+    total.added += step.added;
+    total.removed += step.removed;
+    if (total.skipped.length < 100) total.skipped.push(...step.skipped.slice(0, 100 - total.skipped.length));
+    after = step.next;
+  }
+  return total;
+}
+
+/**
+ * Set the group's rule and reconcile its members (a paused rule is stored, its members left
+ * as they are). 422 before anything changes when the rule selects more users than a group may hold.
+ */
+export async function putRule(
+  scope: Scope,
+  groupId: string,
+  input: { expression: string; paused: boolean },
+): Promise<{ rule: RuleRow; created: boolean; reconciled: Reconciled }> {
+  const { matched } = await previewRule(scope, input.expression, 1);
+  const { maxMembersPerGroup } = await loadSettings(scope.db, scope.tenantId);
+  if (!input.paused && matched > maxMembersPerGroup) {
+    throw new CoreError(
+      "limit_exceeded",
+      `the rule selects ${matched} users; this tenant allows at most ${maxMembersPerGroup} members per group`,
+    );
+  }
+  const saved = await unwrap(coordinatorOf(scope, groupId).setRule(callerOf(scope, groupId), input));
+  const reconciled = saved.rule.paused ? { added: 0, removed: 0, skipped: [] } : await reconcileGroup(scope, groupId);
+  return { ...saved, reconciled };
+}
+
+export async function getRule(scope: Scope, groupId: string): Promise<RuleRow> {
+  const rule = await readRule(scope.db, scope.tenantId, groupId);
+  if (rule) return rule;
+  const group = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
+  throw group ? new CoreError("not_found", `group '${groupId}' has no membership rule`) : notFound("group", groupId);
+}
+
+/** Drop the group's rule: the users only the rule held leave; the others keep their other sources. */
+export async function deleteRule(scope: Scope, groupId: string): Promise<Reconciled> {
+  await unwrap(coordinatorOf(scope, groupId).deleteRule(callerOf(scope, groupId)));
+  return reconcileGroup(scope, groupId);
+}
+
+/**
+ * After these users' profiles changed: every rule of the tenant evaluated for them at once,
+ * and each group whose rule now disagrees reconciled for them on its coordinator (in parallel).
+ */
+export async function reevaluateUsers(scope: Scope, userIds: string[]): Promise<void> {
+  const groups = await groupsToReconcile(scope.db, scope.tenantId, userIds);
+  await Promise.all(groups.map((g) => unwrap(coordinatorOf(scope, g).reconcileRule(callerOf(scope, g, "rule"), { only: userIds }))));
 }

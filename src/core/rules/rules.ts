@@ -4,7 +4,15 @@ import { type SQL, sql } from "drizzle-orm";
 import { type AttributeMap, compileFilter, parseFilter } from "../scim/filter";
 import { CoreError } from "../shared/errors";
 
-export const RULE_LIMITS = { expressionLength: 2_000, previewUsers: 100, defaultPreviewUsers: 10 } as const;
+export const RULE_LIMITS = {
+  expressionLength: 2_000,
+  previewUsers: 100,
+  defaultPreviewUsers: 10,
+  /** Rules a tenant may have (every profile change evaluates them all). */
+  rulesPerTenant: 500,
+  /** Users a reconcile looks at per step (one coordinator call): at most this many memberships change per flush. */
+  reconcileChunk: 1_000,
+} as const;
 
 const CUSTOM_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -31,6 +39,10 @@ export function compileRule(expression: string): SQL {
     throw new CoreError("invalid", `expression must be at most ${RULE_LIMITS.expressionLength} characters`, [
       { field: "expression", message: "too long" },
     ]);
+  }
+  // Rules are evaluated with their values written into the SQL text (core/rules/reads.ts), where a NUL would end it.
+  if (expression.includes("\u0000")) {
+    throw new CoreError("invalid", "expression must not contain a NUL character", [{ field: "expression", message: "NUL character" }]);
   }
   try {
     return compileFilter(parseFilter(expression), RULE_ATTRIBUTES);

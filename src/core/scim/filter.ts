@@ -82,6 +82,7 @@ function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolea
     if (typeof value !== "boolean") throw invalidFilter(`'${String(value)}' is not a boolean`);
     value = value ? 1 : 0;
   }
+  if (typeof value === "number" && !Number.isFinite(value)) throw invalidFilter(`'${String(value)}' is not a finite number`);
   const text = typeof value === "string";
   const l = text && !caseExact && !lowered ? sql`lower(${left})` : left;
   const v = text && !caseExact ? (value as string).normalize("NFC").toLowerCase() : value;

@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import * as schema from "../../db/schema";
@@ -47,6 +47,17 @@ const dialect = new SQLiteAsyncDialect();
 
 /** How many values the statement binds: D1 allows at most 100 per statement. */
 export const boundValues = (statement: SQL) => dialect.sqlToQuery(statement).params.length;
+
+/**
+ * The statement's text with every value written in as an SQL literal (strings quoted, quotes
+ * doubled: SQLite has no other escape), for a fragment many statements share and that would
+ * otherwise bind more values than D1 allows. Numbers must be finite.
+ */
+export function inlinedText(statement: SQL): string {
+  const { sql: text, params } = dialect.sqlToQuery(sql`${statement}`.inlineParams());
+  if (params.length > 0) throw new Error("a value could not be inlined");
+  return text;
+}
 
 /**
  * Run drizzle `sql` statements as one D1 batch (one transaction, all or nothing).

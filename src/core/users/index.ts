@@ -3,6 +3,8 @@ import { groups, memberships, users } from "../../db/schema";
 import { forgetClaim } from "../claims";
 import { eventStatement } from "../events/writes";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
+import { type MembershipSource, sourceNames } from "../members/sources";
+import { reevaluateUsers } from "../rules";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
@@ -159,6 +161,7 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
     if (!raw) throw await staleUser(scope, userId);
+    await reevaluateUsers(scope, [userId]);
     return { row: rowOf(users, raw), created: !existed };
   } catch (e) {
     throw uniquenessError(e) ?? e;
@@ -174,6 +177,7 @@ export async function createUser(scope: Scope, userId: string, profile: UserProf
       .values({ tenantId: scope.tenantId, id: userId, ...columnsOf(whole), createdAt: now, updatedAt: now })
       .returning();
     const [inserted] = await batch(scope.db, [insert.getSQL(), userCreatedEvent(scope, userId, whole, now)]);
+    await reevaluateUsers(scope, [userId]);
     return rowOf(users, inserted!.results[0] as Record<string, unknown>);
   } catch (e) {
     if (isUniqueViolation(e, "users.tenant_id, users.id")) throw new CoreError("conflict", `user '${userId}' already exists`);
@@ -201,6 +205,7 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
     if (!raw) throw await staleUser(scope, userId);
+    await reevaluateUsers(scope, [userId]);
     return rowOf(users, raw);
   } catch (e) {
     throw uniquenessError(e) ?? e;
@@ -242,6 +247,7 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
 export interface MemberRow extends UserRow {
   role: string;
   addedAt: number;
+  sources: MembershipSource[];
 }
 
 /**
@@ -272,7 +278,7 @@ export async function listMembers(
     );
   }
   const rows = await db
-    .select({ user: users, role: memberships.role, addedAt: memberships.addedAt })
+    .select({ user: users, role: memberships.role, addedAt: memberships.addedAt, sources: memberships.sources })
     .from(memberships)
     .innerJoin(users, and(eq(users.tenantId, memberships.tenantId), eq(users.id, memberships.userId)))
     .where(and(...conditions))
@@ -281,7 +287,7 @@ export async function listMembers(
     .all();
   return {
     ...pageOf(
-      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt })),
+      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt, sources: sourceNames(r.sources) })),
       q.limit,
       (r) => r.id,
     ),
@@ -292,6 +298,7 @@ export async function listMembers(
 export interface HeldGroup {
   group: typeof groups.$inferSelect;
   role: string;
+  sources: MembershipSource[];
 }
 
 /** A page of the user's groups, in group-id order. */
@@ -301,14 +308,18 @@ export async function listUserGroups(scope: Scope, userId: string, q: { limit: n
   const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)];
   if (q.cursor !== undefined) conditions.push(gt(memberships.groupId, decodeCursor(q.cursor)));
   const rows = await db
-    .select({ group: groups, role: memberships.role })
+    .select({ group: groups, role: memberships.role, sources: memberships.sources })
     .from(memberships)
     .innerJoin(groups, and(eq(groups.tenantId, memberships.tenantId), eq(groups.id, memberships.groupId)))
     .where(and(...conditions))
     .orderBy(asc(memberships.groupId))
     .limit(q.limit + 1)
     .all();
-  return pageOf(rows, q.limit, (r) => r.group.id);
+  return pageOf(
+    rows.map((r) => ({ ...r, sources: sourceNames(r.sources) })),
+    q.limit,
+    (r) => r.group.id,
+  );
 }
 
 /** The user an identity provider's hook speaks of: by id, else by login email. */
