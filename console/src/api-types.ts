@@ -158,8 +158,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes a member's role in the group (member or admin).
-         * @description Changes a member's role in the group (member or admin).
+         * Changes a member's role in the group (member or admin), and when their direct membership ends (expires_at, epoch seconds; null: never).
+         * @description Changes a member's role in the group (member or admin), and when their direct membership ends (expires_at, epoch seconds; null: never). 409 for expires_at when no direct membership holds the user.
          */
         patch: operations["patchV1GroupsByGroupIdMembersByUserId"];
         trace?: never;
@@ -1192,6 +1192,8 @@ export interface components {
             phone_numbers?: string[];
             /** @enum {string} */
             role?: "member" | "admin";
+            /** @description when these users' direct membership ends (epoch seconds, ahead of now); absent: never for new members, as it is for others */
+            expires_at?: number;
         };
         /** @description a user this call's source no longer holds, who stays a member through the other sources */
         StillMember: {
@@ -1202,15 +1204,19 @@ export interface components {
         RemoveMemberIds: {
             user_ids: string[];
         };
-        MemberRole: {
+        MemberUpdate: {
             /** @enum {string} */
-            role: "member" | "admin";
+            role?: "member" | "admin";
+            /** @description when the direct membership ends (epoch seconds); null: never */
+            expires_at?: number | null;
         };
         Member: components["schemas"]["User"] & {
             role: string;
             added_at: number;
             /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
             sources: ("direct" | "scim" | "analytics" | "rule")[];
+            /** @description when the direct membership ends (epoch seconds); null: never */
+            expires_at: number | null;
         };
         User: {
             user_id: string;
@@ -1235,6 +1241,8 @@ export interface components {
             role: string;
             /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
             sources: ("direct" | "scim" | "analytics" | "rule")[];
+            /** @description when the direct membership ends (epoch seconds); null: never */
+            expires_at: number | null;
         };
         TransitiveUserGroup: components["schemas"]["Group"] & {
             role: string | null;
@@ -1456,7 +1464,7 @@ export interface components {
             id: string;
             cursor: string;
             /** @enum {string} */
-            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted";
+            type: "group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.expiry_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted";
             occurred_at: string;
             actor: string | null;
             /** @description the surface or mechanism: native, seed-001, conversation-groups, scim, analytics */
@@ -1506,7 +1514,7 @@ export interface components {
              *       "group.members.removed"
              *     ]
              */
-            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
+            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.expiry_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
             description?: string;
         };
         UpdateWebhook: {
@@ -1522,7 +1530,7 @@ export interface components {
              *       "group.members.removed"
              *     ]
              */
-            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
+            types?: ("group.created" | "group.updated" | "group.deleted" | "group.members.added" | "group.members.removed" | "group.members.role_changed" | "group.members.expiry_changed" | "group.members.replaced" | "group.children.linked" | "group.children.unlinked" | "group.roles.assigned" | "group.roles.removed" | "group.rule.set" | "group.rule.deleted" | "group.traits.changed" | "user.created" | "user.updated" | "user.deleted" | "config.updated" | "api_key.created" | "api_key.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted")[] | null;
             description?: string;
             /** @description true holds deliveries; false sends what waited */
             paused?: boolean;
@@ -2811,7 +2819,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MemberRole"];
+                "application/json": components["schemas"]["MemberUpdate"];
             };
         };
         responses: {

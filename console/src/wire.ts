@@ -4,6 +4,7 @@ import type { components } from "./api-types";
 
 type Schemas = components["schemas"];
 export type Member = Schemas["Member"];
+export type StillMember = Schemas["StillMember"];
 export type Role = Schemas["Role"];
 export type EffectiveRole = Schemas["EffectiveRole"];
 export type GroupRef = Pick<Schemas["Group"], "group_id" | "name">;

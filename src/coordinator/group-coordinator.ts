@@ -7,6 +7,7 @@ import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
 import { applyMemberChanges, FLUSH_MAX_IDS, FLUSH_MAX_OPS, idsOfChange, type MemberChange, type QueuedChange } from "../core/members/flush";
 import * as writes from "../core/members/writes";
+import { EXPIRE_CHUNK, expiryState } from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
 import { readRule } from "../core/rules/reads";
@@ -17,9 +18,13 @@ import { CoreError, type SerializedError } from "../core/shared/errors";
 import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
 import type { Env } from "../env";
 import { ClaimsQueue } from "./claims-queue";
+import { ExpirySchedule } from "./expiry-schedule";
 
 /** bookmark: D1's bookmark after the mutation, so the request that asked reads what it wrote (http/d1-session.ts). */
 export type Outcome<T> = ({ ok: true; value: T } | { ok: false; error: SerializedError }) & { bookmark?: string };
+
+/** The coordinator's own changes (a rule's reconcile, an expiry) answer to no role. */
+const SYSTEM = { exempt: true, roleKeys: [] };
 
 export interface Caller {
   tenantId: string;
@@ -41,6 +46,7 @@ interface Waiting extends QueuedChange {
 export class GroupCoordinator extends DurableObject<Env> {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly claims = new ClaimsQueue(this.ctx.storage, this.env);
+  private readonly expiries = new ExpirySchedule(this.ctx.storage);
   /**
    * Membership changes waiting for the next flush; null once that flush is closed to
    * newcomers. A flush holds changes of one tenant and group only, whatever reaches this object.
@@ -64,6 +70,9 @@ export class GroupCoordinator extends DurableObject<Env> {
       // One D1 session per mutation, its writes on the primary; its bookmark goes back with the outcome.
       this.session = this.env.DB.withSession("first-primary");
       try {
+        // Expired memberships go before any change reads the group (the alarm may not have run yet).
+        const due = await this.expiries.dueBy(Date.now());
+        if (due) await this.expireDue(due.tenantId, due.groupId);
         return { ok: true, value: await fn(), ...this.bookmark() };
       } catch (e) {
         if (e instanceof CoreError) return { ok: false, error: e.toJSON(), ...this.bookmark() };
@@ -110,11 +119,32 @@ export class GroupCoordinator extends DurableObject<Env> {
         reserveSeqs: (n) => this.reserveSeqs(n),
         beforeCommit: this.journal(c.tenantId),
       });
+      const expiries = waiting.flatMap((w, i) =>
+        results[i]!.ok && "expiresAt" in w.change && typeof w.change.expiresAt === "number" ? [w.change.expiresAt] : [],
+      );
+      if (expiries.length > 0) await this.expiries.note(c.tenantId, c.groupId, Math.min(...expiries));
       const bookmark = this.bookmark();
       for (const [i, r] of results.entries())
         waiting[i]!.resolve(r.ok ? { ok: true, value: r.value, ...bookmark } : { ok: false, error: r.error.toJSON(), ...bookmark });
     } catch (e) {
       for (const w of waiting) w.reject(e);
+    }
+  }
+
+  /** Take away the direct memberships whose expiry has come, a chunk per group commit, then remember when the next one comes. */
+  private async expireDue(tenantId: string, groupId: string) {
+    for (;;) {
+      const { due, next } = await expiryState(this.db, tenantId, groupId, Date.now());
+      if (due.length > 0) {
+        await applyMemberChanges(
+          this.db,
+          tenantId,
+          groupId,
+          [{ change: { kind: "expire", ids: due }, actor: "system", source: "api", surface: "expiry", authority: SYSTEM }],
+          { reserveSeqs: (n) => this.reserveSeqs(n), beforeCommit: this.journal(tenantId) },
+        );
+      }
+      if (due.length < EXPIRE_CHUNK) return this.expiries.set(tenantId, groupId, next);
     }
   }
 
@@ -151,24 +181,32 @@ export class GroupCoordinator extends DurableObject<Env> {
     return assertMayChangeMembers(this.db, c.tenantId, c.groupId, c.authority);
   }
 
-  addMembers(c: Caller, userIds: string[], role: writes.MemberRole, displays: Record<string, string> = {}) {
-    return this.memberChange<{ added: number; already_members: number; version: number }>(c, { kind: "add", ids: userIds, role, displays });
+  addMembers(c: Caller, userIds: string[], role: writes.MemberRole, displays: Record<string, string> = {}, expiresAt?: number) {
+    return this.memberChange<{ added: number; already_members: number; version: number }>(c, {
+      kind: "add",
+      ids: userIds,
+      role,
+      displays,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    });
   }
 
   removeMembers(c: Caller, userIds: string[]) {
     return this.memberChange<writes.RemoveResult & { version: number }>(c, { kind: "remove", ids: userIds });
   }
 
-  replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole) {
+  replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole, expiresAt?: number) {
     return this.serial(async () => {
       await this.mayChangeMembers(c);
-      const { changed_ids: _queued, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role);
+      const { changed_ids: _queued, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role, expiresAt);
+      if (expiresAt !== undefined) await this.expiries.note(c.tenantId, c.groupId, expiresAt);
       return result;
     });
   }
 
-  setMemberRole(c: Caller, userId: string, role: writes.MemberRole) {
-    return this.memberChange<{ version: number }>(c, { kind: "role", userId, role });
+  /** A member's role, and when their direct membership ends (null: never); undefined leaves either as it is. */
+  updateMember(c: Caller, userId: string, change: { role?: writes.MemberRole; expiresAt?: number | null }) {
+    return this.memberChange<{ version: number }>(c, { kind: "update", userId, ...change });
   }
 
   assignRoles(c: Caller, roleIds: string[]) {
@@ -252,7 +290,7 @@ export class GroupCoordinator extends DurableObject<Env> {
       const rule = await readRule(this.db, c.tenantId, c.groupId);
       if (rule?.paused) return { added: 0, removed: 0, skipped: [] as string[], next: null, paused: true };
       const diff = await ruleDiff(this.db, c.tenantId, c.groupId, rule ? compileRule(rule.expression) : null, range);
-      const system = { actor: c.actor, source: "rule", surface: "rule", authority: { exempt: true, roleKeys: [] } };
+      const system = { actor: c.actor, source: "rule", surface: "rule", authority: SYSTEM };
       const queue: QueuedChange[] = [
         ...(diff.join.length
           ? [{ ...system, change: { kind: "add", ids: diff.join, role: "member", displays: {}, skipFull: true } as const }]
@@ -284,5 +322,9 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   override async alarm() {
     await this.claims.work();
+    const due = await this.expiries.dueBy(Date.now());
+    // serial() sweeps what is due before its (empty) change, in order with the group's other changes.
+    if (due) await this.serial(async () => undefined);
+    await this.expiries.arm();
   }
 }

@@ -2,7 +2,8 @@
 // tenant isolation is part of every index a query can use.
 // Times are epoch milliseconds; JSON columns hold text.
 
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, sqliteView, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const groups = sqliteTable(
   "groups",
@@ -96,13 +97,33 @@ export const memberships = sqliteTable(
     // How the provisioning system names this member (SCIM members[].display).
     display: text("display"),
     addedAt: integer("added_at").notNull(),
+    // When the direct source stops holding the membership (null: never). Reads go through
+    // live_memberships, which hides it from then on; the group's coordinator removes it.
+    expiresAt: integer("expires_at"),
   },
   (t) => [
     // A group's members walk the primary key; a user's groups walk the second index.
     primaryKey({ columns: [t.tenantId, t.groupId, t.userId] }),
     index("memberships_by_user").on(t.tenantId, t.userId, t.groupId),
+    index("memberships_expiring").on(t.tenantId, t.groupId, t.expiresAt).where(sql`expires_at IS NOT NULL`),
   ],
 );
+
+/**
+ * The memberships as every read sees them (a view, migration 0012): a direct source past its
+ * expires_at no longer holds, so a membership only it held is gone from the moment it expires,
+ * before its coordinator deletes the row.
+ */
+export const liveMemberships = sqliteView("live_memberships", {
+  tenantId: text("tenant_id").notNull(),
+  groupId: text("group_id").notNull(),
+  userId: text("user_id").notNull(),
+  role: text("role", { enum: ["member", "admin"] }).notNull(),
+  sources: integer("sources").notNull(),
+  display: text("display"),
+  addedAt: integer("added_at").notNull(),
+  expiresAt: integer("expires_at"),
+}).existing();
 
 // Parent → child links between groups (a DAG).
 export const groupEdges = sqliteTable(

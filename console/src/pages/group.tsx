@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
 import { Busy, ErrorNote, Pager, when } from "../ui";
-import type { GroupRef, Member, Role } from "../wire";
+import type { GroupRef, Member, Role, StillMember } from "../wire";
 import { Activity } from "./activity";
 
 interface Group {
@@ -130,6 +130,7 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [page, setPage] = useState<{ result: Member[]; next_cursor: string | null } | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [lines, setLines] = useState("");
+  const [ends, setEnds] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
@@ -152,15 +153,17 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
       emails: refs.filter((r) => r.includes("@")),
       phone_numbers: refs.filter((r) => r.startsWith("+")),
     };
+    // A local date and time from the form → epoch seconds (the API's times).
+    const expiry = ends ? { expires_at: Math.floor(new Date(ends).getTime() / 1000) } : {};
     setBusy(`Adding ${refs.length} member(s)…`);
     setError(null);
     try {
-      const r = await api(
-        "POST",
-        `/v1/groups/${encodeURIComponent(id)}/members`,
-        Object.fromEntries(Object.entries(body).filter(([, v]) => v.length > 0)),
-      );
+      const r = await api("POST", `/v1/groups/${encodeURIComponent(id)}/members`, {
+        ...Object.fromEntries(Object.entries(body).filter(([, v]) => v.length > 0)),
+        ...expiry,
+      });
       setLines(""); // only cleared once the server has them
+      setEnds("");
       setBusy(null);
       setError(r.result.already_members > 0 ? `${r.result.already_members} were members already` : null);
       setVersion((v) => v + 1);
@@ -173,7 +176,9 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
   const remove = async () => {
     setBusy(`Removing ${selected.size} member(s)…`);
     try {
-      await api("DELETE", `/v1/groups/${encodeURIComponent(id)}/members`, { user_ids: [...selected] });
+      const r = await api("DELETE", `/v1/groups/${encodeURIComponent(id)}/members`, { user_ids: [...selected] });
+      const kept = (r.result.still_members as StillMember[]).map((m) => `${m.user_id} (${m.sources.join(", ")})`);
+      setError(kept.length > 0 ? `Still members through other sources: ${kept.join("; ")}` : null);
       setSelected(new Set());
       setVersion((v) => v + 1);
       onChanged();
@@ -210,6 +215,8 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
             <th scope="col">Email</th>
             <th scope="col">Phone</th>
             <th scope="col">Role</th>
+            <th scope="col">Sources</th>
+            <th scope="col">Ends</th>
           </tr>
         </thead>
         <tbody>
@@ -230,6 +237,8 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
               <td>{m.email ?? ""}</td>
               <td>{m.phone_number ?? ""}</td>
               <td>{m.role}</td>
+              <td>{m.sources.join(", ")}</td>
+              <td>{m.expires_at === null ? "" : new Date(m.expires_at * 1000).toLocaleString()}</td>
             </tr>
           ))}
         </tbody>
@@ -252,6 +261,8 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
           aria-describedby="members-error"
           onInput={(e) => setLines((e.target as HTMLTextAreaElement).value)}
         />
+        <label for="add-ends">Membership ends (optional; empty: never)</label>
+        <input id="add-ends" type="datetime-local" value={ends} onInput={(e) => setEnds((e.target as HTMLInputElement).value)} />
         <ErrorNote error={error} id="members-error" />
         <Busy busy={Boolean(busy)}>{busy}</Busy>
         <button type="submit" disabled={Boolean(busy)}>

@@ -47,7 +47,10 @@ export function registerMemberRoutes(app: NativeApp) {
       async (c) => {
         const b = c.req.valid("json");
         const byContact = await users.userIdsByContact(c.var.scope, b.emails ?? [], b.phone_numbers ?? []);
-        const { version, ...r } = await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], b.role);
+        const { version, ...r } = await apply(c.var.scope, c.req.valid("param").group_id, [...(b.user_ids ?? []), ...byContact], {
+          role: b.role,
+          ...(b.expires_at === undefined ? {} : { expiresAt: b.expires_at * 1000 }),
+        });
         tag(c, version);
         return c.json({ result: r }, 200);
       },
@@ -101,13 +104,16 @@ export function registerMemberRoutes(app: NativeApp) {
       path: "/groups/{group_id}/members/{user_id}",
       tags: ["members"],
       middleware: [write, ifMatch] as const,
-      description: "Changes a member's role in the group (member or admin).",
-      request: { params: s.groupUserParams, body: json(s.memberRoleBody) },
+      description:
+        "Changes a member's role in the group (member or admin), and when their direct membership ends (expires_at, epoch seconds; null: never). 409 for expires_at when no direct membership holds the user.",
+      request: { params: s.groupUserParams, body: json(s.memberUpdateBody) },
       responses: { 204: { description: "Changed" }, ...errors, ...conditionalWrite },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
-      tag(c, await members.setMemberRole(c.var.scope, group_id, user_id, c.req.valid("json").role));
+      const b = c.req.valid("json");
+      const expiresAt = b.expires_at === undefined ? {} : { expiresAt: b.expires_at === null ? null : b.expires_at * 1000 };
+      tag(c, await members.updateMember(c.var.scope, group_id, user_id, { role: b.role, ...expiresAt }));
       return c.body(null, 204);
     },
   );

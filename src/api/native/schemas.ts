@@ -60,6 +60,8 @@ export const updateGroupBody = z
   .strict()
   .openapi("UpdateGroup");
 
+const expiresAtInput = z.number().int("must be whole epoch seconds").positive();
+
 export const memberIdsBody = z
   .object({
     user_ids: idListSchema.optional(),
@@ -70,6 +72,10 @@ export const memberIdsBody = z
       .optional()
       .openapi({ description: "members named by E.164 phone number (each must be a user's)" }),
     role: memberRoleSchema.optional(),
+    expires_at: expiresAtInput.optional().openapi({
+      description:
+        "when these users' direct membership ends (epoch seconds, ahead of now); absent: never for new members, as it is for others",
+    }),
   })
   .strict()
   .refine((b) => (b.user_ids?.length ?? 0) + (b.emails?.length ?? 0) + (b.phone_numbers?.length ?? 0) > 0, {
@@ -84,7 +90,17 @@ export const memberIdsBody = z
 
 export const removeMemberIdsBody = z.object({ user_ids: idListSchema }).strict().openapi("RemoveMemberIds");
 
-export const memberRoleBody = z.object({ role: memberRoleSchema }).strict().openapi("MemberRole");
+export const memberUpdateBody = z
+  .object({
+    role: memberRoleSchema.optional(),
+    expires_at: expiresAtInput
+      .nullable()
+      .optional()
+      .openapi({ description: "when the direct membership ends (epoch seconds); null: never" }),
+  })
+  .strict()
+  .refine((b) => b.role !== undefined || b.expires_at !== undefined, { message: "name role or expires_at", path: ["role"] })
+  .openapi("MemberUpdate");
 
 const nullable = <T extends z.ZodType>(s: T) => s.nullable().optional();
 
@@ -153,8 +169,9 @@ export const groupIdsBody = z
 const sources = z.array(z.enum(MEMBERSHIP_SOURCES)).openapi({
   description: "why the user is a member: each source that holds the membership (direct, scim, analytics, rule)",
 });
-export const member = user.extend({ role: z.string(), added_at: z.number().int(), sources }).openapi("Member");
-export const heldGroup = group.extend({ role: z.string(), sources }).openapi("UserGroup");
+const expiresAt = z.number().int().nullable().openapi({ description: "when the direct membership ends (epoch seconds); null: never" });
+export const member = user.extend({ role: z.string(), added_at: z.number().int(), sources, expires_at: expiresAt }).openapi("Member");
+export const heldGroup = group.extend({ role: z.string(), sources, expires_at: expiresAt }).openapi("UserGroup");
 export const transitiveMember = user.extend({ direct: z.boolean(), sources }).openapi("TransitiveMember");
 export const transitiveHeldGroup = group
   .extend({ role: z.string().nullable(), membership: z.enum(["direct", "inherited"]), sources })

@@ -47,8 +47,21 @@ export const userOut = (u: UserRow) => ({
   updated_at: seconds(u.updatedAt),
 });
 
-export const memberOut = (m: MemberRow) => ({ ...userOut(m), role: m.role, added_at: seconds(m.addedAt), sources: m.sources });
-export const heldGroupOut = (h: HeldGroup) => ({ ...groupOut(h.group), role: h.role, sources: h.sources });
+const secondsOrNull = (ms: number | null) => (ms === null ? null : seconds(ms));
+
+export const memberOut = (m: MemberRow) => ({
+  ...userOut(m),
+  role: m.role,
+  added_at: seconds(m.addedAt),
+  sources: m.sources,
+  expires_at: secondsOrNull(m.expiresAt),
+});
+export const heldGroupOut = (h: HeldGroup) => ({
+  ...groupOut(h.group),
+  role: h.role,
+  sources: h.sources,
+  expires_at: secondsOrNull(h.expiresAt),
+});
 export const transitiveMemberOut = (m: TransitiveMember) => ({ ...userOut(m), direct: m.direct, sources: m.sources });
 export const transitiveHeldGroupOut = (h: HeldGroupTransitive) => ({
   ...groupOut(h.group),

@@ -27,7 +27,8 @@ export async function readClaim(scope: Scope, userId: string): Promise<Claim> {
     claimSettings(db, tenantId),
     env.CLAIMS.get<StoredClaim>(claimKey(tenantId, userId), "json"),
   ]);
-  if (cached && cached.stamp === stampOf(settings)) return { name: settings.name, values: cached.values, count: cached.count };
+  const current = cached && cached.stamp === stampOf(settings) && !(cached.until && Date.now() >= cached.until);
+  if (current) return { name: settings.name, values: cached.values, count: cached.count };
   if (!(await userExists(db, tenantId, userId))) throw notFound("user", userId);
   const built = (await buildClaims(db, tenantId, [userId], settings)).get(userId)!;
   // Its writer puts it in KV: a put from here could land after a newer one and stay.

@@ -62,15 +62,14 @@ export async function createConversationGroup(scope: Scope, input: NewConversati
   const invalidMembers = phones.filter((p) => !phoneSchema.safeParse(p).success);
   const group = await createGroup(scope, { name: input.name, type: input.type, welcomeMessage: input.welcomeMessage });
   try {
-    await addMembers(scope, group.id, [scope.actor], "admin", "kaizala");
+    await addMembers(scope, group.id, [scope.actor], { role: "admin", source: "kaizala" });
     if (valid.length > 0) {
       const ids = await usersByPhone(scope, valid);
       await addMembers(
         scope,
         group.id,
         valid.map((p) => ids.get(p)!),
-        "member",
-        "kaizala",
+        { source: "kaizala" },
       );
     }
   } catch (e) {
@@ -103,7 +102,7 @@ export async function callerGroups(scope: Scope, opts: { withHierarchy: boolean;
   const t = scope.tenantId;
   const rows = await scope.db.all<Record<string, unknown>>(sql`
     WITH RECURSIVE
-      mine(id, role) AS (SELECT group_id, role FROM memberships WHERE tenant_id = ${t} AND user_id = ${scope.actor}),
+      mine(id, role) AS (SELECT group_id, role FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${scope.actor}),
       up(id) AS (
         SELECT e.parent_id FROM mine x CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = x.id
         UNION SELECT e.parent_id FROM up u CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = u.id
@@ -155,14 +154,14 @@ export async function groupDetails(scope: Scope, groupIds: string[]): Promise<Ma
     WITH RECURSIVE ${subtreesCte(t, ids)},
     unprovisioned AS (
       SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
-        CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
+        CROSS JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
         CROSS JOIN users u ON u.tenant_id = ${t} AND u.id = m.user_id
       WHERE u.name IS NULL AND u.email IS NULL GROUP BY s.root
     )
     SELECT j.value AS id,
-      (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${t} AND m.group_id = j.value AND NOT EXISTS
-        (SELECT 1 FROM memberships o WHERE o.tenant_id = ${t} AND o.user_id = m.user_id AND o.group_id != j.value)) AS unique_users,
-      (SELECT count(*) FROM memberships m CROSS JOIN users u ON u.tenant_id = ${t} AND u.id = m.user_id
+      (SELECT count(*) FROM live_memberships m WHERE m.tenant_id = ${t} AND m.group_id = j.value AND NOT EXISTS
+        (SELECT 1 FROM live_memberships o WHERE o.tenant_id = ${t} AND o.user_id = m.user_id AND o.group_id != j.value)) AS unique_users,
+      (SELECT count(*) FROM live_memberships m CROSS JOIN users u ON u.tenant_id = ${t} AND u.id = m.user_id
         WHERE m.tenant_id = ${t} AND m.group_id = j.value AND u.name IS NULL AND u.email IS NULL) AS unprov_direct,
       coalesce(p.n, 0) AS unprov_all
     FROM json_each(${ids}) j LEFT JOIN unprovisioned p ON p.root = j.value`);

@@ -12,6 +12,7 @@ const TYPES = {
   "members.add": "group.members.added",
   "members.remove": "group.members.removed",
   "members.role": "group.members.role_changed",
+  "members.expiry": "group.members.expiry_changed",
   "members.replace": "group.members.replaced",
   "hierarchy.link": "group.children.linked",
   "hierarchy.unlink": "group.children.unlinked",

@@ -3,7 +3,7 @@
 // only when the caller asks for it.
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import type { UserRow } from "../../db/schema";
-import { groups, memberships, users } from "../../db/schema";
+import { groups, liveMemberships, users } from "../../db/schema";
 import { type RoleRow, rolesOfGroups } from "../roles/reads";
 import type { Db, Scope } from "../shared/context";
 import type { GroupRow } from "./writes";
@@ -23,11 +23,11 @@ async function membersOfGroups(db: Db, tenantId: string, groupIds: string[]) {
   const out = new Map<string, (UserRow & { role: string })[]>(groupIds.map((g) => [g, []]));
   if (groupIds.length === 0) return out;
   const rows = await db
-    .select({ groupId: memberships.groupId, role: memberships.role, user: users })
-    .from(memberships)
-    .innerJoin(users, and(eq(users.tenantId, memberships.tenantId), eq(users.id, memberships.userId)))
-    .where(and(eq(memberships.tenantId, tenantId), inArray(memberships.groupId, groupIds)))
-    .orderBy(asc(memberships.groupId), asc(memberships.userId))
+    .select({ groupId: liveMemberships.groupId, role: liveMemberships.role, user: users })
+    .from(liveMemberships)
+    .innerJoin(users, and(eq(users.tenantId, liveMemberships.tenantId), eq(users.id, liveMemberships.userId)))
+    .where(and(eq(liveMemberships.tenantId, tenantId), inArray(liveMemberships.groupId, groupIds)))
+    .orderBy(asc(liveMemberships.groupId), asc(liveMemberships.userId))
     .all();
   for (const r of rows) out.get(r.groupId)?.push({ ...r.user, role: r.role });
   return out;

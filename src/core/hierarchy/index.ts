@@ -85,7 +85,7 @@ export async function hierarchyCounts(scope: Scope, groupIds: string[]): Promise
     const rows = await scope.db.all<{ root: string; n: number }>(sql`
       WITH RECURSIVE ${subtreesCte(t, ids)}
       SELECT s.root, count(DISTINCT m.user_id) AS n FROM sub s
-        CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root`);
+        CROSS JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = s.id GROUP BY s.root`);
     for (const r of rows) counted.set(r.root, r.n);
     const back = missing.map((k) => [k.id, counted.get(k.id) ?? 0, k.agg_version]);
     await scope.db.run(sql`UPDATE groups SET user_count_cache = json_extract(j.value, '$[1]') FROM json_each(${json(back)}) j
@@ -121,7 +121,7 @@ export async function transitiveMembers(
       SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
     )
     SELECT m.user_id, max(m.group_id = ${groupId}) AS direct, max(CASE WHEN m.group_id = ${groupId} THEN m.sources ELSE 0 END) AS sources FROM sub s
-      CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
+      CROSS JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
     WHERE m.user_id > ${after}
     GROUP BY m.user_id ORDER BY m.user_id LIMIT ${q.limit + 1}`);
   const profiles = await profilesOf(
@@ -163,13 +163,13 @@ export async function transitiveUserGroups(
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
   const rows = await scope.db.all<LinkedGroup & { role: string | null; sources: number | null }>(sql`
     WITH RECURSIVE held(group_id) AS (
-      SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}
+      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
       UNION
       SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
     )
     SELECT ${groupColumns}, m.role, m.sources FROM held h
       CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = h.group_id
-      LEFT JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}
+      LEFT JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}
     WHERE h.group_id > ${after}
     ORDER BY h.group_id LIMIT ${q.limit + 1}`);
   const held = rows.map(({ role, sources, ...group }) => ({

@@ -13,7 +13,7 @@ import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
-import { sourceBit, sourceNames } from "./sources";
+import { SOURCE_BITS, sourceBit, sourceNames } from "./sources";
 import { type Adder, type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
 /** A flush takes at most this many changes, naming at most FLUSH_MAX_IDS users in all (the statement and invocation limits). */
@@ -21,10 +21,16 @@ export const FLUSH_MAX_OPS = 100;
 export const FLUSH_MAX_IDS = 1_000;
 
 export type MemberChange =
-  /** skipFull: users already in as many groups as the tenant allows are left out (a rule's adds), not refused. */
-  | { kind: "add"; ids: string[]; role: MemberRole; displays: Record<string, string>; skipFull?: boolean }
+  /**
+   * skipFull: users already in as many groups as the tenant allows are left out (a rule's adds), not refused.
+   * expiresAt (direct source only): when the direct membership ends; null: never; undefined: as it is.
+   */
+  | { kind: "add"; ids: string[]; role: MemberRole; displays: Record<string, string>; skipFull?: boolean; expiresAt?: number | null }
   | { kind: "remove"; ids: string[] }
-  | { kind: "role"; userId: string; role: MemberRole };
+  /** A member's role and the expiry of their direct membership; undefined: as it is. */
+  | { kind: "update"; userId: string; role?: MemberRole; expiresAt?: number | null }
+  /** The coordinator's sweep: these users' direct source has expired; the rows it alone held go. */
+  | { kind: "expire"; ids: string[] };
 
 export interface QueuedChange {
   change: MemberChange;
@@ -42,7 +48,7 @@ export type ChangeResult =
   | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | {}) & { version: number; skipped?: string[] } }
   | { ok: false; error: CoreError };
 
-export const idsOfChange = (c: MemberChange) => (c.kind === "role" ? [c.userId] : c.ids);
+export const idsOfChange = (c: MemberChange) => (c.kind === "update" ? [c.userId] : c.ids);
 
 export interface FlushHooks {
   /** The first of n consecutive sequence numbers for the changes that apply. */
@@ -56,10 +62,18 @@ interface Seat {
   role: string;
   /** Which sources hold the membership (bits of sources.ts); 0 when not a member. */
   sources: number;
+  /** When the direct source stops holding; null: never. */
+  expiresAt: number | null;
   /** undefined: as stored. */
   display?: string | null;
   /** Its membership row is written anew (added here, or removed and added again). */
   fresh: boolean;
+  /** The row as D1 holds it (undefined: none), whose expired direct source no longer counts above. */
+  stored?: { sources: number; expiresAt: number | null; expired: boolean };
+  /** An expire change takes the row's expired direct source away. */
+  purge?: boolean;
+  /** A row stands for the user as things are now (the group's count is of rows, an expired one included until it goes). */
+  row: boolean;
 }
 
 interface Known {
@@ -89,8 +103,21 @@ async function read(db: Db, tenantId: string, groupId: string, queue: QueuedChan
   ]);
   const head = results[0]!.results[0] as { member_count: number | null; version: number | null; settings: string | null };
   const seats = new Map<string, Seat>();
-  for (const r of results[1]!.results as { user_id: string; role: string; sources: number }[])
-    seats.set(r.user_id, { member: true, role: r.role, sources: r.sources, fresh: false });
+  const at = Date.now();
+  for (const r of results[1]!.results as { user_id: string; role: string; sources: number; expires_at: number | null }[]) {
+    // A direct source past its expiry holds nothing, as the reads see it (live_memberships).
+    const expired = r.expires_at !== null && r.expires_at <= at;
+    const sources = expired ? r.sources & ~SOURCE_BITS.direct : r.sources;
+    seats.set(r.user_id, {
+      member: sources !== 0,
+      role: r.role,
+      sources,
+      expiresAt: expired ? null : r.expires_at,
+      fresh: false,
+      stored: { sources: r.sources, expiresAt: r.expires_at, expired },
+      row: true,
+    });
+  }
   const levels = bound.map((_, i) => results[3 + i]!.results[0] as { best: number | null; top: number | null });
   return {
     memberCount: head.member_count,
@@ -112,12 +139,15 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
     const c = q.change;
     const bit = sourceBit(q.source);
     const isMember = (u: string) => k.seats.get(u)?.member === true;
+    const direct = bit === SOURCE_BITS.direct;
     if (c.kind === "add") {
       const newcomers = c.ids.filter((u) => !isMember(u));
       const isFull = (u: string) => (k.groupsOf.get(u) ?? 0) >= k.settings.maxGroupsPerUser;
       const skipped = c.skipFull ? newcomers.filter(isFull) : [];
       const fresh = c.skipFull ? newcomers.filter((u) => !isFull(u)) : newcomers;
-      checkMembersPerGroup(groupId, k.memberCount + fresh.length, k.settings);
+      // Counts are of rows: a newcomer whose expired row still stands takes no new one.
+      const newRows = fresh.filter((u) => !k.seats.get(u)?.row).length;
+      checkMembersPerGroup(groupId, k.memberCount + newRows, k.settings);
       checkGroupsPerUser(
         fresh
           .filter(isFull)
@@ -126,12 +156,28 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
         k.settings,
       );
       for (const u of fresh) {
-        k.seats.set(u, { member: true, role: c.role, sources: bit, display: c.displays[u] ?? null, fresh: true });
-        k.groupsOf.set(u, (k.groupsOf.get(u) ?? 0) + 1);
+        const expiresAt = direct ? (c.expiresAt ?? null) : null;
+        const stored = k.seats.get(u)?.stored;
+        const hadRow = k.seats.get(u)?.row === true;
+        k.seats.set(u, {
+          member: true,
+          role: c.role,
+          sources: bit,
+          expiresAt,
+          display: c.displays[u] ?? null,
+          fresh: true,
+          stored,
+          row: true,
+        });
+        if (!hadRow) k.groupsOf.set(u, (k.groupsOf.get(u) ?? 0) + 1);
       }
-      for (const u of c.ids) if (isMember(u)) k.seats.get(u)!.sources |= bit;
+      for (const u of c.ids.filter(isMember)) {
+        const seat = k.seats.get(u)!;
+        seat.sources |= bit;
+        if (direct && c.expiresAt !== undefined) seat.expiresAt = c.expiresAt;
+      }
       for (const [u, display] of Object.entries(c.displays)) if (isMember(u)) k.seats.get(u)!.display = display;
-      k.memberCount += fresh.length;
+      k.memberCount += newRows;
       const already = c.ids.length - newcomers.length;
       return {
         ok: true,
@@ -144,11 +190,12 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
       for (const u of c.ids.filter(isMember)) {
         const seat = k.seats.get(u)!;
         seat.sources &= ~bit;
+        if (direct) seat.expiresAt = null;
         if (seat.sources !== 0) {
           stillMembers.push({ user_id: u, sources: sourceNames(seat.sources) });
           continue;
         }
-        k.seats.set(u, { member: false, role: "", sources: 0, fresh: false });
+        k.seats.set(u, { member: false, role: "", sources: 0, expiresAt: null, fresh: false, stored: seat.stored, row: false });
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 1) - 1);
         removed += 1;
       }
@@ -156,8 +203,31 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
       const notMembers = c.ids.length - removed - stillMembers.length;
       return { ok: true, value: { removed, not_members: notMembers, still_members: stillMembers, version: ++k.version } };
     }
+    if (c.kind === "expire") {
+      let removed = 0;
+      for (const u of c.ids) {
+        const seat = k.seats.get(u);
+        if (!seat?.stored?.expired) continue;
+        seat.purge = true;
+        if (!seat.member && seat.row) {
+          seat.row = false;
+          k.groupsOf.set(u, (k.groupsOf.get(u) ?? 1) - 1);
+          k.memberCount -= 1;
+          removed += 1;
+        }
+      }
+      return { ok: true, value: { removed, version: ++k.version } };
+    }
     if (!isMember(c.userId)) throw new CoreError("not_found", `user '${c.userId}' is not a member of group '${groupId}'`);
-    k.seats.get(c.userId)!.role = c.role;
+    const seat = k.seats.get(c.userId)!;
+    if (c.expiresAt !== undefined && (seat.sources & SOURCE_BITS.direct) === 0) {
+      throw new CoreError(
+        "conflict",
+        `user '${c.userId}' holds group '${groupId}' through ${sourceNames(seat.sources).join(", ")} only; expires_at applies to a direct membership`,
+      );
+    }
+    if (c.role !== undefined) seat.role = c.role;
+    if (c.expiresAt !== undefined) seat.expiresAt = c.expiresAt;
     return { ok: true, value: { version: ++k.version } };
   } catch (e) {
     if (e instanceof CoreError) return { ok: false, error: e };
@@ -165,12 +235,26 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
   }
 }
 
-const auditOf = (c: MemberChange) =>
-  c.kind === "add"
-    ? { action: "members.add", detail: { user_ids: c.ids, role: c.role } }
-    : c.kind === "remove"
-      ? { action: "members.remove", detail: { user_ids: c.ids } }
-      : { action: "members.role", detail: { user_id: c.userId, role: c.role } };
+/** A change's event; expiries as epoch seconds, as the native API states them. */
+function auditOf(c: MemberChange, k: Known) {
+  const seconds = (ms: number | null | undefined) => (ms == null ? ms : Math.floor(ms / 1000));
+  const expiry = (ms: number | null | undefined) => (ms === undefined ? {} : { expires_at: seconds(ms) });
+  switch (c.kind) {
+    case "add":
+      return { action: "members.add", detail: { user_ids: c.ids, role: c.role, ...expiry(c.expiresAt) } };
+    case "remove":
+      return { action: "members.remove", detail: { user_ids: c.ids } };
+    case "expire":
+      return {
+        action: "members.remove",
+        detail: { user_ids: c.ids.filter((u) => k.seats.get(u)?.purge && !k.seats.get(u)?.member), expired: true },
+      };
+    default:
+      return c.role === undefined
+        ? { action: "members.expiry", detail: { user_id: c.userId, ...expiry(c.expiresAt) } }
+        : { action: "members.role", detail: { user_id: c.userId, role: c.role, ...expiry(c.expiresAt) } };
+  }
+}
 
 /** Apply the queued changes of one group, in order; one result per change. */
 export async function applyMemberChanges(
@@ -190,23 +274,24 @@ export async function applyMemberChanges(
   const g = groupId;
   const joined: string[] = [];
   const left: string[] = [];
-  const rewritten: [string, string, number, string | null][] = [];
+  const rewritten: [string, string, number, string | null, number | null][] = [];
   const roles: [string, string][] = [];
-  const held: [string, number][] = [];
+  const held: [string, number, number | null][] = [];
   const displays: [string, string | null][] = [];
   for (const [u, now] of known.seats) {
     const was = before.get(u);
+    const row = now.stored;
     if (now.member && !was?.member) joined.push(u);
-    if (!now.member && was?.member) left.push(u);
-    if (now.member && now.fresh) rewritten.push([u, now.role, now.sources, now.display ?? null]);
-    else if (now.member && was?.member) {
-      if (now.role !== was.role) roles.push([u, now.role]);
-      if (now.sources !== was.sources) held.push([u, now.sources]);
+    if (!now.member && row && (was?.member || now.purge)) left.push(u);
+    if (now.member && now.fresh) rewritten.push([u, now.role, now.sources, now.display ?? null, now.expiresAt]);
+    else if (now.member && row) {
+      if (now.role !== was?.role) roles.push([u, now.role]);
+      if (now.sources !== row.sources || now.expiresAt !== row.expiresAt) held.push([u, now.sources, now.expiresAt]);
       if (now.display !== undefined) displays.push([u, now.display]);
     }
   }
-  // Removed and added again within the flush: the row is written anew, as the two changes would.
-  const recreated = rewritten.filter(([u]) => before.get(u)?.member).map(([u]) => u);
+  // A row written anew where one stands (removed and added again within the flush, or past its expiry and added again).
+  const recreated = rewritten.filter(([u]) => known.seats.get(u)?.stored).map(([u]) => u);
   const at = Date.now();
   const firstSeq = await hooks.reserveSeqs(applied.length);
   const audit = applied.map((q, i) => ({
@@ -214,7 +299,7 @@ export async function applyMemberChanges(
     seq: firstSeq + i,
     actor: q.actor,
     source: q.surface ?? q.source,
-    ...auditOf(q.change),
+    ...auditOf(q.change, known),
   }));
   const joinedJson = JSON.stringify(joined);
   const leftJson = JSON.stringify(left);
@@ -235,14 +320,14 @@ export async function applyMemberChanges(
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}
           AND user_id IN (SELECT value FROM json_each(${JSON.stringify([...left, ...recreated])}))`,
     // The EXISTS guard keeps a membership from outliving its group whatever else races.
-    sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at, display)
-          SELECT ${t}, ${g}, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', ${at}, j.value ->> '$[3]'
+    sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at, display, expires_at)
+          SELECT ${t}, ${g}, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', ${at}, j.value ->> '$[3]', j.value ->> '$[4]'
           FROM json_each(${JSON.stringify(rewritten)}) j
           WHERE EXISTS (SELECT 1 FROM groups x WHERE x.tenant_id = ${t} AND x.id = ${g})
           ON CONFLICT DO NOTHING`,
     sql`UPDATE memberships SET role = j.value ->> '$[1]' FROM json_each(${JSON.stringify(roles)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
-    sql`UPDATE memberships SET sources = j.value ->> '$[1]' FROM json_each(${JSON.stringify(held)}) j
+    sql`UPDATE memberships SET sources = j.value ->> '$[1]', expires_at = j.value ->> '$[2]' FROM json_each(${JSON.stringify(held)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
     sql`UPDATE memberships SET display = j.value ->> '$[1]' FROM json_each(${JSON.stringify(displays)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,

@@ -31,34 +31,60 @@ export interface ReplaceOutcome {
   version: number;
 }
 
-export function addMembers(
-  scope: Scope,
-  groupId: string,
-  userIds: string[],
-  role: MemberRole = "member",
-  source = "api",
-  displays: Record<string, string> = {},
-): Promise<AddOutcome> {
-  return unwrap(coordinatorOf(scope, groupId).addMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role, displays));
+/** How an add or a replace holds its users. expiresAt (epoch ms, direct source only): when the direct membership ends. */
+export interface HoldOptions {
+  role?: MemberRole;
+  /** The caller's source (core/members/sources.ts sourceBit): api (direct), scim, kaizala (direct), ... */
+  source?: string;
+  /** How the caller names some members (SCIM members[].display). */
+  displays?: Record<string, string>;
+  expiresAt?: number;
+}
+
+/** 400 unless an expiry is ahead of now (and within a century). */
+function checkExpiry(expiresAt: number | null | undefined) {
+  if (expiresAt == null) return;
+  const now = Date.now();
+  if (expiresAt <= now || expiresAt > now + 100 * 365 * 86_400_000) {
+    throw new CoreError("invalid", "expires_at must be a time ahead of now (epoch seconds, within a century)", [
+      { field: "expires_at", message: "not ahead of now" },
+    ]);
+  }
+}
+
+export function addMembers(scope: Scope, groupId: string, userIds: string[], o: HoldOptions = {}): Promise<AddOutcome> {
+  checkExpiry(o.expiresAt);
+  return unwrap(
+    coordinatorOf(scope, groupId).addMembers(
+      callerOf(scope, groupId, o.source),
+      uniqueIds(userIds),
+      o.role ?? "member",
+      o.displays ?? {},
+      o.expiresAt,
+    ),
+  );
 }
 
 export function removeMembers(scope: Scope, groupId: string, userIds: string[], source = "api"): Promise<RemoveOutcome> {
   return unwrap(coordinatorOf(scope, groupId).removeMembers(callerOf(scope, groupId, source), uniqueIds(userIds)));
 }
 
-export function replaceMembers(
-  scope: Scope,
-  groupId: string,
-  userIds: string[],
-  role: MemberRole = "member",
-  source = "api",
-): Promise<ReplaceOutcome> {
-  return unwrap(coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, source), uniqueIds(userIds), role));
+export function replaceMembers(scope: Scope, groupId: string, userIds: string[], o: HoldOptions = {}): Promise<ReplaceOutcome> {
+  checkExpiry(o.expiresAt);
+  return unwrap(
+    coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, o.source), uniqueIds(userIds), o.role ?? "member", o.expiresAt),
+  );
 }
 
-/** The group's version after the change. */
-export async function setMemberRole(scope: Scope, groupId: string, userId: string, role: MemberRole): Promise<number> {
-  return (await unwrap(coordinatorOf(scope, groupId).setMemberRole(callerOf(scope, groupId), userId, role))).version;
+/** A member's role and when their direct membership ends (null: never); the group's version after the change. */
+export async function updateMember(
+  scope: Scope,
+  groupId: string,
+  userId: string,
+  change: { role?: MemberRole; expiresAt?: number | null },
+): Promise<number> {
+  checkExpiry(change.expiresAt);
+  return (await unwrap(coordinatorOf(scope, groupId).updateMember(callerOf(scope, groupId), userId, change))).version;
 }
 
 /**

@@ -15,7 +15,7 @@ import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
-import { type MembershipSource, sourceBit } from "./sources";
+import { type MembershipSource, SOURCE_BITS, sourceBit } from "./sources";
 
 export type MemberRole = "member" | "admin";
 
@@ -58,7 +58,7 @@ async function groupState(db: Db, tenantId: string, groupId: string): Promise<Gr
 
 /** Which of these ids are members of the group already, with their roles. */
 export const existingMembersQuery = (tenantId: string, groupId: string, ids: string[]) =>
-  sql`SELECT m.user_id, m.role, m.sources FROM json_each(${JSON.stringify(ids)}) j
+  sql`SELECT m.user_id, m.role, m.sources, m.expires_at FROM json_each(${JSON.stringify(ids)}) j
       CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = ${groupId} AND m.user_id = j.value`;
 
 /** How many groups each of these users is in (a user in none is not listed). */
@@ -161,19 +161,23 @@ const adderOf = (m: MutationMeta, idsJson: string): Adder => ({
   ids: JSON.parse(idsJson) as string[],
 });
 
-function insertMembers(m: MutationMeta, idsJson: string, role: MemberRole, now: number) {
+/** expiresAt: when the direct source stops holding (only the direct source expires). */
+function insertMembers(m: MutationMeta, idsJson: string, role: MemberRole, now: number, expiresAt?: number) {
+  const bit = sourceBit(m.source);
+  const expiry = bit === SOURCE_BITS.direct ? (expiresAt ?? null) : null;
   // The EXISTS guard keeps a membership from outliving its group whatever else races.
-  return sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
-             SELECT ${m.tenantId}, ${m.groupId}, j.value, ${role}, ${sourceBit(m.source)}, ${now} FROM json_each(${idsJson}) j
+  return sql`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at, expires_at)
+             SELECT ${m.tenantId}, ${m.groupId}, j.value, ${role}, ${bit}, ${now}, ${expiry} FROM json_each(${idsJson}) j
              WHERE EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = ${m.groupId})
              ON CONFLICT DO NOTHING`;
 }
 
-/** Members among these ids that the caller's source did not hold yet now hold it too. */
-function holdBySource(m: MutationMeta, idsJson: string) {
+/** Members among these ids that the caller's source did not hold yet now hold it too (the direct source until expiresAt, when stated). */
+function holdBySource(m: MutationMeta, idsJson: string, expiresAt?: number) {
   const bit = sourceBit(m.source);
-  return sql`UPDATE memberships SET sources = sources | ${bit}
-             WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND (sources & ${bit}) = 0
+  const expiry = bit === SOURCE_BITS.direct && expiresAt !== undefined;
+  return sql`UPDATE memberships SET sources = sources | ${bit}${expiry ? sql`, expires_at = ${expiresAt}` : sql``}
+             WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND ${expiry ? sql`true` : sql`(sources & ${bit}) = 0`}
                AND user_id IN (SELECT value FROM json_each(${idsJson}))`;
 }
 
@@ -258,7 +262,7 @@ export interface ReplaceResult {
  * Make the members the caller's source holds exactly this set: the listed users hold the
  * group through it, the others lose it (and leave when no other source holds them).
  */
-export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole): Promise<ReplaceResult> {
+export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole, expiresAt?: number): Promise<ReplaceResult> {
   const known = await preAddState(db, m.tenantId, m.groupId, ids);
   checkVersion(m.expect, known.state.version, `group '${m.groupId}'`);
   const idsJson = JSON.stringify(ids);
@@ -287,10 +291,10 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     ),
     adjustSubtreeCounts(t, g, membersAmong(t, g, idsJson, false), 1),
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere}`,
-    insertMembers(m, idsJson, role, now),
-    sql`UPDATE memberships SET sources = sources & ~${bit}
+    insertMembers(m, idsJson, role, now, expiresAt),
+    sql`UPDATE memberships SET sources = sources & ~${bit}${bit === SOURCE_BITS.direct ? sql`, expires_at = NULL` : sql``}
         WHERE tenant_id = ${t} AND group_id = ${g} AND (sources & ${bit}) != 0 AND ${unlistedHere}`,
-    holdBySource(m, idsJson),
+    holdBySource(m, idsJson, expiresAt),
     sql`UPDATE groups SET member_count = (SELECT count(*) FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}),
                version = version + 1, updated_at = ${now}
         WHERE tenant_id = ${t} AND id = ${g}`,
@@ -303,6 +307,22 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     // Serialised by the coordinator: the replace is the one change after the version it read.
     version: known.state.version + 1,
     changed_ids: changed,
+  };
+}
+
+/** A sweep of expired memberships takes at most this many users at a time (one group commit each). */
+export const EXPIRE_CHUNK = 1_000;
+
+/** The users whose direct membership of the group had expired by `now` (at most EXPIRE_CHUNK), and when the next one expires. */
+export async function expiryState(db: Db, tenantId: string, groupId: string, now: number): Promise<{ due: string[]; next: number | null }> {
+  const [due, next] = await batch(db, [
+    sql`SELECT user_id FROM memberships WHERE tenant_id = ${tenantId} AND group_id = ${groupId} AND expires_at <= ${now}
+        ORDER BY expires_at LIMIT ${EXPIRE_CHUNK}`,
+    sql`SELECT min(expires_at) AS next FROM memberships WHERE tenant_id = ${tenantId} AND group_id = ${groupId} AND expires_at > ${now}`,
+  ]);
+  return {
+    due: (due!.results as { user_id: string }[]).map((r) => r.user_id),
+    next: (next!.results[0] as { next: number | null } | undefined)?.next ?? null,
   };
 }
 

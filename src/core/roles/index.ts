@@ -163,7 +163,7 @@ export async function effectiveRoles(scope: Scope, userId: string): Promise<Effe
   const t = scope.tenantId;
   const rows = await scope.db.all<RoleRow & { via: string | null }>(sql`
     WITH RECURSIVE held(group_id) AS (
-      SELECT group_id FROM memberships WHERE tenant_id = ${t} AND user_id = ${userId}
+      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
       UNION
       SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
     ),

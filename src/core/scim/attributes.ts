@@ -42,7 +42,7 @@ export const GROUP_ATTRIBUTES: AttributeMap = {
   members: {
     multi: (sub) => {
       const item = { value: sql`mm.user_id`, display: sql`mm.display` }[sub.toLowerCase() as "value" | "display"];
-      return item && { from: sql`memberships mm`, where: sql`mm.tenant_id = ${groups.tenantId} AND mm.group_id = ${groups.id}`, item };
+      return item && { from: sql`live_memberships mm`, where: sql`mm.tenant_id = ${groups.tenantId} AND mm.group_id = ${groups.id}`, item };
     },
   },
 };

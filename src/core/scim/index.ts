@@ -70,7 +70,7 @@ export async function scimMembersOf(scope: Scope, groupIds: string[]): Promise<M
   const rows = await scope.db.all<{ group_id: string; value: string; display: string | null; type: "User" | "Group" }>(sql`
     SELECT m.group_id, m.user_id AS value, coalesce(m.display, u.name, u.user_name) AS display, 'User' AS type
       FROM json_each(${JSON.stringify(groupIds)}) j
-      CROSS JOIN memberships m ON m.tenant_id = ${t} AND m.group_id = j.value
+      CROSS JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = j.value
       LEFT JOIN users u ON u.tenant_id = ${t} AND u.id = m.user_id
     UNION ALL
     SELECT e.parent_id, e.child_id, g.name, 'Group' FROM json_each(${JSON.stringify(groupIds)}) j
@@ -126,7 +126,7 @@ export async function addScimMembers(scope: Scope, groupId: string, values: { va
     values.map((v) => v.value),
   );
   const displays = Object.fromEntries(values.filter((v) => v.display && userIds.includes(v.value)).map((v) => [v.value, v.display!]));
-  if (userIds.length > 0) await members.addMembers(scope, groupId, userIds, "member", "scim", displays);
+  if (userIds.length > 0) await members.addMembers(scope, groupId, userIds, { source: "scim", displays });
   if (groupIds.length > 0) await linkChildren(scope, groupId, groupIds);
 }
 
@@ -143,16 +143,14 @@ export async function replaceScimMembers(scope: Scope, groupId: string, values: 
     scope,
     values.map((v) => v.value),
   );
-  await members.replaceMembers(scope, groupId, userIds, "member", "scim");
+  await members.replaceMembers(scope, groupId, userIds, { source: "scim" });
   const displays = values.filter((v) => v.display && userIds.includes(v.value));
   if (displays.length > 0)
     await members.addMembers(
       scope,
       groupId,
       displays.map((v) => v.value),
-      "member",
-      "scim",
-      Object.fromEntries(displays.map((v) => [v.value, v.display!])),
+      { source: "scim", displays: Object.fromEntries(displays.map((v) => [v.value, v.display!])) },
     );
   const current = (await scimMembersOf(scope, [groupId]))
     .get(groupId)!

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
-import { groups, memberships, users } from "../../db/schema";
+import { groups, liveMemberships, users } from "../../db/schema";
 import { forgetClaim } from "../claims";
 import { eventStatement } from "../events/writes";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
@@ -248,6 +248,8 @@ export interface MemberRow extends UserRow {
   role: string;
   addedAt: number;
   sources: MembershipSource[];
+  /** When the direct source stops holding (epoch ms); null: never. */
+  expiresAt: number | null;
 }
 
 /**
@@ -267,8 +269,8 @@ export async function listMembers(
     .where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId)))
     .get();
   if (!exists) throw notFound("group", groupId);
-  const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.groupId, groupId)];
-  if (q.cursor !== undefined) conditions.push(gt(memberships.userId, decodeCursor(q.cursor)));
+  const conditions = [eq(liveMemberships.tenantId, tenantId), eq(liveMemberships.groupId, groupId)];
+  if (q.cursor !== undefined) conditions.push(gt(liveMemberships.userId, decodeCursor(q.cursor)));
   if (q.search) {
     // A prefix compared exactly (no LIKE: D1 refuses patterns over 50 bytes).
     const prefix = q.search.toLowerCase();
@@ -278,16 +280,22 @@ export async function listMembers(
     );
   }
   const rows = await db
-    .select({ user: users, role: memberships.role, addedAt: memberships.addedAt, sources: memberships.sources })
-    .from(memberships)
-    .innerJoin(users, and(eq(users.tenantId, memberships.tenantId), eq(users.id, memberships.userId)))
+    .select({
+      user: users,
+      role: liveMemberships.role,
+      addedAt: liveMemberships.addedAt,
+      sources: liveMemberships.sources,
+      expiresAt: liveMemberships.expiresAt,
+    })
+    .from(liveMemberships)
+    .innerJoin(users, and(eq(users.tenantId, liveMemberships.tenantId), eq(users.id, liveMemberships.userId)))
     .where(and(...conditions))
-    .orderBy(asc(memberships.userId))
+    .orderBy(asc(liveMemberships.userId))
     .limit(q.limit + 1)
     .all();
   return {
     ...pageOf(
-      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt, sources: sourceNames(r.sources) })),
+      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt, sources: sourceNames(r.sources), expiresAt: r.expiresAt })),
       q.limit,
       (r) => r.id,
     ),
@@ -299,20 +307,21 @@ export interface HeldGroup {
   group: typeof groups.$inferSelect;
   role: string;
   sources: MembershipSource[];
+  expiresAt: number | null;
 }
 
 /** A page of the user's groups, in group-id order. */
 export async function listUserGroups(scope: Scope, userId: string, q: { limit: number; cursor?: string }): Promise<Page<HeldGroup>> {
   const { db, tenantId } = scope;
   await getUser(scope, userId);
-  const conditions = [eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)];
-  if (q.cursor !== undefined) conditions.push(gt(memberships.groupId, decodeCursor(q.cursor)));
+  const conditions = [eq(liveMemberships.tenantId, tenantId), eq(liveMemberships.userId, userId)];
+  if (q.cursor !== undefined) conditions.push(gt(liveMemberships.groupId, decodeCursor(q.cursor)));
   const rows = await db
-    .select({ group: groups, role: memberships.role, sources: memberships.sources })
-    .from(memberships)
-    .innerJoin(groups, and(eq(groups.tenantId, memberships.tenantId), eq(groups.id, memberships.groupId)))
+    .select({ group: groups, role: liveMemberships.role, sources: liveMemberships.sources, expiresAt: liveMemberships.expiresAt })
+    .from(liveMemberships)
+    .innerJoin(groups, and(eq(groups.tenantId, liveMemberships.tenantId), eq(groups.id, liveMemberships.groupId)))
     .where(and(...conditions))
-    .orderBy(asc(memberships.groupId))
+    .orderBy(asc(liveMemberships.groupId))
     .limit(q.limit + 1)
     .all();
   return pageOf(
