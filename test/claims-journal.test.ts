@@ -23,7 +23,7 @@ async function setup() {
   const commit = () =>
     env.DB.batch([
       env.DB.prepare(
-        "INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at) VALUES (?, ?, 'u1', 'member', 'api', ?)",
+        "INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) VALUES (?, ?, 'u1', 'member', 1, ?)",
       ).bind(api.tenant, second, Date.now()),
       env.DB.prepare("UPDATE groups SET member_count = member_count + 1 WHERE tenant_id = ? AND id = ?").bind(api.tenant, second),
     ]);
@@ -72,8 +72,8 @@ describe("claims writes within Cloudflare's 1,000 subrequests per invocation", (
     await env.DB.batch([
       env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
         INSERT INTO users (tenant_id, id, created_at, updated_at) SELECT ?1, 'big-' || i, 0, 0 FROM n`).bind(api.tenant),
-      env.DB.prepare(`INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at)
-        SELECT tenant_id, ?2, id, 'member', 'api', 0 FROM users WHERE tenant_id = ?1`).bind(api.tenant, gid),
+      env.DB.prepare(`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+        SELECT tenant_id, ?2, id, 'member', 1, 0 FROM users WHERE tenant_id = ?1`).bind(api.tenant, gid),
     ]);
     const users = Array.from({ length: 1_000 }, (_, i) => `big-${i}`);
     const stub = env.CLAIMS_WRITER.get(env.CLAIMS_WRITER.idFromName(`${api.tenant}:test`));

@@ -124,7 +124,7 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
       ),
       env.DB.prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?1, 'joiner', 0, 0)").bind(t),
       env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-        INSERT INTO memberships (tenant_id, group_id, user_id, role, source, added_at) SELECT ?1, 'many-' || i, 'joiner', 'member', 'api', 0 FROM n`).bind(
+        INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) SELECT ?1, 'many-' || i, 'joiner', 'member', 1, 0 FROM n`).bind(
         t,
       ),
     ]);

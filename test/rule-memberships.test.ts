@@ -116,6 +116,14 @@ describe("a group's membership rule", () => {
     await api.put(`/v1/groups/${g}/rule`, { expression: SALES });
     expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["ann", "bob"] })).json.result).toEqual({ added: 1, already_members: 1 });
     expect(await membersOf(api, g)).toEqual({ ann: ["direct", "rule"], bob: ["direct"], eve: ["rule"] });
+    // Seed 001's groups carry their users with the sources too.
+    const seed = await api.get(`/resources/groups/v2?_limit=10&_groupsRelations=users`);
+    const users = (seed.json.items as { id: string; users: { id: string; sources: string[] }[] }[]).find((i) => i.id === g)!.users;
+    expect(users.map((u) => [u.id, u.sources])).toEqual([
+      ["ann", ["direct", "rule"]],
+      ["bob", ["direct"]],
+      ["eve", ["rule"]],
+    ]);
     // Removing directly removes the direct source only; the answer says what still holds.
     const kept = await api.del(`/v1/groups/${g}/members/ann`);
     expect(kept.status).toBe(200);

@@ -32,7 +32,7 @@ export const groupOut = ({ group: g, roles, users }: GroupView) => ({
   color: g.color,
   metadata: g.customData,
   ...(roles ? { roles: roles.map(roleOut) } : {}),
-  ...(users ? { users: users.map(userOut) } : {}),
+  ...(users ? { users: users.map((u) => ({ ...userOut(u), sources: u.sources })) } : {}),
   createdAt: iso(g.createdAt),
   updatedAt: iso(g.updatedAt),
 });

@@ -4,6 +4,7 @@
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import type { UserRow } from "../../db/schema";
 import { groups, liveMemberships, users } from "../../db/schema";
+import { type MembershipSource, sourceNames } from "../members/sources";
 import { type RoleRow, rolesOfGroups } from "../roles/reads";
 import type { Db, Scope } from "../shared/context";
 import type { GroupRow } from "./writes";
@@ -16,20 +17,23 @@ export interface Relations {
 export interface GroupView {
   group: GroupRow;
   roles?: RoleRow[];
-  users?: (UserRow & { role: string })[];
+  users?: GroupMember[];
 }
 
+/** A member as the groups with their relations carry it: the profile, the role and the sources that hold it. */
+export type GroupMember = UserRow & { role: string; sources: MembershipSource[] };
+
 async function membersOfGroups(db: Db, tenantId: string, groupIds: string[]) {
-  const out = new Map<string, (UserRow & { role: string })[]>(groupIds.map((g) => [g, []]));
+  const out = new Map<string, GroupMember[]>(groupIds.map((g) => [g, []]));
   if (groupIds.length === 0) return out;
   const rows = await db
-    .select({ groupId: liveMemberships.groupId, role: liveMemberships.role, user: users })
+    .select({ groupId: liveMemberships.groupId, role: liveMemberships.role, sources: liveMemberships.sources, user: users })
     .from(liveMemberships)
     .innerJoin(users, and(eq(users.tenantId, liveMemberships.tenantId), eq(users.id, liveMemberships.userId)))
     .where(and(eq(liveMemberships.tenantId, tenantId), inArray(liveMemberships.groupId, groupIds)))
     .orderBy(asc(liveMemberships.groupId), asc(liveMemberships.userId))
     .all();
-  for (const r of rows) out.get(r.groupId)?.push({ ...r.user, role: r.role });
+  for (const r of rows) out.get(r.groupId)?.push({ ...r.user, role: r.role, sources: sourceNames(r.sources) });
   return out;
 }
 
