@@ -252,6 +252,73 @@ describe("the change stream", () => {
   });
 });
 
+describe("an event's wire shape, as SQLite builds it", () => {
+  it("has exactly the documented keys: user_ids from a list, one user or a user target; before/after only when stored; times to the millisecond", async () => {
+    const tenant = freshTenant("ev-shape");
+    const api = await client(tenant, { scope: "admin" });
+    const rows: [string, number, string, string, string, unknown][] = [
+      ["a", 1795698089001, "members.add", "group", "g1", { user_ids: ["u1", "u2"], role: "member" }],
+      ["b", 1795698089999, "members.role", "group", "g1", { user_id: "u1", role: "admin" }],
+      ["c", 1795698090500, "user.update", "user", "u'1", { before: { name: null }, after: { name: "O'Neil" } }],
+      ["d", 86_400_000, "hierarchy.link", "hierarchy", "p", { child_ids: ["c1"] }],
+      ["e", 1795698091000, "key.create", "key", "k1", {}],
+    ];
+    for (const [id, at, action, type, target, detail] of rows) {
+      await env.DB.prepare(
+        "INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail) VALUES (?, ?, ?, 'ops', 'native', ?, ?, ?, ?)",
+      )
+        .bind(tenant, id, at, action, type, target, JSON.stringify(detail))
+        .run();
+    }
+    const page = (await api.get("/v1/events")).json;
+    expect(eventPage.safeParse(page).error).toBeUndefined();
+    const common = { actor: "ops", source: "native" };
+    expect(page.result.map(({ cursor, ...e }: { cursor: string }) => e)).toEqual([
+      {
+        id: "a",
+        type: "group.members.added",
+        occurred_at: "2026-11-26T13:01:29.001Z",
+        group_id: "g1",
+        user_ids: ["u1", "u2"],
+        detail: { role: "member" },
+        ...common,
+      },
+      {
+        id: "b",
+        type: "group.members.role_changed",
+        occurred_at: "2026-11-26T13:01:29.999Z",
+        group_id: "g1",
+        user_ids: ["u1"],
+        detail: { role: "admin" },
+        ...common,
+      },
+      {
+        id: "c",
+        type: "user.updated",
+        occurred_at: "2026-11-26T13:01:30.500Z",
+        group_id: null,
+        user_ids: ["u'1"],
+        before: { name: null },
+        after: { name: "O'Neil" },
+        detail: {},
+        ...common,
+      },
+      {
+        id: "d",
+        type: "group.children.linked",
+        occurred_at: "1970-01-02T00:00:00.000Z",
+        group_id: "p",
+        detail: { child_ids: ["c1"] },
+        ...common,
+      },
+      { id: "e", type: "api_key.created", occurred_at: "2026-11-26T13:01:31.000Z", group_id: null, detail: {}, ...common },
+    ]);
+    for (const e of page.result) expect(new Date(e.occurred_at).toISOString()).toBe(e.occurred_at);
+    // Keys absent, not null, when the stored detail has none of them.
+    expect(Object.keys(page.result[4])).toEqual(["id", "cursor", "type", "occurred_at", "actor", "source", "group_id", "detail"]);
+  });
+});
+
 describe("the change stream's retention", () => {
   it("forgets each tenant's events past its eventRetentionDays, and answers 410 to a reader resuming from before them", async () => {
     const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");

@@ -45,7 +45,7 @@ export interface QueuedChange {
 
 /** Each value carries the group's version right after its change (its new entity tag). */
 export type ChangeResult =
-  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | {}) & { version: number; skipped?: string[] } }
+  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | object) & { version: number; skipped?: string[] } }
   | { ok: false; error: CoreError };
 
 export const idsOfChange = (c: MemberChange) => (c.kind === "update" ? [c.userId] : c.ids);
