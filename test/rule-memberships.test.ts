@@ -240,6 +240,22 @@ describe("a group's membership rule", () => {
     expect(rules!.n).toBe(0);
   });
 
+  it("keeps a profile change whole when a rule's group is full: the user is left out, the change answers 200", async () => {
+    const api = await tenantWithPeople("rm-full");
+    const g = await group(api, "Small");
+    expect((await api.patch("/v1/config", { maxMembersPerGroup: 2 })).status).toBe(200);
+    // Three match: refused before anything changes.
+    expectError(await api.put(`/v1/groups/${g}/rule`, { expression: 'email ew "@acme.com"' }), 422, "limit_exceeded");
+    expect((await api.get(`/v1/groups/${g}/rule`)).status).toBe(404);
+    await api.put(`/v1/groups/${g}/rule`, { expression: SALES });
+    expect(Object.keys(await membersOf(api, g))).toEqual(["ann", "eve"]);
+    const moved = await api.patch("/v1/users/bob", { custom_data: { department: "Sales" } });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.json.result.custom_data).toEqual({ department: "Sales" });
+    expect(Object.keys(await membersOf(api, g))).toEqual(["ann", "eve"]);
+    expect(await memberCount(api, g)).toBe(2);
+  });
+
   it("allows 500 rules a tenant, refuses the 501st with 422, and evaluates all 500 on every profile change", async () => {
     const api = await client(freshTenant("rm-500"), { scope: "admin" });
     const now = Date.now();
@@ -256,6 +272,10 @@ describe("a group's membership rule", () => {
                 'arranged', ?, ? FROM n`,
       ).bind(api.tenant, now, now),
     ]);
+    // One rule at the most values an expression may compare (80, in 79 OR'ed terms: its condition is about 80 levels deep).
+    const deep = [...Array.from({ length: 78 }, (_, i) => `user_id eq "n${i}"`), "custom_data.n eq 1079"].join(" or ");
+    expect((await api.post("/v1/rules/preview", { expression: deep })).status).toBe(200);
+    await env.DB.prepare("UPDATE group_rules SET expression = ? WHERE tenant_id = ? AND group_id = 'g1'").bind(deep, api.tenant).run();
     const extra = await group(api, "Over");
     expectError(await api.put(`/v1/groups/${extra}/rule`, { expression: "user_id pr" }), 422, "limit_exceeded");
     expect((await api.put("/v1/users/zed", { custom_data: { n: 7 } })).status).toBe(201);
@@ -271,5 +291,7 @@ describe("a group's membership rule", () => {
     expect((await held()).length).toBe(51);
     expect((await api.patch("/v1/users/zed", { custom_data: { n: 499 } })).status).toBe(200);
     expect(await held()).toEqual(["g499"]);
+    expect((await api.patch("/v1/users/zed", { custom_data: { n: 1_079 } })).status).toBe(200);
+    expect(await held()).toEqual(["g1"]);
   });
 });

@@ -7,7 +7,6 @@ import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
 import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
 import { applyMemberChanges, FLUSH_MAX_IDS, FLUSH_MAX_OPS, idsOfChange, type MemberChange, type QueuedChange } from "../core/members/flush";
 import * as writes from "../core/members/writes";
-import { EXPIRE_CHUNK, expiryState } from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
 import { readRule } from "../core/rules/reads";
@@ -115,10 +114,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   private async flush(c: Caller, waiting: Waiting[]) {
     if (this.open?.waiting === waiting) this.open = null;
     try {
-      const results = await applyMemberChanges(this.db, c.tenantId, c.groupId, waiting, {
-        reserveSeqs: (n) => this.reserveSeqs(n),
-        beforeCommit: this.journal(c.tenantId),
-      });
+      const results = await applyMemberChanges(this.db, c.tenantId, c.groupId, waiting, this.flushHooks(c.tenantId));
       const expiries = waiting.flatMap((w, i) =>
         results[i]!.ok && "expiresAt" in w.change && typeof w.change.expiresAt === "number" ? [w.change.expiresAt] : [],
       );
@@ -134,17 +130,17 @@ export class GroupCoordinator extends DurableObject<Env> {
   /** Take away the direct memberships whose expiry has come, a chunk per group commit, then remember when the next one comes. */
   private async expireDue(tenantId: string, groupId: string) {
     for (;;) {
-      const { due, next } = await expiryState(this.db, tenantId, groupId, Date.now());
+      const { due, next } = await writes.expiryState(this.db, tenantId, groupId, Date.now());
       if (due.length > 0) {
         await applyMemberChanges(
           this.db,
           tenantId,
           groupId,
           [{ change: { kind: "expire", ids: due }, actor: "system", source: "api", surface: "expiry", authority: SYSTEM }],
-          { reserveSeqs: (n) => this.reserveSeqs(n), beforeCommit: this.journal(tenantId) },
+          this.flushHooks(tenantId),
         );
       }
-      if (due.length < EXPIRE_CHUNK) return this.expiries.set(tenantId, groupId, next);
+      if (due.length < writes.EXPIRE_CHUNK) return this.expiries.set(tenantId, groupId, next);
     }
   }
 
@@ -152,6 +148,11 @@ export class GroupCoordinator extends DurableObject<Env> {
     const first = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
     await this.ctx.storage.put("seq", first + n - 1);
     return first;
+  }
+
+  /** What a group commit needs of this object: sequence numbers, and the claims journal. */
+  private flushHooks(tenantId: string) {
+    return { reserveSeqs: (n: number) => this.reserveSeqs(n), beforeCommit: this.journal(tenantId) };
   }
 
   /** Queue these users' claims refresh before the write that changes them commits. */
@@ -297,12 +298,7 @@ export class GroupCoordinator extends DurableObject<Env> {
           : []),
         ...(diff.leave.length ? [{ ...system, change: { kind: "remove", ids: diff.leave } as const }] : []),
       ];
-      const results = queue.length
-        ? await applyMemberChanges(this.db, c.tenantId, c.groupId, queue, {
-            reserveSeqs: (n) => this.reserveSeqs(n),
-            beforeCommit: this.journal(c.tenantId),
-          })
-        : [];
+      const results = queue.length ? await applyMemberChanges(this.db, c.tenantId, c.groupId, queue, this.flushHooks(c.tenantId)) : [];
       for (const r of results) if (!r.ok) throw r.error;
       const values = results.map((r) => (r.ok ? r.value : {})) as { added?: number; removed?: number; skipped?: string[] }[];
       return {

@@ -22,7 +22,8 @@ export const FLUSH_MAX_IDS = 1_000;
 
 export type MemberChange =
   /**
-   * skipFull: users already in as many groups as the tenant allows are left out (a rule's adds), not refused.
+   * skipFull (a rule's adds): users a limit keeps out (already in as many groups as the tenant allows, or past
+   * the group's room) are left out, not refused.
    * expiresAt (direct source only): when the direct membership ends; null: never; undefined: as it is.
    */
   | { kind: "add"; ids: string[]; role: MemberRole; displays: Record<string, string>; skipFull?: boolean; expiresAt?: number | null }
@@ -143,8 +144,12 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
     if (c.kind === "add") {
       const newcomers = c.ids.filter((u) => !isMember(u));
       const isFull = (u: string) => (k.groupsOf.get(u) ?? 0) >= k.settings.maxGroupsPerUser;
-      const skipped = c.skipFull ? newcomers.filter(isFull) : [];
-      const fresh = c.skipFull ? newcomers.filter((u) => !isFull(u)) : newcomers;
+      // A rule's add leaves out whom a limit keeps out (the group full, or the user in as many groups as allowed).
+      const room = k.settings.maxMembersPerGroup - k.memberCount;
+      const fits = c.skipFull ? newcomers.filter((u) => !isFull(u)).slice(0, Math.max(0, room)) : newcomers;
+      const fitting = new Set(fits);
+      const skipped = c.skipFull ? newcomers.filter((u) => !fitting.has(u)) : [];
+      const fresh = fits;
       // Counts are of rows: a newcomer whose expired row still stands takes no new one.
       const newRows = fresh.filter((u) => !k.seats.get(u)?.row).length;
       checkMembersPerGroup(groupId, k.memberCount + newRows, k.settings);

@@ -14,7 +14,11 @@ export async function readRule(db: Db, tenantId: string, groupId: string): Promi
   return row ? rowOf(groupRules, row) : null;
 }
 
-/** Rules per statement: they are the arguments of one json_array call (SQLite allows 127), and D1 takes statements of up to 100 KB. */
+/**
+ * Rules per statement: their arms are joined with || (D1 allows a function 32 arguments, so not
+ * one call's arguments) in a balanced tree (an expression may be 100 levels deep, and a rule's
+ * own condition takes up to about 80 of them); D1 takes statements of up to 100 KB.
+ */
 const ARMS_PER_STATEMENT = 100;
 const TEXT_PER_STATEMENT = 80_000;
 
@@ -24,12 +28,20 @@ const TEXT_PER_STATEMENT = 80_000;
  * written in, so a statement binds none of them whatever the number of rules.
  */
 const arms = new Map<string, string>();
+
+/** a || b || c ... as a balanced tree: log2(n) levels deep, not n. */
+function concatenated(parts: string[]): string {
+  if (parts.length === 1) return parts[0]!;
+  const half = Math.ceil(parts.length / 2);
+  return `(${concatenated(parts.slice(0, half))} || ${concatenated(parts.slice(half))})`;
+}
 function armOf(groupId: string, expression: string): string {
   const key = JSON.stringify([groupId, expression]);
   let text = arms.get(key);
   if (text === undefined) {
     if (arms.size >= 5_000) arms.clear();
-    text = inlinedText(sql`CASE WHEN coalesce((${compileRule(expression)}), 0) != 0 THEN ${groupId} END`);
+    // Group ids hold no comma (ID_PATTERN, core/shared/ids.ts), so ',' separates them in the joined text.
+    text = inlinedText(sql`CASE WHEN coalesce((${compileRule(expression)}), 0) != 0 THEN ${`${groupId},`} ELSE '' END`);
     arms.set(key, text);
   }
   return text;
@@ -66,7 +78,7 @@ export async function groupsToReconcile(db: Db, tenantId: string, userIds: strin
     sql`SELECT group_id, user_id FROM memberships
         WHERE tenant_id = ${t} AND user_id IN (SELECT value FROM json_each(${ids})) AND (sources & ${SOURCE_BITS.rule}) != 0`,
     ...packs.map(
-      (p) => sql`SELECT u.id AS user_id, json_array(${sql.raw(p.join(", "))}) AS hits FROM users u
+      (p) => sql`SELECT u.id AS user_id, ${sql.raw(concatenated(p))} AS hits FROM users u
                  WHERE u.tenant_id = ${t} AND u.id IN (SELECT value FROM json_each(${ids}))`,
     ),
   ]);
@@ -77,7 +89,10 @@ export async function groupsToReconcile(db: Db, tenantId: string, userIds: strin
       .slice(1)
       .flatMap((r) => r.results as { user_id: string; hits: string }[])
       .flatMap((r) =>
-        (JSON.parse(r.hits) as (string | null)[]).flatMap((g) => (g === null ? [] : [key({ group_id: g, user_id: r.user_id })])),
+        r.hits
+          .split(",")
+          .filter(Boolean)
+          .map((g) => key({ group_id: g, user_id: r.user_id })),
       ),
   );
   const ruled = new Set(rules.map((r) => r.group_id));
