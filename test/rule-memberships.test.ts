@@ -74,6 +74,30 @@ describe("a group's membership rule", () => {
     expect(events.filter((e) => e.type.startsWith("group.members.")).every((e) => e.source === "rule")).toBe(true);
   });
 
+  it("holds the same users SCIM's user list gives for the same filter", async () => {
+    const api = await client(freshTenant("rm-scim"), { scope: "admin" });
+    for (const [userName, email] of [
+      ["ann", "ann@acme.com"],
+      ["bob", "BOB@Acme.com"],
+      ["cy", "cy@other.org"],
+      ["dee", "dee@acme.com.evil"],
+      ["eve", "eve@sub.acme.com"],
+    ]) {
+      const made = await call("POST", "/scim/v2/Users", {
+        token: api.token,
+        body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName, emails: [{ value: email, primary: true }] },
+      });
+      expect(made.status, made.text).toBe(201);
+    }
+    const g = await group(api, "Acme");
+    expect((await api.put(`/v1/groups/${g}/rule`, { expression: 'email ew "acme.com"' })).status).toBe(201);
+    const scim = await call("GET", `/scim/v2/Users?filter=${encodeURIComponent('emails.value ew "acme.com"')}`, { token: api.token });
+    expect(scim.status).toBe(200);
+    const viaScim = (scim.json.Resources as { id: string }[]).map((r) => r.id).sort();
+    expect(viaScim).toHaveLength(3);
+    expect(Object.keys(await membersOf(api, g)).sort()).toEqual(viaScim);
+  });
+
   it("moves a user in and out of every affected group before a profile change answers, on every profile path", async () => {
     const api = await tenantWithPeople();
     const sales = await group(api, "Sales");
