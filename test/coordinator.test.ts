@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, env } from "./helpers";
+import { type Client, claimsWritten, client, env } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;
@@ -86,6 +86,8 @@ describe("group coordinator", () => {
     const deadline = Date.now() + 30_000;
     while ((await stub.pendingRefreshes()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await stub.pendingRefreshes()).toBe(0);
+    // Handed to their claims writers; then wait until the writers have written them (they write in waves).
+    await claimsWritten(api.tenant, 60_000);
     for (const id of ["m0", "m4999", "m9999"]) {
       const claim = await env.CLAIMS.get(`claims:${api.tenant}:${id}`, "json");
       expect(claim).toMatchObject({ values: ["big"], count: 1 });
