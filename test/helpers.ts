@@ -101,6 +101,20 @@ export async function client(tenant = freshTenant(), o: Partial<TokenOptions> = 
 
 export type Client = Awaited<ReturnType<typeof client>>;
 
+/** Provision users through SCIM, each a userName with one primary email; their SCIM ids, in order. */
+export async function scimUsers(token: string, users: [userName: string, email: string][]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const [userName, email] of users) {
+    const made = await call("POST", "/scim/v2/Users", {
+      token,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName, emails: [{ value: email, primary: true }] },
+    });
+    expect(made.status, made.text).toBe(201);
+    ids.push(made.json.id);
+  }
+  return ids;
+}
+
 export function expectError(res: { status: number; json: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.json)).toBe(status);
   expect(res.json?.error?.code).toBe(code);

@@ -1,7 +1,7 @@
 // Rule-based memberships and provenance: a group's rule holds the users it selects with the
 // "rule" source, beside the other sources (direct, scim, analytics); every list says which hold.
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, expectError, freshTenant } from "./helpers";
+import { type Client, call, client, env, expectError, freshTenant, scimUsers } from "./helpers";
 
 const PEOPLE: [string, Record<string, unknown>][] = [
   ["ann", { email: "ann@acme.com", custom_data: { department: "Sales" } }],
@@ -76,19 +76,13 @@ describe("a group's membership rule", () => {
 
   it("holds the same users SCIM's user list gives for the same filter", async () => {
     const api = await client(freshTenant("rm-scim"), { scope: "admin" });
-    for (const [userName, email] of [
+    await scimUsers(api.token, [
       ["ann", "ann@acme.com"],
       ["bob", "BOB@Acme.com"],
       ["cy", "cy@other.org"],
       ["dee", "dee@acme.com.evil"],
       ["eve", "eve@sub.acme.com"],
-    ]) {
-      const made = await call("POST", "/scim/v2/Users", {
-        token: api.token,
-        body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName, emails: [{ value: email, primary: true }] },
-      });
-      expect(made.status, made.text).toBe(201);
-    }
+    ]);
     const g = await group(api, "Acme");
     expect((await api.put(`/v1/groups/${g}/rule`, { expression: 'email ew "acme.com"' })).status).toBe(201);
     const scim = await call("GET", `/scim/v2/Users?filter=${encodeURIComponent('emails.value ew "acme.com"')}`, { token: api.token });

@@ -1,6 +1,6 @@
 // Membership rules, the first part: previewing who an expression selects (POST /v1/rules/preview).
 import { describe, expect, it } from "vitest";
-import { call, client, expectError, freshTenant } from "./helpers";
+import { call, client, expectError, freshTenant, scimUsers } from "./helpers";
 
 const PEOPLE: [string, Record<string, unknown>][] = [
   ["ann", { email: "Ann@Acme.com", name: "Ann Lee", given_name: "Ann", custom_data: { department: "Sales", level: 3 } }],
@@ -44,18 +44,12 @@ describe("previewing a rule's expression", () => {
 
   it("agrees with SCIM's user list for the same filter", async () => {
     const api = await client(freshTenant("rules-scim"), { scope: "admin" });
-    for (const [userName, email] of [
+    await scimUsers(api.token, [
       ["ann", "ann@acme.com"],
       ["bob", "BOB@Acme.com"],
       ["cy", "cy@other.org"],
       ["dee", "dee@acme.com.evil"],
-    ]) {
-      const made = await call("POST", "/scim/v2/Users", {
-        token: api.token,
-        body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName, emails: [{ value: email, primary: true }] },
-      });
-      expect(made.status, made.text).toBe(201);
-    }
+    ]);
     const scim = await call("GET", `/scim/v2/Users?filter=${encodeURIComponent('emails.value ew "@acme.com"')}`, { token: api.token });
     expect(scim.status).toBe(200);
     const viaScim = (scim.json.Resources as { id: string }[]).map((r) => r.id).sort();

@@ -1,13 +1,24 @@
 // Groups read together with their relations (roles, users), for surfaces that return
 // them inline. Each relation is one query for the whole page of groups, and is loaded
 // only when the caller asks for it.
-import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { UserRow } from "../../db/schema";
 import { groups, liveMemberships, users } from "../../db/schema";
 import { type MembershipSource, sourceNames } from "../members/sources";
 import { type RoleRow, rolesOfGroups } from "../roles/reads";
 import type { Db, Scope } from "../shared/context";
+import { notFound } from "../shared/errors";
 import type { GroupRow } from "./writes";
+
+/** Whether the tenant has this group. */
+export async function groupExists(scope: Scope, groupId: string): Promise<boolean> {
+  return (await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`)) !== undefined;
+}
+
+/** 404 unless the tenant has this group. */
+export async function assertGroupExists(scope: Scope, groupId: string) {
+  if (!(await groupExists(scope, groupId))) throw notFound("group", groupId);
+}
 
 export interface Relations {
   roles: boolean;

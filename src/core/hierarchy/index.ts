@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { callerOf, hierarchyCoordinatorOf, unwrap } from "../../coordinator/client";
 import { users } from "../../db/schema";
+import { assertGroupExists } from "../groups/reads";
 import type { GroupRow } from "../groups/writes";
 import { type MembershipSource, sourceNames } from "../members/sources";
 import type { Scope } from "../shared/context";
@@ -23,18 +24,13 @@ export function unlinkChildren(scope: Scope, parentId: string, childIds: string[
   return unwrap(hierarchyCoordinatorOf(scope).unlinkChildren(callerOf(scope, parentId), uniqueIds(childIds)));
 }
 
-async function assertGroup(scope: Scope, groupId: string) {
-  const row = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
-  if (!row) throw notFound("group", groupId);
-}
-
 const groupColumns = sql`g.id, g.name, g.description, g.type, g.custom_data AS customData, g.member_count AS memberCount,
   g.created_at AS createdAt, g.updated_at AS updatedAt`;
 export type LinkedGroup = Pick<GroupRow, "id" | "name" | "description" | "type" | "customData" | "memberCount" | "createdAt" | "updatedAt">;
 
 /** Direct children (or parents) of a group, in name order. */
 export async function neighbours(scope: Scope, groupId: string, direction: "children" | "parents"): Promise<LinkedGroup[]> {
-  await assertGroup(scope, groupId);
+  await assertGroupExists(scope, groupId);
   const t = scope.tenantId;
   const edges =
     direction === "children"
@@ -111,7 +107,7 @@ export async function transitiveMembers(
   groupId: string,
   q: { limit: number; cursor?: string },
 ): Promise<Page<TransitiveMember>> {
-  await assertGroup(scope, groupId);
+  await assertGroupExists(scope, groupId);
   const t = scope.tenantId;
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
   const rows = await scope.db.all<{ user_id: string; direct: number; sources: number }>(sql`

@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { roles } from "../../db/schema";
 import { loadSettings } from "../config/reads";
+import { assertGroupExists } from "../groups/reads";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
@@ -117,8 +118,7 @@ export async function removeGroupRoles(scope: Scope, groupId: string, roleIds: s
 }
 
 export async function groupRoles(scope: Scope, groupId: string): Promise<RoleRow[]> {
-  const exists = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
-  if (!exists) throw notFound("group", groupId);
+  await assertGroupExists(scope, groupId);
   return (await rolesOfGroups(scope.db, scope.tenantId, [groupId])).get(groupId)!;
 }
 

@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { users } from "../../db/schema";
 import { loadSettings } from "../config";
+import { groupExists } from "../groups/reads";
 import type { Scope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
@@ -77,8 +78,9 @@ export async function putRule(
 export async function getRule(scope: Scope, groupId: string): Promise<RuleRow> {
   const rule = await readRule(scope.db, scope.tenantId, groupId);
   if (rule) return rule;
-  const group = await scope.db.get(sql`SELECT 1 AS x FROM groups WHERE tenant_id = ${scope.tenantId} AND id = ${groupId}`);
-  throw group ? new CoreError("not_found", `group '${groupId}' has no membership rule`) : notFound("group", groupId);
+  throw (await groupExists(scope, groupId))
+    ? new CoreError("not_found", `group '${groupId}' has no membership rule`)
+    : notFound("group", groupId);
 }
 
 /** Drop the group's rule: the users only the rule held leave; the others keep their other sources. */

@@ -24,7 +24,9 @@ const TEXT_PER_STATEMENT = 80_000;
 
 /**
  * Each rule as the text of a CASE that gives its group id when the rule selects `u`, by group
- * and expression: every profile change of a tenant evaluates all its rules. The values are
+ * and expression: every profile change of a tenant evaluates all its rules. Keyed without the
+ * tenant on purpose: the text holds only the group id and the expression, and every statement
+ * that uses it is scoped to the tenant's users. The values are
  * written in, so a statement binds none of them whatever the number of rules.
  */
 const arms = new Map<string, string>();
