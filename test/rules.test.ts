@@ -77,6 +77,7 @@ describe("previewing a rule's expression", () => {
       [{ expression: 'custom_data.bad$key eq "x"' }, /invalid filter/],
       [{ expression: "email ew" }, /invalid filter/],
       [{ expression: "" }, /empty/],
+      [{ expression: 'user_id eq "a\u0000b"' }, /NUL/],
       [{ expression: `user_id eq "${"x".repeat(2_000)}"` }, /2000|2,000/],
       [{ expression: "user_id pr", limit: 101 }, /100/],
       [{ expression: "user_id pr", extra: true }, /extra/],
