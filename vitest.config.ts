@@ -79,6 +79,7 @@ export default defineConfig({
           VENDOR_ISSUER: "https://vendor.test/",
           VENDOR_AUDIENCE: "edge-groups-vendor",
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          TEST_CONTROL_MIGRATIONS: await readD1Migrations("./migrations-control"),
           REQUEST_LOG: "off", // test/request-log.test.ts turns it on where it looks at the lines
           TEST_JWKS_URL: JWKS_URL,
           TEST_PRIVATE_JWK: JSON.stringify(privateJwk),
@@ -88,6 +89,8 @@ export default defineConfig({
           TEST_FLAKY_JWKS_URL: FLAKY_JWKS_URL,
           // Retries 1 s, 2 s, 4 s, ... apart, so a test sees a retried delivery land.
           WEBHOOK_RETRY_BASE_SECONDS: "1",
+          // Moves wait out the directory's cache lifetime twice: short here, so a move takes moments.
+          SHARD_DIRECTORY_TTL_MS: "300",
           // As on a deployment, whatever a developer's .dev.vars says.
           WEBHOOKS_ALLOW_LOCAL_HTTP: "false",
         },

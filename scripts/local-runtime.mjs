@@ -53,6 +53,8 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
   // EDGE_GROUPS_REQUEST_LOG=off: no line per request (benchmarks and tests send thousands).
   if (process.env.EDGE_GROUPS_REQUEST_LOG)
     workerOptions.bindings = { ...workerOptions.bindings, REQUEST_LOG: process.env.EDGE_GROUPS_REQUEST_LOG };
+  // EDGE_GROUPS_VARS: a JSON object of settings over wrangler.toml's [vars] (benchmarks: SHARDS, vendor tokens).
+  if (process.env.EDGE_GROUPS_VARS) workerOptions.bindings = { ...workerOptions.bindings, ...JSON.parse(process.env.EDGE_GROUPS_VARS) };
   // With EDGE_GROUPS_LIMITS=on: every D1 call waits this many ms, as production's round trip does.
   // With EDGE_GROUPS_LIMITS=on and EDGE_GROUPS_EVENTS=off: changes write no event (the events-cost benchmark only).
   if (LIMITS && process.env.EDGE_GROUPS_EVENTS === "off") workerOptions.bindings = { ...workerOptions.bindings, EVENTS_OFF: "on" };

@@ -1,6 +1,6 @@
 // The local server (scripts/local-runtime.mjs) in a process group of its own, on local
 // state with the migrations applied: for npm start, benchmarks and end-to-end tests.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
@@ -11,9 +11,19 @@ import { wranglerDone } from "./wrangler.mjs";
 const RUNTIME = new URL("./local-runtime.mjs", import.meta.url).pathname;
 const quiet = { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } };
 
-/** Apply the migrations to the local D1 in this state folder (and run seedSql, set-based, once). */
+/** The shards' bindings, as wrangler.toml's SHARDS lists them. */
+export function shardBindings() {
+  const toml = readFileSync(new URL("../wrangler.toml", import.meta.url), "utf8");
+  return (toml.match(/^SHARDS\s*=\s*"([^"]*)"/m)?.[1] ?? "DB").split(/[\s,]+/).filter(Boolean);
+}
+
+/**
+ * Apply the migrations to every local shard and to the control database in this state folder
+ * (and run seedSql, set-based, once, on the first shard: its tenants are placed there when first seen).
+ */
 export async function prepareState(state, { seedSql, stdio = quiet.stdio } = {}) {
-  await wranglerDone(["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { ...quiet, stdio });
+  for (const binding of [...shardBindings(), "CONTROL"])
+    await wranglerDone(["d1", "migrations", "apply", binding, "--local", "--persist-to", state], { ...quiet, stdio });
   if (seedSql) {
     const file = join(state, "seed.sql");
     writeFileSync(file, seedSql);

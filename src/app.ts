@@ -9,15 +9,17 @@ import { scimRoutes } from "./api/scim";
 import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { groupCallRoutes } from "./api/tracking/group-calls";
 import { segmentRoutes } from "./api/tracking/segment";
+import { vendorRoutes } from "./api/vendor/shards";
 import type { AppEnv } from "./http/app-env";
 import { readYourWrites } from "./http/d1-session";
 import { docsHeaders, docsPage } from "./http/docs-page";
+import { retryAfterMove } from "./http/errors";
 import { requestLog } from "./http/request-log";
 import { dispatchWebhooks } from "./http/webhook-dispatch";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId(), requestLog, readYourWrites, dispatchWebhooks);
+  app.use("*", requestId(), requestLog, readYourWrites, retryAfterMove, dispatchWebhooks);
 
   // The floor for benchmarks: answers without touching any binding.
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -30,6 +32,7 @@ export function buildApp() {
   app.route("/hooks/okta", oktaHookRoutes());
   app.route("/resources/groups", fronteggRoutes());
   app.route("/kaizala", kaizalaRoutes());
+  app.route("/vendor", vendorRoutes());
   app.route("/", scimRoutes());
 
   // Public: the API description generated from the same zod schemas, and a page to read it.

@@ -5,7 +5,15 @@ import type { WebhookMessage } from "./core/webhooks/rules";
 
 // The Worker's bindings and settings (wrangler.toml, .dev.vars, or secrets).
 export interface Env {
-  DB: D1Database;
+  /**
+   * The shards: D1 bindings (DB, DB_2, ...) named, in order, in SHARDS. Only core/shards reads
+   * them: every other path gets its tenant's database from tenantDatabase (core/shards/directory.ts).
+   */
+  SHARDS?: string;
+  /** The control database: which shard each tenant lives on, API keys' tenants, moves. */
+  CONTROL: D1Database;
+  /** How long an isolate trusts the directory, in ms (default 5,000); a move waits this long before writes resume. */
+  SHARD_DIRECTORY_TTL_MS?: string;
   CLAIMS: KVNamespace;
   GROUP_COORDINATOR: DurableObjectNamespace<GroupCoordinator>;
   /** The writers of users' claims in KV (coordinator/claims-writer.ts). */

@@ -2,7 +2,9 @@ import { canonicalScimRequest } from "./api/scim/canonical-path";
 import { buildApp } from "./app";
 import { purgeExpiredEvents } from "./core/events/retention";
 import { purgeIdempotencyKeys } from "./core/idempotency";
-import { database } from "./core/shared/context";
+import { resumeMoves } from "./core/shards";
+import { everyShard } from "./core/shards/bindings";
+import { database, tenantDb } from "./core/shared/context";
 import { purgeSeenMessages } from "./core/tracking";
 import { deliver, purgeDeliveries, sweepWebhooks, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "./core/webhooks";
 import type { Env } from "./env";
@@ -19,32 +21,49 @@ export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
   // Every minute (wrangler.toml [triggers]): the webhook outbox sweep.
   // Daily: forget analytics messageIds, idempotency keys, events and settled webhook deliveries past their retention.
+  // Each shard is swept on its own: these jobs span the tenants of one database.
   scheduled: async (controller, env, _ctx) => {
-    const db = database(env.DB);
-    if (controller.cron === WEBHOOK_SWEEP_CRON) {
-      const swept = await sweepWebhooks(db, env.WEBHOOKS);
-      if (swept.dispatched || swept.resent) console.log(JSON.stringify({ msg: "webhook sweep", ...swept }));
-      return;
+    // Moves a request left unfinished (or a crash cut off) go on.
+    if (controller.cron === WEBHOOK_SWEEP_CRON) await resumeMoves(env);
+    for (const shard of everyShard(env)) {
+      const db = database(shard.d1);
+      if (controller.cron === WEBHOOK_SWEEP_CRON) {
+        const swept = await sweepWebhooks(db, env.WEBHOOKS);
+        if (swept.dispatched || swept.resent) console.log(JSON.stringify({ msg: "webhook sweep", shard: shard.name, ...swept }));
+        continue;
+      }
+      const purged = await purgeSeenMessages(db);
+      const keys = await purgeIdempotencyKeys(db);
+      const events = await purgeExpiredEvents(db);
+      const deliveries = await purgeDeliveries(db);
+      console.log(
+        JSON.stringify({
+          msg: "purged seen messageIds, idempotency keys, events and webhook deliveries",
+          shard: shard.name,
+          purged,
+          keys,
+          events,
+          deliveries,
+        }),
+      );
     }
-    const purged = await purgeSeenMessages(db);
-    const keys = await purgeIdempotencyKeys(db);
-    const events = await purgeExpiredEvents(db);
-    const deliveries = await purgeDeliveries(db);
-    console.log(
-      JSON.stringify({ msg: "purged seen messageIds, idempotency keys, events and webhook deliveries", purged, keys, events, deliveries }),
-    );
   },
   // Webhook deliveries (core/webhooks/delivery.ts): each message is acknowledged or retried with its backoff.
+  // A batch may hold several tenants' messages: each tenant's go to its own shard.
   queue: async (batch, env) => {
-    const outcomes = await deliver(
-      database(env.DB),
-      batch.messages.map((m) => m.body),
-      retryBase(env),
-    );
-    batch.messages.forEach((m, i) => {
-      const o = outcomes[i]!;
-      if (o.settle) m.ack();
-      else m.retry({ delaySeconds: o.delaySeconds });
-    });
+    const byTenant = new Map<string, (typeof batch.messages)[number][]>();
+    for (const m of batch.messages) byTenant.set(m.body.tenant, [...(byTenant.get(m.body.tenant) ?? []), m]);
+    for (const [tenantId, messages] of byTenant) {
+      const outcomes = await deliver(
+        await tenantDb(env, tenantId),
+        messages.map((m) => m.body),
+        retryBase(env),
+      );
+      messages.forEach((m, i) => {
+        const o = outcomes[i]!;
+        if (o.settle) m.ack();
+        else m.retry({ delaySeconds: o.delaySeconds });
+      });
+    }
   },
 } satisfies ExportedHandler<Env, WebhookMessage>;

@@ -3,7 +3,7 @@ import { buildApp } from "../src/app";
 import { KEY_CACHE_MS } from "../src/auth/api-key";
 import { createApiKey } from "../src/core/keys";
 import { database } from "../src/core/shared/context";
-import { type Client, call, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { type Client, call, client, env, eventually, expectError, freshTenant, shardOf } from "./helpers";
 
 async function newKey(admin: Client, body: Record<string, unknown>) {
   const res = await admin.post("/v1/api-keys", body);
@@ -11,8 +11,11 @@ async function newKey(admin: Client, body: Record<string, unknown>) {
   return res.json.result as { key_id: string; secret: string; scopes: string[] };
 }
 
-const keyRow = (tenant: string, id: string) =>
-  env.DB.prepare("SELECT * FROM api_keys WHERE tenant_id = ? AND id = ?").bind(tenant, id).first<Record<string, unknown>>();
+const keyRow = async (tenant: string, id: string) =>
+  (await shardOf(tenant))
+    .prepare("SELECT * FROM api_keys WHERE tenant_id = ? AND id = ?")
+    .bind(tenant, id)
+    .first<Record<string, unknown>>();
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 const basic = (user: string) => ({ authorization: `Basic ${btoa(`${user}:`)}` });
@@ -83,9 +86,8 @@ describe("API keys", () => {
     expect((await call("POST", "/v1/group", { headers: basic(readOnly.secret), body: { userId: "x", groupId: "acct-2" } })).status).toBe(
       403,
     );
-    const stored = await env.DB.prepare(
-      "SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = 'acct-1' AND user_id = 'sdk-user'",
-    )
+    const stored = await (await shardOf(admin.tenant))
+      .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = 'acct-1' AND user_id = 'sdk-user'")
       .bind(admin.tenant)
       .first("n");
     expect(stored).toBe(1);
@@ -130,7 +132,8 @@ describe("API keys", () => {
     const app = buildApp();
     const get = async () => (await app.request("/v1/groups", { headers: bearer(key.secret) }, env)).status;
     expect(await get()).toBe(200);
-    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ?")
+    await (await shardOf(admin.tenant))
+      .prepare("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ?")
       .bind(Date.now(), admin.tenant, key.key_id)
       .run();
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -175,7 +178,7 @@ describe("API keys", () => {
 
   it("cannot be given a scope its creator lacks (403), and stops at 100 unrevoked keys per tenant (422)", async () => {
     const tenant = freshTenant("keys");
-    const db = database(env.DB);
+    const db = database(await shardOf(tenant));
     const scope = (scopes: string[]) => ({
       env,
       db,
@@ -189,7 +192,7 @@ describe("API keys", () => {
     const admin = await client(tenant, { scope: "admin" });
     for (let i = 0; i < 100; i++) await createApiKey(scope(["admin"]), { name: `k${i}`, scopes: ["groups:read"] });
     expectError(await admin.post("/v1/api-keys", { name: "one too many", scopes: ["groups:read"] }), 422, "limit_exceeded");
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ?").bind(tenant).first("n");
+    const n = await (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ?").bind(tenant).first("n");
     expect(n).toBe(100);
   });
 

@@ -1,7 +1,7 @@
 import { sign } from "hono/jwt";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
-import { env, freshTenant, token } from "./helpers";
+import { env, freshTenant, shardOf, token } from "./helpers";
 
 // The production path: RS256 tokens verified against a JWKS, issuer and audience checked.
 const production = {
@@ -37,7 +37,7 @@ describe("auth with a JWKS (production)", () => {
     const t = await rs256({ tenant_id: tenant });
     const created = await request(t, { method: "POST", body: JSON.stringify({ name: "via jwks" }) });
     expect(created.status).toBe(201);
-    const row = await env.DB.prepare("SELECT name FROM groups WHERE tenant_id = ?").bind(tenant).first("name");
+    const row = await (await shardOf(tenant)).prepare("SELECT name FROM groups WHERE tenant_id = ?").bind(tenant).first("name");
     expect(row).toBe("via jwks");
   });
 
@@ -72,7 +72,7 @@ describe("auth with a JWKS: failing closed and key rotation", () => {
       expect(res.status).toBe(401);
       expect(((await res.json()) as any).error.message).toMatch(/auth is misconfigured/);
     }
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first("n");
+    const n = await (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first("n");
     expect(n).toBe(0);
   });
 

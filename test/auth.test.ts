@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
-import { call, client, env, expectError, freshTenant, token } from "./helpers";
+import { call, client, env, expectError, freshTenant, shardOf, token } from "./helpers";
 
 describe("auth", () => {
   it("refuses a request without a token (401)", async () => {
@@ -38,7 +38,7 @@ describe("auth", () => {
     const admin = await client(tenant, { scope: "admin" });
     expect((await admin.post("/v1/groups", { name: "x" })).status).toBe(201);
     expect((await admin.get("/v1/groups")).json.result).toHaveLength(1);
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first("n");
+    const n = await (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first("n");
     expect(n).toBe(1);
   });
 
@@ -127,7 +127,7 @@ describe("tenant isolation", () => {
     expect(after.json.result).toMatchObject({ group_id: g.group_id, name: "A's group", custom_data: { k: 1 }, member_count: 1 });
     const members = await a.get(`/v1/groups/${g.group_id}/members`);
     expect(members.json.result.map((u: { user_id: string }) => u.user_id)).toEqual(["alice"]);
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ?").bind(b.tenant).first("n");
+    const rows = await (await shardOf(b.tenant)).prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ?").bind(b.tenant).first("n");
     expect(rows).toBe(0);
   });
 });

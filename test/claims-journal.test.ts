@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ClaimsQueue } from "../src/coordinator/claims-queue";
 import { type ClaimsWriter, WRITE_CHUNK } from "../src/coordinator/claims-writer";
 import { claimKey } from "../src/core/claims";
-import { claimsSettled, claimsWritten, client, env, eventually } from "./helpers";
+import { claimsSettled, claimsWritten, client, env, eventually, shardOf } from "./helpers";
 import { peakSubrequests } from "./limits/entry";
 
 // A mutation queues its users' claims refresh before its D1 batch, held until it is over.
@@ -20,12 +20,13 @@ async function setup() {
   expect(await claim(api.tenant, "u1")).toEqual(["First"]);
   const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(`${api.tenant}:${second}`));
   // The "D1 batch" of an add of u1 to Second, committed.
+  const db = await shardOf(api.tenant);
   const commit = () =>
-    env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) VALUES (?, ?, 'u1', 'member', 1, ?)",
-      ).bind(api.tenant, second, Date.now()),
-      env.DB.prepare("UPDATE groups SET member_count = member_count + 1 WHERE tenant_id = ? AND id = ?").bind(api.tenant, second),
+    db.batch([
+      db
+        .prepare("INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) VALUES (?, ?, 'u1', 'member', 1, ?)")
+        .bind(api.tenant, second, Date.now()),
+      db.prepare("UPDATE groups SET member_count = member_count + 1 WHERE tenant_id = ? AND id = ?").bind(api.tenant, second),
     ]);
   return { api, stub, commit };
 }
@@ -69,11 +70,15 @@ describe("claims writes within Cloudflare's 1,000 subrequests per invocation", (
     const api = await client(undefined, { scope: "admin" });
     const gid = (await api.post("/v1/groups", { name: "Big" })).json.result.group_id;
     // 1,000 members seeded set-based, so no coordinator hands them to a writer.
-    await env.DB.batch([
-      env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-        INSERT INTO users (tenant_id, id, created_at, updated_at) SELECT ?1, 'big-' || i, 0, 0 FROM n`).bind(api.tenant),
-      env.DB.prepare(`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
-        SELECT tenant_id, ?2, id, 'member', 1, 0 FROM users WHERE tenant_id = ?1`).bind(api.tenant, gid),
+    await (await shardOf(api.tenant)).batch([
+      (await shardOf(api.tenant))
+        .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+        INSERT INTO users (tenant_id, id, created_at, updated_at) SELECT ?1, 'big-' || i, 0, 0 FROM n`)
+        .bind(api.tenant),
+      (await shardOf(api.tenant))
+        .prepare(`INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+        SELECT tenant_id, ?2, id, 'member', 1, 0 FROM users WHERE tenant_id = ?1`)
+        .bind(api.tenant, gid),
     ]);
     const users = Array.from({ length: 1_000 }, (_, i) => `big-${i}`);
     const stub = env.CLAIMS_WRITER.get(env.CLAIMS_WRITER.idFromName(`${api.tenant}:test`));

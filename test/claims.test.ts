@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, call, claimsSettled, claimsWritten, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { type Client, call, claimsSettled, claimsWritten, client, env, eventually, expectError, freshTenant, shardOf } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;
@@ -73,7 +73,10 @@ describe("groups claim", () => {
 
   it("needs claims:read or groups:read; config changes need admin", async () => {
     const api = await client(undefined, { scope: "claims:read" });
-    await env.DB.prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?, 'erin', 0, 0)").bind(api.tenant).run();
+    await (await shardOf(api.tenant))
+      .prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?, 'erin', 0, 0)")
+      .bind(api.tenant)
+      .run();
     expect((await api.get("/v1/users/erin/claims")).json.result).toEqual({ groups: [] });
     expectError(await api.get("/v1/groups"), 403, "forbidden");
     const writer = await client(api.tenant, { scope: "groups:write groups:read" });

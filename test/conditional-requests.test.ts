@@ -2,7 +2,7 @@
 // If-Match on writes (412 with the current tag, nothing changed), member changes checked
 // inside the group's coordinator.
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, expectError } from "./helpers";
+import { type Client, call, client, expectError, shardOf } from "./helpers";
 
 const as = (api: Client, method: string, path: string, headers: Record<string, string>, body?: unknown) =>
   call(method, path, { token: api.token, headers, body });
@@ -18,7 +18,10 @@ const VIEW_TAG = (version: number) => new RegExp(`^W/"${version}-[0-9a-f]{16}"$`
 
 const memberIds = async (tenant: string, groupId: string) =>
   (
-    await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+    await (
+      await shardOf(tenant)
+    )
+      .prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
       .bind(tenant, groupId)
       .all<{ user_id: string }>()
   ).results.map((r) => r.user_id);

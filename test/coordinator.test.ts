@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, claimsWritten, client, env } from "./helpers";
+import { type Client, claimsWritten, client, env, shardOf } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
   return (await api.post("/v1/groups", { name })).json.result.group_id as string;
@@ -23,9 +23,10 @@ describe("group coordinator", () => {
     );
     for (const r of responses) expect(r.status).toBe(200);
 
-    const log = await env.DB.prepare(
-      "SELECT action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
-    )
+    const log = await (await shardOf(api.tenant))
+      .prepare(
+        "SELECT action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+      )
       .bind(api.tenant, g)
       .all<{ action: string; seq: number; detail: string }>();
     expect(log.results).toHaveLength(20);
@@ -37,12 +38,16 @@ describe("group coordinator", () => {
       for (const id of ids) entry.action === "members.add" ? replay.add(id) : replay.delete(id);
     }
     const stored = (
-      await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+      await (
+        await shardOf(api.tenant)
+      )
+        .prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
         .bind(api.tenant, g)
         .all<{ user_id: string }>()
     ).results.map((r) => r.user_id);
     expect(stored).toEqual([...replay].sort());
-    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
+    const count = await (await shardOf(api.tenant))
+      .prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
       .bind(api.tenant, g)
       .first("member_count");
     expect(count).toBe(stored.length);
@@ -63,7 +68,8 @@ describe("group coordinator", () => {
       expect(results[6]!.status).toBe(204);
       // after the delete, every mutation is a 404
       expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["late"] })).status).toBe(404);
-      const orphans = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?")
+      const orphans = await (await shardOf(api.tenant))
+        .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?")
         .bind(api.tenant, g)
         .first("n");
       expect(orphans).toBe(0);
@@ -78,7 +84,8 @@ describe("group coordinator", () => {
       const res = await api.post(`/v1/groups/${g}/members`, { user_ids: ids });
       expect(res.json.result).toEqual({ added: 1000, already_members: 0 });
     }
-    const count = await env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
+    const count = await (await shardOf(api.tenant))
+      .prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
       .bind(api.tenant, g)
       .first("member_count");
     expect(count).toBe(10_000);

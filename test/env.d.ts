@@ -5,6 +5,7 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      TEST_CONTROL_MIGRATIONS: D1Migration[];
       TEST_JWKS_URL: string;
       TEST_PRIVATE_JWK: string;
       TEST_ROTATED_PRIVATE_JWK: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { eventPage } from "../src/api/native/event-schemas";
 import { EVENTS_SCANNED } from "../src/core/events";
-import { arrangeEvents, call, client, env, expectError, freshTenant, token } from "./helpers";
+import { arrangeEvents, call, client, env, expectError, freshTenant, shardOf, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
 // each written in the same D1 batch as its change.
@@ -14,7 +14,7 @@ async function feed(api: { get: (p: string) => Promise<any> }, query = "") {
   return r.json as { result: any[]; next_cursor: string; has_more: boolean };
 }
 const eventCount = async (tenant: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
+  (await (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
 
 describe("the change stream", () => {
   it("lists the changes of every surface in the order they landed, with who, through what, and what changed", async () => {
@@ -161,7 +161,10 @@ describe("the change stream", () => {
     // Concurrent adds to one group: one event each, in the order the group's coordinator applied them.
     await Promise.all(Array.from({ length: 20 }, (_, i) => api.post(`/v1/groups/${g}/members`, { user_ids: [`p${i}`] })));
     const rows = (
-      await env.DB.prepare("SELECT cursor, seq FROM audit_log WHERE tenant_id = ? AND action = 'members.add' ORDER BY cursor")
+      await (
+        await shardOf(tenant)
+      )
+        .prepare("SELECT cursor, seq FROM audit_log WHERE tenant_id = ? AND action = 'members.add' ORDER BY cursor")
         .bind(tenant)
         .all<{ cursor: number; seq: number }>()
     ).results;
@@ -264,9 +267,10 @@ describe("an event's wire shape, as SQLite builds it", () => {
       ["e", 1795698091000, "key.create", "key", "k1", {}],
     ];
     for (const [id, at, action, type, target, detail] of rows) {
-      await env.DB.prepare(
-        "INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail) VALUES (?, ?, ?, 'ops', 'native', ?, ?, ?, ?)",
-      )
+      await (await shardOf(tenant))
+        .prepare(
+          "INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail) VALUES (?, ?, ?, 'ops', 'native', ?, ?, ?, ?)",
+        )
         .bind(tenant, id, at, action, type, target, JSON.stringify(detail))
         .run();
     }
@@ -334,9 +338,10 @@ describe("the change stream's retention", () => {
     // Age the first three events of each tenant (the config change and the first two groups, or the first three groups) by 3 days.
     const DAY = 24 * 3600 * 1000;
     for (const api of [short, long]) {
-      await env.DB.prepare(
-        "UPDATE audit_log SET at = at - ? WHERE cursor IN (SELECT cursor FROM audit_log WHERE tenant_id = ? ORDER BY cursor LIMIT 3)",
-      )
+      await (await shardOf(api.tenant))
+        .prepare(
+          "UPDATE audit_log SET at = at - ? WHERE cursor IN (SELECT cursor FROM audit_log WHERE tenant_id = ? ORDER BY cursor LIMIT 3)",
+        )
         .bind(3 * DAY, api.tenant)
         .run();
     }

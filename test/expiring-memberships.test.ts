@@ -1,7 +1,7 @@
 // Time-bound memberships: a direct membership with expires_at is gone from every read from that
 // moment, and the group's coordinator (its alarm) removes the row, refreshes claims and records it.
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { type Client, call, client, eventually, expectError, freshTenant, shardOf } from "./helpers";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 /** An expiry `ms` ahead, in whole epoch seconds (rounded up, so it is never behind). */
@@ -21,8 +21,9 @@ const listed = async (api: Client, g: string) =>
   ((await api.get(`/v1/groups/${g}/members`)).json.result as { user_id: string; sources: string[]; expires_at: number | null }[]).map(
     (m) => [m.user_id, m.sources, m.expires_at],
   );
-const stored = (tenant: string, g: string) =>
-  env.DB.prepare("SELECT user_id, sources, expires_at FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+const stored = async (tenant: string, g: string) =>
+  (await shardOf(tenant))
+    .prepare("SELECT user_id, sources, expires_at FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
     .bind(tenant, g)
     .all<{ user_id: string; sources: number; expires_at: number | null }>()
     .then((r) => r.results);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token, vendorToken } from "./helpers";
+import { call, client, freshTenant, shardOf, token, vendorToken } from "./helpers";
 
 const BASE = "/resources/groups";
 
@@ -11,7 +11,10 @@ function expectErrors(res: { status: number; json: any }, status: number, patter
 }
 
 async function groupCount(tenant: string) {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first<{ n: number }>();
+  const row = await (await shardOf(tenant))
+    .prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?")
+    .bind(tenant)
+    .first<{ n: number }>();
   return row!.n;
 }
 

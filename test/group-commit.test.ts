@@ -3,7 +3,7 @@
 // state, and every caller's answer, equal a replay of the audit log in the order of the
 // coordinator's sequence numbers.
 import { describe, expect, it } from "vitest";
-import { call, claimsSettled, client, env, expectError, freshTenant, token } from "./helpers";
+import { call, claimsSettled, client, expectError, freshTenant, shardOf, token } from "./helpers";
 
 /** A small seeded generator, so a failing mix can be run again. */
 function rng(seed: number) {
@@ -84,9 +84,12 @@ describe("group commit gives exactly the serial outcome", () => {
       const bySub = new Map(callers.map((c, i) => [c.sub, { caller: c, answer: answers[i]! }]));
 
       const log = (
-        await env.DB.prepare(
-          "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+        await (
+          await shardOf(t)
         )
+          .prepare(
+            "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+          )
           .bind(t, g)
           .all<{ actor: string; action: string; seq: number; detail: string }>()
       ).results;
@@ -150,9 +153,12 @@ describe("group commit gives exactly the serial outcome", () => {
         } else expect(answer.status, `${sub} ${JSON.stringify(caller.op)} ${answer.text}`).toBe(404);
       }
       // The group is gone with every row that hung off it: the replay's end state.
-      expect(await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?").bind(t, g).first("n")).toBe(
-        0,
-      );
+      expect(
+        await (await shardOf(t))
+          .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?")
+          .bind(t, g)
+          .first("n"),
+      ).toBe(0);
     }
   });
 
@@ -174,9 +180,12 @@ describe("group commit gives exactly the serial outcome", () => {
     );
     const bySub = new Map(callers.map((c, i) => [c.sub, { caller: c, answer: answers[i]! }]));
     const log = (
-      await env.DB.prepare(
-        "SELECT actor, seq FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+      await (
+        await shardOf(admin.tenant)
       )
+        .prepare(
+          "SELECT actor, seq FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+        )
         .bind(admin.tenant, g)
         .all<{ actor: string; seq: number }>()
     ).results;
@@ -209,13 +218,19 @@ describe("group commit gives exactly the serial outcome", () => {
       expect(answer.status).toBe(404);
     }
     const stored = (
-      await env.DB.prepare("SELECT user_id, role FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+      await (
+        await shardOf(admin.tenant)
+      )
+        .prepare("SELECT user_id, role FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
         .bind(admin.tenant, g)
         .all<{ user_id: string; role: string }>()
     ).results;
     expect(stored).toEqual([...members].sort(([a], [b]) => (a < b ? -1 : 1)).map(([user_id, role]) => ({ user_id, role })));
     expect(
-      await env.DB.prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(admin.tenant, g).first("n"),
+      await (await shardOf(admin.tenant))
+        .prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?")
+        .bind(admin.tenant, g)
+        .first("n"),
     ).toBe(stored.length);
     // Claims are queued once per flush, and every one ends equal to D1: a member's holds the
     // group, a user who left has none, a user never added does not exist.
@@ -268,10 +283,15 @@ describe("group commit never mixes tenants", () => {
     expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
     const rows = async (tenant: string) =>
       (
-        await env.DB.prepare("SELECT group_id, user_id FROM memberships WHERE tenant_id = ? ORDER BY user_id").bind(tenant).all<{
-          group_id: string;
-          user_id: string;
-        }>()
+        await (
+          await shardOf(tenant)
+        )
+          .prepare("SELECT group_id, user_id FROM memberships WHERE tenant_id = ? ORDER BY user_id")
+          .bind(tenant)
+          .all<{
+            group_id: string;
+            user_id: string;
+          }>()
       ).results;
     const victimRows = await rows(victim);
     const attackerRows = await rows(attacker);
@@ -279,7 +299,8 @@ describe("group commit never mixes tenants", () => {
     expect(victimRows.every((r) => r.group_id === "x:g" && r.user_id.startsWith("v-"))).toBe(true);
     expect(attackerRows).toHaveLength(51);
     expect(attackerRows.every((r) => r.group_id === "g" && r.user_id.startsWith("a-"))).toBe(true);
-    const audit = await env.DB.prepare("SELECT DISTINCT actor FROM audit_log WHERE tenant_id = ? AND action = 'members.add'")
+    const audit = await (await shardOf(victim))
+      .prepare("SELECT DISTINCT actor FROM audit_log WHERE tenant_id = ? AND action = 'members.add'")
       .bind(victim)
       .all();
     expect(audit.results.map((r) => r.actor)).not.toContain("attacker-admin");
@@ -291,7 +312,8 @@ describe("group commit never mixes tenants", () => {
 describe("group commit counts the limits across one flush", () => {
   it("30 concurrent single adds to a group that allows 10 members: exactly 10 join, 20 get 422, and the count is 10", async () => {
     const admin = await client(freshTenant("commit"), { scope: "admin" });
-    await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
+    await (await shardOf(admin.tenant))
+      .prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
       .bind(admin.tenant, JSON.stringify({ maxMembersPerGroup: 10 }))
       .run();
     const g = (await admin.post("/v1/groups", { name: "small" })).json.result.group_id as string;
@@ -301,10 +323,16 @@ describe("group commit counts the limits across one flush", () => {
     for (const a of joined) expect(a.json.result).toEqual({ added: 1, already_members: 0 });
     for (const a of answers.filter((x) => x.status !== 200)) expectError(a, 422, "limit_exceeded");
     expect(
-      await env.DB.prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?").bind(admin.tenant, g).first("n"),
+      await (await shardOf(admin.tenant))
+        .prepare("SELECT member_count AS n FROM groups WHERE tenant_id = ? AND id = ?")
+        .bind(admin.tenant, g)
+        .first("n"),
     ).toBe(10);
     expect(
-      await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?").bind(admin.tenant, g).first("n"),
+      await (await shardOf(admin.tenant))
+        .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND group_id = ?")
+        .bind(admin.tenant, g)
+        .first("n"),
     ).toBe(10);
     await claimsSettled(admin, [g]);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, env, expectError } from "./helpers";
+import { client, expectError, shardOf } from "./helpers";
 
 describe("native groups API (seed 000)", () => {
   it("creates a group as the seed's example does and reads it back", async () => {
@@ -25,7 +25,7 @@ describe("native groups API (seed 000)", () => {
     const got = await api.get(`/v1/groups/${g.group_id}`);
     expect(got.status).toBe(200);
     expect(got.json.result).toEqual(g);
-    const row = await env.DB.prepare("SELECT name, tenant_id FROM groups WHERE id = ?").bind(g.group_id).first();
+    const row = await (await shardOf(api.tenant)).prepare("SELECT name, tenant_id FROM groups WHERE id = ?").bind(g.group_id).first();
     expect(row).toEqual({ name: "FC Barcelona fans", tenant_id: api.tenant });
   });
 
@@ -33,7 +33,7 @@ describe("native groups API (seed 000)", () => {
     const api = await client();
     expect((await api.post("/v1/groups", { name: "R&D" })).status).toBe(201);
     expectError(await api.post("/v1/groups", { name: "r&d" }), 409, "conflict");
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
+    const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(1);
   });
 
@@ -45,7 +45,8 @@ describe("native groups API (seed 000)", () => {
     expect(put.json.result).toMatchObject({ name: "Team A", description: "d", custom_data: { c: 3 } });
     const patch = await api.patch(`/v1/groups/${g.group_id}`, { name: "Team B", type: "Team" });
     expect(patch.json.result).toMatchObject({ name: "Team B", type: "Team", description: "d", custom_data: { c: 3 } });
-    const row = await env.DB.prepare("SELECT name, custom_data, version FROM groups WHERE tenant_id = ? AND id = ?")
+    const row = await (await shardOf(api.tenant))
+      .prepare("SELECT name, custom_data, version FROM groups WHERE tenant_id = ? AND id = ?")
       .bind(api.tenant, g.group_id)
       .first();
     expect(row).toEqual({ name: "Team B", custom_data: '{"c":3}', version: 3 });
@@ -67,7 +68,10 @@ describe("native groups API (seed 000)", () => {
     expect(del.status).toBe(204);
     expectError(await api.get(`/v1/groups/${g.group_id}`), 404, "not_found");
     expectError(await api.del(`/v1/groups/${g.group_id}`), 404, "not_found");
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ?").bind(api.tenant).first("n");
+    const n = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .first("n");
     expect(n).toBe(0);
     // the users themselves remain
     expect((await api.get("/v1/users/u1")).status).toBe(200);
@@ -76,7 +80,9 @@ describe("native groups API (seed 000)", () => {
   it("pages through 250 groups with each exactly once, in stable order", async () => {
     const api = await client();
     const values = Array.from({ length: 250 }, (_, i) => `('${api.tenant}', 'g${i}', 'Group ${i}', 'group ${i}', 1, 1)`);
-    await env.DB.prepare(`INSERT INTO groups (tenant_id, id, name, name_key, created_at, updated_at) VALUES ${values.join(",")}`).run();
+    await (await shardOf(api.tenant))
+      .prepare(`INSERT INTO groups (tenant_id, id, name, name_key, created_at, updated_at) VALUES ${values.join(",")}`)
+      .run();
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -114,7 +120,7 @@ describe("native groups API: bad input", () => {
       headers: { "content-type": "application/json" },
     });
     expectError(res, 400, "invalid");
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
+    const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);
   });
 
@@ -131,7 +137,7 @@ describe("native groups API: bad input", () => {
     const res = await api.post("/v1/groups", body);
     expectError(res, 400, "invalid");
     if (field) expect(res.json.error.details.map((d: { field: string }) => d.field)).toContain(field);
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
+    const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);
   });
 

@@ -2,8 +2,34 @@ import { env, SELF } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 import { pendingClaimWrites } from "../src/coordinator/claims-writers";
+import { shardBinding, shardNames } from "../src/core/shards/bindings";
+import { tenantDatabase } from "../src/core/shards/directory";
 
 export { env };
+
+/**
+ * The shard of the one placed tenant among a statement's bound values, for helpers that take any
+ * statement; none of them a tenant (an EXPLAIN, say): the first shard, whose schema every shard shares.
+ */
+export async function shardOfBound(values: readonly unknown[]): Promise<D1Database> {
+  const names = values.filter((v): v is string => typeof v === "string");
+  const rows = await env.CONTROL.prepare("SELECT DISTINCT shard FROM tenant_shards WHERE tenant_id IN (SELECT value FROM json_each(?))")
+    .bind(JSON.stringify(names))
+    .all<{ shard: string }>();
+  if (rows.results.length > 1) throw new Error("a statement names tenants on different shards");
+  return shardBinding(env, rows.results[0]?.shard ?? shardNames(env)[0]!);
+}
+
+/** Place a new tenant on a shard, as the operator does (PUT /vendor/tenants/{id}/placement). */
+export async function placeOn(tenant: string, shard: string) {
+  const res = await call("PUT", `/vendor/tenants/${encodeURIComponent(tenant)}/placement`, { token: await vendorToken(), body: { shard } });
+  expect(res.status, res.text).toBe(201);
+}
+
+/** The tenant's shard (placing the tenant if it is new): where a test reads or arranges its stored rows. */
+export async function shardOf(tenant: string): Promise<D1Database> {
+  return (await tenantDatabase(env, tenant)).d1;
+}
 
 let counter = 0;
 /** A tenant id no other test uses, so tests never see each other's rows. */
@@ -154,11 +180,12 @@ export async function claimsSettled(api: Client, groupIds: string[], timeoutMs =
  * For tests that need thousands of events, which would take minutes through the API.
  */
 export async function arrangeEvents(tenant: string, n: number, prefix: string, action: (i: string) => string = () => "'group.update'") {
-  await env.DB.prepare(
-    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+  await (await shardOf(tenant))
+    .prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
      INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
      SELECT ?, ? || i, ?, 'arranged', 'native', ${action("i")}, 'group', 'g', '{}' FROM n`,
-  )
+    )
     .bind(n, tenant, prefix, Date.now())
     .run();
 }

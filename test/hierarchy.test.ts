@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, env, eventually, expectError } from "./helpers";
+import { type Client, client, eventually, expectError, shardOf } from "./helpers";
 
 async function groups(c: Client, ...names: string[]) {
   const ids: string[] = [];
@@ -9,7 +9,8 @@ async function groups(c: Client, ...names: string[]) {
 
 const link = (c: Client, parent: string, children: string[]) => c.post(`/v1/groups/${parent}/children`, { group_ids: children });
 const edgeCount = async (tenant: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM group_edges WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
+  (await (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM group_edges WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!
+    .n;
 const allPages = async (c: Client, path: string) => {
   const out: any[] = [];
   let cursor: string | null = null;
@@ -187,7 +188,10 @@ describe("remembered subtree counts", () => {
     expect(await count()).toBe(2);
     expect(await count()).toBe(2); // now from the remembered count
     const cached = async () =>
-      (await env.DB.prepare("SELECT user_count_cache AS n FROM groups WHERE tenant_id = ? AND id = ?")
+      (await (
+        await shardOf(c.tenant)
+      )
+        .prepare("SELECT user_count_cache AS n FROM groups WHERE tenant_id = ? AND id = ?")
         .bind(c.tenant, top)
         .first<{ n: number | null }>())!.n;
     expect(await cached()).toBe(2);

@@ -4,13 +4,13 @@ import { describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
 import { purgeIdempotencyKeys } from "../src/core/idempotency";
 import { database } from "../src/core/shared/context";
-import { type Client, call, client, env, expectError } from "./helpers";
+import { type Client, call, client, env, expectError, shardOf } from "./helpers";
 
 const withKey = (api: Client, method: string, path: string, key: string, body?: unknown) =>
   call(method, path, { token: api.token, headers: { "idempotency-key": key }, body });
 
 const groupCount = async (tenant: string) =>
-  env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first<number>("n");
+  (await shardOf(tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first<number>("n");
 
 describe("idempotency keys", () => {
   it("answers a retry with the first answer, marked as a replay, and creates nothing more", async () => {
@@ -104,7 +104,10 @@ describe("idempotency keys", () => {
       down,
     );
     expect(failed.status).toBe(500);
-    const kept = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?").bind(api.tenant).first<number>("n");
+    const kept = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .first<number>("n");
     expect(kept).toBe(0);
     const retry = await withKey(api, "POST", `/v1/groups/${g}/members`, "flaky", { user_ids: ["ann"] });
     expect(retry.status).toBe(200);
@@ -143,7 +146,8 @@ describe("idempotency keys", () => {
     expect(a.status).toBe(201);
     expect(b.status).toBe(201);
     expect(b.json.result.secret).not.toBe(a.json.result.secret);
-    const kept = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
+    const kept = await (await shardOf(admin.tenant))
+      .prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
       .bind(admin.tenant)
       .first<number>("n");
     expect(kept).toBe(0);
@@ -178,13 +182,22 @@ describe("idempotency keys", () => {
     expect(await groupCount(api.tenant)).toBe(0);
 
     await withKey(api, "POST", "/v1/groups", "old", { name: "Day one" });
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = created_at - 86400001 WHERE tenant_id = ?").bind(api.tenant).run();
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE idempotency_keys SET created_at = created_at - 86400001 WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .run();
     const later = await withKey(api, "POST", "/v1/groups", "old", { name: "Day two" });
     expect(later.status).toBe(201);
     expect(later.headers.get("idempotent-replayed")).toBeNull();
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = created_at - 86400001 WHERE tenant_id = ?").bind(api.tenant).run();
-    expect(await purgeIdempotencyKeys(database(env.DB))).toBeGreaterThanOrEqual(1);
-    const left = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?").bind(api.tenant).first<number>("n");
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE idempotency_keys SET created_at = created_at - 86400001 WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .run();
+    expect(await purgeIdempotencyKeys(database(await shardOf(api.tenant)))).toBeGreaterThanOrEqual(1);
+    const left = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .first<number>("n");
     expect(left).toBe(0);
   });
 });

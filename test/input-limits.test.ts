@@ -4,7 +4,7 @@
 // 100 bound values are tried too, where a list could be bound value by value.
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../src/core/shared/validation";
-import { call, claimsSettled, client, env, freshTenant, token } from "./helpers";
+import { call, claimsSettled, client, freshTenant, shardOf, shardOfBound, token } from "./helpers";
 
 /** The i-th id of 128 characters, the longest an id may be. */
 const longId = (prefix: string, i: number) => `${prefix}${"x".repeat(128 - prefix.length - 8)}-${String(i).padStart(7, "0")}`;
@@ -12,13 +12,15 @@ const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => l
 const MAX = LIMITS.idsPerCall;
 
 async function count(sql: string, ...values: unknown[]) {
-  return env.DB.prepare(sql)
+  return (await shardOfBound(values))
+    .prepare(sql)
     .bind(...values)
     .first<number>("n");
 }
 
 async function seedUsers(tenant: string, prefix: string, n: number) {
-  await env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
+  await (await shardOf(tenant))
+    .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
     INSERT INTO users (tenant_id, id, created_at, updated_at)
     SELECT ?1, ?3 || substr(?4, 1, 128 - length(?3) - 8) || '-' || substr('0000000' || i, -7), 0, 0 FROM n`)
     .bind(tenant, n, prefix, "x".repeat(128))
@@ -26,7 +28,8 @@ async function seedUsers(tenant: string, prefix: string, n: number) {
 }
 
 async function seedGroups(tenant: string, prefix: string, n: number) {
-  await env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
+  await (await shardOf(tenant))
+    .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
     INSERT INTO groups (tenant_id, id, name, name_key, created_at, updated_at)
     SELECT ?1, ?3 || substr(?4, 1, 128 - length(?3) - 8) || '-' || substr('0000000' || i, -7), 'g ' || i, 'g ' || i, 0, 0 FROM n`)
     .bind(tenant, n, prefix, "x".repeat(128))

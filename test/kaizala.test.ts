@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token } from "./helpers";
+import { call, client, freshTenant, shardOf, token } from "./helpers";
 
 async function kaizala(tenant = freshTenant("kz"), sub = "kz-admin", scope = "groups:read groups:write") {
   const t = await token({ tenant, sub, scope });
@@ -58,7 +58,8 @@ describe("conversation groups (seed 004)", () => {
 
     // A second group with the same number finds the same user.
     const again = await k.post("/v1/groups", { name: "Second", welcomeMessage: "Hi", members: ["+911099999999"] });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND phone_number = ?")
+    const rows = await (await shardOf(k.tenant))
+      .prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND phone_number = ?")
       .bind(k.tenant, "+911099999999")
       .first<{ n: number }>();
     expect(rows!.n).toBe(1);
@@ -102,7 +103,10 @@ describe("conversation groups (seed 004)", () => {
       expect(r.json).toMatchObject({ errorCode: "invalid", message: expect.any(String) });
     }
     expect((await call("GET", "/kaizala/v1/groups")).json).toMatchObject({ errorCode: "unauthorized" });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(k.tenant).first<{ n: number }>();
+    const rows = await (await shardOf(k.tenant))
+      .prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?")
+      .bind(k.tenant)
+      .first<{ n: number }>();
     expect(rows!.n).toBe(0);
     // A standard Bearer header works too.
     expect((await call("GET", "/kaizala/v1/groups", { token: k.token })).status).toBe(200);

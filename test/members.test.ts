@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, env, eventually, expectError } from "./helpers";
+import { type Client, client, eventually, expectError, shardOf } from "./helpers";
 
 async function newGroup(api: Client, name = "Team") {
   const res = await api.post("/v1/groups", { name });
@@ -9,12 +9,18 @@ async function newGroup(api: Client, name = "Team") {
 
 const memberIds = async (tenant: string, groupId: string) =>
   (
-    await env.DB.prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
+    await (
+      await shardOf(tenant)
+    )
+      .prepare("SELECT user_id FROM memberships WHERE tenant_id = ? AND group_id = ? ORDER BY user_id")
       .bind(tenant, groupId)
       .all<{ user_id: string }>()
   ).results.map((r) => r.user_id);
 const memberCount = async (tenant: string, groupId: string) =>
-  env.DB.prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?").bind(tenant, groupId).first<number>("member_count");
+  (await shardOf(tenant))
+    .prepare("SELECT member_count FROM groups WHERE tenant_id = ? AND id = ?")
+    .bind(tenant, groupId)
+    .first<number>("member_count");
 
 describe("members", () => {
   it("adds users, folding duplicates, and says what changed", async () => {
@@ -97,7 +103,8 @@ describe("members", () => {
     const g = await newGroup(api);
     await api.post(`/v1/groups/${g}/members`, { user_ids: ["a"] });
     expect((await api.patch(`/v1/groups/${g}/members/a`, { role: "admin" })).status).toBe(204);
-    const role = await env.DB.prepare("SELECT role FROM memberships WHERE tenant_id = ? AND group_id = ? AND user_id = 'a'")
+    const role = await (await shardOf(api.tenant))
+      .prepare("SELECT role FROM memberships WHERE tenant_id = ? AND group_id = ? AND user_id = 'a'")
       .bind(api.tenant, g)
       .first("role");
     expect(role).toBe("admin");
@@ -125,13 +132,14 @@ describe("members", () => {
     expectError(await api.post("/v1/groups/ffffffffffffffff/members", { user_ids: ["a"] }), 404, "not_found");
     expectError(await api.get("/v1/groups/ffffffffffffffff/members"), 404, "not_found");
     expectError(await api.get("/v1/users/nobody/groups"), 404, "not_found");
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ?").bind(api.tenant).first("n");
+    const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM users WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);
   });
 
   it("enforces the per-tenant member limits with 422, changing nothing", async () => {
     const api = await client();
-    await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
+    await (await shardOf(api.tenant))
+      .prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
       .bind(api.tenant, JSON.stringify({ maxMembersPerGroup: 3, maxGroupsPerUser: 2 }))
       .run();
     const g1 = await newGroup(api, "one");

@@ -1,18 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { claimKey } from "../src/core/claims";
-import { call, claimsCurrent, claimsSettled, client, env, eventually, freshTenant, token } from "./helpers";
+import { call, claimsCurrent, claimsSettled, client, env, eventually, freshTenant, shardOf, token } from "./helpers";
 import { peakSubrequests } from "./limits/entry";
 import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
 describe("the limits layer refuses what production refuses", () => {
   it("a statement binding over 100 values, one over 100 KB, a value over 2 MB, and the 1,001st subrequest", async () => {
-    const limited = limitedEnv(env, newInvocation());
+    // Every shard's binding is limited (DB_3 here: the last of the three).
+    const limited = limitedEnv(env, newInvocation()) as unknown as Record<"DB_3", D1Database>;
     const values = Array.from({ length: 101 }, (_, i) => i);
-    expect(() => limited.DB.prepare(`SELECT ${values.map(() => "?").join(", ")}`).bind(...values)).toThrow(/too many SQL variables/);
-    expect(() => limited.DB.prepare(`SELECT '${"x".repeat(PLATFORM_LIMITS.d1StatementBytes)}'`)).toThrow(/statement too long/);
-    expect(() => limited.DB.prepare("SELECT ?").bind("x".repeat(PLATFORM_LIMITS.d1ValueBytes + 1))).toThrow(/too big/);
+    expect(() => limited.DB_3.prepare(`SELECT ${values.map(() => "?").join(", ")}`).bind(...values)).toThrow(/too many SQL variables/);
+    expect(() => limited.DB_3.prepare(`SELECT '${"x".repeat(PLATFORM_LIMITS.d1StatementBytes)}'`)).toThrow(/statement too long/);
+    expect(() => limited.DB_3.prepare("SELECT ?").bind("x".repeat(PLATFORM_LIMITS.d1ValueBytes + 1))).toThrow(/too big/);
     expect(
-      await limited.DB.prepare(
+      await limited.DB_3.prepare(
         `SELECT ${values
           .slice(1)
           .map(() => "?")
@@ -117,16 +118,16 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
 
     // A user in 1,000 groups, seeded set-based.
     const t = api.tenant;
-    await env.DB.batch([
-      env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-        INSERT INTO groups (tenant_id, id, name, name_key, member_count, created_at, updated_at) SELECT ?1, 'many-' || i, 'many ' || i, 'many ' || i, 1, 0, 0 FROM n`).bind(
-        t,
-      ),
-      env.DB.prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?1, 'joiner', 0, 0)").bind(t),
-      env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-        INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) SELECT ?1, 'many-' || i, 'joiner', 'member', 1, 0 FROM n`).bind(
-        t,
-      ),
+    await (await shardOf(t)).batch([
+      (await shardOf(t))
+        .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+        INSERT INTO groups (tenant_id, id, name, name_key, member_count, created_at, updated_at) SELECT ?1, 'many-' || i, 'many ' || i, 'many ' || i, 1, 0, 0 FROM n`)
+        .bind(t),
+      (await shardOf(t)).prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?1, 'joiner', 0, 0)").bind(t),
+      (await shardOf(t))
+        .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+        INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at) SELECT ?1, 'many-' || i, 'joiner', 'member', 1, 0 FROM n`)
+        .bind(t),
     ]);
     peaks["delete a user in 1,000 groups"] = await peakOf(
       async () => {
@@ -134,7 +135,8 @@ describe("the heaviest paths stay within 1,000 subrequests per invocation", () =
       },
       async () => true,
     );
-    const left = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND user_id = 'joiner'")
+    const left = await (await shardOf(t))
+      .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND user_id = 'joiner'")
       .bind(t)
       .first("n");
     expect(left).toBe(0);

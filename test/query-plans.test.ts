@@ -12,13 +12,14 @@ import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes"
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
 import { compileFilter, parseFilter } from "../src/core/scim/filter";
 import { users } from "../src/db/schema";
-import { env } from "./helpers";
+import { shardOfBound } from "./helpers";
 
 const dialect = new SQLiteAsyncDialect();
 
 async function plan(query: SQL): Promise<string[]> {
   const q = dialect.sqlToQuery(query);
-  const rows = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+  const rows = await (await shardOfBound(q.params))
+    .prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
     .bind(...q.params)
     .all<{ detail: string }>();
   return rows.results.map((r) => r.detail);

@@ -2,7 +2,7 @@
 // key's, per minute, set in config; past one, 429 with Retry-After and RateLimit-* headers
 // in the surface's error format, and nothing changes; other tenants and budgets go on.
 import { describe, expect, it } from "vitest";
-import { call, client, env, expectError, freshTenant } from "./helpers";
+import { call, client, expectError, freshTenant, shardOf } from "./helpers";
 
 /** Start a test at the beginning of a minute's window, so the window cannot roll over mid-test. */
 async function freshWindow() {
@@ -11,7 +11,8 @@ async function freshWindow() {
 }
 
 async function withLimits(tenant: string, rateLimits: Record<string, number>) {
-  await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, ?)")
+  await (await shardOf(tenant))
+    .prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, ?)")
     .bind(tenant, JSON.stringify({ rateLimits }), Date.now())
     .run();
 }
@@ -37,7 +38,10 @@ describe("rate limits", () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(refused.headers.get("ratelimit-remaining")).toBe("0");
     expect(refused.json.error.message).toMatch(/interactive limit of 3 requests a minute/);
-    const groups = await env.DB.prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(tenant).first<number>("n");
+    const groups = await (await shardOf(tenant))
+      .prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?")
+      .bind(tenant)
+      .first<number>("n");
     expect(groups).toBe(3);
 
     // Seed 001 spends the same budget, and answers in its own format.

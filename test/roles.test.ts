@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, env, expectError, freshTenant } from "./helpers";
+import { type Client, client, expectError, freshTenant, shardOf } from "./helpers";
 
 async function seedRoles(admin: Client) {
   const ids: Record<string, string> = {};
@@ -158,7 +158,8 @@ describe("roles (native API)", () => {
     const r = await admin.post(`/v1/groups/${group}/roles`, { role_ids: [roles.editor] });
     expectError(r, 403, "forbidden");
     expect(r.json.error.message).toMatch(/roles on groups are disabled/);
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM group_roles WHERE tenant_id = ?")
+    const rows = await (await shardOf(admin.tenant))
+      .prepare("SELECT count(*) AS n FROM group_roles WHERE tenant_id = ?")
       .bind(admin.tenant)
       .first<{ n: number }>();
     expect(rows?.n).toBe(0);

@@ -1,7 +1,7 @@
 // Rule-based memberships and provenance: a group's rule holds the users it selects with the
 // "rule" source, beside the other sources (direct, scim, analytics); every list says which hold.
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, env, expectError, freshTenant, scimUsers } from "./helpers";
+import { type Client, call, client, expectError, freshTenant, scimUsers, shardOf } from "./helpers";
 
 const PEOPLE: [string, Record<string, unknown>][] = [
   ["ann", { email: "ann@acme.com", custom_data: { department: "Sales" } }],
@@ -180,12 +180,13 @@ describe("a group's membership rule", () => {
 
   it("reconciles a tenant of 2,500 users in steps, counts exact", async () => {
     const api = await client(freshTenant("rm-big"), { scope: "admin" });
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+    await (await shardOf(api.tenant))
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
        INSERT INTO users (tenant_id, id, email, email_key, custom_data, created_at, updated_at)
        SELECT ?, printf('u%05d', i), printf('u%05d@acme.com', i), printf('u%05d@acme.com', i),
               json_object('tier', CASE WHEN i % 5 = 0 THEN 'gold' ELSE 'basic' END), 0, 0 FROM n`,
-    )
+      )
       .bind(api.tenant)
       .run();
     const g = await group(api, "Everyone at acme");
@@ -195,9 +196,8 @@ describe("a group's membership rule", () => {
     const narrowed = await api.put(`/v1/groups/${g}/rule`, { expression: 'custom_data.tier eq "gold"' });
     expect(narrowed.json.result.reconciled).toEqual({ added: 0, removed: 2000, skipped: [] });
     expect(await memberCount(api, g)).toBe(500);
-    const stored = await env.DB.prepare(
-      "SELECT count(*) AS n, min(sources) AS lo, max(sources) AS hi FROM memberships WHERE tenant_id = ? AND group_id = ?",
-    )
+    const stored = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n, min(sources) AS lo, max(sources) AS hi FROM memberships WHERE tenant_id = ? AND group_id = ?")
       .bind(api.tenant, g)
       .first<{ n: number; lo: number; hi: number }>();
     expect(stored).toEqual({ n: 500, lo: 8, hi: 8 });
@@ -252,7 +252,8 @@ describe("a group's membership rule", () => {
     expectError(await other.put(`/v1/groups/${g}/rule`, { expression: "user_id pr" }), 404, "not_found");
     expectError(await other.get(`/v1/groups/${g}/rule`), 404, "not_found");
     expect(await membersOf(api, g)).toEqual({});
-    const rules = await env.DB.prepare("SELECT count(*) AS n FROM group_rules WHERE tenant_id IN (?, ?)")
+    const rules = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n FROM group_rules WHERE tenant_id IN (?, ?)")
       .bind(api.tenant, other.tenant)
       .first<{ n: number }>();
     expect(rules!.n).toBe(0);
@@ -278,22 +279,29 @@ describe("a group's membership rule", () => {
     const api = await client(freshTenant("rm-500"), { scope: "admin" });
     const now = Date.now();
     // 500 groups and their rules, arranged in D1 (through the API this takes minutes).
-    await env.DB.batch([
-      env.DB.prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+    await (await shardOf(api.tenant)).batch([
+      (await shardOf(api.tenant))
+        .prepare(
+          `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
          INSERT INTO groups (tenant_id, id, name, name_key, created_at, updated_at) SELECT ?, 'g' || i, 'G' || i, 'g' || i, ?, ? FROM n`,
-      ).bind(api.tenant, now, now),
-      env.DB.prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+        )
+        .bind(api.tenant, now, now),
+      (await shardOf(api.tenant))
+        .prepare(
+          `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
          INSERT INTO group_rules (tenant_id, group_id, expression, created_by, created_at, updated_at)
          SELECT ?, 'g' || i, 'custom_data.n eq ' || i || CASE WHEN i % 10 = 0 THEN ' or custom_data.tens eq true' ELSE '' END,
                 'arranged', ?, ? FROM n`,
-      ).bind(api.tenant, now, now),
+        )
+        .bind(api.tenant, now, now),
     ]);
     // One rule at the most values an expression may compare (80, in 79 OR'ed terms: its condition is about 80 levels deep).
     const deep = [...Array.from({ length: 78 }, (_, i) => `user_id eq "n${i}"`), "custom_data.n eq 1079"].join(" or ");
     expect((await api.post("/v1/rules/preview", { expression: deep })).status).toBe(200);
-    await env.DB.prepare("UPDATE group_rules SET expression = ? WHERE tenant_id = ? AND group_id = 'g1'").bind(deep, api.tenant).run();
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE group_rules SET expression = ? WHERE tenant_id = ? AND group_id = 'g1'")
+      .bind(deep, api.tenant)
+      .run();
     const extra = await group(api, "Over");
     expectError(await api.put(`/v1/groups/${extra}/rule`, { expression: "user_id pr" }), 422, "limit_exceeded");
     expect((await api.put("/v1/users/zed", { custom_data: { n: 7 } })).status).toBe(201);
@@ -302,7 +310,8 @@ describe("a group's membership rule", () => {
     expect(await held()).toEqual(["g7"]);
     // Into g7 and the 50 groups whose rule also takes "tens", out again: every rule looked at on each change.
     expect((await api.patch("/v1/users/zed", { custom_data: { n: 7, tens: true } })).status).toBe(200);
-    const all = await env.DB.prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND user_id = 'zed' AND sources = 8")
+    const all = await (await shardOf(api.tenant))
+      .prepare("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND user_id = 'zed' AND sources = 8")
       .bind(api.tenant)
       .first<{ n: number }>();
     expect(all!.n).toBe(51);

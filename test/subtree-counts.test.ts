@@ -1,20 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, env, freshTenant } from "./helpers";
+import { type Client, client, freshTenant, shardOf } from "./helpers";
 
 // Remembered hierarchy counts are adjusted by membership changes, not forgotten: after
 // every change they must equal a fresh walk of the sub-hierarchy.
 async function truth(tenant: string, groupId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    `WITH RECURSIVE sub(id) AS (SELECT ?2 UNION SELECT e.child_id FROM sub s JOIN group_edges e ON e.tenant_id = ?1 AND e.parent_id = s.id)
+  const row = await (await shardOf(tenant))
+    .prepare(
+      `WITH RECURSIVE sub(id) AS (SELECT ?2 UNION SELECT e.child_id FROM sub s JOIN group_edges e ON e.tenant_id = ?1 AND e.parent_id = s.id)
      SELECT count(DISTINCT m.user_id) AS n FROM memberships m WHERE m.tenant_id = ?1 AND m.group_id IN (SELECT id FROM sub)`,
-  )
+    )
     .bind(tenant, groupId)
     .first<{ n: number }>();
   return row!.n;
 }
 
-const remembered = (tenant: string, groupId: string) =>
-  env.DB.prepare("SELECT user_count_cache AS c FROM groups WHERE tenant_id = ? AND id = ?")
+const remembered = async (tenant: string, groupId: string) =>
+  (await shardOf(tenant))
+    .prepare("SELECT user_count_cache AS c FROM groups WHERE tenant_id = ? AND id = ?")
     .bind(tenant, groupId)
     .first<{ c: number | null }>()
     .then((r) => r!.c);

@@ -3,17 +3,21 @@ import { describe, expect, it } from "vitest";
 import { ClaimsQueue } from "../src/coordinator/claims-queue";
 import type { MutationMeta } from "../src/core/members/writes";
 import type { Authority } from "../src/core/roles/rules";
+import { tenantDatabase } from "../src/core/shards/directory";
 import { database } from "../src/core/shared/context";
 import { CoreError } from "../src/core/shared/errors";
 import { ingestGroupCalls } from "../src/core/tracking/writes";
 import { watchedEnv } from "../src/http/watched-bindings";
-import { call, client, env, freshTenant, token } from "./helpers";
+import { call, client, env, freshTenant, shardOf, shardOfBound, token } from "./helpers";
 
 // An analytics group call into a group that exists, with fresh events the rules allow, is
 // one D1 batch that checks its own preconditions; anything else takes the careful path
 // (read, then write) and ends exactly as it did before the one-batch path existed.
 const count = async (sql: string, ...args: unknown[]) =>
-  (await env.DB.prepare(sql)
+  (await (
+    await shardOfBound(args)
+  )
+    .prepare(sql)
     .bind(...args)
     .first<{ n: number }>())!.n;
 
@@ -36,7 +40,8 @@ async function ingestCounted(
   let roundTrips = 0;
   const queued: string[][] = [];
   const changed: string[][] = [];
-  const db = database(watchedEnv(env, { call: (kind) => void (kind === "d1" && roundTrips++) }).DB);
+  const watched = watchedEnv(env, { call: (kind) => void (kind === "d1" && roundTrips++) });
+  const db = database((await tenantDatabase(watched, tenantId)).d1);
   const m: MutationMeta = {
     tenantId,
     groupId,
@@ -112,7 +117,8 @@ describe("analytics group calls in one round trip", () => {
   it("the tenant's limits: over either, the call fails with the limit's reason and nothing changes", async () => {
     const tenant = freshTenant("rt-limits");
     const api = await client(tenant, { scope: "admin" });
-    await env.DB.prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
+    await (await shardOf(tenant))
+      .prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, 0)")
       .bind(tenant, JSON.stringify({ maxMembersPerGroup: 2, maxGroupsPerUser: 1 }))
       .run();
     const small = (await api.post("/v1/groups", { name: "Small" })).json.result.group_id;

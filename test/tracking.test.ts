@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, token } from "./helpers";
+import { call, client, env, freshTenant, shardOf, shardOfBound, token } from "./helpers";
 
 const SEED_002_BODY = [
   {
@@ -38,7 +38,10 @@ const traitsOf = async (r: { reader: any }, group: string) =>
 const memberIds = async (r: { reader: any }, group: string) =>
   (await r.reader.get(`/v1/groups/${group}/members`)).json.result.map((m: any) => m.user_id);
 const count = async (sql: string, ...args: unknown[]) =>
-  (await env.DB.prepare(sql)
+  (await (
+    await shardOfBound(args)
+  )
+    .prepare(sql)
     .bind(...args)
     .first<{ n: number }>())!.n;
 
@@ -290,20 +293,19 @@ describe("messageId retention", () => {
     const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
     const tenant = freshTenant("purge");
     const day = 24 * 3600 * 1000;
-    await env.DB.batch([
-      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'old', ?)").bind(
-        tenant,
-        Date.now() - 9 * day,
-      ),
-      env.DB.prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)").bind(
-        tenant,
-        Date.now() - 7 * day,
-      ),
+    await (await shardOf(tenant)).batch([
+      (await shardOf(tenant))
+        .prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'old', ?)")
+        .bind(tenant, Date.now() - 9 * day),
+      (await shardOf(tenant))
+        .prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)")
+        .bind(tenant, Date.now() - 7 * day),
     ]);
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
-    const left = await env.DB.prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id")
+    const left = await (await shardOf(tenant))
+      .prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id")
       .bind(tenant)
       .all<{ message_id: string }>();
     expect(left.results.map((r) => r.message_id)).toEqual(["week"]);

@@ -1,11 +1,12 @@
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
-import { call, client, env, freshTenant, token, vendorToken } from "./helpers";
+import { call, client, env, freshTenant, shardOf, token, vendorToken } from "./helpers";
 
 // Vendor tokens: the deployment's own issuer, audience and key; never a tenant's token.
-const groupsOf = (tenant: string) =>
-  env.DB.prepare("SELECT name FROM groups WHERE tenant_id = ? ORDER BY name")
+const groupsOf = async (tenant: string) =>
+  (await shardOf(tenant))
+    .prepare("SELECT name FROM groups WHERE tenant_id = ? ORDER BY name")
     .bind(tenant)
     .all()
     .then((r) => r.results.map((g) => g.name));

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { database } from "../src/core/shared/context";
 import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
-import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant } from "./helpers";
+import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant, shardOf, shardOfBound } from "./helpers";
 
 interface Attempt {
   path: string;
@@ -43,7 +43,10 @@ async function sweep(cron = WEBHOOK_SWEEP_CRON) {
 
 const rows = async (sql: string, ...binds: unknown[]) =>
   (
-    await env.DB.prepare(sql)
+    await (
+      await shardOfBound(binds)
+    )
+      .prepare(sql)
       .bind(...binds)
       .all()
   ).results;
@@ -220,9 +223,10 @@ describe("webhook deliveries", () => {
     // failure is the last; raised on every poll, in case a retry's own count lands in between.
     await eventually(
       async () => {
-        await env.DB.prepare(
-          "UPDATE webhook_deliveries SET attempts = max(attempts, ?) WHERE tenant_id = ? AND endpoint_id = ? AND status = 'pending'",
-        )
+        await (await shardOf(api.tenant))
+          .prepare(
+            "UPDATE webhook_deliveries SET attempts = max(attempts, ?) WHERE tenant_id = ? AND endpoint_id = ? AND status = 'pending'",
+          )
           .bind(WEBHOOK_LIMITS.attempts - 1, api.tenant, hook.id)
           .run();
         return (await deliveries(api, hook.id, "?status=dead")).length === 1;
@@ -275,7 +279,10 @@ describe("webhook deliveries", () => {
     await api.post("/v1/groups", { name: "Outboxed" });
     // As if the change committed and the isolate died before its dispatch: the endpoint is
     // active, its outbox behind the events.
-    await env.DB.prepare("UPDATE webhook_endpoints SET paused = 0 WHERE tenant_id = ? AND id = ?").bind(api.tenant, hook.id).run();
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE webhook_endpoints SET paused = 0 WHERE tenant_id = ? AND id = ?")
+      .bind(api.tenant, hook.id)
+      .run();
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await received(hook.name)).toEqual([]);
     await sweep();
@@ -283,7 +290,8 @@ describe("webhook deliveries", () => {
     expect(JSON.parse((await received(hook.name))[0]!.body).type).toBe("group.created");
 
     // A delivery in the outbox whose message was lost (its lease ran out) is sent again.
-    await env.DB.prepare("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = 0 WHERE tenant_id = ?")
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = 0 WHERE tenant_id = ?")
       .bind(api.tenant)
       .run();
     await sweep();
@@ -328,8 +336,9 @@ describe("webhook deliveries", () => {
     for (const name of ["Old", "Older", "Waiting"]) await api.post("/v1/groups", { name });
     await eventually(async () => (await deliveries(api, hook.id, "?status=delivered")).length === 3, 15_000, 100);
     const [waiting, older, old] = await deliveries(api, hook.id);
-    const age = (eventId: string, status: string) =>
-      env.DB.prepare("UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE tenant_id = ? AND event_id = ?")
+    const age = async (eventId: string, status: string) =>
+      (await shardOf(api.tenant))
+        .prepare("UPDATE webhook_deliveries SET status = ?, next_attempt_at = ? WHERE tenant_id = ? AND event_id = ?")
         .bind(status, Date.now() - DELIVERY_RETENTION_MS - 60_000, api.tenant, eventId)
         .run();
     await age(old!.event_id, "delivered");
@@ -401,7 +410,7 @@ describe("webhook deliveries", () => {
     const hook = await endpoint(api, "ok", { types: ["group.updated"] });
     // 30 events arranged in D1, as if written while no dispatch ran.
     await arrangeEvents(api.tenant, 30, "b");
-    const db = database(env.DB);
+    const db = database(await shardOf(api.tenant));
     expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(12);
     expect(await rows("SELECT cursor FROM webhook_deliveries WHERE tenant_id = ?", api.tenant)).toHaveLength(12);
     expect(await dispatchTenant(db, env.WEBHOOKS, api.tenant, Date.now(), 12)).toBe(12);
@@ -418,7 +427,7 @@ describe("webhook deliveries", () => {
     // 1,000 events of another tenant, then one of this tenant's, arranged in D1 (no dispatch ran).
     await arrangeEvents(freshTenant("wh-busy-neighbour"), 1_000, "n");
     await arrangeEvents(api.tenant, 1, "mine");
-    expect(await dispatchTenant(database(env.DB), env.WEBHOOKS, api.tenant, Date.now(), 5)).toBe(1);
+    expect(await dispatchTenant(database(await shardOf(api.tenant)), env.WEBHOOKS, api.tenant, Date.now(), 5)).toBe(1);
     await eventually(async () => (await received(hook.name)).length === 1, 15_000, 100);
     expect((await received(hook.name))[0]!.headers["webhook-id"]).toBe("mine1");
   });
@@ -442,7 +451,7 @@ describe("webhook deliveries", () => {
 
     // The oldest event is forgotten (its retention passed); redelivering it ends dead, saying why.
     const oldest = all.at(-1)!;
-    await env.DB.prepare("DELETE FROM audit_log WHERE tenant_id = ? AND id = ?").bind(api.tenant, oldest).run();
+    await (await shardOf(api.tenant)).prepare("DELETE FROM audit_log WHERE tenant_id = ? AND id = ?").bind(api.tenant, oldest).run();
     expect((await api.post(`/v1/webhooks/${hook.id}/deliveries/${oldest}/redeliver`)).status).toBe(202);
     await eventually(async () => (await deliveries(api, hook.id, "?status=dead")).length === 1, 15_000, 100);
     const [dead] = await deliveries(api, hook.id, "?status=dead");

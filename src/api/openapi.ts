@@ -12,6 +12,7 @@ import { bulkBody } from "./scim/bulk";
 import * as scim from "./scim/schemas";
 import { seed002EventDocumented, seed003Event } from "./tracking/group-call-schemas";
 import { anyEvent } from "./tracking/segment";
+import { moveBody, shardBody } from "./vendor/shards";
 
 const TAGS = [
   { name: "groups", description: "Native API (seed 000): groups" },
@@ -29,6 +30,7 @@ const TAGS = [
   { name: "analytics", description: "Group calls (seeds 002, 003) and the Segment HTTP API (write key as Basic user)" },
   { name: "scim", description: "SCIM 2.0 (RFC 7643/7644) for identity providers" },
   { name: "hooks", description: "Identity-provider token hooks" },
+  { name: "vendor", description: "The operator's routes (vendor tokens with scope admin): tenants' shards, placements and moves" },
 ];
 
 type Schema = Record<string, unknown>;
@@ -288,6 +290,44 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     path: "/hooks/okta/token",
     summary: "Okta token inline hook: add the groups claim",
     request: { body: json(hookRequest) },
+  });
+
+  // The operator's routes at /vendor: where tenants live, and moving them.
+  const v = { tags: ["vendor"], security: [{ bearer: [] }] };
+  const busy = { 409: answer("The tenant is placed already, or another move of it runs") };
+  op({ ...v, method: "get", path: "/vendor/shards", summary: "List the shards: tenants placed and bytes used" });
+  op({
+    ...v,
+    method: "get",
+    path: "/vendor/tenants/{tenant}/placement",
+    summary: "Read a tenant's shard and its move",
+    parameters: pathOf("tenant"),
+  });
+  op({
+    ...v,
+    method: "put",
+    path: "/vendor/tenants/{tenant}/placement",
+    summary: "Place a new tenant on a shard",
+    parameters: pathOf("tenant"),
+    request: { body: json(shardBody) },
+    responses: { 201: answer("Placed"), ...busy },
+  });
+  op({
+    ...v,
+    method: "post",
+    path: "/vendor/tenants/{tenant}/move",
+    summary: "Move a tenant to another shard online (call again while 202)",
+    parameters: pathOf("tenant"),
+    request: { body: json(moveBody) },
+    responses: { 202: answer("Moving: call again (Retry-After)"), ...busy },
+  });
+  op({
+    ...v,
+    method: "delete",
+    path: "/vendor/tenants/{tenant}/move",
+    summary: "Roll back a move that has not switched",
+    parameters: pathOf("tenant"),
+    responses: busy,
   });
 }
 

@@ -5,7 +5,6 @@
 
 import { type ApiKeyRow, findApiKeyByHash, hashSecret, isWellFormedApiKey, touchApiKey } from "../core/keys";
 import type { Principal } from "../core/shared/context";
-import { database } from "../core/shared/context";
 import { CoreError } from "../core/shared/errors";
 import type { Env } from "../env";
 
@@ -49,19 +48,20 @@ export async function verifyApiKey(env: Env, secret: string, background: (p: Pro
   let entry = known.get(secret);
   if (!entry || now - entry.readAt >= KEY_CACHE_MS) {
     if (!isWellFormedApiKey(secret)) throw refused("API key is malformed");
-    const row = await findApiKeyByHash(database(env.DB), await hashSecret(secret));
-    if (!row) {
+    const found = await findApiKeyByHash(env, await hashSecret(secret));
+    if (!found) {
       known.delete(secret);
       throw refused("API key is not known");
     }
     if (known.size >= CACHE_MAX) known.delete(known.keys().next().value!);
-    entry = { row, principal: principalOf(row), readAt: now, touchedAt: entry?.touchedAt ?? 0 };
+    entry = { row: found.row, principal: principalOf(found.row), readAt: now, touchedAt: entry?.touchedAt ?? 0 };
     known.set(secret, entry);
   }
   check(entry.row, now);
   if (now - entry.touchedAt >= TOUCH_GAP_MS) {
     entry.touchedAt = now;
-    background(touchApiKey(database(env.DB), entry.row, now).catch((e) => console.error("could not record an API key's use", e)));
+    const row = entry.row;
+    background(touchApiKey(env, row, now).catch((e) => console.error("could not record an API key's use", e)));
   }
   return entry.principal;
 }

@@ -56,7 +56,10 @@ export const authenticate = (options: AuthOptions = {}) =>
     if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <JWT or API key>)");
     const principal = await principalOf(c, credential, options.tenantHeader);
     c.set("principal", principal);
-    const scope = { ...scopeFor(c.env, principal), surface: sourceOf(c.req.path, c.req.header("x-edge-groups-client")) };
+    const scope = {
+      ...(await scopeFor(c.env, principal, c.var.sessions)),
+      surface: sourceOf(c.req.path, c.req.header("x-edge-groups-client")),
+    };
     c.set("scope", scope);
     await limitRequest(c, scope, principal, options.budget ?? "interactive");
     await next();

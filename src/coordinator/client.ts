@@ -14,7 +14,7 @@ import type { Caller, GroupCoordinator, Outcome } from "./group-coordinator";
  * bookmark it answers with, include the coordinator's write.
  */
 function following(scope: Scope, stub: DurableObjectStub<GroupCoordinator>): DurableObjectStub<GroupCoordinator> {
-  const db = scope.env.DB as unknown as { advanceTo?: (bookmark: string) => void };
+  const db = scope.db.$client as unknown as { advanceTo?: (bookmark: string) => void };
   if (typeof db.advanceTo !== "function") return stub;
   return new Proxy(stub, {
     get(target, prop) {

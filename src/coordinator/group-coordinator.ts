@@ -12,6 +12,7 @@ import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
 import { readRule } from "../core/rules/reads";
 import { compileRule } from "../core/rules/rules";
 import { dropRule, type RuleRange, ruleDiff, saveRule } from "../core/rules/writes";
+import { tenantDatabase } from "../core/shards/directory";
 import { database } from "../core/shared/context";
 import { CoreError, type SerializedError } from "../core/shared/errors";
 import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
@@ -58,16 +59,17 @@ export class GroupCoordinator extends DurableObject<Env> {
    * Run mutations strictly one after another: awaiting D1 would otherwise let another
    * request interleave. The claims a mutation queued go to the alarm when it is over.
    */
-  private serial<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  private serial<T>(tenantId: string, fn: () => Promise<T>): Promise<Outcome<T>> {
     // Whatever queues after this must run after it, so the open flush takes no one else.
     this.open = null;
-    return this.chain(fn);
+    return this.chain(tenantId, fn);
   }
 
-  private chain<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  private chain<T>(tenantId: string, fn: () => Promise<T>): Promise<Outcome<T>> {
     const run = this.tail.then(async (): Promise<Outcome<T>> => {
-      // One D1 session per mutation, its writes on the primary; its bookmark goes back with the outcome.
-      this.session = this.env.DB.withSession("first-primary");
+      // One D1 session per mutation, on the tenant's shard (looked up each time: the tenant may
+      // have moved), its writes on the primary; its bookmark goes back with the outcome.
+      this.session = (await tenantDatabase(this.env, tenantId)).d1.withSession("first-primary");
       try {
         // Expired memberships go before any change reads the group (the alarm may not have run yet).
         const due = await this.expiries.dueBy(Date.now());
@@ -95,7 +97,7 @@ export class GroupCoordinator extends DurableObject<Env> {
       if (!this.open || this.open.of !== of || this.open.waiting.length >= FLUSH_MAX_OPS || this.open.ids + size > FLUSH_MAX_IDS) {
         const flush = { of, waiting: [] as Waiting[], ids: 0 };
         this.open = flush;
-        void this.chain(() => this.flush(c, flush.waiting));
+        void this.chain(c.tenantId, () => this.flush(c, flush.waiting));
       }
       this.open.waiting.push({
         change,
@@ -173,8 +175,9 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   private get db() {
+    if (!this.session) throw new Error("a coordinator's database is used only inside a mutation");
     // A session has the calls drizzle makes (prepare, batch).
-    return database((this.session as unknown as D1Database | null) ?? this.env.DB);
+    return database(this.session as unknown as D1Database);
   }
 
   /** Rule 2 of the role rules, checked inside the serial section so the group's roles cannot change before the write. */
@@ -197,7 +200,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   replaceMembers(c: Caller, userIds: string[], role: writes.MemberRole, expiresAt?: number) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       await this.mayChangeMembers(c);
       const { changed_ids: _queued, ...result } = await writes.replaceMembers(this.db, await this.meta(c), userIds, role, expiresAt);
       if (expiresAt !== undefined) await this.expiries.note(c.tenantId, c.groupId, expiresAt);
@@ -211,15 +214,15 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   assignRoles(c: Caller, roleIds: string[]) {
-    return this.serial(async () => assignGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
+    return this.serial(c.tenantId, async () => assignGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
   }
 
   removeRoles(c: Caller, roleIds: string[]) {
-    return this.serial(async () => removeGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
+    return this.serial(c.tenantId, async () => removeGroupRoles(this.db, await this.meta(c), c.authority, roleIds));
   }
 
   updateGroup(c: Caller, patch: GroupPatch) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       // A new name reaches the claims of its members and of everyone who inherits the group.
       const { row } = await updateGroupRow(
         this.db,
@@ -234,7 +237,7 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   deleteGroup(c: Caller) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       // Everyone who holds the group, directly or below it; deleteGroup adds its direct members.
       await this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId]));
       const former = await writes.deleteGroup(this.db, await this.meta(c));
@@ -244,7 +247,7 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   /** Analytics group calls for this group: create it if missing, add the users, merge the traits. */
   ingestGroupCalls(c: Caller, calls: GroupCall[]) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       const { refresh: _queued, ...outcome } = await ingestGroupCalls(this.db, await this.meta(c), c.authority, calls);
       return outcome;
     });
@@ -252,14 +255,14 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   /** Links and unlinks run on the tenant's hierarchy coordinator (see core/hierarchy/index.ts), c.groupId being the parent. */
   linkChildren(c: Caller, childIds: string[]) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       const { affected_users: _queued, ...result } = await linkChildren(this.db, await this.meta(c), childIds);
       return result;
     });
   }
 
   unlinkChildren(c: Caller, childIds: string[]) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       const { affected_users: _queued, ...result } = await unlinkChildren(this.db, await this.meta(c), childIds);
       return result;
     });
@@ -267,14 +270,14 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   /** Set the group's membership rule (the caller then reconciles, setRule's result saying whether to). */
   setRule(c: Caller, input: { expression: string; paused: boolean }) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       await this.mayChangeMembers(c);
       return saveRule(this.db, await this.meta(c), input);
     });
   }
 
   deleteRule(c: Caller) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       await this.mayChangeMembers(c);
       await dropRule(this.db, await this.meta(c));
     });
@@ -287,7 +290,7 @@ export class GroupCoordinator extends DurableObject<Env> {
    * the group's other changes, reading the rule and the profiles as they are now.
    */
   reconcileRule(c: Caller, range: RuleRange) {
-    return this.serial(async () => {
+    return this.serial(c.tenantId, async () => {
       const rule = await readRule(this.db, c.tenantId, c.groupId);
       if (rule?.paused) return { added: 0, removed: 0, skipped: [] as string[], next: null, paused: true };
       const diff = await ruleDiff(this.db, c.tenantId, c.groupId, rule ? compileRule(rule.expression) : null, range);
@@ -320,7 +323,7 @@ export class GroupCoordinator extends DurableObject<Env> {
     await this.claims.work();
     const due = await this.expiries.dueBy(Date.now());
     // serial() sweeps what is due before its (empty) change, in order with the group's other changes.
-    if (due) await this.serial(async () => undefined);
+    if (due) await this.serial(due.tenantId, async () => undefined);
     await this.expiries.arm();
   }
 }

@@ -343,3 +343,36 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index("idempotency_keys_created_at").on(t.createdAt)],
 );
+
+// A tenant moving off this shard (core/shards/move.ts). While its row is here, triggers on every
+// tenant table (migration 0013) log each changed row's key to tenant_move_log (state copying),
+// or refuse the write (fenced, cleaning: deletes only, moved: the tenant lives on another shard).
+export const tenantMovesOut = sqliteTable("tenant_moves_out", {
+  tenantId: text("tenant_id").primaryKey(),
+  state: text("state").notNull(),
+});
+
+// Keys of the rows a moving tenant's writes touched after its copy began: the catch-up copies them again.
+export const tenantMoveLog = sqliteTable(
+  "tenant_move_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    tableName: text("table_name").notNull(),
+    /** JSON array of the row's primary key after tenant_id (audit_log: its cursor). */
+    rowKey: text("row_key").notNull(),
+  },
+  (t) => [index("tenant_move_log_by_tenant").on(t.tenantId, t.id)],
+);
+
+// A moved tenant's events get new cursors on the shard they moved to (audit_log's cursor is
+// the shard's own sequence); a reader's or a webhook's cursor from before the move is translated here.
+export const movedEventCursors = sqliteTable(
+  "moved_event_cursors",
+  {
+    tenantId: text("tenant_id").notNull(),
+    oldCursor: integer("old_cursor").notNull(),
+    newCursor: integer("new_cursor").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.oldCursor] })],
+);

@@ -1,5 +1,6 @@
 import type { Principal, Scope } from "../core/shared/context";
 import type { Env } from "../env";
+import type { RequestSessions } from "./d1-session";
 
 /** Hono's type parameters for every app and middleware of the Worker. */
 export interface AppEnv {
@@ -8,6 +9,10 @@ export interface AppEnv {
     principal: Principal;
     scope: Scope;
     requestId: string;
+    /** The request's D1 session (http/d1-session.ts), opened on the tenant's shard. */
+    sessions: RequestSessions;
+    /** The operator's subject, on the vendor-only routes (api/vendor). */
+    vendor?: string;
     /** Set by secureHeaders where a CSP names NONCE (/docs). */
     secureHeadersNonce?: string;
   };

@@ -1,7 +1,7 @@
 // Read-your-writes across D1's read replicas (D1's Sessions API). Every request's D1 work
-// runs in one session, started from the caller's bookmark (the x-d1-bookmark header) or
-// unconstrained, and the answer carries the newest bookmark the request saw in the same
-// header: a client that sends it back reads at least what it wrote. A write made by a
+// runs in one session of its tenant's shard, started from the caller's bookmark (the
+// x-d1-bookmark header) or unconstrained, and the answer carries the newest bookmark the
+// request saw in the same header: a client that sends it back reads at least what it wrote. A write made by a
 // group's coordinator returns the coordinator's bookmark with its outcome
 // (coordinator/client.ts), and the request's session moves on to it.
 import { createMiddleware } from "hono/factory";
@@ -58,11 +58,27 @@ export class RequestDatabase {
   }
 }
 
+/** The request's session, opened on its tenant's shard once the tenant is known (core/shared/context.ts scopeFor). */
+export class RequestSessions {
+  private opened: RequestDatabase | null = null;
+
+  constructor(private readonly start: string | undefined) {}
+
+  open(shard: D1Database): RequestDatabase {
+    this.opened ??= new RequestDatabase(shard, this.start);
+    return this.opened;
+  }
+
+  bookmark(): string | null {
+    return this.opened?.bookmark() ?? null;
+  }
+}
+
 export const readYourWrites = createMiddleware<AppEnv>(async (c, next) => {
-  const db = new RequestDatabase(c.env.DB, c.req.header(BOOKMARK_HEADER));
-  c.env = { ...c.env, DB: db as unknown as D1Database };
+  const sessions = new RequestSessions(c.req.header(BOOKMARK_HEADER));
+  c.set("sessions", sessions);
   await next();
-  const bookmark = db.bookmark();
+  const bookmark = sessions.bookmark();
   if (!bookmark) return;
   // A response made elsewhere (a replay, say) may have immutable headers.
   c.res = new Response(c.res.body, c.res);

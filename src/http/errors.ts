@@ -1,4 +1,6 @@
+import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
+import { TENANT_MOVING } from "../core/shards/tenant-tables";
 import { CoreError, type ErrorKind } from "../core/shared/errors";
 
 const kindOfStatus: Record<number, ErrorKind> = {
@@ -12,11 +14,21 @@ const kindOfStatus: Record<number, ErrorKind> = {
   413: "payload_too_large",
   422: "limit_exceeded",
   429: "rate_limited",
+  503: "unavailable",
 };
+
+/** Seconds a caller refused during a tenant's move should wait before retrying. */
+export const MOVE_RETRY_AFTER_SECONDS = 1;
 
 /** Every error a request can end in, as a CoreError; unknown errors become null (a 500). */
 export function asCoreError(err: unknown): CoreError | null {
   if (err instanceof CoreError) return err;
+  // A shard's triggers refuse a moving tenant's writes (core/shards/move.ts): nothing was written, retry shortly.
+  if (err instanceof Error && err.message.includes(TENANT_MOVING)) {
+    return new CoreError("unavailable", "this tenant is moving to another database; nothing was written, retry shortly", [
+      { field: "tenant", message: `retry after ${MOVE_RETRY_AFTER_SECONDS} s`, retry_after: MOVE_RETRY_AFTER_SECONDS },
+    ]);
+  }
   if (err instanceof HTTPException) {
     const kind = kindOfStatus[err.status];
     if (!kind) return null;
@@ -34,3 +46,12 @@ export function invalidInput(error: { issues: readonly { path: readonly Property
     error.issues.map((i) => ({ field: i.path.map(String).join(".") || where, message: i.message })),
   );
 }
+
+/** Every surface's 503 (a tenant's move fenced its write) says when to retry. */
+export const retryAfterMove = createMiddleware(async (c, next) => {
+  await next();
+  if (c.res.status === 503 && !c.res.headers.has("retry-after")) {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set("Retry-After", String(MOVE_RETRY_AFTER_SECONDS));
+  }
+});

@@ -3,6 +3,7 @@
 // before it is made, and a D1 statement's SQL and bound values can be looked at first.
 // The request log counts calls with it; the test suite's limits layer (test/limits/)
 // refuses with it what production refuses.
+import { shardBinding, shardNames } from "../core/shards/bindings";
 import type { Env } from "../env";
 
 export type CallKind = "d1" | "kv" | "durableObjects";
@@ -61,8 +62,14 @@ function watchedDatabase<T extends object>(db: T, w: Watcher): T {
   );
 }
 
+/** Every D1 binding of the Worker: its shards and the control database. */
+export function withEachDatabase(env: Env, wrap: (d1: D1Database) => D1Database): Env {
+  const wrapped: Record<string, D1Database> = { CONTROL: wrap(env.CONTROL) };
+  for (const name of shardNames(env)) wrapped[name] = wrap(shardBinding(env, name));
+  return { ...env, ...wrapped };
+}
+
 export function watchedEnv(env: Env, w: Watcher): Env {
-  const db = watchedDatabase(env.DB, w);
   const kv = intercept(env.CLAIMS, () => w.call("kv"));
   // Getting a stub is no call; each call on the stub is one.
   const stubs = intercept(
@@ -70,5 +77,5 @@ export function watchedEnv(env: Env, w: Watcher): Env {
     () => undefined,
     (name, r) => (name === "get" ? intercept(r as object, () => w.call("durableObjects")) : r),
   );
-  return { ...env, DB: db, CLAIMS: kv, GROUP_COORDINATOR: stubs };
+  return { ...withEachDatabase(env, (d1) => watchedDatabase(d1, w)), CLAIMS: kv, GROUP_COORDINATOR: stubs };
 }

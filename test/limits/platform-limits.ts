@@ -3,7 +3,7 @@
 // Object, per alarm run, bindings wrapped here. A breach fails the way production does:
 // D1 refuses the statement, the invocation's next subrequest throws.
 import type { Env } from "../../src/env";
-import { watchedEnv } from "../../src/http/watched-bindings";
+import { watchedEnv, withEachDatabase } from "../../src/http/watched-bindings";
 
 export const PLATFORM_LIMITS = {
   /** D1: bound values per statement. */
@@ -133,8 +133,8 @@ function withoutEvents(db: D1Database): D1Database {
 
 export function limitedEnv(env: Env, inv: Invocation): Env {
   const delay = Number((env as Env & { D1_DELAY_MS?: string }).D1_DELAY_MS ?? 0);
-  if (delay > 0) env = { ...env, DB: delayedD1(env.DB, delay) };
-  if ((env as Env & { EVENTS_OFF?: string }).EVENTS_OFF === "on") env = { ...env, DB: withoutEvents(env.DB) };
+  if (delay > 0) env = withEachDatabase(env, (d1) => delayedD1(d1, delay));
+  if ((env as Env & { EVENTS_OFF?: string }).EVENTS_OFF === "on") env = withEachDatabase(env, withoutEvents);
   const watched = watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });
   const kv = watched.CLAIMS;
   const writeOnce =

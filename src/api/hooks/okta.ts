@@ -6,7 +6,7 @@ import { z } from "zod";
 import { tenantOfHookSecret } from "../../auth/hook-secret";
 import { background } from "../../auth/middleware";
 import { claimObject, readClaim } from "../../core/claims";
-import { database, type Scope } from "../../core/shared/context";
+import { type Scope, tenantScope } from "../../core/shared/context";
 import { CoreError } from "../../core/shared/errors";
 import { findUserForHook } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
@@ -63,7 +63,7 @@ export function oktaHookRoutes() {
     }),
     async (c) => {
       const tenantId = c.var.hookTenant;
-      const scope: Scope = { env: c.env, db: database(c.env.DB), tenantId, actor: "okta-hook" };
+      const scope: Scope = await tenantScope(c.env, tenantId, "okta-hook", c.var.sessions);
       const { id, profile } = c.req.valid("json").data.context.user;
       const userId = await findUserForHook(scope, id, profile?.login ?? profile?.email);
       const claims = userId

@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import type { Env } from "../../env";
 import { loadSettings } from "../config/reads";
-import { database } from "../shared/context";
+import { tenantDb } from "../shared/context";
 import { buildClaims, claimKey } from "./reads";
 
 /** KV writes in waves: thousands of puts at once overwhelm the local runtime. */
@@ -16,7 +16,7 @@ const KV_WAVE = 50;
  */
 export async function writeClaims(env: Env, tenantId: string, userIds: string[]): Promise<{ refused: string[] }> {
   if (userIds.length === 0) return { refused: [] };
-  const db = database(env.DB);
+  const db = await tenantDb(env, tenantId);
   const [settings, existing] = await Promise.all([
     loadSettings(db, tenantId),
     db.all<{ id: string }>(

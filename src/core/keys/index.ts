@@ -3,8 +3,10 @@
 // SHA-256, which is how a presented key finds its row (and so its tenant).
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { apiKeys } from "../../db/schema";
+import type { Env } from "../../env";
 import { eventStatement } from "../events/writes";
-import { batch, type Db, type Scope } from "../shared/context";
+import { registerKeyTenant, tenantOfKey } from "../shards/key-tenants";
+import { batch, type Db, type Scope, tenantDb } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { rowOf } from "../shared/rows";
@@ -72,6 +74,7 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
     expiresAt: input.expiresAt ?? null,
     revokedAt: null,
   };
+  await registerKeyTenant(scope.env, key.secretHash, scope.tenantId);
   await batch(scope.db, [
     scope.db.insert(apiKeys).values(key).getSQL(),
     eventStatement(
@@ -115,13 +118,22 @@ export async function revokeApiKey(scope: Scope, id: string): Promise<ApiKeyRow>
   return rowOf(apiKeys, raw);
 }
 
-/** The one lookup not scoped by a tenant: the secret's hash is what names the tenant. */
-export async function findApiKeyByHash(db: Db, secretHash: string): Promise<ApiKeyRow | undefined> {
-  return db.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash)).get();
+/** The key whose secret has this hash: the control database names its tenant, whose shard holds the key. */
+export async function findApiKeyByHash(env: Env, secretHash: string): Promise<{ row: ApiKeyRow; db: Db } | undefined> {
+  const tenantId = await tenantOfKey(env, secretHash);
+  if (!tenantId) return undefined;
+  const db = await tenantDb(env, tenantId);
+  const row = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.secretHash, secretHash)))
+    .get();
+  return row ? { row, db } : undefined;
 }
 
 /** Record use at most once a minute per key, whichever isolate sees it. */
-export async function touchApiKey(db: Db, key: Pick<ApiKeyRow, "tenantId" | "id">, now = Date.now()) {
+export async function touchApiKey(env: Env, key: Pick<ApiKeyRow, "tenantId" | "id">, now = Date.now()) {
+  const db = await tenantDb(env, key.tenantId);
   await db
     .update(apiKeys)
     .set({ lastUsedAt: now })

@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import * as schema from "../../db/schema";
 import type { Env } from "../../env";
+import { tenantDatabase } from "../shards/directory";
 
 /**
  * How the caller proved who it is: a tenant's JWT, a tenant's API key, or a vendor
@@ -39,9 +40,23 @@ export interface Scope {
   surface?: string;
 }
 
-export function scopeFor(env: Env, principal: Principal): Scope {
-  return { env, db: database(env.DB), tenantId: principal.tenantId, actor: principal.subject, principal };
+/** Something that opens the request's D1 session on a shard (http/d1-session.ts); none: the shard as it is. */
+export interface SessionOpener {
+  open(shard: D1Database): D1Database | object;
 }
+
+/** The scope of a tenant: its database is its shard (core/shards/directory.ts), in the request's session. */
+export async function tenantScope(env: Env, tenantId: string, actor: string, sessions?: SessionOpener): Promise<Scope> {
+  const { d1 } = await tenantDatabase(env, tenantId);
+  return { env, db: database((sessions?.open(d1) ?? d1) as D1Database), tenantId, actor };
+}
+
+export async function scopeFor(env: Env, principal: Principal, sessions?: SessionOpener): Promise<Scope> {
+  return { ...(await tenantScope(env, principal.tenantId, principal.subject, sessions)), principal };
+}
+
+/** The tenant's database outside a request (Durable Objects, alarms, queue consumers). */
+export const tenantDb = async (env: Env, tenantId: string) => database((await tenantDatabase(env, tenantId)).d1);
 
 const dialect = new SQLiteAsyncDialect();
 

@@ -11,9 +11,10 @@ export type ErrorKind =
   | "limit_exceeded"
   | "key_reused"
   | "gone"
-  | "rate_limited";
+  | "rate_limited"
+  | "unavailable";
 
-export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 422 | 429> = {
+export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 422 | 429 | 503> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -25,6 +26,7 @@ export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412
   key_reused: 422,
   gone: 410,
   rate_limited: 429,
+  unavailable: 503,
 };
 
 export interface ErrorDetail {

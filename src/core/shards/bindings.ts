@@ -1,0 +1,32 @@
+// The shards (D1 bindings named in SHARDS, wrangler.toml) and the control database (CONTROL)
+// that says which tenant lives on which. Only core/shards reaches these bindings.
+import { drizzle } from "drizzle-orm/d1";
+import * as controlSchema from "../../db/control-schema";
+import type { Env } from "../../env";
+
+/** How long an isolate trusts what it read of the directory: a move waits this long before writes resume (core/shards/move.ts). */
+export const DEFAULT_DIRECTORY_TTL_MS = 5_000;
+
+export const directoryTtl = (env: Env) => Number(env.SHARD_DIRECTORY_TTL_MS) || DEFAULT_DIRECTORY_TTL_MS;
+
+/** The shards' binding names, in SHARDS's order (the first is where every tenant lived before there were shards). */
+export function shardNames(env: Env): string[] {
+  const names = (env.SHARDS ?? "DB").split(/[\s,]+/).filter(Boolean);
+  return names.length > 0 ? names : ["DB"];
+}
+
+/** A shard's binding; a name SHARDS does not list, or whose binding is missing, is a deployment error. */
+export function shardBinding(env: Env, name: string): D1Database {
+  const d1 = shardNames(env).includes(name) ? (env as unknown as Record<string, D1Database | undefined>)[name] : undefined;
+  if (!d1) throw new Error(`shard ${name} is not a D1 binding of this Worker (SHARDS and [[d1_databases]] in wrangler.toml)`);
+  return d1;
+}
+
+export const controlDatabase = (env: Env) => drizzle(env.CONTROL, { schema: controlSchema });
+export type ControlDb = ReturnType<typeof controlDatabase>;
+
+/** Directory reads go to the control database's primary: a replica could still show a tenant's old shard. */
+export const controlPrimary = (env: Env) => env.CONTROL.withSession("first-primary");
+
+/** Every shard, for maintenance that spans tenants (the daily purges, the webhook sweep). */
+export const everyShard = (env: Env) => shardNames(env).map((name) => ({ name, d1: shardBinding(env, name) }));

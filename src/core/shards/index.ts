@@ -1,0 +1,87 @@
+// The operator's view of shards (api/vendor/shards.ts): placements, and moves driven to their end.
+import type { Env } from "../../env";
+import { CoreError } from "../shared/errors";
+import { controlPrimary, shardBinding, shardNames } from "./bindings";
+import { advanceMove, MOVE_BUDGET, type MoveRow, readMove, rollBackMove, startMove } from "./move";
+import { placeTenantOn } from "./placement";
+
+export interface MoveView {
+  tenant_id: string;
+  from: string;
+  to: string;
+  state: string;
+  copied_rows: number;
+  caught_up_rows: number;
+  started_at: number;
+  finished_at: number | null;
+}
+
+const moveView = (m: MoveRow): MoveView => ({
+  tenant_id: m.tenantId,
+  from: m.fromShard,
+  to: m.toShard,
+  state: m.state,
+  copied_rows: m.copied,
+  caught_up_rows: m.caughtUp,
+  started_at: m.startedAt,
+  finished_at: m.finishedAt,
+});
+
+export async function describeShards(env: Env) {
+  const counts = await controlPrimary(env)
+    .prepare("SELECT shard, count(*) AS n FROM tenant_shards GROUP BY shard")
+    .all<{ shard: string; n: number }>();
+  const placed = new Map(counts.results.map((r) => [r.shard, r.n]));
+  return Promise.all(
+    shardNames(env).map(async (name) => {
+      const r = await shardBinding(env, name).prepare("SELECT 1").run();
+      return { shard: name, tenants: placed.get(name) ?? 0, size_bytes: Number((r.meta as { size_after?: number }).size_after ?? 0) };
+    }),
+  );
+}
+
+export async function placementOf(env: Env, tenantId: string) {
+  const row = await controlPrimary(env)
+    .prepare("SELECT shard, placed_at, placed_by FROM tenant_shards WHERE tenant_id = ?")
+    .bind(tenantId)
+    .first<{ shard: string; placed_at: number; placed_by: string }>();
+  if (!row) throw new CoreError("not_found", `tenant ${tenantId} has not been placed yet (its first request, or PUT placement, places it)`);
+  const move = await readMove(env, tenantId);
+  return { tenant_id: tenantId, shard: row.shard, placed_at: row.placed_at, placed_by: row.placed_by, move: move ? moveView(move) : null };
+}
+
+export async function placeTenant(env: Env, tenantId: string, shard: string, vendor: string) {
+  const { created } = await placeTenantOn(env, tenantId, shard, vendor);
+  return { created, placement: await placementOf(env, tenantId) };
+}
+
+/** Start a move, or go on with the one running to the same shard; as far as one request may. */
+export async function moveTenant(env: Env, tenantId: string, to: string, vendor: string): Promise<MoveView> {
+  const running = await readMove(env, tenantId);
+  const active = running && running.state !== "done" && running.state !== "rolled_back";
+  if (active && running.toShard !== to) throw new CoreError("conflict", `tenant ${tenantId} is already moving to ${running.toShard}`);
+  if (!active) await startMove(env, tenantId, to, vendor);
+  let left = MOVE_BUDGET;
+  for (;;) {
+    const step = await advanceMove(env, tenantId, left);
+    if (!step) throw new CoreError("not_found", `tenant ${tenantId} has no move`);
+    left -= step.spent;
+    // The waits for the directory's cache are short (seconds): sit them out here, budget allowing.
+    if (step.move.state === "done" || step.waitMs === 0 || left < 50) return moveView(step.move);
+    await new Promise((r) => setTimeout(r, step.waitMs));
+  }
+}
+
+export async function cancelMove(env: Env, tenantId: string): Promise<MoveView> {
+  return moveView(await rollBackMove(env, tenantId));
+}
+
+/** The cron's share: moves left unfinished (a request that ended, a crash) are taken further. */
+export async function resumeMoves(env: Env) {
+  const stalled = await controlPrimary(env)
+    .prepare("SELECT tenant_id FROM tenant_moves WHERE state NOT IN ('done', 'rolled_back') AND updated_at < ? LIMIT 10")
+    .bind(Date.now() - 30_000)
+    .all<{ tenant_id: string }>();
+  for (const m of stalled.results) await advanceMove(env, m.tenant_id);
+  return stalled.results.length;
+}
