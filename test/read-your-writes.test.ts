@@ -9,7 +9,8 @@ describe("read-your-writes bookmarks", () => {
     const api = await client();
     const created = await api.post("/v1/groups", { name: "Bookmarked" });
     const first = created.headers.get("x-d1-bookmark");
-    expect(first).toMatch(/^[0-9A-Za-z-]+$/);
+    // The shard the bookmark is of, then D1's bookmark.
+    expect(first).toMatch(/^DB(_[23])?\.[0-9A-Za-z-]+$/);
     const g = created.json.result.group_id as string;
 
     // A member add is written by the group's coordinator: its bookmark comes back too.
@@ -30,10 +31,21 @@ describe("read-your-writes bookmarks", () => {
     expect(read.headers.get("x-d1-bookmark")! >= second!).toBe(true);
   });
 
+  it("takes a bookmark of another shard (the tenant has moved since) by reading from the primary", async () => {
+    const api = await client();
+    const made = await api.post("/v1/groups", { name: "Moved" });
+    const [shard, bookmark] = made.headers.get("x-d1-bookmark")!.split(".");
+    const other = ["DB", "DB_2", "DB_3"].find((s) => s !== shard)!;
+    const res = await call("GET", "/v1/groups", { token: api.token, headers: { "x-d1-bookmark": `${other}.${bookmark}` } });
+    expect(res.status).toBe(200);
+    expect(res.json.result.map((g: { name: string }) => g.name)).toEqual(["Moved"]);
+    expect(res.headers.get("x-d1-bookmark")!.startsWith(`${shard}.`)).toBe(true);
+  });
+
   it("ignores a malformed bookmark rather than failing the request", async () => {
     const api = await client();
     const res = await call("GET", "/v1/groups", { token: api.token, headers: { "x-d1-bookmark": "not a bookmark!" } });
     expect(res.status).toBe(200);
-    expect(res.headers.get("x-d1-bookmark")).toMatch(/^[0-9A-Za-z-]+$/);
+    expect(res.headers.get("x-d1-bookmark")).toMatch(/^DB(_[23])?\.[0-9A-Za-z-]+$/);
   });
 });

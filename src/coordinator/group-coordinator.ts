@@ -13,6 +13,7 @@ import { readRule } from "../core/rules/reads";
 import { compileRule } from "../core/rules/rules";
 import { dropRule, type RuleRange, ruleDiff, saveRule } from "../core/rules/writes";
 import { tenantDatabase } from "../core/shards/directory";
+import { moveRefusal } from "../core/shards/fence";
 import { database } from "../core/shared/context";
 import { CoreError, type SerializedError } from "../core/shared/errors";
 import { type GroupCall, ingestGroupCalls } from "../core/tracking/writes";
@@ -76,7 +77,8 @@ export class GroupCoordinator extends DurableObject<Env> {
         if (due) await this.expireDue(due.tenantId, due.groupId);
         return { ok: true, value: await fn(), ...this.bookmark() };
       } catch (e) {
-        if (e instanceof CoreError) return { ok: false, error: e.toJSON(), ...this.bookmark() };
+        const refused = e instanceof CoreError ? e : moveRefusal(e);
+        if (refused) return { ok: false, error: refused.toJSON(), ...this.bookmark() };
         throw e;
       } finally {
         await this.claims.release();
@@ -125,7 +127,9 @@ export class GroupCoordinator extends DurableObject<Env> {
       for (const [i, r] of results.entries())
         waiting[i]!.resolve(r.ok ? { ok: true, value: r.value, ...bookmark } : { ok: false, error: r.error.toJSON(), ...bookmark });
     } catch (e) {
-      for (const w of waiting) w.reject(e);
+      // The tenant's shard refused the flush (a move's fence): every caller gets the 503, nothing was written.
+      const refused = moveRefusal(e);
+      for (const w of waiting) refused ? w.resolve({ ok: false, error: refused.toJSON() }) : w.reject(e);
     }
   }
 

@@ -9,8 +9,13 @@ import type { AppEnv } from "./app-env";
 
 export const BOOKMARK_HEADER = "x-d1-bookmark";
 
-/** D1 bookmarks are short runs of hex digits and dashes; anything else starts unconstrained. */
-const BOOKMARK = /^[0-9A-Za-z-]{1,256}$/;
+/**
+ * The header carries the shard the bookmark is of, then the bookmark (`DB_2.0000002a-…`): D1
+ * bookmarks are short runs of hex digits and dashes. A bookmark of another shard (the tenant has
+ * moved since) starts on the primary; an untagged one (from before shards) is taken as it is;
+ * anything else starts unconstrained.
+ */
+const BOOKMARK = /^(?:([A-Za-z0-9_]{1,64})\.)?([0-9A-Za-z-]{1,256})$/;
 
 /** The request's database: D1's calls, made in the request's current session. */
 export class RequestDatabase {
@@ -20,11 +25,13 @@ export class RequestDatabase {
 
   constructor(
     private readonly db: D1Database,
-    bookmark: string | undefined,
+    private readonly shard: string,
+    header: string | undefined,
   ) {
-    const start = bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : undefined;
-    this.session = db.withSession(start ?? "first-unconstrained");
-    this.floor = start ?? null;
+    const [, of, bookmark] = (header === undefined ? null : BOOKMARK.exec(header)) ?? [];
+    const ours = bookmark !== undefined && (of === undefined || of === shard);
+    this.session = db.withSession(ours ? bookmark : bookmark !== undefined ? "first-primary" : "first-unconstrained");
+    this.floor = ours ? bookmark! : null;
   }
 
   prepare(query: string) {
@@ -53,8 +60,10 @@ export class RequestDatabase {
     this.floor = bookmark;
   }
 
+  /** The header's value: this shard's name and its newest bookmark the request saw. */
   bookmark(): string | null {
-    return this.session.getBookmark() ?? this.floor;
+    const b = this.session.getBookmark() ?? this.floor;
+    return b === null ? null : `${this.shard}.${b}`;
   }
 }
 
@@ -64,8 +73,8 @@ export class RequestSessions {
 
   constructor(private readonly start: string | undefined) {}
 
-  open(shard: D1Database): RequestDatabase {
-    this.opened ??= new RequestDatabase(shard, this.start);
+  open(shard: D1Database, name: string): RequestDatabase {
+    this.opened ??= new RequestDatabase(shard, name, this.start);
     return this.opened;
   }
 

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
-import { TENANT_MOVING } from "../core/shards/tenant-tables";
+import { MOVE_RETRY_AFTER_SECONDS, moveRefusal } from "../core/shards/fence";
 import { CoreError, type ErrorKind } from "../core/shared/errors";
 
 const kindOfStatus: Record<number, ErrorKind> = {
@@ -17,18 +17,12 @@ const kindOfStatus: Record<number, ErrorKind> = {
   503: "unavailable",
 };
 
-/** Seconds a caller refused during a tenant's move should wait before retrying. */
-export const MOVE_RETRY_AFTER_SECONDS = 1;
-
 /** Every error a request can end in, as a CoreError; unknown errors become null (a 500). */
 export function asCoreError(err: unknown): CoreError | null {
   if (err instanceof CoreError) return err;
   // A shard's triggers refuse a moving tenant's writes (core/shards/move.ts): nothing was written, retry shortly.
-  if (err instanceof Error && err.message.includes(TENANT_MOVING)) {
-    return new CoreError("unavailable", "this tenant is moving to another database; nothing was written, retry shortly", [
-      { field: "tenant", message: `retry after ${MOVE_RETRY_AFTER_SECONDS} s`, retry_after: MOVE_RETRY_AFTER_SECONDS },
-    ]);
-  }
+  const refused = moveRefusal(err);
+  if (refused) return refused;
   if (err instanceof HTTPException) {
     const kind = kindOfStatus[err.status];
     if (!kind) return null;

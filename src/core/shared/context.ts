@@ -42,13 +42,13 @@ export interface Scope {
 
 /** Something that opens the request's D1 session on a shard (http/d1-session.ts); none: the shard as it is. */
 export interface SessionOpener {
-  open(shard: D1Database): D1Database | object;
+  open(shard: D1Database, name: string): D1Database | object;
 }
 
 /** The scope of a tenant: its database is its shard (core/shards/directory.ts), in the request's session. */
 export async function tenantScope(env: Env, tenantId: string, actor: string, sessions?: SessionOpener): Promise<Scope> {
-  const { d1 } = await tenantDatabase(env, tenantId);
-  return { env, db: database((sessions?.open(d1) ?? d1) as D1Database), tenantId, actor };
+  const { shard, d1 } = await tenantDatabase(env, tenantId);
+  return { env, db: database((sessions?.open(d1, shard) ?? d1) as D1Database), tenantId, actor };
 }
 
 export async function scopeFor(env: Env, principal: Principal, sessions?: SessionOpener): Promise<Scope> {
