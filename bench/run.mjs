@@ -10,6 +10,7 @@ import { hotGroupsTable, measureHotGroups } from "./hot-groups.mjs";
 import { measurePeaks, peaksTable } from "./invocation-peaks.mjs";
 import { measureRules, rulesTable } from "./rules.mjs";
 import { groupsSql, hierarchySql, membershipsSql, recountSql, usersSql } from "./seeds.mjs";
+import { measureShards, shardsTable } from "./shards.mjs";
 import { measureWebhooks, webhooksTable } from "./webhooks.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -355,6 +356,9 @@ console.log(`\n${hooks}`);
 console.error("\nwhat membership rules cost...");
 const rules = rulesTable(await measureRules());
 console.log(`\n${rules}`);
+console.error("\nwhat shards give and cost...");
+const shards = shardsTable(await measureShards());
+console.log(`\n${shards}`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 
 if (!QUICK) {
@@ -369,7 +373,7 @@ if (!QUICK) {
   const current = readFileSync(doc, "utf8");
   const start = current.indexOf("<!-- results -->");
   const end = current.indexOf("<!-- /results -->");
-  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n\nOne hot group (\`npm run bench:hot\`), without and with 10 ms added to every D1 call:\n\n${hot}\n\nThe change stream (\`npm run bench:webhooks\`):\n\n${hooks}\n\nMembership rules (\`npm run bench:rules\`):\n\n${rules}\n<!-- /results -->`;
+  const block = `<!-- results -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine} with \`npm run bench\`.\n\n${table}\n\nSubrequests per invocation (Cloudflare allows 1,000), counted by the limits layer:\n\n${peaks}\n\nOne hot group (\`npm run bench:hot\`), without and with 10 ms added to every D1 call:\n\n${hot}\n\nThe change stream (\`npm run bench:webhooks\`):\n\n${hooks}\n\nMembership rules (\`npm run bench:rules\`):\n\n${rules}\n\nShards (\`npm run bench:shards\`):\n\n${shards}\n<!-- /results -->`;
   writeFileSync(
     doc,
     start >= 0 && end > start

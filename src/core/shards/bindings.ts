@@ -30,3 +30,12 @@ export const controlPrimary = (env: Env) => env.CONTROL.withSession("first-prima
 
 /** Every shard, for maintenance that spans tenants (the daily purges, the webhook sweep). */
 export const everyShard = (env: Env) => shardNames(env).map((name) => ({ name, d1: shardBinding(env, name) }));
+
+/** The shard the directory names for a tenant; null: not placed yet. */
+export async function placedShard(env: Env, tenantId: string): Promise<string | null> {
+  const row = await controlPrimary(env)
+    .prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?")
+    .bind(tenantId)
+    .first<{ shard: string }>();
+  return row?.shard ?? null;
+}

@@ -3,7 +3,7 @@
 // everyShard (bindings.ts). What an isolate read of the directory it trusts for directoryTtl.
 import type { Env } from "../../env";
 import { CoreError } from "../shared/errors";
-import { controlPrimary, directoryTtl, shardBinding, shardNames } from "./bindings";
+import { directoryTtl, placedShard, shardBinding, shardNames } from "./bindings";
 import { placeTenant } from "./placement";
 
 const CACHE_MAX = 10_000;
@@ -20,11 +20,7 @@ export async function tenantShard(env: Env, tenantId: string): Promise<string> {
   const now = Date.now();
   const known = cache.get(tenantId);
   if (known && now - known.readAt < directoryTtl(env)) return known.shard;
-  const row = await controlPrimary(env)
-    .prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?")
-    .bind(tenantId)
-    .first<{ shard: string }>();
-  const shard = row?.shard ?? (await placeTenant(env, tenantId));
+  const shard = (await placedShard(env, tenantId)) ?? (await placeTenant(env, tenantId));
   if (!shardNames(env).includes(shard)) {
     throw new CoreError("unavailable", `this tenant's database (${shard}) is not configured on this deployment`);
   }

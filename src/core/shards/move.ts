@@ -18,7 +18,7 @@ import { forgetPlacement, tenantShard } from "./directory";
 import { TENANT_TABLES, type TenantTable } from "./tenant-tables";
 
 /** Rows read from the source per statement, and the most JSON one write carries (D1 takes 2 MB a value). */
-const CHUNK_ROWS = 250;
+const CHUNK_ROWS = 1_000;
 const WRITE_BYTES = 1_000_000;
 /** Subrequests one call of advanceMove may spend (an invocation has 1,000). */
 export const MOVE_BUDGET = 600;

@@ -3,7 +3,7 @@
 // Up to SAMPLE_ALL shards are all measured; past that two at random ("the power of two choices").
 import type { Env } from "../../env";
 import { CoreError } from "../shared/errors";
-import { controlPrimary, shardBinding, shardNames } from "./bindings";
+import { controlPrimary, placedShard, shardBinding, shardNames } from "./bindings";
 
 const PLACEMENT_TENANT_BYTES = 64 * 1024;
 const SAMPLE_ALL = 16;
@@ -63,8 +63,7 @@ async function record(env: Env, tenantId: string, shard: string, by: string): Pr
     .prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
     .bind(tenantId, shard, Date.now(), by)
     .run();
-  const row = await control.prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?").bind(tenantId).first<{ shard: string }>();
-  return row!.shard;
+  return (await placedShard(env, tenantId))!;
 }
 
 /** Place a tenant the directory does not know yet. */
@@ -83,13 +82,10 @@ export async function placeTenantOn(
 ): Promise<{ shard: string; created: boolean }> {
   if (!shardNames(env).includes(shard))
     throw new CoreError("invalid", `unknown shard ${shard}: this deployment has ${shardNames(env).join(", ")}`);
-  const existing = await controlPrimary(env)
-    .prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?")
-    .bind(tenantId)
-    .first<{ shard: string }>();
+  const existing = await placedShard(env, tenantId);
   if (existing) {
-    if (existing.shard === shard) return { shard, created: false };
-    throw new CoreError("conflict", `tenant ${tenantId} is already placed on ${existing.shard}: move it instead`);
+    if (existing === shard) return { shard, created: false };
+    throw new CoreError("conflict", `tenant ${tenantId} is already placed on ${existing}: move it instead`);
   }
   if (await livedBeforeShards(env, tenantId))
     throw new CoreError("conflict", `tenant ${tenantId} already has data on ${shardNames(env)[0]}: move it instead`);
