@@ -333,7 +333,24 @@ describe("shards", () => {
     expect(await rowsByShard(api.tenant)).toMatchObject({ DB: 0, DB_2: 0 });
     expect(await userView(api)).toEqual(before);
     expect(await stored(api.tenant)).toEqual(rowsBefore);
+    // Repeated, the rollback is the same (it finishes an undo that was cut off).
+    const again = await call("DELETE", `/vendor/tenants/${api.tenant}/move`, { headers: await vendor() });
+    expect(again.status).toBe(200);
+    expect(again.json.state).toBe("rolled_back");
+    expect(await stored(api.tenant)).toEqual(rowsBefore);
     expect((await api.post("/v1/groups", { name: "Still here" })).status).toBe(201);
+  });
+
+  it("refuses to roll back a move that has switched (409): it finishes, and the tenant is whole on the new shard", async () => {
+    const api = await populated("DB");
+    const rowsBefore = await stored(api.tenant);
+    await startMove(env, api.tenant, "DB_2", "vendor:test");
+    for (let i = 0; i < 20 && (await readMove(env, api.tenant))!.state !== "switched"; i++) await advanceMove(env, api.tenant);
+    expect((await readMove(env, api.tenant))!.state).toBe("switched");
+    expectError(await call("DELETE", `/vendor/tenants/${api.tenant}/move`, { headers: await vendor() }), 409, "conflict");
+    expect((await moveTo(api.tenant, "DB_2")).state).toBe("done");
     expectError(await call("DELETE", `/vendor/tenants/${api.tenant}/move`, { headers: await vendor() }), 404, "not_found");
+    expect(await rowsByShard(api.tenant)).toMatchObject({ DB: 0, DB_3: 0 });
+    expect(await stored(api.tenant)).toEqual(rowsBefore);
   });
 });

@@ -86,18 +86,27 @@ export async function readMove(env: Env, tenantId: string): Promise<MoveRow | nu
   };
 }
 
-async function save(env: Env, m: MoveRow, changes: Partial<MoveRow>) {
+/** Another driver (a rollback, say) changed the move's state first: this one stops. */
+class MoveChanged extends Error {}
+
+/** The move's next state and progress, only if it is still in the state this driver read. */
+function saveStatement(env: Env, m: MoveRow, changes: Partial<MoveRow>) {
   const next = { ...m, ...changes };
   const at = now();
   const stateAt = changes.state && changes.state !== m.state ? at : m.stateAt;
-  await controlPrimary(env)
+  const statement = controlPrimary(env)
     .prepare(
       `UPDATE tenant_moves SET state = ?, progress = ?, copied = ?, caught_up = ?, updated_at = ?, state_at = ?, finished_at = ?
        WHERE tenant_id = ? AND state = ?`,
     )
-    .bind(next.state, JSON.stringify(next.progress), next.copied, next.caughtUp, at, stateAt, next.finishedAt, m.tenantId, m.state)
-    .run();
-  Object.assign(m, next, { stateAt });
+    .bind(next.state, JSON.stringify(next.progress), next.copied, next.caughtUp, at, stateAt, next.finishedAt, m.tenantId, m.state);
+  return { statement, apply: () => Object.assign(m, next, { stateAt }) };
+}
+
+async function save(env: Env, m: MoveRow, changes: Partial<MoveRow>) {
+  const { statement, apply } = saveStatement(env, m, changes);
+  if (((await statement.run()).meta.changes ?? 0) === 0) throw new MoveChanged(`the move of ${m.tenantId} changed under this driver`);
+  apply();
 }
 
 const isActive = (m: MoveRow | null) => m !== null && m.state !== "done" && m.state !== "rolled_back";
@@ -359,6 +368,16 @@ export async function advanceMove(
   const m = await readMove(env, tenantId);
   if (!m) return null;
   const budget = new Budget(limit);
+  try {
+    return await drive(env, m, budget);
+  } catch (e) {
+    if (!(e instanceof MoveChanged)) throw e;
+    return { move: (await readMove(env, tenantId))!, waitMs: 0, spent: budget.spent };
+  }
+}
+
+async function drive(env: Env, m: MoveRow, budget: Budget): Promise<{ move: MoveRow; waitMs: number; spent: number }> {
+  const tenantId = m.tenantId;
   const ttl = directoryTtl(env);
   for (;;) {
     switch (m.state) {
@@ -366,11 +385,13 @@ export async function advanceMove(
         if (!(await copy(env, m, budget))) return { move: m, waitMs: 0, spent: budget.spent };
         // A first catch-up while writes still flow keeps the fence short.
         if (!(await catchUp(env, m, budget))) return { move: m, waitMs: 0, spent: budget.spent };
-        await setSourceState(env, m, "fenced");
+        // Recorded first: a rollback that came in between wins, and this driver stops here.
         await save(env, m, { state: "fenced" });
         break;
       }
       case "fenced": {
+        // (Again after a crash: the fence must hold before the last catch-up, or a write could slip past it.)
+        await setSourceState(env, m, "fenced");
         if (!(await catchUp(env, m, budget))) return { move: m, waitMs: 0, spent: budget.spent };
         const target = shardBinding(env, m.toShard);
         await target.batch([
@@ -385,9 +406,17 @@ export async function advanceMove(
             .prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'settling') ON CONFLICT DO UPDATE SET state = 'settling'")
             .bind(tenantId),
         ]);
-        await controlPrimary(env).prepare("UPDATE tenant_shards SET shard = ? WHERE tenant_id = ?").bind(m.toShard, tenantId).run();
+        // The switch and its record in one transaction, only if no rollback came first.
+        const switched = saveStatement(env, m, { state: "switched" });
+        const [recorded] = await env.CONTROL.batch([
+          switched.statement,
+          env.CONTROL.prepare(
+            "UPDATE tenant_shards SET shard = ? WHERE tenant_id = ? AND EXISTS (SELECT 1 FROM tenant_moves WHERE tenant_id = ? AND state = 'switched')",
+          ).bind(m.toShard, tenantId, tenantId),
+        ]);
+        if ((recorded!.meta.changes ?? 0) === 0) throw new MoveChanged(`the move of ${tenantId} was rolled back before its switch`);
+        switched.apply();
         forgetPlacement(tenantId);
-        await save(env, m, { state: "switched" });
         break;
       }
       case "switched": {
@@ -418,12 +447,23 @@ export async function advanceMove(
   }
 }
 
-/** Undo a move that has not switched yet: the tenant stays whole on the source. */
+/**
+ * Undo a move that has not switched yet: the tenant stays whole on the source. Repeating it on a
+ * rolled-back move finishes an undo that was cut off (it is idempotent).
+ */
 export async function rollBackMove(env: Env, tenantId: string): Promise<MoveRow> {
   const m = await readMove(env, tenantId);
-  if (!m || !isActive(m)) throw new CoreError("not_found", `tenant ${tenantId} has no move running`);
-  if (m.state !== "copying" && m.state !== "fenced") {
-    throw new CoreError("conflict", `the move of ${tenantId} has switched to ${m.toShard} already; it can only finish`);
+  if (!m || m.state === "done") throw new CoreError("not_found", `tenant ${tenantId} has no move running`);
+  const tooLate = () => new CoreError("conflict", `the move of ${tenantId} has switched to ${m.toShard} already; it can only finish`);
+  if (m.state !== "copying" && m.state !== "fenced" && m.state !== "rolled_back") throw tooLate();
+  // Recorded before anything is undone, and only if the move has not switched meanwhile (the switch checks the same row).
+  if (m.state !== "rolled_back") {
+    try {
+      await save(env, m, { state: "rolled_back", finishedAt: now() });
+    } catch (e) {
+      if (e instanceof MoveChanged) throw tooLate();
+      throw e;
+    }
   }
   const source = shardBinding(env, m.fromShard);
   await source.batch([
@@ -431,8 +471,11 @@ export async function rollBackMove(env: Env, tenantId: string): Promise<MoveRow>
     source.prepare("DELETE FROM tenant_move_log WHERE tenant_id = ?").bind(tenantId),
   ]);
   const target = shardBinding(env, m.toShard);
+  // The target's settling row (if the fence got that far) first: it would refuse the deletes.
+  await target.batch([
+    target.prepare("DELETE FROM moved_event_cursors WHERE tenant_id = ?").bind(tenantId),
+    target.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(tenantId),
+  ]);
   await deleteTenantRows(env, target, tenantId, new Budget(Number.POSITIVE_INFINITY));
-  await target.prepare("DELETE FROM moved_event_cursors WHERE tenant_id = ?").bind(tenantId).run();
-  await save(env, m, { state: "rolled_back", finishedAt: now() });
   return m;
 }
