@@ -1,8 +1,11 @@
 // Tenants placed on D1 shards (three in the test pool) and moved between them online.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { everyShard, shardNames } from "../src/core/shards/bindings";
 import { advanceMove, readMove, startMove } from "../src/core/shards/move";
 import { TENANT_TABLES } from "../src/core/shards/tenant-tables";
+import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import worker from "../src/index";
 import {
   type Client,
   call,
@@ -339,6 +342,25 @@ describe("shards", () => {
     expect(again.json.state).toBe("rolled_back");
     expect(await stored(api.tenant)).toEqual(rowsBefore);
     expect((await api.post("/v1/groups", { name: "Still here" })).status).toBe(201);
+  });
+
+  it("the per-minute cron takes on a move nobody drives any more, to the end", async () => {
+    const api = await populated("DB_3");
+    const rowsBefore = await stored(api.tenant);
+    await startMove(env, api.tenant, "DB", "vendor:test");
+    expect((await advanceMove(env, api.tenant, 8))!.move.state).toBe("copying");
+    for (let i = 0; i < 40 && (await readMove(env, api.tenant))!.state !== "done"; i++) {
+      // Idle for a minute, as after a crash or a caller that went away.
+      await env.CONTROL.prepare("UPDATE tenant_moves SET updated_at = updated_at - 60000 WHERE tenant_id = ?").bind(api.tenant).run();
+      const ctx = createExecutionContext();
+      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+      await waitOnExecutionContext(ctx);
+      await new Promise((r) => setTimeout(r, 350));
+    }
+    expect((await readMove(env, api.tenant))!.state).toBe("done");
+    expect((await placement(api.tenant)).json.shard).toBe("DB");
+    expect(await rowsByShard(api.tenant)).toMatchObject({ DB_2: 0, DB_3: 0 });
+    expect(await stored(api.tenant)).toEqual(rowsBefore);
   });
 
   it("refuses to roll back a move that has switched (409): it finishes, and the tenant is whole on the new shard", async () => {
