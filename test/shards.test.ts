@@ -265,9 +265,14 @@ describe("shards", () => {
     expect(after.members[group0]).toEqual(expect.arrayContaining(acknowledged.members));
     const scimNames = (await call("GET", "/scim/v2/Users?count=1000", { token: scimToken })).json.Resources.map((u: any) => u.userName);
     expect(scimNames).toEqual(expect.arrayContaining(acknowledged.scim));
-    // The feed keeps every event, in order; a cursor from before the move is told to resync.
+    // The feed keeps every event, in order; a reader's cursor from before the move resumes where it was.
     expect(after.events.slice(0, before.events.length)).toEqual(before.events);
-    expectError(await api.get(`/v1/events?after=${cursorBefore}`), 410, "gone");
+    const resumed = await api.get(`/v1/events?after=${cursorBefore}&limit=1000`);
+    expect(resumed.status, resumed.text).toBe(200);
+    expect(resumed.json.result.map((e: any) => e.id)).toEqual(after.events.slice(before.events.length));
+    expect(resumed.json.result.length).toBeGreaterThan(0);
+    const fromStart = await api.get("/v1/events?after=0&limit=1000");
+    expect(fromStart.json.result.map((e: any) => e.id)).toEqual(after.events);
     // Writes go on, on the new shard; the old one refuses a late write of the tenant (its tombstone).
     expect((await api.post("/v1/groups", { name: "After" })).status).toBe(201);
     await expect(

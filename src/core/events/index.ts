@@ -1,7 +1,7 @@
 // The change stream, read: every change of a tenant in the order it landed, resumable by
 // cursor. The store is the audit trail itself (core/events/writes.ts writes it).
 import { sql } from "drizzle-orm";
-import type { Scope } from "../shared/context";
+import type { Db, Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 
 /** Stored action → the event type readers see. */
@@ -114,6 +114,17 @@ export function shapedEvent(r: EventRow): ChangeEvent {
   };
 }
 
+/**
+ * A cursor of the shard the tenant lived on, in this shard's numbering (core/shards/move.ts gave
+ * moved events new cursors); null: not a cursor of a move (past the retention, say).
+ */
+async function cursorAfterMove(db: Db, tenantId: string, after: number): Promise<number | null> {
+  const row = await db.get<{ c: number | null }>(
+    sql`SELECT max(new_cursor) AS c FROM moved_event_cursors WHERE tenant_id = ${tenantId} AND old_cursor <= ${after}`,
+  );
+  return row?.c ?? null;
+}
+
 /** The next `size` events of the tenant after a cursor: an index range of audit_log_feed. */
 export const eventWindow = (tenantId: string, after: number, size: number) =>
   sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size}`;
@@ -143,6 +154,18 @@ async function nextEvents(scope: Scope, after: number, limit: number, resuming: 
 }
 
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
+  try {
+    return await listFrom(scope, q);
+  } catch (e) {
+    // A cursor from before the tenant moved to another shard is behind the move's horizon: translated, it resumes.
+    if (!(e instanceof CoreError && e.kind === "gone") || q.after === undefined) throw e;
+    const moved = await cursorAfterMove(scope.db, scope.tenantId, q.after);
+    if (moved === null) throw e;
+    return listFrom(scope, { ...q, after: moved });
+  }
+}
+
+async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
   const after = q.after ?? 0;
   // Unfiltered, the page is the window; a filter looks further, up to EVENTS_SCANNED.
   const filtered = q.types !== undefined || [q.groupId, q.userId, q.actor, q.since, q.until].some((f) => f !== undefined);

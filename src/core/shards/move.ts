@@ -129,6 +129,15 @@ export async function startMove(env: Env, tenantId: string, to: string, vendor: 
   ]);
   await deleteTenantRows(env, target, tenantId, new Budget(Number.POSITIVE_INFINITY));
   const floor = await eventFloor(source, target, tenantId);
+  // Cursors up to the source's retention horizon (or 0) map to the floor: a reader there resumes before the first moved event.
+  const horizon = await source
+    .prepare("SELECT coalesce((SELECT purged_through FROM event_horizons WHERE tenant_id = ?), 0) AS h")
+    .bind(tenantId)
+    .first<{ h: number }>();
+  await target
+    .prepare("INSERT OR REPLACE INTO moved_event_cursors (tenant_id, old_cursor, new_cursor) VALUES (?, ?, ?)")
+    .bind(tenantId, horizon?.h ?? 0, floor)
+    .run();
   // Before the move is recorded (a crash between the two leaves only a log that the next start clears): from here on every write of the tenant on the source is logged for the catch-up.
   await source.batch([
     source.prepare("DELETE FROM tenant_move_log WHERE tenant_id = ?").bind(tenantId),
