@@ -158,15 +158,15 @@ export async function startMove(env: Env, tenantId: string, to: string, vendor: 
   return (await readMove(env, tenantId))!;
 }
 
-/** The cursor every copied event's new cursor is above: the highest either shard has used. */
+/**
+ * The cursor every copied event's new cursor is above: the tenant's highest on the source and the
+ * target's highest (a value the target handed out to an event since purged may be used again: that
+ * event is gone, and every reader names its tenant). SQLite's own sequence is not read: D1 may not allow it.
+ */
 async function eventFloor(source: D1Database, target: D1Database, tenantId: string): Promise<number> {
   const [s, t] = await Promise.all([
     source.prepare("SELECT coalesce(max(cursor), 0) AS c FROM audit_log WHERE tenant_id = ?").bind(tenantId).first<{ c: number }>(),
-    target
-      .prepare(
-        "SELECT max(coalesce((SELECT max(cursor) FROM audit_log), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0)) AS c",
-      )
-      .first<{ c: number }>(),
+    target.prepare("SELECT coalesce((SELECT max(cursor) FROM audit_log), 0) AS c").first<{ c: number }>(),
   ]);
   return Math.max(s?.c ?? 0, t?.c ?? 0);
 }
@@ -224,7 +224,7 @@ function writeStatements(target: D1Database, tenantId: string, t: TenantTable, r
         .prepare(
           `INSERT OR IGNORE INTO moved_event_cursors (tenant_id, old_cursor, new_cursor)
            SELECT ?1, j.value ->> '$.cursor', b.base + j.key + 1 FROM json_each(?2) j,
-             (SELECT max(?3, coalesce((SELECT max(cursor) FROM audit_log), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0)) AS base) b`,
+             (SELECT max(?3, coalesce((SELECT max(cursor) FROM audit_log), 0)) AS base) b`,
         )
         .bind(tenantId, json, floor),
       target
