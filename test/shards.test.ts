@@ -1,6 +1,8 @@
 // Tenants placed on D1 shards (three in the test pool) and moved between them online.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { forgetApiKey } from "../src/auth/api-key";
+import { hashSecret } from "../src/core/keys";
 import { everyShard, shardNames } from "../src/core/shards/bindings";
 import { advanceMove, readMove, startMove } from "../src/core/shards/move";
 import { TENANT_TABLES } from "../src/core/shards/tenant-tables";
@@ -138,7 +140,7 @@ describe("shards", () => {
     for (const name of shardNames(env)) if (name !== where.json.shard) expect(rows[name]).toBe(0);
   });
 
-  it("spreads new tenants: of three placed at once, with nothing written yet, no two share a shard's score", async () => {
+  it("spreads new tenants: three placed one after another, with nothing written yet, do not all land on one shard", async () => {
     const before = await call("GET", "/vendor/shards", { headers: await vendor() });
     expect(before.status).toBe(200);
     expect(before.json.result.map((s: any) => s.shard)).toEqual(["DB", "DB_2", "DB_3"]);
@@ -150,6 +152,50 @@ describe("shards", () => {
     }
     // Each placement counts against its shard, so three empty tenants never all land on one shard.
     expect(new Set(placed).size).toBeGreaterThan(1);
+  });
+
+  it("keeps a tenant from before shards (rows on the first shard, no directory row) where its rows are", async () => {
+    const tenant = freshTenant("before-shards");
+    await everyShard(env)[0]!
+      .d1.prepare("INSERT INTO groups (tenant_id, id, name, name_key, created_at, updated_at) VALUES (?, 'old', 'Old', 'old', 0, 0)")
+      .bind(tenant)
+      .run();
+    // The operator cannot place it elsewhere by hand: its rows are on DB.
+    const v = await vendor();
+    expectError(await call("PUT", `/vendor/tenants/${tenant}/placement`, { headers: v, body: { shard: "DB_3" } }), 409, "conflict");
+    const api = await client(tenant);
+    expect((await api.get("/v1/groups")).json.result.map((g: any) => g.name)).toEqual(["Old"]);
+    expect((await placement(tenant)).json).toMatchObject({ shard: "DB", placed_by: "before-shards" });
+  });
+
+  it("finds an API key made before shards on the first shard, and records its tenant; elsewhere such a key is unknown (401)", async () => {
+    const found = [];
+    for (const shard of ["DB", "DB_2"]) {
+      const tenant = freshTenant(`key-${shard}`);
+      await placeOn(tenant, shard);
+      const admin = await client(tenant, { scope: "admin" });
+      const secret = (await admin.post("/v1/api-keys", { name: "old", scopes: ["groups:read"] })).json.result.secret as string;
+      const hash = await hashSecret(secret);
+      // As before shards: the control database has no row for the key, and no isolate remembers it.
+      await env.CONTROL.prepare("DELETE FROM api_key_tenants WHERE secret_hash = ?").bind(hash).run();
+      forgetApiKey(hash);
+      found.push((await call("GET", "/v1/groups", { token: secret })).status);
+      found.push(
+        (await env.CONTROL.prepare("SELECT tenant_id FROM api_key_tenants WHERE secret_hash = ?").bind(hash).first<{ tenant_id: string }>())
+          ?.tenant_id === tenant,
+      );
+    }
+    expect(found).toEqual([200, true, 401, false]);
+  });
+
+  it("answers 503 to a tenant the directory places on a shard this deployment does not have, and writes nothing", async () => {
+    const tenant = freshTenant("lost");
+    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
+      .bind(tenant)
+      .run();
+    const api = await client(tenant);
+    expectError(await api.post("/v1/groups", { name: "Nowhere" }), 503, "unavailable");
+    expect(await rowsByShard(tenant)).toEqual({ DB: 0, DB_2: 0, DB_3: 0 });
   });
 
   it("serves every surface on every shard, each tenant's rows on its own shard only", async () => {
@@ -201,6 +247,9 @@ describe("shards", () => {
     const current = (await placement(api.tenant)).json.shard;
     const other = shardNames(env).find((s) => s !== current)!;
     expectError(await call("PUT", `/vendor/tenants/${api.tenant}/placement`, { headers: v, body: { shard: other } }), 409, "conflict");
+    const again = await call("PUT", `/vendor/tenants/${api.tenant}/placement`, { headers: v, body: { shard: current } });
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ tenant_id: api.tenant, shard: current, placed_by: "auto" });
     expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, body: { to: current } }), 400, "invalid");
     expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, body: { to: "DB_9" } }), 400, "invalid");
     expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, rawBody: "{" }), 400, "invalid");
@@ -334,6 +383,9 @@ describe("shards", () => {
     // A few chunks only: the copy is partway.
     expect((await advanceMove(env, api.tenant, 8))!.move.state).toBe("copying");
     expect((await rowsByShard(api.tenant)).DB_2).toBeGreaterThan(0);
+    // One move at a time: another destination while this one runs is 409.
+    const other = await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: await vendor(), body: { to: "DB" } });
+    expectError(other, 409, "conflict");
     const rolled = await call("DELETE", `/vendor/tenants/${api.tenant}/move`, { headers: await vendor() });
     expect(rolled.status).toBe(200);
     expect(rolled.json).toMatchObject({ state: "rolled_back", from: "DB_3", to: "DB_2" });

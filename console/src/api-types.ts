@@ -1699,6 +1699,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1Groups: {
@@ -1784,6 +1793,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupId: {
@@ -1858,6 +1876,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1963,6 +1990,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupId: {
@@ -2037,6 +2073,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2142,6 +2187,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdTraits: {
@@ -2212,6 +2266,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2297,6 +2360,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdClaimsStatus: {
@@ -2364,6 +2436,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2455,6 +2536,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2564,6 +2654,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1GroupsByGroupIdMembers: {
@@ -2665,6 +2764,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdMembers: {
@@ -2751,6 +2859,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2851,6 +2968,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchV1GroupsByGroupIdMembersByUserId: {
@@ -2930,6 +3056,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3017,6 +3152,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1UsersByUserIdClaims: {
@@ -3082,6 +3226,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3163,6 +3316,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3279,6 +3441,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1UsersByUserId: {
@@ -3353,6 +3524,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3458,6 +3638,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1Config: {
@@ -3530,6 +3719,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3624,6 +3822,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1Roles: {
@@ -3687,6 +3894,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3779,6 +3995,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1RolesByRoleId: {
@@ -3860,6 +4085,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1RolesByRoleId: {
@@ -3934,6 +4168,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4039,6 +4282,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdRoles: {
@@ -4104,6 +4356,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4203,6 +4464,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdRoles: {
@@ -4295,6 +4565,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1UsersByUserIdRoles: {
@@ -4360,6 +4639,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4448,6 +4736,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1UsersByUserIdRoles: {
@@ -4529,6 +4826,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1RulesPreview: {
@@ -4603,6 +4909,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdRule: {
@@ -4668,6 +4983,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4780,6 +5104,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdRule: {
@@ -4852,6 +5185,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdChildren: {
@@ -4917,6 +5259,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5023,6 +5374,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1GroupsByGroupIdChildren: {
@@ -5104,6 +5464,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1GroupsByGroupIdParents: {
@@ -5176,6 +5545,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1ApiKeys: {
@@ -5239,6 +5617,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5329,6 +5716,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1ApiKeysByKeyId: {
@@ -5396,6 +5792,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5489,6 +5894,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5591,6 +6005,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1Webhooks: {
@@ -5654,6 +6077,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5744,6 +6176,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getV1WebhooksByWebhookId: {
@@ -5816,6 +6257,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteV1WebhooksByWebhookId: {
@@ -5881,6 +6331,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5964,6 +6423,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1WebhooksByWebhookIdRotateSecret: {
@@ -6033,6 +6501,15 @@ export interface operations {
             };
             /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6114,6 +6591,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postV1WebhooksByWebhookIdDeliveriesByEventIdRedeliver: {
@@ -6187,6 +6673,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getResourcesGroupsV1Config: {
@@ -6247,6 +6742,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6359,6 +6865,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getResourcesGroupsV1: {
@@ -6410,6 +6927,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6501,6 +7029,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postResourcesGroupsV1BulkGet: {
@@ -6560,6 +7099,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6651,6 +7201,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     deleteResourcesGroupsV1ById: {
@@ -6730,6 +7291,17 @@ export interface operations {
             };
             /** @description If-Match names another version: nothing changed (ETag: the current one) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6836,6 +7408,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postResourcesGroupsV1ByGroupIdRoles: {
@@ -6921,6 +7504,17 @@ export interface operations {
             };
             /** @description If-Match names another version: nothing changed (ETag: the current one) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7024,6 +7618,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postResourcesGroupsV1ByGroupIdUsers: {
@@ -7109,6 +7714,17 @@ export interface operations {
             };
             /** @description If-Match names another version: nothing changed (ETag: the current one) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7212,6 +7828,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getResourcesGroupsV2: {
@@ -7269,6 +7896,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7339,6 +7977,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postKaizalaV1Groups: {
@@ -7400,6 +8049,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7483,6 +8143,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7676,6 +8347,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postGroup: {
@@ -7804,6 +8486,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postV1Batch: {
@@ -7910,6 +8603,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8030,6 +8734,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postV1Identify: {
@@ -8132,6 +8847,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8252,6 +8978,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postV1Page: {
@@ -8354,6 +9091,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8474,6 +9222,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postV1Alias: {
@@ -8585,6 +9344,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2ServiceProviderConfig: {
@@ -8634,6 +9404,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8701,6 +9482,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2Schemas: {
@@ -8750,6 +9542,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8817,6 +9620,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2Users: {
@@ -8872,6 +9686,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8985,6 +9810,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2UsersById: {
@@ -9050,6 +9886,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9167,6 +10014,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     deleteScimV2UsersById: {
@@ -9249,6 +10107,17 @@ export interface operations {
             };
             /** @description If-Match does not match */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9363,6 +10232,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2Groups: {
@@ -9418,6 +10298,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9529,6 +10420,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getScimV2GroupsById: {
@@ -9594,6 +10496,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9709,6 +10622,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     deleteScimV2GroupsById: {
@@ -9791,6 +10715,17 @@ export interface operations {
             };
             /** @description If-Match does not match */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9905,6 +10840,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postScimV2Bulk: {
@@ -9971,6 +10917,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10065,6 +11022,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     getVendorShards: {
@@ -10114,6 +11082,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10185,6 +11164,17 @@ export interface operations {
             };
             /** @description Unknown id (also another tenant's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10293,6 +11283,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     postVendorTenantsByTenantMove: {
@@ -10392,6 +11393,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     deleteVendorTenantsByTenantMove: {
@@ -10465,6 +11477,17 @@ export interface operations {
             };
             /** @description The tenant is placed already, or another move of it runs */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

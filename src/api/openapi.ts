@@ -51,6 +51,7 @@ const refusals = {
   400: answer("Invalid input, in the surface's error format"),
   401: answer("Missing, expired or unknown credential"),
   403: answer("The credential lacks the scope, or names another tenant"),
+  503: answer("The tenant is moving to another database: nothing was written, retry after Retry-After"),
 };
 const withId = { ...refusals, 404: answer("Unknown id (also another tenant's)") };
 
@@ -66,6 +67,11 @@ type Security = Record<string, string[]>[];
 function registerAll(app: OpenAPIHono<AppEnv>) {
   const r = app.openAPIRegistry;
   r.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "A tenant's JWT or API key (egk_...)" });
+  r.registerComponent("securitySchemes", "vendorToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The operator's vendor token (VENDOR_*), with scope admin; a tenant's credential is refused",
+  });
   r.registerComponent("securitySchemes", "writeKey", {
     type: "http",
     scheme: "basic",
@@ -293,7 +299,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
   });
 
   // The operator's routes at /vendor: where tenants live, and moving them.
-  const v = { tags: ["vendor"], security: [{ bearer: [] }] };
+  const v = { tags: ["vendor"], security: [{ vendorToken: [] }] };
   const busy = { 409: answer("The tenant is placed already, or another move of it runs") };
   op({ ...v, method: "get", path: "/vendor/shards", summary: "List the shards: tenants placed and bytes used" });
   op({

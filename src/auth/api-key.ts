@@ -48,20 +48,19 @@ export async function verifyApiKey(env: Env, secret: string, background: (p: Pro
   let entry = known.get(secret);
   if (!entry || now - entry.readAt >= KEY_CACHE_MS) {
     if (!isWellFormedApiKey(secret)) throw refused("API key is malformed");
-    const found = await findApiKeyByHash(env, await hashSecret(secret));
-    if (!found) {
+    const row = await findApiKeyByHash(env, await hashSecret(secret));
+    if (!row) {
       known.delete(secret);
       throw refused("API key is not known");
     }
     if (known.size >= CACHE_MAX) known.delete(known.keys().next().value!);
-    entry = { row: found.row, principal: principalOf(found.row), readAt: now, touchedAt: entry?.touchedAt ?? 0 };
+    entry = { row, principal: principalOf(row), readAt: now, touchedAt: entry?.touchedAt ?? 0 };
     known.set(secret, entry);
   }
   check(entry.row, now);
   if (now - entry.touchedAt >= TOUCH_GAP_MS) {
     entry.touchedAt = now;
-    const row = entry.row;
-    background(touchApiKey(env, row, now).catch((e) => console.error("could not record an API key's use", e)));
+    background(touchApiKey(env, entry.row, now).catch((e) => console.error("could not record an API key's use", e)));
   }
   return entry.principal;
 }

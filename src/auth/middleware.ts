@@ -70,3 +70,22 @@ export const requireScope = (...anyOf: string[]) =>
     assertScope(c.var.principal, anyOf);
     await next();
   });
+
+/**
+ * The operator's routes (api/vendor): a vendor token with scope admin, never a tenant's
+ * credential, whatever its scopes (a known API key is 403, an unknown one 401).
+ */
+export const authenticateVendor = createMiddleware<AppEnv>(async (c, next) => {
+  const credential = bearerToken(c);
+  if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <vendor token>)");
+  if (looksLikeApiKey(credential)) {
+    await verifyApiKey(c.env, credential, background(c));
+    throw new CoreError("forbidden", "placement and moves of tenants are the operator's: an API key is a tenant's credential");
+  }
+  const verified = await verifyToken(c.env, credential);
+  if (verified.kind !== "vendor")
+    throw new CoreError("forbidden", "placement and moves of tenants are the operator's: a vendor token is required");
+  if (!verified.scopes.has("admin")) throw new CoreError("forbidden", "the operator's routes need a vendor token with scope admin");
+  c.set("vendor", `vendor:${verified.subject}`);
+  await next();
+});

@@ -13,6 +13,7 @@ export const errors = {
   403: ok(errorBody, "Missing scope"),
   404: ok(errorBody, "Unknown group or user (also another tenant's)"),
   429: ok(errorBody, "The tenant's (or the API key's) requests for this minute are spent: see Retry-After"),
+  503: ok(errorBody, "The tenant is moving to another database: nothing was written, retry after Retry-After"),
 };
 /** Writes that take If-Match (a version from the resource's ETag). */
 export const conditionalWrite = {

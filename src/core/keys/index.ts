@@ -6,7 +6,7 @@ import { apiKeys } from "../../db/schema";
 import type { Env } from "../../env";
 import { eventStatement } from "../events/writes";
 import { registerKeyTenant, tenantOfKey } from "../shards/key-tenants";
-import { batch, type Db, type Scope, tenantDb } from "../shared/context";
+import { batch, type Scope, tenantDb } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { rowOf } from "../shared/rows";
@@ -119,16 +119,15 @@ export async function revokeApiKey(scope: Scope, id: string): Promise<ApiKeyRow>
 }
 
 /** The key whose secret has this hash: the control database names its tenant, whose shard holds the key. */
-export async function findApiKeyByHash(env: Env, secretHash: string): Promise<{ row: ApiKeyRow; db: Db } | undefined> {
+export async function findApiKeyByHash(env: Env, secretHash: string): Promise<ApiKeyRow | undefined> {
   const tenantId = await tenantOfKey(env, secretHash);
   if (!tenantId) return undefined;
   const db = await tenantDb(env, tenantId);
-  const row = await db
+  return db
     .select()
     .from(apiKeys)
     .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.secretHash, secretHash)))
     .get();
-  return row ? { row, db } : undefined;
 }
 
 /** Record use at most once a minute per key, whichever isolate sees it. */

@@ -28,6 +28,12 @@ export type ControlDb = ReturnType<typeof controlDatabase>;
 /** Directory reads go to the control database's primary: a replica could still show a tenant's old shard. */
 export const controlPrimary = (env: Env) => env.CONTROL.withSession("first-primary");
 
+/** A shard's size in bytes, from D1's own meta of a query. */
+export async function shardSize(env: Env, name: string): Promise<number> {
+  const r = await shardBinding(env, name).prepare("SELECT 1").run();
+  return Number((r.meta as { size_after?: number }).size_after ?? 0);
+}
+
 /** Every shard, for maintenance that spans tenants (the daily purges, the webhook sweep). */
 export const everyShard = (env: Env) => shardNames(env).map((name) => ({ name, d1: shardBinding(env, name) }));
 

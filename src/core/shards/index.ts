@@ -1,8 +1,8 @@
 // The operator's view of shards (api/vendor/shards.ts): placements, and moves driven to their end.
 import type { Env } from "../../env";
 import { CoreError } from "../shared/errors";
-import { controlPrimary, shardBinding, shardNames } from "./bindings";
-import { advanceMove, MOVE_BUDGET, type MoveRow, readMove, rollBackMove, startMove } from "./move";
+import { controlPrimary, shardNames, shardSize } from "./bindings";
+import { advanceMove, isActive, MOVE_BUDGET, type MoveRow, readMove, rollBackMove, startMove } from "./move";
 import { placeTenantOn } from "./placement";
 
 export interface MoveView {
@@ -33,10 +33,7 @@ export async function describeShards(env: Env) {
     .all<{ shard: string; n: number }>();
   const placed = new Map(counts.results.map((r) => [r.shard, r.n]));
   return Promise.all(
-    shardNames(env).map(async (name) => {
-      const r = await shardBinding(env, name).prepare("SELECT 1").run();
-      return { shard: name, tenants: placed.get(name) ?? 0, size_bytes: Number((r.meta as { size_after?: number }).size_after ?? 0) };
-    }),
+    shardNames(env).map(async (name) => ({ shard: name, tenants: placed.get(name) ?? 0, size_bytes: await shardSize(env, name) })),
   );
 }
 
@@ -58,8 +55,8 @@ export async function placeTenant(env: Env, tenantId: string, shard: string, ven
 /** Start a move, or go on with the one running to the same shard; as far as one request may. */
 export async function moveTenant(env: Env, tenantId: string, to: string, vendor: string): Promise<MoveView> {
   const running = await readMove(env, tenantId);
-  const active = running && running.state !== "done" && running.state !== "rolled_back";
-  if (active && running.toShard !== to) throw new CoreError("conflict", `tenant ${tenantId} is already moving to ${running.toShard}`);
+  const active = isActive(running);
+  if (active && running!.toShard !== to) throw new CoreError("conflict", `tenant ${tenantId} is already moving to ${running!.toShard}`);
   if (!active) await startMove(env, tenantId, to, vendor);
   let left = MOVE_BUDGET;
   for (;;) {

@@ -109,7 +109,8 @@ async function save(env: Env, m: MoveRow, changes: Partial<MoveRow>) {
   apply();
 }
 
-const isActive = (m: MoveRow | null) => m !== null && m.state !== "done" && m.state !== "rolled_back";
+/** A move that has neither finished nor been rolled back. */
+export const isActive = (m: MoveRow | null) => m !== null && m.state !== "done" && m.state !== "rolled_back";
 
 /** Begin a move (409 while another move of the tenant runs; 400 for an unknown or the current shard). */
 export async function startMove(env: Env, tenantId: string, to: string, vendor: string): Promise<MoveRow> {

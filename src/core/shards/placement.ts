@@ -3,7 +3,7 @@
 // Up to SAMPLE_ALL shards are all measured; past that two at random ("the power of two choices").
 import type { Env } from "../../env";
 import { CoreError } from "../shared/errors";
-import { controlPrimary, placedShard, shardBinding, shardNames } from "./bindings";
+import { controlPrimary, placedShard, shardBinding, shardNames, shardSize } from "./bindings";
 
 const PLACEMENT_TENANT_BYTES = 64 * 1024;
 const SAMPLE_ALL = 16;
@@ -13,12 +13,6 @@ function candidates(names: string[]): string[] {
   const a = Math.floor(Math.random() * names.length);
   const b = (a + 1 + Math.floor(Math.random() * (names.length - 1))) % names.length;
   return [names[a]!, names[b]!];
-}
-
-/** A shard's size in bytes, from D1's own meta of a query. */
-async function sizeOf(env: Env, shard: string): Promise<number> {
-  const r = await shardBinding(env, shard).prepare("SELECT 1").run();
-  return Number((r.meta as { size_after?: number }).size_after ?? 0);
 }
 
 /**
@@ -43,7 +37,7 @@ async function smallest(env: Env): Promise<string> {
   if (names.length === 1) return names[0]!;
   const control = controlPrimary(env);
   const [sizes, counts] = await Promise.all([
-    Promise.all(names.map((n) => sizeOf(env, n))),
+    Promise.all(names.map((n) => shardSize(env, n))),
     control
       .prepare(`SELECT shard, count(*) AS n FROM tenant_shards WHERE shard IN (SELECT value FROM json_each(?)) GROUP BY shard`)
       .bind(JSON.stringify(names))
