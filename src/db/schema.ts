@@ -236,8 +236,6 @@ export const auditLog = sqliteTable(
     targetId: text("target_id").notNull(),
     seq: integer("seq"),
     detail: text("detail").notNull().default("{}"),
-    /** The event as readers see it after its id and cursor, shaped once when recorded (core/events/body.ts); null on rows from before 0014. */
-    body: text("body"),
   },
   (t) => [
     uniqueIndex("audit_log_id").on(t.tenantId, t.id),

@@ -3,10 +3,41 @@
 import { sql } from "drizzle-orm";
 import type { Db, Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
-import { eventJsonSql } from "./body";
-import { actionsOf, EVENT_TYPES, type EventType, TYPES } from "./types";
 
-export { actionsOf, EVENT_TYPES, type EventType } from "./types";
+/** Stored action → the event type readers see. */
+const TYPES = {
+  "group.create": "group.created",
+  "group.update": "group.updated",
+  "group.delete": "group.deleted",
+  "members.add": "group.members.added",
+  "members.remove": "group.members.removed",
+  "members.role": "group.members.role_changed",
+  "members.expiry": "group.members.expiry_changed",
+  "members.replace": "group.members.replaced",
+  "hierarchy.link": "group.children.linked",
+  "hierarchy.unlink": "group.children.unlinked",
+  "roles.assign": "group.roles.assigned",
+  "roles.remove": "group.roles.removed",
+  "rule.set": "group.rule.set",
+  "rule.delete": "group.rule.deleted",
+  "tracking.group": "group.traits.changed",
+  "user.create": "user.created",
+  "user.update": "user.updated",
+  "user.delete": "user.deleted",
+  "config.update": "config.updated",
+  "key.create": "api_key.created",
+  "key.revoke": "api_key.revoked",
+  "webhook.create": "webhook.created",
+  "webhook.update": "webhook.updated",
+  "webhook.delete": "webhook.deleted",
+} as const satisfies Record<string, string>;
+
+export type EventType = (typeof TYPES)[keyof typeof TYPES];
+export const EVENT_TYPES = Object.values(TYPES) as [EventType, ...EventType[]];
+const ACTION_OF = new Map(Object.entries(TYPES).map(([action, type]) => [type as string, action]));
+
+/** The stored actions of these types, as the JSON array SQL's json_each reads. */
+export const actionsOf = (types: readonly EventType[]) => JSON.stringify(types.map((t) => ACTION_OF.get(t)));
 
 export const EVENT_LIMITS = { page: 1_000, defaultPage: 100 } as const;
 /** A filtered page looks at this many events at most, so a rare filter never scans a tenant's whole history in one call. */
@@ -40,8 +71,7 @@ export interface EventQuery {
 }
 
 export interface EventPage {
-  /** The events, oldest first, as the text of a JSON array of ChangeEvent (each shaped when it was recorded). */
-  result: string;
+  result: ChangeEvent[];
   /** Where to resume: the last event returned, or the last one looked at. Always set, so a poller keeps its place. */
   next_cursor: string;
   /** More events after next_cursor are already there. */
@@ -72,7 +102,7 @@ export function shapedEvent(r: EventRow): ChangeEvent {
   return {
     id: r.id,
     cursor: String(r.cursor),
-    type: TYPES[r.action] ?? r.action,
+    type: TYPES[r.action],
     occurred_at: new Date(r.at).toISOString(),
     actor: r.actor,
     source: r.source,
@@ -108,19 +138,19 @@ const forgotten = (after: number, horizon: number) =>
     [{ field: "after", message: "older than the oldest event kept", resume_after: String(horizon) }],
   );
 
-/** A page's events: each row's stored text (see body.ts), joined into one JSON array. */
-const joined = (rows: { event: string }[]) => `[${rows.map((r) => r.event).join(",")}]`;
-
-/** The unfiltered page: one index range of audit_log_feed, read once, its events joined by SQLite into one text. */
+/** The unfiltered page: one index range of audit_log_feed, read once. */
 async function nextEvents(scope: Scope, after: number, limit: number, resuming: boolean): Promise<EventPage> {
-  const row = await scope.db.get<{ events: string | null; last: number | null; n: number; horizon: number | null }>(sql`
-    WITH w AS (${eventWindow(scope.tenantId, after, limit + 1)}), page AS (SELECT * FROM w ORDER BY cursor LIMIT ${limit})
-    SELECT (SELECT group_concat(${eventJsonSql("page")}, ',' ORDER BY page.cursor) FROM page) AS events,
-           (SELECT max(cursor) FROM page) AS last, (SELECT count(*) FROM w) AS n,
-           (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon`);
-  const horizon = row?.horizon ?? null;
+  const rows = await scope.db.all<EventRow & { horizon: number | null }>(sql`
+    SELECT w.cursor, w.id, w.at, w.actor, w.source, w.action, w.target_type, w.target_id, w.detail,
+           (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
+    FROM (SELECT 1) LEFT JOIN (${eventWindow(scope.tenantId, after, limit + 1)}) w ON true ORDER BY w.cursor`);
+  const horizon = rows[0]?.horizon ?? null;
   if (resuming && horizon !== null && after < horizon) throw forgotten(after, horizon);
-  return { result: `[${row?.events ?? ""}]`, next_cursor: String(row?.last ?? after), has_more: (row?.n ?? 0) > limit };
+  const page = rows
+    .filter((r) => r.cursor !== null)
+    .slice(0, limit)
+    .map(shapedEvent);
+  return { result: page, next_cursor: page.at(-1)?.cursor ?? String(after), has_more: rows.length > limit };
 }
 
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
@@ -143,13 +173,7 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
   const size = EVENTS_SCANNED;
   const actions = actionsOf(q.types ?? EVENT_TYPES);
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
-  const rows = await scope.db.all<{
-    cursor: number | null;
-    event: string;
-    scanned_to: number | null;
-    scanned: number;
-    horizon: number | null;
-  }>(sql`
+  const rows = await scope.db.all<EventRow & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
     WITH recent AS (${eventWindow(scope.tenantId, after, size)}),
     hits AS (
       SELECT * FROM recent w
@@ -166,17 +190,17 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
         AND (${q.until ?? null} IS NULL OR w.at < ${q.until ?? null})
       ORDER BY w.cursor LIMIT ${q.limit + 1}
     )
-    SELECT h.cursor, ${eventJsonSql("h")} AS event,
+    SELECT h.cursor, h.id, h.at, h.actor, h.source, h.action, h.target_type, h.target_id, h.detail,
            (SELECT max(cursor) FROM recent) AS scanned_to, (SELECT count(*) FROM recent) AS scanned,
            (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
     FROM (SELECT 1) LEFT JOIN hits h ON true ORDER BY h.cursor`);
   const horizon = rows[0]?.horizon ?? null;
   if (q.after !== undefined && horizon !== null && q.after < horizon) throw forgotten(q.after, horizon);
   const found = rows.filter((r) => r.cursor !== null);
-  const page = found.slice(0, q.limit);
+  const page = found.slice(0, q.limit).map(shapedEvent);
   const scannedTo = rows[0]?.scanned_to ?? null;
   const windowFull = (rows[0]?.scanned ?? 0) >= size;
-  if (found.length > q.limit) return { result: joined(page), next_cursor: String(page.at(-1)!.cursor), has_more: true };
+  if (found.length > q.limit) return { result: page, next_cursor: page.at(-1)!.cursor, has_more: true };
   // Fewer hits than asked: everything in the window was looked at, so resume after it.
-  return { result: joined(page), next_cursor: String(scannedTo ?? after), has_more: windowFull };
+  return { result: page, next_cursor: String(scannedTo ?? after), has_more: windowFull };
 }

@@ -2,7 +2,6 @@
 // batch that makes the change: no event without its change, no change without its event.
 import { is, SQL, sql } from "drizzle-orm";
 import { newId } from "../shared/ids";
-import { insertEvents } from "./body";
 
 /** Who made a change, through what. */
 export interface EventOrigin {
@@ -29,8 +28,8 @@ export interface EventTarget {
  * `changes() = 1` right after a conditional write in the same batch.
  */
 export function eventStatement(o: EventOrigin, action: string, target: EventTarget, detail: unknown, at = Date.now(), onlyIf?: SQL) {
-  return insertEvents(sql`SELECT ${o.tenantId} AS tenant_id, ${newId()} AS id, ${at} AS at, ${o.actor} AS actor,
-             ${o.surface ?? o.source ?? null} AS source, ${action} AS action, ${target.type} AS target_type, ${target.id} AS target_id,
-             ${target.seq ?? null} AS seq, ${is(detail, SQL) ? detail : JSON.stringify(detail)} AS detail
-           WHERE ${onlyIf ?? sql`true`}`);
+  return sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+             SELECT ${o.tenantId}, ${newId()}, ${at}, ${o.actor}, ${o.surface ?? o.source ?? null}, ${action}, ${target.type}, ${target.id},
+                    ${target.seq ?? null}, ${is(detail, SQL) ? detail : JSON.stringify(detail)}
+             WHERE ${onlyIf ?? sql`true`}`;
 }

@@ -6,7 +6,6 @@
 // or four per change. See ARCHITECTURE.md "Group commit".
 import { sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
-import { insertEvents } from "../events/body";
 import { adjustSubtreeCounts, membersAmong } from "../hierarchy/subtree-counts";
 import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../roles/rules";
 import { batch, type Db } from "../shared/context";
@@ -338,13 +337,9 @@ export async function applyMemberChanges(
     sql`UPDATE memberships SET display = j.value ->> '$[1]' FROM json_each(${JSON.stringify(displays)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
     // In arrival order: the rows' cursors then follow the changes' sequence numbers.
-    insertEvents(
-      sql`SELECT ${t} AS tenant_id, j.value ->> 'id' AS id, ${at} AS at, j.value ->> 'actor' AS actor, j.value ->> 'source' AS source,
-            j.value ->> 'action' AS action, 'group' AS target_type, ${g} AS target_id, j.value ->> 'seq' AS seq,
-            json(j.value -> 'detail') AS detail, j.key AS k
-          FROM json_each(${JSON.stringify(audit)}) j`,
-      sql`e.k`,
-    ),
+    sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+          SELECT ${t}, j.value ->> 'id', ${at}, j.value ->> 'actor', j.value ->> 'source', j.value ->> 'action', 'group', ${g}, j.value ->> 'seq', json(j.value -> 'detail')
+          FROM json_each(${JSON.stringify(audit)}) j ORDER BY j.key`,
   ]);
   return results;
 }

@@ -8,7 +8,6 @@
 // each id up by index; a plain JOIN lets it scan the whole group instead.
 import { type SQL, sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
-import { insertEvents } from "../events/body";
 import { eventStatement } from "../events/writes";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { batch, changesOf, type Db } from "../shared/context";
@@ -142,17 +141,14 @@ export function ensureUsers(tenantId: string, groupId: string, adders: Adder[], 
   }));
   const all = JSON.stringify([...seen]);
   return [
-    insertEvents(
-      sql`SELECT ${tenantId} AS tenant_id, x.value ->> 'id' AS id, ${now} AS at, x.value ->> 'actor' AS actor, x.value ->> 'source' AS source,
-            'user.create' AS action, 'user' AS target_type, x.fresh ->> '$[0]' AS target_id, NULL AS seq,
-            json_object('user_ids', json(x.fresh), 'group_id', ${groupId}) AS detail, x.key AS k
-          FROM (SELECT e.key, e.value,
-                  (SELECT json_group_array(j.value) FROM json_each(e.value -> 'ids') j
-                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${tenantId} AND u.id = j.value)) AS fresh
-                FROM json_each(${JSON.stringify(entries)}) e) x
-          WHERE json_array_length(x.fresh) > 0`,
-      sql`e.k`,
-    ),
+    sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+        SELECT ${tenantId}, x.value ->> 'id', ${now}, x.value ->> 'actor', x.value ->> 'source', 'user.create', 'user', x.fresh ->> '$[0]', NULL,
+               json_object('user_ids', json(x.fresh), 'group_id', ${groupId})
+        FROM (SELECT e.key, e.value,
+                (SELECT json_group_array(j.value) FROM json_each(e.value -> 'ids') j
+                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${tenantId} AND u.id = j.value)) AS fresh
+              FROM json_each(${JSON.stringify(entries)}) e) x
+        WHERE json_array_length(x.fresh) > 0 ORDER BY x.key`,
     sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
         SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${all}) j WHERE true
         ON CONFLICT DO NOTHING`,
