@@ -278,17 +278,23 @@ try {
   // Headers of its own: autocannon has written a content-length into the shared ones.
   const admin = { authorization: bench.authorization, "content-type": "application/json" };
   const feed = { authorization: `Bearer ${await server.token("feed")}`, "content-type": "application/json" };
-  for (let k = 0; k < 500; k += 10) {
-    await Promise.all(
-      Array.from({ length: 10 }, (_, j) =>
-        fetch(`${server.base}/v1/groups/f0/members`, {
-          method: "POST",
-          headers: feed,
-          body: JSON.stringify({ user_ids: [`ev-${k + j}`] }),
-        }).then((r) => r.arrayBuffer()),
-      ),
-    );
+  // Single-member adds, 10 at once, until the tenant's stream holds 1,000 events (a quick run's bench tenant may hold fewer).
+  const eventsHeld = async (headers) => (await (await fetch(`${server.base}/v1/events?limit=1000`, { headers })).json()).result.length;
+  async function topUp(headers, groupId) {
+    for (let held = await eventsHeld(headers), k = 0; held < 1000; held = await eventsHeld(headers)) {
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${server.base}/v1/groups/${groupId}/members`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ user_ids: [`ev-${k++}`] }),
+          }).then((r) => r.arrayBuffer()),
+        ),
+      );
+    }
   }
+  await topUp(admin, "h1");
+  await topUp(feed, "f0");
   for (const [what, headers] of [
     ["as the run left the bench tenant's stream (1,000-member adds among them)", admin],
     ["of single-member adds", feed],
