@@ -71,6 +71,7 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
       resourcePersistencePath: join(resolve(state), "v3"),
       host: "127.0.0.1",
       port: 0,
+      ...(process.env.EDGE_GROUPS_INSPECT ? { inspectorPort: Number(process.env.EDGE_GROUPS_INSPECT) } : {}),
       cf: false, // no network here: a placeholder request.cf, not a fetch of Cloudflare's
       log: new Log(LogLevel[logLevel.toUpperCase()] ?? LogLevel.WARN),
     }),
