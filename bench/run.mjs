@@ -279,17 +279,25 @@ try {
   const admin = { authorization: bench.authorization, "content-type": "application/json" };
   const feed = { authorization: `Bearer ${await server.token("feed")}`, "content-type": "application/json" };
   // Single-member adds, 10 at once, until the tenant's stream holds 1,000 events (a quick run's bench tenant may hold fewer).
-  const eventsHeld = async (headers) => (await (await fetch(`${server.base}/v1/events?limit=1000`, { headers })).json()).result.length;
+  // A refused add or read stops the run: the loop re-reads the stream, and would otherwise wait forever.
+  const answered = async (what, res) => {
+    if (!res.ok) throw new Error(`${what}: ${res.status} ${await res.text()}`);
+    return res;
+  };
+  const eventsHeld = async (headers) =>
+    (await (await answered("reading the change stream", await fetch(`${server.base}/v1/events?limit=1000`, { headers }))).json()).result
+      .length;
   async function topUp(headers, groupId) {
     for (let held = await eventsHeld(headers), k = 0; held < 1000; held = await eventsHeld(headers)) {
       await Promise.all(
-        Array.from({ length: 10 }, () =>
-          fetch(`${server.base}/v1/groups/${groupId}/members`, {
+        Array.from({ length: 10 }, async () => {
+          const res = await fetch(`${server.base}/v1/groups/${groupId}/members`, {
             method: "POST",
             headers,
             body: JSON.stringify({ user_ids: [`ev-${k++}`] }),
-          }).then((r) => r.arrayBuffer()),
-        ),
+          });
+          await (await answered(`topping up the change stream of group ${groupId}`, res)).arrayBuffer();
+        }),
       );
     }
   }
