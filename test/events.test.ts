@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { eventPage } from "../src/api/native/event-schemas";
-import { EVENTS_SCANNED } from "../src/core/events";
+import { EVENT_LIMITS, EVENTS_SCANNED } from "../src/core/events";
 import { arrangeEvents, call, client, env, expectError, freshTenant, shardOf, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
@@ -441,5 +441,48 @@ describe("a filtered page's window", () => {
     const next = await feed(api, `?types=group.deleted&after=${first.next_cursor}`);
     expect(next.result.map((e) => e.type)).toEqual(["group.deleted"]);
     expect(next.has_more).toBe(false);
+  });
+});
+
+describe("a page's bytes", () => {
+  it(`stops a page before ${EVENT_LIMITS.pageBytes.toLocaleString("en")} bytes of events (its first event always); the next page goes on from there`, async () => {
+    const api = await client(freshTenant("ev-bytes"), { scope: "admin" });
+    // Arranged in D1: 3 small events, 30 of 100 KB, one of 1.7 MB, 2 small.
+    await (await shardOf(api.tenant))
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 36)
+         INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+         SELECT ?, 'b' || i, ?, 'arranged', 'native', 'group.update', 'group', 'g',
+                CASE WHEN i BETWEEN 4 AND 33 THEN json_object('note', replace(hex(zeroblob(50000)), '00', 'ab'))
+                     WHEN i = 34 THEN json_object('note', replace(hex(zeroblob(850000)), '00', 'ab'))
+                     ELSE '{}' END
+         FROM n`,
+      )
+      .bind(api.tenant, Date.now())
+      .run();
+    const ids = Array.from({ length: 36 }, (_, i) => `b${i + 1}`);
+
+    for (const filter of ["", "&types=group.updated"]) {
+      const pages: string[][] = [];
+      for (let after = "", more = true; more; ) {
+        const r = await api.get(`/v1/events?limit=1000${filter}${after}`);
+        expect(r.status, r.text).toBe(200);
+        const page = r.json as {
+          result: { id: string; cursor: string; detail: { note?: string } }[];
+          next_cursor: string;
+          has_more: boolean;
+        };
+        pages.push(page.result.map((e) => e.id));
+        // Over the budget only as the one event it could not leave out.
+        if (page.result.length > 1) expect(new TextEncoder().encode(r.text).length).toBeLessThan(EVENT_LIMITS.pageBytes);
+        expect(page.next_cursor).toBe(page.result.at(-1)!.cursor);
+        if (page.result.some((e) => e.id === "b34")) expect(page.result[0]!.detail.note).toHaveLength(1_700_000);
+        more = page.has_more;
+        after = `&after=${page.next_cursor}`;
+      }
+      expect(pages.flat()).toEqual(ids);
+      expect(pages[0]!.length).toBeLessThan(20); // cut by bytes, not by the limit of 1,000
+      expect(pages).toContainEqual(["b34"]);
+    }
   });
 });

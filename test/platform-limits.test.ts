@@ -5,13 +5,18 @@ import { peakSubrequests } from "./limits/entry";
 import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
 describe("the limits layer refuses what production refuses", () => {
-  it("a statement binding over 100 values, one over 100 KB, a value over 2 MB, and the 1,001st subrequest", async () => {
+  it("a statement binding over 100 values, one over 100 KB, a value over 2 MB bound or made, and the 1,001st subrequest", async () => {
     // Every shard's binding is limited (DB_3 here: the last of the three).
     const limited = limitedEnv(env, newInvocation()) as unknown as Record<"DB_3", D1Database>;
     const values = Array.from({ length: 101 }, (_, i) => i);
     expect(() => limited.DB_3.prepare(`SELECT ${values.map(() => "?").join(", ")}`).bind(...values)).toThrow(/too many SQL variables/);
     expect(() => limited.DB_3.prepare(`SELECT '${"x".repeat(PLATFORM_LIMITS.d1StatementBytes)}'`)).toThrow(/statement too long/);
     expect(() => limited.DB_3.prepare("SELECT ?").bind("x".repeat(PLATFORM_LIMITS.d1ValueBytes + 1))).toThrow(/too big/);
+    // Made by SQL (an aggregate, say): refused too, by a statement and in a batch; one byte less passes.
+    const made = (n: number) => limited.DB_3.prepare("SELECT replace(hex(zeroblob(?)), '00', 'xy') AS v").bind(n / 2);
+    await expect(made(PLATFORM_LIMITS.d1ValueBytes + 2).first()).rejects.toThrow(/too big/);
+    await expect(limited.DB_3.batch([made(PLATFORM_LIMITS.d1ValueBytes + 2)])).rejects.toThrow(/too big/);
+    expect((await made(PLATFORM_LIMITS.d1ValueBytes).first<{ v: string }>())!.v).toHaveLength(PLATFORM_LIMITS.d1ValueBytes);
     expect(
       await limited.DB_3.prepare(
         `SELECT ${values

@@ -4,7 +4,7 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims/reads";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
-import { eventWindow } from "../src/core/events";
+import { eventWindow, nextEventsQuery } from "../src/core/events";
 import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
 import { addBreaksLimitsSql } from "../src/core/members/rules";
@@ -78,6 +78,10 @@ describe("query plans of hot queries", () => {
     const feed = (await plan(eventWindow("t", 42, 101))).join("\n");
     expect(feed).toMatch(/SEARCH audit_log USING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/);
     expect(feed).not.toMatch(/TEMP B-TREE|SCAN audit_log/);
+    // Packed (core/events/index.ts): the same index range, read again instead of copied, and no sort.
+    const packed = (await plan(nextEventsQuery("t", 42, 101))).join("\n");
+    expect(packed.match(/SEARCH audit_log USING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(packed).not.toMatch(/TEMP B-TREE|SCAN audit_log|MATERIALIZE/);
     const purge = (await plan(expiredEvents(Date.now()))).join("\n");
     expect(purge).toMatch(/SEARCH a USING INDEX audit_log_at \(at<\?\)/);
     expect(purge).not.toMatch(/SCAN a\b/);

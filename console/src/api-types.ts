@@ -5815,7 +5815,7 @@ export interface operations {
             query?: {
                 /** @description next_cursor of an earlier answer (or an event's cursor); none: from the oldest event kept */
                 after?: string;
-                /** @description 1-1000, default 100 */
+                /** @description 1-1000, default 100; a page also stops before about 1.5 MB of events (its first event always), so it may hold fewer: follow next_cursor while has_more */
                 limit?: number;
                 /** @description comma-separated event types */
                 types?: string;
@@ -5843,6 +5843,7 @@ export interface operations {
                         result: components["schemas"]["ChangeEvent"][];
                         /** @description where to resume (send as after); set even when nothing new came */
                         next_cursor: string;
+                        /** @description more events after next_cursor are already there */
                         has_more: boolean;
                     };
                 };
@@ -5917,7 +5918,7 @@ export interface operations {
             query?: {
                 /** @description next_cursor of an earlier answer (or an event's cursor); none: from the oldest event kept */
                 after?: string;
-                /** @description 1-1000, default 100 */
+                /** @description 1-1000, default 100; a page also stops before about 1.5 MB of events (its first event always), so it may hold fewer: follow next_cursor while has_more */
                 limit?: number;
                 /** @description comma-separated event types */
                 type?: string;
@@ -5947,6 +5948,7 @@ export interface operations {
                         result: components["schemas"]["ChangeEvent"][];
                         /** @description where to resume (send as after); set even when nothing new came */
                         next_cursor: string;
+                        /** @description more events after next_cursor are already there */
                         has_more: boolean;
                     };
                 };

@@ -72,11 +72,8 @@ function checkKvWrite(key: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Production's round trip to D1 (the latency model of `npm run bench`): every D1 call waits
- * `ms` before it runs. Set by the D1_DELAY_MS binding (EDGE_GROUPS_D1_DELAY_MS for a local server).
- */
-function delayedD1(db: D1Database, ms: number): D1Database {
+/** `db` with every call to D1 (a statement's first/all/run/raw, a batch, an exec; in a session too) made through `around`. */
+function aroundD1(db: D1Database, around: (call: () => Promise<unknown>) => Promise<unknown>): D1Database {
   const statement = (s: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(s, {
       get(t, prop) {
@@ -84,10 +81,7 @@ function delayedD1(db: D1Database, ms: number): D1Database {
         if (typeof value !== "function") return value;
         if (prop === "bind") return (...args: unknown[]) => statement(value.apply(t, args));
         if (prop === "first" || prop === "all" || prop === "run" || prop === "raw")
-          return async (...args: unknown[]) => {
-            await sleep(ms);
-            return value.apply(t, args);
-          };
+          return (...args: unknown[]) => around(() => value.apply(t, args));
         return value.bind(t);
       },
     });
@@ -96,17 +90,37 @@ function delayedD1(db: D1Database, ms: number): D1Database {
       const value = Reflect.get(t, prop, t);
       if (typeof value !== "function") return value;
       if (prop === "prepare") return (query: string) => statement(value.call(t, query));
-      // A session (read-your-writes) is delayed like the database it comes from.
-      if (prop === "withSession") return (...args: unknown[]) => delayedD1(value.apply(t, args), ms);
-      if (prop === "batch" || prop === "exec")
-        return async (...args: unknown[]) => {
-          await sleep(ms);
-          return value.apply(t, args);
-        };
+      if (prop === "withSession") return (...args: unknown[]) => aroundD1(value.apply(t, args), around);
+      if (prop === "batch" || prop === "exec") return (...args: unknown[]) => around(() => value.apply(t, args));
       return value.bind(t);
     },
   });
 }
+
+/**
+ * Production's round trip to D1 (the latency model of `npm run bench`): every D1 call waits
+ * `ms` before it runs. Set by the D1_DELAY_MS binding (EDGE_GROUPS_D1_DELAY_MS for a local server).
+ */
+const delayedD1 = (db: D1Database, ms: number) =>
+  aroundD1(db, async (call) => {
+    await sleep(ms);
+    return call();
+  });
+
+/** A string D1 would refuse to produce, anywhere in a result (its rows, a batch's results); D1's values are flat. */
+function oversize(x: unknown, depth = 0): boolean {
+  if (typeof x === "string") return x.length * 3 > PLATFORM_LIMITS.d1ValueBytes && bytes(x) > PLATFORM_LIMITS.d1ValueBytes;
+  if (depth > 4 || x === null || typeof x !== "object") return false;
+  return Object.values(x).some((v) => oversize(v, depth + 1));
+}
+
+/** D1's value limit binds what SQL makes too (an aggregate, a concatenation), not only what is bound: results are checked. */
+const valueLimitedD1 = (db: D1Database) =>
+  aroundD1(db, async (call) => {
+    const result = await call();
+    if (oversize(result)) throw new Error("D1_ERROR: string or blob too big: SQLITE_TOOBIG");
+    return result;
+  });
 
 /** The bindings of one invocation, refusing what production refuses. */
 /**
@@ -133,6 +147,7 @@ function withoutEvents(db: D1Database): D1Database {
 
 export function limitedEnv(env: Env, inv: Invocation): Env {
   const delay = Number((env as Env & { D1_DELAY_MS?: string }).D1_DELAY_MS ?? 0);
+  env = withEachDatabase(env, valueLimitedD1);
   if (delay > 0) env = withEachDatabase(env, (d1) => delayedD1(d1, delay));
   if ((env as Env & { EVENTS_OFF?: string }).EVENTS_OFF === "on") env = withEachDatabase(env, withoutEvents);
   const watched = watchedEnv(env, { call: () => subrequest(inv), prepare: checkStatement, bind: checkValues });

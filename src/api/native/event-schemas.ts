@@ -15,7 +15,9 @@ export const eventQuery = z.object({
     .min(1)
     .max(EVENT_LIMITS.page)
     .default(EVENT_LIMITS.defaultPage)
-    .openapi({ description: `1-${EVENT_LIMITS.page}, default ${EVENT_LIMITS.defaultPage}` }),
+    .openapi({
+      description: `1-${EVENT_LIMITS.page}, default ${EVENT_LIMITS.defaultPage}; a page also stops before about ${EVENT_LIMITS.pageBytes / 1e6} MB of events (its first event always), so it may hold fewer: follow next_cursor while has_more`,
+    }),
   types: z
     .string()
     .max(1_000)
@@ -68,5 +70,5 @@ export const changeEvent = z
 export const eventPage = z.object({
   result: z.array(changeEvent),
   next_cursor: z.string().openapi({ description: "where to resume (send as after); set even when nothing new came" }),
-  has_more: z.boolean(),
+  has_more: z.boolean().openapi({ description: "more events after next_cursor are already there" }),
 });

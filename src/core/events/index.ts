@@ -39,7 +39,11 @@ const ACTION_OF = new Map(Object.entries(TYPES).map(([action, type]) => [type as
 /** The stored actions of these types, as the JSON array SQL's json_each reads. */
 export const actionsOf = (types: readonly EventType[]) => JSON.stringify(types.map((t) => ACTION_OF.get(t)));
 
-export const EVENT_LIMITS = { page: 1_000, defaultPage: 100 } as const;
+/**
+ * pageBytes: a page also stops before this many bytes of events (counted as rowBytes does; its first event always),
+ * so a page of 1,000-user events stays about a megabyte for the Worker, and one value under D1's 2 MB value limit.
+ */
+export const EVENT_LIMITS = { page: 1_000, defaultPage: 100, pageBytes: 1_500_000 } as const;
 /** A filtered page looks at this many events at most, so a rare filter never scans a tenant's whole history in one call. */
 export const EVENTS_SCANNED = 10_000;
 
@@ -91,7 +95,11 @@ export interface EventRow {
 }
 
 export function shapedEvent(r: EventRow): ChangeEvent {
-  const { user_ids, user_id, before, after, ...detail } = JSON.parse(r.detail) as Record<string, unknown>;
+  return shaped(r, JSON.parse(r.detail) as Record<string, unknown>);
+}
+
+function shaped(r: Omit<EventRow, "detail">, stored: Record<string, unknown>): ChangeEvent {
+  const { user_ids, user_id, before, after, ...detail } = stored;
   const users = Array.isArray(user_ids)
     ? (user_ids as string[])
     : typeof user_id === "string"
@@ -112,6 +120,42 @@ export function shapedEvent(r: EventRow): ChangeEvent {
     ...(after !== undefined ? { after } : {}),
     detail,
   };
+}
+
+/** One event as packedColumn packs it: EventRow's columns in order, detail already parsed. */
+type PackedEvent = [number, string, number, string | null, string | null, EventRow["action"], string, string, Record<string, unknown>];
+
+/** An upper bound of a row's bytes in the packed JSON: actor is the one free-form column (escaped, at worst 6 bytes a character); the rest are ids and numbers. */
+const rowBytes = sql.raw("length(CAST(detail AS BLOB)) + 6 * length(coalesce(actor, '')) + 400");
+const packedRow = sql.raw("json_array(cursor, id, at, actor, source, action, target_type, target_id, json(detail))");
+
+/** The CTE page_size over the CTE page_rows (audit_log rows in cursor order): their bytes (rowBytes) and how many. */
+const pageSize = sql`page_size AS (SELECT coalesce(sum(${rowBytes}), 0) AS total, count(*) AS found FROM page_rows)`;
+
+/**
+ * The rows of page_rows as one JSON array of arrays, in cursor order: one value for D1 to hand the Worker instead of
+ * ten per event (D1 writing and the Worker parsing 1,001 rows of columns was most of a page's cost). Rows that fit in
+ * EVENT_LIMITS.pageBytes are packed in one pass; a heavier page stops at that many bytes (its first row always), so
+ * the value stays under D1's 2 MB limit. Selected FROM page_size.
+ */
+const packedColumn = sql`CASE WHEN page_size.total <= ${EVENT_LIMITS.pageBytes} THEN (SELECT json_group_array(${packedRow}) FROM page_rows)
+    ELSE (SELECT json_group_array(${packedRow}) FILTER (WHERE upto <= ${EVENT_LIMITS.pageBytes} OR upto = bytes)
+          FROM (SELECT *, sum(bytes) OVER (ORDER BY cursor) AS upto FROM (SELECT *, ${rowBytes} AS bytes FROM page_rows)))
+  END AS packed`;
+
+interface Packed {
+  packed: string;
+  found: number;
+}
+
+/** The events of a packed page, at most `limit`, and whether more rows were there than it returns. */
+function unpacked(p: Packed, limit: number): { events: ChangeEvent[]; more: boolean } {
+  // SQL promises no order inside json_group_array: sorted by cursor here (already in order, so cheap).
+  const rows = (JSON.parse(p.packed) as PackedEvent[]).sort((a, b) => a[0] - b[0]).slice(0, limit);
+  const events = rows.map(([cursor, id, at, actor, source, action, target_type, target_id, detail]) =>
+    shaped({ cursor, id, at, actor, source, action, target_type, target_id }, detail),
+  );
+  return { events, more: p.found > events.length };
 }
 
 /**
@@ -138,19 +182,20 @@ const forgotten = (after: number, horizon: number) =>
     [{ field: "after", message: "older than the oldest event kept", resume_after: String(horizon) }],
   );
 
-/** The unfiltered page: one index range of audit_log_feed, read once. */
+/** The next `size` events of the tenant packed, and its retention horizon. page_rows is not materialized: a second index range costs less than a copy. */
+export const nextEventsQuery = (tenantId: string, after: number, size: number) => sql`
+  WITH page_rows AS NOT MATERIALIZED (${eventWindow(tenantId, after, size)}), ${pageSize}
+  SELECT ${packedColumn}, page_size.found,
+         (SELECT purged_through FROM event_horizons WHERE tenant_id = ${tenantId}) AS horizon
+  FROM page_size`;
+
+/** The unfiltered page: an index range of audit_log_feed (nextEventsQuery). */
 async function nextEvents(scope: Scope, after: number, limit: number, resuming: boolean): Promise<EventPage> {
-  const rows = await scope.db.all<EventRow & { horizon: number | null }>(sql`
-    SELECT w.cursor, w.id, w.at, w.actor, w.source, w.action, w.target_type, w.target_id, w.detail,
-           (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
-    FROM (SELECT 1) LEFT JOIN (${eventWindow(scope.tenantId, after, limit + 1)}) w ON true ORDER BY w.cursor`);
-  const horizon = rows[0]?.horizon ?? null;
+  const row = await scope.db.get<Packed & { horizon: number | null }>(nextEventsQuery(scope.tenantId, after, limit + 1));
+  const horizon = row?.horizon ?? null;
   if (resuming && horizon !== null && after < horizon) throw forgotten(after, horizon);
-  const page = rows
-    .filter((r) => r.cursor !== null)
-    .slice(0, limit)
-    .map(shapedEvent);
-  return { result: page, next_cursor: page.at(-1)?.cursor ?? String(after), has_more: rows.length > limit };
+  const { events, more } = unpacked(row ?? { packed: "[]", found: 0 }, limit);
+  return { result: events, next_cursor: events.at(-1)?.cursor ?? String(after), has_more: more };
 }
 
 export async function listEvents(scope: Scope, q: EventQuery): Promise<EventPage> {
@@ -173,9 +218,9 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
   const size = EVENTS_SCANNED;
   const actions = actionsOf(q.types ?? EVENT_TYPES);
   // The window: the next events of the tenant by cursor (an index range), bounded; the filters apply within it.
-  const rows = await scope.db.all<EventRow & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
+  const row = await scope.db.get<Packed & { scanned_to: number | null; scanned: number; horizon: number | null }>(sql`
     WITH recent AS (${eventWindow(scope.tenantId, after, size)}),
-    hits AS (
+    page_rows AS (
       SELECT * FROM recent w
       WHERE w.action IN (SELECT value FROM json_each(${actions}))
         AND (${q.groupId ?? null} IS NULL
@@ -189,18 +234,15 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
         AND (${q.since ?? null} IS NULL OR w.at >= ${q.since ?? null})
         AND (${q.until ?? null} IS NULL OR w.at < ${q.until ?? null})
       ORDER BY w.cursor LIMIT ${q.limit + 1}
-    )
-    SELECT h.cursor, h.id, h.at, h.actor, h.source, h.action, h.target_type, h.target_id, h.detail,
+    ), ${pageSize}
+    SELECT ${packedColumn}, page_size.found,
            (SELECT max(cursor) FROM recent) AS scanned_to, (SELECT count(*) FROM recent) AS scanned,
            (SELECT purged_through FROM event_horizons WHERE tenant_id = ${scope.tenantId}) AS horizon
-    FROM (SELECT 1) LEFT JOIN hits h ON true ORDER BY h.cursor`);
-  const horizon = rows[0]?.horizon ?? null;
+    FROM page_size`);
+  const horizon = row?.horizon ?? null;
   if (q.after !== undefined && horizon !== null && q.after < horizon) throw forgotten(q.after, horizon);
-  const found = rows.filter((r) => r.cursor !== null);
-  const page = found.slice(0, q.limit).map(shapedEvent);
-  const scannedTo = rows[0]?.scanned_to ?? null;
-  const windowFull = (rows[0]?.scanned ?? 0) >= size;
-  if (found.length > q.limit) return { result: page, next_cursor: page.at(-1)!.cursor, has_more: true };
-  // Fewer hits than asked: everything in the window was looked at, so resume after it.
-  return { result: page, next_cursor: String(scannedTo ?? after), has_more: windowFull };
+  const { events, more } = unpacked(row ?? { packed: "[]", found: 0 }, q.limit);
+  if (more) return { result: events, next_cursor: events.at(-1)!.cursor, has_more: true };
+  // Every hit returned: everything in the window was looked at, so resume after it.
+  return { result: events, next_cursor: String(row?.scanned_to ?? after), has_more: (row?.scanned ?? 0) >= size };
 }
