@@ -1,14 +1,15 @@
 // Every registered route of every surface, walked from the app's own route list, so a
 // route added later is covered without editing this file. For each route:
 // - no credential → 401;
-// - another tenant's admin JWT and admin API key (with and without headers naming the
-//   victim, and with the victim's own If-Match / If-None-Match tag, Idempotency-Key and
-//   D1 bookmark) → the victim's data unchanged and never in the answer; a route that names
-//   a victim's resource by id → 403 or 404;
+// - (in isolation-cross-tenant-1 to -4, a quarter of the routes each) another tenant's
+//   admin JWT and admin API key (with and without headers naming the victim, and with the
+//   victim's own If-Match / If-None-Match tag, Idempotency-Key and D1 bookmark) → the
+//   victim's data unchanged and never in the answer; a route that names a victim's
+//   resource by id → 403 or 404;
 // - a vendor token on a surface that cannot name a tenant → refused;
 // - a credential of the victim without the route's scope → 403.
 // The victim lives on shard DB_2; the attackers, one per route, on DB, DB_2 and DB_3 in turn.
-// The cross-tenant walk is in isolation-cross-tenant-1 to -4 (see isolation/fixture.ts).
+// isolation/fixture.ts says why the cross-tenant walk is split.
 import { beforeAll, describe, expect, it } from "vitest";
 import { client, vendorToken } from "./helpers";
 import { body, CROSS_TENANT_PARTS, NAMING_VICTIM, routes, routesOfPart, send, setUpVictim, snapshot, victim } from "./isolation/fixture";
