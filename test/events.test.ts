@@ -482,7 +482,10 @@ describe("a page's bytes", () => {
       }
       expect(pages.flat()).toEqual(ids);
       expect(pages[0]!.length).toBeLessThan(20); // cut by bytes, not by the limit of 1,000
+      expect(pages[0]!.length).toBeGreaterThan(10); // and filled up to them: 3 small events and over 7 of 100 KB
       expect(pages).toContainEqual(["b34"]);
+      // Only the event over the budget comes alone: a page cut by bytes still holds what fits.
+      expect(pages.filter((p) => p.length === 1)).toEqual([["b34"]]);
     }
   });
 });

@@ -2,8 +2,8 @@
 // route of the app with a body that would pass validation, attackers, and a snapshot of the
 // victim's rows. Shared by isolation-all-routes.test.ts and the isolation-cross-tenant-N
 // files, which split the cross-tenant walk: the test pool's SELF.fetch slows down with every
-// request a test file has made (about 0.6 s a call after a thousand), so one file per part
-// keeps each walk fast.
+// request a test file has made (about 0.6 s a call after a thousand; cloudflare/workers-sdk#15446,
+// open upstream), so one file per part keeps each walk fast.
 import { expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import { claimKey } from "../../src/core/claims";

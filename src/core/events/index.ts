@@ -148,6 +148,9 @@ interface Packed {
   found: number;
 }
 
+/** What a packed statement answers over no rows (it always answers one row; this only satisfies get's type). */
+const NO_ROWS: Packed = { packed: "[]", found: 0 };
+
 /** The events of a packed page, at most `limit`, and whether more rows were there than it returns. */
 function unpacked(p: Packed, limit: number): { events: ChangeEvent[]; more: boolean } {
   // SQL promises no order inside json_group_array: sorted by cursor here (already in order, so cheap).
@@ -194,7 +197,7 @@ async function nextEvents(scope: Scope, after: number, limit: number, resuming: 
   const row = await scope.db.get<Packed & { horizon: number | null }>(nextEventsQuery(scope.tenantId, after, limit + 1));
   const horizon = row?.horizon ?? null;
   if (resuming && horizon !== null && after < horizon) throw forgotten(after, horizon);
-  const { events, more } = unpacked(row ?? { packed: "[]", found: 0 }, limit);
+  const { events, more } = unpacked(row ?? NO_ROWS, limit);
   return { result: events, next_cursor: events.at(-1)?.cursor ?? String(after), has_more: more };
 }
 
@@ -241,7 +244,7 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
     FROM page_size`);
   const horizon = row?.horizon ?? null;
   if (q.after !== undefined && horizon !== null && q.after < horizon) throw forgotten(q.after, horizon);
-  const { events, more } = unpacked(row ?? { packed: "[]", found: 0 }, q.limit);
+  const { events, more } = unpacked(row ?? NO_ROWS, q.limit);
   if (more) return { result: events, next_cursor: events.at(-1)!.cursor, has_more: true };
   // Every hit returned: everything in the window was looked at, so resume after it.
   return { result: events, next_cursor: String(row?.scanned_to ?? after), has_more: (row?.scanned ?? 0) >= size };
