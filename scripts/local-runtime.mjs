@@ -88,6 +88,10 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
         if (v === undefined || HOP_BY_HOP.has(k)) continue;
         for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
       }
+      // dispatchFetch (undici) would ask for gzip on every request whatever the client asked,
+      // and then inflate the answer itself: Miniflare would gzip every JSON answer in workerd
+      // only for this process to undo it. This server answers uncompressed, so it asks for that.
+      headers.set("accept-encoding", "identity");
       const body = chunks.length && req.method !== "GET" && req.method !== "HEAD" ? Buffer.concat(chunks) : undefined;
       const response =
         url.pathname === "/cdn-cgi/handler/scheduled"
