@@ -2,9 +2,8 @@
 import type { TenantSettings } from "../../core/config";
 import type { GroupView } from "../../core/groups";
 import type { RoleRow } from "../../core/roles";
+import { isoTime as iso } from "../../core/shared/time";
 import type { UserRow } from "../../core/users";
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export const roleOut = (r: RoleRow) => ({
   id: r.id,

@@ -2,12 +2,12 @@
 // and the attributes / excludedAttributes projection.
 import type { GroupRow } from "../../core/groups";
 import type { ScimMember } from "../../core/scim";
+import { isoTime as iso } from "../../core/shared/time";
 import { emailSchema, phoneSchema } from "../../core/shared/validation";
 import type { UserProfile, UserRow } from "../../core/users";
 import { SCIM } from "./app";
 
 export const etagOf = (version: number) => `W/"${version}"`;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** User attributes kept as given (beyond the columns), per RFC 7643 §4.1 and the enterprise extension. */
 const KEPT = [

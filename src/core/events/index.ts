@@ -3,6 +3,7 @@
 import { sql } from "drizzle-orm";
 import type { Db, Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
+import { isoTime } from "../shared/time";
 
 /** Stored action → the event type readers see. */
 const TYPES = {
@@ -111,7 +112,7 @@ function shaped(r: Omit<EventRow, "detail">, stored: Record<string, unknown>): C
     id: r.id,
     cursor: String(r.cursor),
     type: TYPES[r.action],
-    occurred_at: new Date(r.at).toISOString(),
+    occurred_at: isoTime(r.at),
     actor: r.actor,
     source: r.source,
     group_id: r.target_type === "group" || r.target_type === "hierarchy" ? r.target_id : null,
@@ -127,7 +128,17 @@ type PackedEvent = [number, string, number, string | null, string | null, EventR
 
 /** An upper bound of a row's bytes in the packed JSON: actor is the one free-form column (escaped, at worst 6 bytes a character); the rest are ids and numbers. */
 const rowBytes = sql.raw("length(CAST(detail AS BLOB)) + 6 * length(coalesce(actor, '')) + 400");
-const packedRow = sql.raw("json_array(cursor, id, at, actor, source, action, target_type, target_id, json(detail))");
+/**
+ * One row as a JSON array, concatenated rather than built by json_array: detail is stored as the JSON text the
+ * writers' JSON.stringify made, so it goes in as it is instead of being parsed and written again (a sixth of the
+ * statement's time, measured in SQLite 3.51). json_quote escapes the strings; cursor and at are integers.
+ */
+const packedRow = sql.raw(
+  "'[' || cursor || ',' || json_quote(id) || ',' || at || ',' || json_quote(actor) || ',' || json_quote(source) || ',' || " +
+    "json_quote(action) || ',' || json_quote(target_type) || ',' || json_quote(target_id) || ',' || detail || ']'",
+);
+/** The rows of a page, in one JSON array (an empty one for none). */
+const packedArray = (filter = sql``) => sql`'[' || coalesce(group_concat(${packedRow}, ',') ${filter}, '') || ']'`;
 
 /** The CTE page_size over the CTE page_rows (audit_log rows in cursor order): their bytes (rowBytes) and how many. */
 const pageSize = sql`page_size AS (SELECT coalesce(sum(${rowBytes}), 0) AS total, count(*) AS found FROM page_rows)`;
@@ -138,8 +149,8 @@ const pageSize = sql`page_size AS (SELECT coalesce(sum(${rowBytes}), 0) AS total
  * EVENT_LIMITS.pageBytes are packed in one pass; a heavier page stops at that many bytes (its first row always), so
  * the value stays under D1's 2 MB limit. Selected FROM page_size.
  */
-const packedColumn = sql`CASE WHEN page_size.total <= ${EVENT_LIMITS.pageBytes} THEN (SELECT json_group_array(${packedRow}) FROM page_rows)
-    ELSE (SELECT json_group_array(${packedRow}) FILTER (WHERE upto <= ${EVENT_LIMITS.pageBytes} OR upto = bytes)
+const packedColumn = sql`CASE WHEN page_size.total <= ${EVENT_LIMITS.pageBytes} THEN (SELECT ${packedArray()} FROM page_rows)
+    ELSE (SELECT ${packedArray(sql`FILTER (WHERE upto <= ${EVENT_LIMITS.pageBytes} OR upto = bytes)`)}
           FROM (SELECT *, sum(bytes) OVER (ORDER BY cursor) AS upto FROM (SELECT *, ${rowBytes} AS bytes FROM page_rows)))
   END AS packed`;
 
@@ -153,7 +164,7 @@ const NO_ROWS: Packed = { packed: "[]", found: 0 };
 
 /** The events of a packed page, at most `limit`, and whether more rows were there than it returns. */
 function unpacked(p: Packed, limit: number): { events: ChangeEvent[]; more: boolean } {
-  // SQL promises no order inside json_group_array: sorted by cursor here (already in order, so cheap).
+  // SQL promises no order inside group_concat: sorted by cursor here (already in order, so cheap).
   const rows = (JSON.parse(p.packed) as PackedEvent[]).sort((a, b) => a[0] - b[0]).slice(0, limit);
   const events = rows.map(([cursor, id, at, actor, source, action, target_type, target_id, detail]) =>
     shaped({ cursor, id, at, actor, source, action, target_type, target_id }, detail),
