@@ -141,14 +141,16 @@ export function ensureUsers(tenantId: string, groupId: string, adders: Adder[], 
   }));
   const all = JSON.stringify([...seen]);
   return [
+    // x is materialized: as a subquery SQLite flattened it and looked the users up once per use of fresh (three).
     sql`INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, seq, detail)
+        WITH x AS MATERIALIZED (
+          SELECT e.key, e.value,
+                 (SELECT json_group_array(j.value) FROM json_each(e.value -> 'ids') j
+                  WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${tenantId} AND u.id = j.value)) AS fresh
+          FROM json_each(${JSON.stringify(entries)}) e)
         SELECT ${tenantId}, x.value ->> 'id', ${now}, x.value ->> 'actor', x.value ->> 'source', 'user.create', 'user', x.fresh ->> '$[0]', NULL,
                json_object('user_ids', json(x.fresh), 'group_id', ${groupId})
-        FROM (SELECT e.key, e.value,
-                (SELECT json_group_array(j.value) FROM json_each(e.value -> 'ids') j
-                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = ${tenantId} AND u.id = j.value)) AS fresh
-              FROM json_each(${JSON.stringify(entries)}) e) x
-        WHERE json_array_length(x.fresh) > 0 ORDER BY x.key`,
+        FROM x WHERE json_array_length(x.fresh) > 0 ORDER BY x.key`,
     sql`INSERT INTO users (tenant_id, id, created_at, updated_at)
         SELECT ${tenantId}, j.value, ${now}, ${now} FROM json_each(${all}) j WHERE true
         ON CONFLICT DO NOTHING`,
