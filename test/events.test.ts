@@ -328,7 +328,10 @@ describe("an event's wire shape, as SQLite builds it", () => {
     const outside = [-62_167_219_200_001, 253_402_300_800_000, 1.5];
     // Random times over four centuries, then runs inside one minute as a page's events come.
     let x = 12_345;
-    const random = () => (x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      x = (x * 48_271) % 2_147_483_647;
+      return x / 2_147_483_647;
+    };
     const spread = Array.from({ length: 5_000 }, () => Math.floor(random() * 12_622_780_800_000) - 3_155_760_000_000);
     const runs = Array.from({ length: 2_000 }, (_, i) => 1_795_698_089_000 + i * 37);
     for (const ms of [...edges, ...outside, ...spread, ...runs]) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString());
