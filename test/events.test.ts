@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { eventPage } from "../src/api/native/event-schemas";
 import { EVENT_LIMITS, EVENTS_SCANNED } from "../src/core/events";
 import { isoTime } from "../src/core/shared/time";
-import { arrangeEvents, call, client, env, expectError, freshTenant, shardOf, token } from "./helpers";
+import { arrangeEvents, call, client, env, expectError, freshTenant, seeded, shardOf, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
 // each written in the same D1 batch as its change.
@@ -327,11 +327,7 @@ describe("an event's wire shape, as SQLite builds it", () => {
     const edges = [0, 9, 10, 99, 100, 999, 59_999, 60_000, 86_399_999, -1, -60_001, -62_167_219_200_000, 253_402_300_799_999];
     const outside = [-62_167_219_200_001, 253_402_300_800_000, 1.5];
     // Random times over four centuries, then runs inside one minute as a page's events come.
-    let x = 12_345;
-    const random = () => {
-      x = (x * 48_271) % 2_147_483_647;
-      return x / 2_147_483_647;
-    };
+    const random = seeded(12_345);
     const spread = Array.from({ length: 5_000 }, () => Math.floor(random() * 12_622_780_800_000) - 3_155_760_000_000);
     const runs = Array.from({ length: 2_000 }, (_, i) => 1_795_698_089_000 + i * 37);
     for (const ms of [...edges, ...outside, ...spread, ...runs]) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString());

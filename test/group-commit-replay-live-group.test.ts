@@ -3,7 +3,7 @@
 // in the order of the coordinator's sequence numbers. Each replay has a file of its own (see
 // group-commit.test.ts).
 import { describe, expect, it } from "vitest";
-import { mix, type Op } from "./group-commit/mix";
+import { mix, type Op, sequencedLog } from "./group-commit/mix";
 import { call, claimsSettled, client, freshTenant, shardOf, token } from "./helpers";
 
 describe("group commit gives exactly the serial outcome", () => {
@@ -24,16 +24,7 @@ describe("group commit gives exactly the serial outcome", () => {
       }),
     );
     const bySub = new Map(callers.map((c, i) => [c.sub, { caller: c, answer: answers[i]! }]));
-    const log = (
-      await (
-        await shardOf(admin.tenant)
-      )
-        .prepare(
-          "SELECT actor, seq FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
-        )
-        .bind(admin.tenant, g)
-        .all<{ actor: string; seq: number }>()
-    ).results;
+    const log = await sequencedLog(admin.tenant, g);
     const members = new Map<string, string>();
     const logged = new Set(log.map((e) => e.actor));
     for (const { actor } of log) {

@@ -3,7 +3,7 @@
 // caller's answer equal a replay of the audit log in the order of the coordinator's
 // sequence numbers. Each replay has a file of its own (see group-commit.test.ts).
 import { describe, expect, it } from "vitest";
-import { type Caller, mix } from "./group-commit/mix";
+import { type Caller, mix, sequencedLog } from "./group-commit/mix";
 import { call, claimsWritten, client, eventually, freshTenant, shardOf, token } from "./helpers";
 
 describe("group commit gives exactly the serial outcome", () => {
@@ -42,16 +42,7 @@ describe("group commit gives exactly the serial outcome", () => {
       const answers = await Promise.all(callers.map((c, i) => send(c, tokens[i]!)));
       const bySub = new Map(callers.map((c, i) => [c.sub, { caller: c, answer: answers[i]! }]));
 
-      const log = (
-        await (
-          await shardOf(t)
-        )
-          .prepare(
-            "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
-          )
-          .bind(t, g)
-          .all<{ actor: string; action: string; seq: number; detail: string }>()
-      ).results;
+      const log = await sequencedLog(t, g);
       // The setup's role and add, then one entry per applied change, numbered without gaps.
       expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
       expect(log.slice(0, 2).map((e) => e.action)).toEqual(["roles.assign", "members.add"]);

@@ -31,6 +31,15 @@ export async function shardOf(tenant: string): Promise<D1Database> {
   return (await tenantDatabase(env, tenant)).d1;
 }
 
+/** A small seeded generator of numbers in [0, 1): the same seed gives the same run, so a failing case can be run again. */
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
 let counter = 0;
 /** A tenant id no other test uses, so tests never see each other's rows. */
 export function freshTenant(label = "t"): string {

@@ -1,12 +1,6 @@
-// Random mixes of membership changes for the group-commit replays: seeded, so a failing mix can be run again.
-/** A small seeded generator. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+// Random mixes of membership changes for the group-commit replays (seeded, so a failing mix can
+// be run again), and the coordinator's log of what it applied, which the replays follow.
+import { seeded, shardOf } from "../helpers";
 
 export type Op =
   | { kind: "add"; ids: string[]; role: "member" | "admin" }
@@ -23,7 +17,7 @@ export interface Caller {
 }
 
 export function mix(seed: number, callers: number): Caller[] {
-  const r = rng(seed);
+  const r = seeded(seed);
   const pool = Array.from({ length: 30 }, (_, i) => `p${i}`);
   const some = (n: number) => [...new Set(Array.from({ length: n }, () => pool[Math.floor(r() * pool.length)]!))];
   const deleteAt = Math.floor(callers * 0.8);
@@ -39,4 +33,15 @@ export function mix(seed: number, callers: number): Caller[] {
     else op = { kind: "replace", ids: some(5 + Math.floor(r() * 5)) };
     return { sub: `c${i}`, who, op };
   });
+}
+
+/** The group's changes its coordinator applied, in the order of its sequence numbers. */
+export async function sequencedLog(tenant: string, groupId: string) {
+  const rows = await (await shardOf(tenant))
+    .prepare(
+      "SELECT actor, action, seq, detail FROM audit_log WHERE tenant_id = ? AND target_type = 'group' AND target_id = ? AND seq IS NOT NULL ORDER BY seq",
+    )
+    .bind(tenant, groupId)
+    .all<{ actor: string; action: string; seq: number; detail: string }>();
+  return rows.results;
 }

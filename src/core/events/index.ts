@@ -129,9 +129,10 @@ type PackedEvent = [number, string, number, string | null, string | null, EventR
 /** An upper bound of a row's bytes in the packed JSON: actor is the one free-form column (escaped, at worst 6 bytes a character); the rest are ids and numbers. */
 const rowBytes = sql.raw("length(CAST(detail AS BLOB)) + 6 * length(coalesce(actor, '')) + 400");
 /**
- * One row as a JSON array, concatenated rather than built by json_array: detail is stored as the JSON text the
- * writers' JSON.stringify made, so it goes in as it is instead of being parsed and written again (a sixth of the
- * statement's time, measured in SQLite 3.51). json_quote escapes the strings; cursor and at are integers.
+ * One row as a JSON array, concatenated rather than built by json_array: every writer stores detail as JSON text
+ * (JSON.stringify, or json_object in SQL), so it goes in as it is instead of being parsed and written again (a sixth
+ * of the statement's time, measured in SQLite 3.51). json_quote escapes the strings (null for none); cursor, at and
+ * detail are NOT NULL, so no row's concatenation can come out null and drop it from the page.
  */
 const packedRow = sql.raw(
   "'[' || cursor || ',' || json_quote(id) || ',' || at || ',' || json_quote(actor) || ',' || json_quote(source) || ',' || " +
