@@ -1,7 +1,9 @@
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { eventPage } from "../src/api/native/event-schemas";
-import { EVENT_LIMITS, EVENTS_SCANNED } from "../src/core/events";
+import { EVENT_LIMITS, EVENTS_SCANNED, lightEventsQuery, ROW_FIXED_BYTES } from "../src/core/events";
 import { isoTime } from "../src/core/shared/time";
+import { LIGHT_EVENT_WEIGHT } from "../src/db/schema";
 import { arrangeEvents, call, client, env, expectError, freshTenant, seeded, shardOf, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
@@ -456,6 +458,57 @@ describe("a filtered page's window", () => {
 });
 
 describe("a page's bytes", () => {
+  it("packs a page of light events in one pass, and counts bytes only when a heavy event is in its window", async () => {
+    // A full page of the heaviest light events still fits the budget: that is what lets it skip the count.
+    expect((EVENT_LIMITS.page + 1) * (LIGHT_EVENT_WEIGHT + ROW_FIXED_BYTES)).toBeLessThanOrEqual(EVENT_LIMITS.pageBytes);
+    const api = await client(freshTenant("ev-light"), { scope: "admin" });
+    const db = await shardOf(api.tenant);
+    // Arranged in D1: 1,200 events at the light limit (actor 'arranged' weighs 6 × 8 = 48), the 1,100th one byte over.
+    await db
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+         INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+         SELECT ?, 'l' || i, ?, 'arranged', 'native', 'group.update', 'group', 'g',
+                json_object('note', substr(replace(hex(zeroblob(600)), '00', 'ab'), 1, ? - 48 - 11 + (i = 1100)))
+         FROM n`,
+      )
+      .bind(api.tenant, Date.now(), LIGHT_EVENT_WEIGHT)
+      .run();
+    const weights = await db
+      .prepare("SELECT min(length(detail) + 48) AS light, max(length(detail) + 48) AS heavy FROM audit_log WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .first<{ light: number; heavy: number }>();
+    expect(weights).toEqual({ light: LIGHT_EVENT_WEIGHT, heavy: LIGHT_EVENT_WEIGHT + 1 });
+    const first = await db
+      .prepare("SELECT cursor FROM audit_log WHERE tenant_id = ? AND id = 'l1'")
+      .bind(api.tenant)
+      .first<{ cursor: number }>();
+    const oldest = first!.cursor - 1;
+    const light = async (after: number, size: number) => {
+      const { sql: text, params } = new SQLiteAsyncDialect().sqlToQuery(lightEventsQuery(api.tenant, after, size));
+      return (await db
+        .prepare(text)
+        .bind(...params)
+        .first<{ light: number; found: number }>())!;
+    };
+    // The heavy event is the 1,100th: a window of 1,001 from the start does not reach it; from the 100th on it does.
+    expect(await light(oldest, 1001)).toMatchObject({ light: 1, found: 1001 });
+    expect(await light(oldest + 99, 1001)).toMatchObject({ light: 0, found: 0 });
+    expect(await light(oldest + 1100, 1001)).toMatchObject({ light: 1, found: 100 });
+
+    // Either way a reader gets whole pages of 1,000 (both are under the budget), and every event once.
+    const pages: string[][] = [];
+    for (const after of [oldest, oldest + 99, oldest + 1099]) {
+      const r = await api.get(`/v1/events?limit=1000&after=${after}`);
+      expect(r.status, r.text).toBe(200);
+      expect(new TextEncoder().encode(r.text).length).toBeLessThan(EVENT_LIMITS.pageBytes);
+      pages.push((r.json as { result: { id: string }[] }).result.map((e) => e.id));
+    }
+    expect(pages.map((p) => p.length)).toEqual([1000, 1000, 101]);
+    expect(pages[1]).toEqual(Array.from({ length: 1000 }, (_, i) => `l${i + 100}`));
+    expect(pages[2]!.at(-1)).toBe("l1200");
+  });
+
   it(`stops a page before ${EVENT_LIMITS.pageBytes.toLocaleString("en")} bytes of events (its first event always); the next page goes on from there`, async () => {
     const api = await client(freshTenant("ev-bytes"), { scope: "admin" });
     // Arranged in D1: 3 small events, 30 of 100 KB, one of 1.7 MB, 2 small.

@@ -4,7 +4,7 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims/reads";
 import { DEFAULT_SETTINGS } from "../src/core/config/rules";
-import { eventWindow, nextEventsQuery } from "../src/core/events";
+import { eventWindow, lightEventsQuery, nextEventsQuery } from "../src/core/events";
 import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
 import { addBreaksLimitsSql } from "../src/core/members/rules";
@@ -82,6 +82,13 @@ describe("query plans of hot queries", () => {
     const packed = (await plan(nextEventsQuery("t", 42, 101))).join("\n");
     expect(packed.match(/SEARCH audit_log USING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/g)?.length).toBeGreaterThanOrEqual(2);
     expect(packed).not.toMatch(/TEMP B-TREE|SCAN audit_log|MATERIALIZE/);
+    // Packed in one pass when no heavy event is in the window: the partial index of heavy events, the window's
+    // cursors from audit_log_feed alone, then the window.
+    const light = (await plan(lightEventsQuery("t", 42, 101))).join("\n");
+    expect(light).toMatch(/SEARCH audit_log USING INDEX audit_log_heavy \(tenant_id=\? AND cursor>\?\)/);
+    expect(light).toMatch(/SEARCH audit_log USING COVERING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/);
+    expect(light).toMatch(/SEARCH audit_log USING INDEX audit_log_feed \(tenant_id=\? AND cursor>\?\)/);
+    expect(light).not.toMatch(/TEMP B-TREE|SCAN audit_log/);
     const purge = (await plan(expiredEvents(Date.now()))).join("\n");
     expect(purge).toMatch(/SEARCH a USING INDEX audit_log_at \(at<\?\)/);
     expect(purge).not.toMatch(/SCAN a\b/);

@@ -216,6 +216,14 @@ export const trackingMessages = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.messageId] }), index("tracking_messages_received_at").on(t.receivedAt)],
 );
 
+/**
+ * What an event adds to a packed page of the change stream beyond its fixed columns
+ * (core/events): detail's bytes, and actor's at worst escaped (6 bytes a character).
+ */
+export const eventWeight = sql.raw("length(CAST(detail AS BLOB)) + 6 * length(coalesce(actor, ''))");
+/** Events weighing more are indexed in audit_log_heavy: a page without one needs no byte count. */
+export const LIGHT_EVENT_WEIGHT = 1_000;
+
 // What changed, by whom, in the order it was applied: the audit trail and the change
 // stream (GET /v1/events) are this one table. Each row is written in the same D1 batch as
 // its change. cursor only grows (AUTOINCREMENT never reuses a value), so a reader resumes
@@ -240,6 +248,10 @@ export const auditLog = sqliteTable(
   (t) => [
     uniqueIndex("audit_log_id").on(t.tenantId, t.id),
     index("audit_log_feed").on(t.tenantId, t.cursor),
+    // Partial: most events are light, so it holds few rows and costs most writes nothing.
+    index("audit_log_heavy")
+      .on(t.tenantId, t.cursor)
+      .where(sql`${eventWeight} > ${sql.raw(String(LIGHT_EVENT_WEIGHT))}`),
     index("audit_log_at").on(t.at),
     index("audit_log_by_target").on(t.tenantId, t.targetType, t.targetId, t.seq),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX `audit_log_heavy` ON `audit_log` (`tenant_id`,`cursor`) WHERE length(CAST(detail AS BLOB)) + 6 * length(coalesce(actor, '')) > 1000;
