@@ -1,6 +1,6 @@
 // The change stream, read: every change of a tenant in the order it landed, resumable by
 // cursor. The store is the audit trail itself (core/events/writes.ts writes it).
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { eventWeight, LIGHT_EVENT_WEIGHT } from "../../db/schema";
 import type { Db, Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
@@ -188,7 +188,7 @@ async function cursorAfterMove(db: Db, tenantId: string, after: number): Promise
 }
 
 /** The next `size` events of the tenant after a cursor: an index range of audit_log_feed. */
-export const eventWindow = (tenantId: string, after: number, size: number) =>
+export const eventWindow = (tenantId: string, after: number, size: number | SQL) =>
   sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size}`;
 
 /** 410: some events after the reader's cursor are past the retention and gone. */
@@ -218,12 +218,13 @@ const horizonOf = (tenantId: string) => sql`(SELECT purged_through FROM event_ho
 
 /**
  * The next `size` events of the tenant packed in one pass, when none of them is heavy (light = 1), and its
- * retention horizon. With a heavy one among them it packs nothing (light = 0): nextEventsQuery counts bytes.
+ * retention horizon. With a heavy one among them it reads no row (its window's LIMIT is 0, evaluated once before
+ * the loop: a WHERE would still walk the rows) and packs nothing (light = 0): nextEventsQuery counts bytes.
  */
 export const lightEventsQuery = (tenantId: string, after: number, size: number) => sql`
   WITH light AS MATERIALIZED (SELECT ${lightWindow(tenantId, after, size)} AS yes)
   SELECT ${packedArray()} AS packed, count(*) AS found, (SELECT yes FROM light) AS light, ${horizonOf(tenantId)}
-  FROM (${eventWindow(tenantId, after, size)}) WHERE (SELECT yes FROM light)`;
+  FROM (${eventWindow(tenantId, after, sql`(SELECT ${size} * yes FROM light)`)})`;
 
 /** The next `size` events of the tenant packed, and its retention horizon. page_rows is not materialized: a second index range costs less than a copy. */
 export const nextEventsQuery = (tenantId: string, after: number, size: number) => sql`
