@@ -2,7 +2,7 @@
 // key's, per minute, set in config; past one, 429 with Retry-After and RateLimit-* headers
 // in the surface's error format, and nothing changes; other tenants and budgets go on.
 import { describe, expect, it } from "vitest";
-import { call, client, expectError, freshTenant, shardOf } from "./helpers";
+import { call, client, env, expectError, freshTenant, shardOf } from "./helpers";
 
 /** Start a test at the beginning of a minute's window, so the window cannot roll over mid-test. */
 async function freshWindow() {
@@ -67,6 +67,18 @@ describe("rate limits", () => {
     const api = await client(tenant);
     const answers = await Promise.all(Array.from({ length: 150 }, () => api.get("/v1/groups")));
     expect(answers.map((a) => a.status).filter((s) => s !== 200)).toEqual([]);
+  });
+
+  it("counts a request that read the clock just before the minute turned in the new minute: not refused, not past the limit", async () => {
+    const counter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`~rate:${freshTenant("rl-turn")}`));
+    const minute = Math.floor(Date.now() / 60_000);
+    expect(await counter.lease(minute + 1, 10, 25)).toEqual({ granted: 10, remaining: 15, window: minute + 1 });
+    // Late, from the minute before: counted in the new one (an IdP push crossing a minute got 429s here).
+    expect(await counter.lease(minute, 10, 25)).toEqual({ granted: 10, remaining: 5, window: minute + 1 });
+    expect(await counter.lease(minute, 10, 25)).toEqual({ granted: 5, remaining: 0, window: minute + 1 });
+    expect(await counter.lease(minute + 1, 10, 25)).toEqual({ granted: 0, remaining: 0, window: minute + 1 });
+    // The next minute starts afresh.
+    expect(await counter.lease(minute + 2, 10, 25)).toEqual({ granted: 10, remaining: 15, window: minute + 2 });
   });
 
   it("limits each API key apart from its tenant's budget", { timeout: 30_000 }, async () => {

@@ -11,6 +11,8 @@ export interface Lease {
   granted: number;
   /** What the window has left after this lease. */
   remaining: number;
+  /** The window it was counted in: the caller's, or a later one the count has moved on to. */
+  window: number;
 }
 
 export class RateLimiter extends DurableObject<Env> {
@@ -23,9 +25,10 @@ export class RateLimiter extends DurableObject<Env> {
       this.window = window;
       this.used = 0;
     }
-    if (window < this.window) return { granted: 0, remaining: 0 };
+    // A request that read the clock just before the minute turned, arriving after another that read it after:
+    // counted in the new minute, so it is neither refused for a minute already over nor let past the limit.
     const granted = Math.max(0, Math.min(want, limit - this.used));
     this.used += granted;
-    return { granted, remaining: Math.max(0, limit - this.used) };
+    return { granted, remaining: Math.max(0, limit - this.used), window: this.window };
   }
 }

@@ -45,7 +45,7 @@ interface Verdict {
 async function newLease(scope: Scope, name: string, limit: number, window: number) {
   const ns = scope.env.RATE_LIMITER;
   const lease = await ns.get(ns.idFromName(name)).lease(window, Math.max(1, Math.floor(limit / LEASE_SHARE)), limit);
-  const held = { window, limit, left: lease.granted, remaining: lease.remaining };
+  const held = { window: lease.window, limit, left: lease.granted, remaining: lease.remaining };
   if (leases.size > 10_000) leases.clear();
   leases.set(name, held);
   return { held, granted: lease.granted };
@@ -54,7 +54,8 @@ async function newLease(scope: Scope, name: string, limit: number, window: numbe
 async function take(scope: Scope, name: string, limit: number, window: number): Promise<Verdict> {
   for (;;) {
     const held = leases.get(name);
-    if (held && held.window === window && held.limit === limit) {
+    // A lease of a later minute also serves a request that read the clock before that minute began.
+    if (held && held.window >= window && held.limit === limit) {
       if (held.left > 0) {
         held.left -= 1;
         return { ok: true, limit, remaining: held.remaining + held.left };
@@ -69,7 +70,7 @@ async function take(scope: Scope, name: string, limit: number, window: number): 
     }
     // Others waiting on the same lease may spend it first: then take the next one.
     const { held: fresh, granted } = await pending;
-    if (granted === 0 && fresh.window === window && fresh.limit === limit) return { ok: false, limit, remaining: 0 };
+    if (granted === 0 && fresh.window >= window && fresh.limit === limit) return { ok: false, limit, remaining: 0 };
   }
 }
 
