@@ -187,9 +187,9 @@ async function cursorAfterMove(db: Db, tenantId: string, after: number): Promise
   return row?.c ?? null;
 }
 
-/** The next `size` events of the tenant after a cursor: an index range of audit_log_feed. */
-export const eventWindow = (tenantId: string, after: number, size: number | SQL) =>
-  sql`SELECT * FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size}`;
+/** The next `size` events of the tenant after a cursor (their `columns`, all by default): an index range of audit_log_feed. */
+export const eventWindow = (tenantId: string, after: number, size: number | SQL, columns = sql.raw("*")) =>
+  sql`SELECT ${columns} FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size}`;
 
 /** 410: some events after the reader's cursor are past the retention and gone. */
 const forgotten = (after: number, horizon: number) =>
@@ -210,7 +210,7 @@ const lightWindow = (tenantId: string, after: number, size: number) => sql`coale
     (SELECT cursor FROM audit_log INDEXED BY audit_log_heavy
      WHERE tenant_id = ${tenantId} AND cursor > ${after} AND ${eventWeight} > ${sql.raw(String(LIGHT_EVENT_WEIGHT))}
      ORDER BY cursor LIMIT 1)
-    > (SELECT max(cursor) FROM (SELECT cursor FROM audit_log WHERE tenant_id = ${tenantId} AND cursor > ${after} ORDER BY cursor LIMIT ${size})),
+    > (SELECT max(cursor) FROM (${eventWindow(tenantId, after, size, sql.raw("cursor"))})),
     1)`;
 
 /** The tenant's retention horizon, as a column. */
