@@ -1,7 +1,8 @@
 // Per-tenant rate limits: each tenant's budgets (interactive, analytics, SCIM) and each API
 // key's, per minute, set in config; past one, 429 with Retry-After and RateLimit-* headers
 // in the surface's error format, and nothing changes; other tenants and budgets go on.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { tenantScoped } from "../src/core/shared/ids";
 import { call, client, env, expectError, freshTenant, shardOf } from "./helpers";
 
 /** Start a test at the beginning of a minute's window, so the window cannot roll over mid-test. */
@@ -18,6 +19,10 @@ async function withLimits(tenant: string, rateLimits: Record<string, number>) {
 }
 
 describe("rate limits", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("lets a tenant's requests through up to its limit a minute, then answers 429 and changes nothing", { timeout: 30_000 }, async () => {
     await freshWindow();
     const tenant = freshTenant("rl");
@@ -79,6 +84,27 @@ describe("rate limits", () => {
     expect(await counter.lease(minute + 1, 10, 25)).toEqual({ granted: 0, remaining: 0, window: minute + 1 });
     // The next minute starts afresh.
     expect(await counter.lease(minute + 2, 10, 25)).toEqual({ granted: 10, remaining: 15, window: minute + 2 });
+  });
+
+  it("serves a request that read the clock before the minute turned from the isolate's lease of the new minute", async () => {
+    const tenant = freshTenant("rl-turn-isolate");
+    await withLimits(tenant, { requestsPerMinute: 1_000 });
+    const api = await client(tenant);
+    // A minute to come, so the token stays valid and no earlier lease of this tenant's counter exists.
+    const turn = (Math.floor(Date.now() / 60_000) + 2) * 60_000;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(turn + 1_000);
+    const first = await api.get("/v1/groups");
+    expect(first.status).toBe(200);
+    // One lease of 10 (a hundredth of the limit) at the counter, one of them spent.
+    expect(first.headers.get("ratelimit-remaining")).toBe("999");
+    vi.setSystemTime(turn - 100);
+    const late = await api.get("/v1/groups");
+    expect(late.status).toBe(200);
+    expect(late.headers.get("ratelimit-remaining")).toBe("998");
+    // It came out of the same lease: the counter handed out 10 in the new minute, no more.
+    const counter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(tenantScoped(tenant, "~rate:interactive")));
+    expect(await counter.lease(turn / 60_000, 1, 1_000)).toEqual({ granted: 1, remaining: 989, window: turn / 60_000 });
   });
 
   it("limits each API key apart from its tenant's budget", { timeout: 30_000 }, async () => {
