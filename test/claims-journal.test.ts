@@ -63,6 +63,21 @@ describe("claims refresh queued before the commit", () => {
     expect((await claim(api.tenant, "u1"))?.sort()).toEqual(["First", "Second"]);
     expect((await api.get("/v1/users/u1/claims")).json.result).toEqual({ groups: ["First", "Second"] });
   });
+
+  it("brings an alarm armed for later (a membership's expiry) forward, so a death before release is refreshed within seconds", async () => {
+    const { api, stub, commit } = await setup();
+    const tomorrow = Date.now() + 86_400_000;
+    await runInDurableObject(stub, async (_instance, state) => {
+      await state.storage.setAlarm(tomorrow);
+      await new ClaimsQueue(state.storage, env).hold(api.tenant, ["u1"]);
+      expect(await state.storage.getAlarm()).toBeLessThanOrEqual(Date.now() + 1_000);
+      await commit();
+      // The object dies here: nothing releases the entry. Its own alarm refreshes the claim from D1.
+    });
+    await eventually(async () => (await claim(api.tenant, "u1"))?.length === 2, 10_000, 100);
+    expect((await claim(api.tenant, "u1"))?.sort()).toEqual(["First", "Second"]);
+    expect(await stub.pendingRefreshes()).toBe(0);
+  });
 });
 
 describe("claims writes within Cloudflare's 1,000 subrequests per invocation", () => {

@@ -43,8 +43,10 @@ export class ClaimsQueue {
       await this.storage.put(Object.fromEntries(keys.slice(i, i + 128).map((key) => [key, entries[key]])));
     }
     await this.storage.put("qseq", k - 1);
-    // Armed now, so a crash before release() still ends in a refresh.
-    if ((await this.storage.getAlarm()) === null) await this.storage.setAlarm(Date.now() + HELD_RECHECK_MS);
+    // Armed now, so a crash before release() still ends in a refresh: an alarm armed for later (the next expiry's) is brought forward.
+    const by = Date.now() + HELD_RECHECK_MS;
+    const armed = await this.storage.getAlarm();
+    if (armed === null || armed > by) await this.storage.setAlarm(by);
   }
 
   /** The mutation changed fewer users than it held: the others' refresh is dropped. */
