@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, eventually, expectError, shardOf } from "./helpers";
+import { claimKey } from "../src/core/claims";
+import { type Client, claimsSettled, claimsWritten, client, env, eventually, expectError, shardOf } from "./helpers";
 
 async function groups(c: Client, ...names: string[]) {
   const ids: string[] = [];
@@ -158,6 +159,26 @@ describe("nested groups", () => {
     await eventually(async () => (await c.get("/v1/users/bob/claims")).json.result.groups.length === 2);
     await c.patch("/v1/config", { claim: { includeInherited: false } });
     expect((await c.get("/v1/users/bob/claims")).json.result.groups).toEqual(["Team"]);
+  });
+
+  it("has the claims writer store each group once, and only held ones when inherited groups are left out", async () => {
+    const c = await client(undefined, { scope: "admin" });
+    const [org, team] = await groups(c, "Org", "Team");
+    await link(c, org!, [team!]);
+    // Held directly and through Team: one value.
+    await c.post(`/v1/groups/${org}/members`, { user_ids: ["ann"] });
+    await c.post(`/v1/groups/${team}/members`, { user_ids: ["ann"] });
+    await claimsSettled(c, [org!, team!]);
+    await claimsWritten(c.tenant);
+    const stored = async () =>
+      (await env.CLAIMS.get(claimKey(c.tenant, "ann"), "json")) as { values: string[]; count: number; stamp: string };
+    expect(await stored()).toMatchObject({ values: ["Org", "Team"], count: 2 });
+    // Ann leaves Org itself and still inherits it through Team, which the claim now leaves out: the writer stores Team's id only.
+    await c.patch("/v1/config", { claim: { includeInherited: false, values: "ids" } });
+    await c.del(`/v1/groups/${org}/members/ann`);
+    await claimsSettled(c, [org!]);
+    await claimsWritten(c.tenant);
+    expect(await stored()).toMatchObject({ values: [team], count: 1, stamp: expect.stringContaining('"includeInherited":false') });
   });
 
   it("refuses concurrent links that together would close a cycle", async () => {

@@ -3,7 +3,6 @@ import { and, eq, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { claimsQuery } from "../src/core/claims/reads";
-import { DEFAULT_SETTINGS } from "../src/core/config/rules";
 import { eventWindow, lightEventsQuery, nextEventsQuery } from "../src/core/events";
 import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
@@ -44,7 +43,7 @@ describe("query plans of hot queries", () => {
   });
 
   it("claims build: by-user index, edges by child, groups by primary key", async () => {
-    const p = (await plan(claimsQuery("t", ids, DEFAULT_SETTINGS.claim))).join("\n");
+    const p = (await plan(claimsQuery("t", ids))).join("\n");
     // Through the live_memberships view, which SQLite flattens into the query: its table is named as itself.
     expect(p).toMatch(/SEARCH (m|memberships) USING (COVERING )?INDEX memberships_by_user/);
     expect(p).toMatch(/SEARCH e USING (COVERING )?INDEX group_edges_by_child \(tenant_id=\? AND child_id=\?\)/);

@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { writeClaims } from "../core/claims/writes";
 import type { Env } from "../env";
 
-/** Users per alarm run: 2 D1 queries and 200 KV calls, under Cloudflare's 1,000 subrequests per invocation. */
+/** Users per alarm run: one D1 batch (claims/reads.ts readClaimsState) and 200 KV calls, under Cloudflare's 1,000 subrequests per invocation. */
 export const WRITE_CHUNK = 200;
 /** KV allows one write to a key per second. */
 export const KEY_WRITE_GAP_MS = 1_000;
