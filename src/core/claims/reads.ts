@@ -1,7 +1,7 @@
 // Building users' claims from D1, and the tenant's claim settings as the claims see them.
 import { sql } from "drizzle-orm";
-import { heldSettings } from "../config/reads";
-import { parseStored, type TenantSettings } from "../config/rules";
+import { configOf, heldSettings, storedConfigQuery } from "../config/reads";
+import type { TenantSettings } from "../config/rules";
 import { SOURCE_BITS } from "../members/sources";
 import { batch, type Db } from "../shared/context";
 import { tenantScoped } from "../shared/ids";
@@ -77,12 +77,12 @@ export async function buildClaims(db: Db, tenantId: string, userIds: string[], s
  */
 export async function readClaimsState(db: Db, tenantId: string, userIds: string[]) {
   const [config, existing, held, expiring] = await batch(db, [
-    sql`SELECT settings FROM tenant_config WHERE tenant_id = ${tenantId}`,
+    storedConfigQuery(tenantId),
     sql`SELECT u.id FROM json_each(${JSON.stringify(userIds)}) j CROSS JOIN users u ON u.tenant_id = ${tenantId} AND u.id = j.value`,
     claimsQuery(tenantId, userIds),
     firstExpiryQuery(tenantId, userIds),
   ]);
-  const settings = parseStored((config!.results[0] as { settings: string } | undefined)?.settings);
+  const { settings } = configOf(config!.results[0] as { settings: string; version: number } | undefined);
   const live = (existing!.results as { id: string }[]).map((r) => r.id);
   return { settings, claims: claimsOf(live, held!.results as ClaimRow[], expiring!.results as ExpiryRow[], settings.claim) };
 }

@@ -1,5 +1,4 @@
-import { eq } from "drizzle-orm";
-import { tenantConfig } from "../../db/schema";
+import { sql } from "drizzle-orm";
 import type { Db } from "../shared/context";
 import { parseStored, type TenantSettings } from "./rules";
 
@@ -7,10 +6,16 @@ export async function loadSettings(db: Db, tenantId: string): Promise<TenantSett
   return (await loadConfig(db, tenantId)).settings;
 }
 
-/** The settings and their version (the config's entity tag; 0 for a tenant that never changed them). */
-export async function loadConfig(db: Db, tenantId: string): Promise<{ settings: TenantSettings; version: number }> {
-  const row = await db.select().from(tenantConfig).where(eq(tenantConfig.tenantId, tenantId)).get();
+/** The tenant's stored config row (none for a tenant that never changed its settings), for a read or a batch. */
+export const storedConfigQuery = (tenantId: string) => sql`SELECT settings, version FROM tenant_config WHERE tenant_id = ${tenantId}`;
+
+/** The settings and their version (the config's entity tag; 0 for a tenant that never changed them) of that row. */
+export function configOf(row: { settings: string; version: number } | undefined): { settings: TenantSettings; version: number } {
   return { settings: parseStored(row?.settings), version: row?.version ?? 0 };
+}
+
+export async function loadConfig(db: Db, tenantId: string): Promise<{ settings: TenantSettings; version: number }> {
+  return configOf(await db.get<{ settings: string; version: number }>(storedConfigQuery(tenantId)));
 }
 
 // The tenant's settings, held in this isolate for a few seconds, so a claim read or the rate
