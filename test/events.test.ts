@@ -260,12 +260,14 @@ describe("the change stream", () => {
 
 describe("an event's wire shape, as SQLite builds it", () => {
   it("has exactly the documented keys: user_ids from a list, one user or a user target; before/after only when stored; times to the millisecond", async () => {
+    // Quotes, a backslash, control characters and characters beyond ASCII in ids the page packs as JSON strings.
+    const UNUSUAL = 'u\'1 "q" \\ \n\t\u0001 é 😀';
     const tenant = freshTenant("ev-shape");
     const api = await client(tenant, { scope: "admin" });
     const rows: [string, number, string, string, string, unknown][] = [
       ["a", 1795698089001, "members.add", "group", "g1", { user_ids: ["u1", "u2"], role: "member" }],
       ["b", 1795698089999, "members.role", "group", "g1", { user_id: "u1", role: "admin" }],
-      ["c", 1795698090500, "user.update", "user", "u'1", { before: { name: null }, after: { name: "O'Neil" } }],
+      ["c", 1795698090500, "user.update", "user", UNUSUAL, { before: { name: null }, after: { name: "O'Neil" } }],
       ["d", 86_400_000, "hierarchy.link", "hierarchy", "p", { child_ids: ["c1"] }],
       ["e", 1795698091000, "key.create", "key", "k1", {}],
     ];
@@ -304,7 +306,7 @@ describe("an event's wire shape, as SQLite builds it", () => {
         type: "user.updated",
         occurred_at: "2026-11-26T13:01:30.500Z",
         group_id: null,
-        user_ids: ["u'1"],
+        user_ids: [UNUSUAL],
         before: { name: null },
         after: { name: "O'Neil" },
         detail: {},
