@@ -260,7 +260,7 @@ describe("the change stream", () => {
 
 describe("an event's wire shape, as SQLite builds it", () => {
   it("has exactly the documented keys: user_ids from a list, one user or a user target; before/after only when stored; times to the millisecond", async () => {
-    // Quotes, a backslash, control characters and characters beyond ASCII in ids the page packs as JSON strings.
+    // Quotes, a backslash, control characters and characters beyond ASCII in strings the page packs as JSON (an id, an actor).
     const UNUSUAL = 'u\'1 "q" \\ \n\t\u0001 é 😀';
     const tenant = freshTenant("ev-shape");
     const api = await client(tenant, { scope: "admin" });
@@ -274,9 +274,10 @@ describe("an event's wire shape, as SQLite builds it", () => {
     for (const [id, at, action, type, target, detail] of rows) {
       await (await shardOf(tenant))
         .prepare(
-          "INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail) VALUES (?, ?, ?, 'ops', 'native', ?, ?, ?, ?)",
+          "INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail) VALUES (?, ?, ?, ?, 'native', ?, ?, ?, ?)",
         )
-        .bind(tenant, id, at, action, type, target, JSON.stringify(detail))
+        // The actor is a credential's subject, which a tenant's own token names: row c's is as unusual as its target.
+        .bind(tenant, id, at, id === "c" ? UNUSUAL : "ops", action, type, target, JSON.stringify(detail))
         .run();
     }
     const page = (await api.get("/v1/events")).json;
@@ -311,6 +312,7 @@ describe("an event's wire shape, as SQLite builds it", () => {
         after: { name: "O'Neil" },
         detail: {},
         ...common,
+        actor: UNUSUAL,
       },
       {
         id: "d",
