@@ -12,6 +12,7 @@ const kindOfStatus: Record<number, ErrorKind> = {
   410: "gone",
   412: "precondition_failed",
   413: "payload_too_large",
+  415: "unsupported_media_type",
   422: "limit_exceeded",
   429: "rate_limited",
   503: "unavailable",
@@ -26,7 +27,11 @@ export function asCoreError(err: unknown): CoreError | null {
   if (err instanceof HTTPException) {
     const kind = kindOfStatus[err.status];
     if (!kind) return null;
-    const message = err.message.includes("Malformed JSON") ? "malformed JSON in request body" : err.message || kind;
+    const message = err.message.includes("Malformed JSON")
+      ? "malformed JSON in request body"
+      : err.status === 415
+        ? "the request body must be JSON, sent with Content-Type: application/json"
+        : err.message || kind;
     return new CoreError(kind, message);
   }
   return null;

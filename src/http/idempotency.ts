@@ -44,8 +44,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     await releaseKey(scope, key);
     throw e;
   }
-  // A failure of ours or a rate limit is not the request's answer: a retry runs afresh.
-  if (c.res.status >= 500 || c.res.status === 429) return releaseKey(scope, key);
+  // A failure of ours, a rate limit, or a body sent as something other than JSON (the fingerprint does not cover
+  // Content-Type, so the corrected retry would replay the 415) is not the request's answer: a retry runs afresh.
+  if (c.res.status >= 500 || c.res.status === 429 || c.res.status === 415) return releaseKey(scope, key);
   const headers: Record<string, string> = {};
   for (const name of REPLAYED_HEADERS) {
     const value = c.res.headers.get(name);

@@ -5,7 +5,7 @@ import * as core from "../../core/keys";
 import { SCOPES } from "../../core/shared/scopes";
 import * as k from "./api-key-schemas";
 import type { NativeApp } from "./app";
-import { errors, json, ok } from "./openapi-helpers";
+import { bodyErrors, errors, json, ok } from "./openapi-helpers";
 import * as s from "./schemas";
 import { apiKeyOut } from "./shape";
 
@@ -21,7 +21,7 @@ export function registerApiKeyRoutes(app: NativeApp) {
       description:
         "Creates a key of this tenant. The secret is in this answer only. Needs scope admin; a key gets no scope its creator lacks.",
       request: { body: json(k.createKeyBody) },
-      responses: { 201: ok(s.result(k.createdKey), "The key, with its secret"), 422: ok(s.errorBody, "Too many keys"), ...errors },
+      responses: { 201: ok(s.result(k.createdKey), "The key, with its secret"), 422: ok(s.errorBody, "Too many keys"), ...bodyErrors },
     }),
     async (c) => {
       const b = c.req.valid("json");

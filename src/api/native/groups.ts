@@ -7,7 +7,7 @@ import type { Scope } from "../../core/shared/context";
 import { SCOPES } from "../../core/shared/scopes";
 import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { groupOut } from "./shape";
 
@@ -25,7 +25,7 @@ export function registerGroupRoutes(app: NativeApp) {
       tags: ["groups"],
       middleware: [write] as const,
       request: { body: json(s.createGroupBody) },
-      responses: { 201: ok(s.result(s.group), "The created group"), 409: ok(s.errorBody, "Name clash"), ...errors },
+      responses: { 201: ok(s.result(s.group), "The created group"), 409: ok(s.errorBody, "Name clash"), ...bodyErrors },
     }),
     async (c) => {
       const b = c.req.valid("json");
@@ -87,7 +87,12 @@ export function registerGroupRoutes(app: NativeApp) {
         middleware: [write, ifMatch] as const,
         description: "Updates the fields given; custom_data is replaced, not merged.",
         request: { params: s.groupIdParam, body: json(s.updateGroupBody) },
-        responses: { 200: ok(s.result(s.group), "The updated group"), 409: ok(s.errorBody, "Name clash"), ...errors, ...conditionalWrite },
+        responses: {
+          200: ok(s.result(s.group), "The updated group"),
+          409: ok(s.errorBody, "Name clash"),
+          ...bodyErrors,
+          ...conditionalWrite,
+        },
       }),
       async (c) => {
         const b = c.req.valid("json");

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import * as hierarchy from "../../core/hierarchy";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { groupOut } from "./shape";
 
@@ -18,7 +18,7 @@ export function registerHierarchyRoutes(app: NativeApp) {
         200: ok(s.result(s.linkResult), "What changed"),
         409: ok(s.errorBody, "Would make a cycle"),
         422: ok(s.errorBody, "Too deep"),
-        ...errors,
+        ...bodyErrors,
       },
     }),
     async (c) => {
@@ -38,7 +38,7 @@ export function registerHierarchyRoutes(app: NativeApp) {
       tags: ["hierarchy"],
       middleware: [write] as const,
       request: { params: s.groupIdParam, body: json(s.groupIdsBody) },
-      responses: { 200: ok(s.result(s.unlinkResult), "What changed"), ...errors },
+      responses: { 200: ok(s.result(s.unlinkResult), "What changed"), ...bodyErrors },
     }),
     async (c) => {
       const { unlinked, not_linked } = await hierarchy.unlinkChildren(

@@ -7,7 +7,7 @@ import { SCOPES } from "../../core/shared/scopes";
 import * as users from "../../core/users";
 import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { heldGroupOut, memberOut, transitiveHeldGroupOut, transitiveMemberOut } from "./shape";
 
@@ -40,7 +40,7 @@ export function registerMemberRoutes(app: NativeApp) {
         responses: {
           200: ok(s.result(result), "What changed"),
           422: ok(s.errorBody, "Over a membership limit"),
-          ...errors,
+          ...bodyErrors,
           ...conditionalWrite,
         },
       }),
@@ -64,7 +64,7 @@ export function registerMemberRoutes(app: NativeApp) {
       tags: ["members"],
       middleware: [write, ifMatch] as const,
       request: { params: s.groupIdParam, body: json(s.removeMemberIdsBody) },
-      responses: { 200: ok(s.result(s.removeResult), "What changed"), ...errors, ...conditionalWrite },
+      responses: { 200: ok(s.result(s.removeResult), "What changed"), ...bodyErrors, ...conditionalWrite },
     }),
     async (c) => {
       const { version, ...r } = await members.removeMembers(c.var.scope, c.req.valid("param").group_id, c.req.valid("json").user_ids);
@@ -107,7 +107,7 @@ export function registerMemberRoutes(app: NativeApp) {
       description:
         "Changes a member's role in the group (member or admin), and when their direct membership ends (expires_at, epoch seconds; null: never). 409 for expires_at when no direct membership holds the user.",
       request: { params: s.groupUserParams, body: json(s.memberUpdateBody) },
-      responses: { 204: { description: "Changed" }, ...errors, ...conditionalWrite },
+      responses: { 204: { description: "Changed" }, ...bodyErrors, ...conditionalWrite },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");

@@ -15,6 +15,12 @@ export const errors = {
   429: ok(errorBody, "The tenant's (or the API key's) requests for this minute are spent: see Retry-After"),
   503: ok(errorBody, "The tenant is moving to another database: nothing was written, retry after Retry-After"),
 };
+/** Routes that read a JSON body: what its size and its Content-Type can be refused with, besides the usual. */
+export const bodyErrors = {
+  ...errors,
+  413: ok(errorBody, "The body is larger than the surface allows"),
+  415: ok(errorBody, "The body was sent with a Content-Type other than application/json; nothing was changed"),
+};
 /** Writes that take If-Match (a version from the resource's ETag). */
 export const conditionalWrite = {
   412: ok(errorBody, "If-Match names another version than the current one (sent as ETag); nothing was changed"),

@@ -4,7 +4,7 @@ import * as core from "../../core/roles";
 import { SCOPES } from "../../core/shared/scopes";
 import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as r from "./role-schemas";
 import * as s from "./schemas";
 import { effectiveRoleOut, roleOut } from "./shape";
@@ -19,7 +19,7 @@ export function registerRoleRoutes(app: NativeApp) {
       tags: ["roles"],
       middleware: [admin] as const,
       request: { body: json(r.createRoleBody) },
-      responses: { 201: ok(s.result(r.role), "The created role"), 409: ok(s.errorBody, "Key clash"), ...errors },
+      responses: { 201: ok(s.result(r.role), "The created role"), 409: ok(s.errorBody, "Key clash"), ...bodyErrors },
     }),
     async (c) => {
       const role = await core.createRole(c.var.scope, c.req.valid("json"));
@@ -62,7 +62,7 @@ export function registerRoleRoutes(app: NativeApp) {
       tags: ["roles"],
       middleware: [admin, ifMatch] as const,
       request: { params: r.roleIdParam, body: json(r.updateRoleBody) },
-      responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...errors, ...conditionalWrite },
+      responses: { 200: ok(s.result(r.role), "The updated role"), 409: ok(s.errorBody, "Key clash"), ...bodyErrors, ...conditionalWrite },
     }),
     async (c) => {
       const role = await core.updateRole(c.var.scope, c.req.valid("param").role_id, c.req.valid("json"));
@@ -116,7 +116,7 @@ export function registerRoleRoutes(app: NativeApp) {
         middleware: [...h.guard],
         description: "Assigns roles. A caller may assign only roles lower than their own best role (admin tokens excepted).",
         request: { params: h.params, body: json(r.roleIdsBody) },
-        responses: { 200: ok(s.result(r.assignResult), "What changed"), ...errors, ...h.conditional },
+        responses: { 200: ok(s.result(r.assignResult), "What changed"), ...bodyErrors, ...h.conditional },
       }),
       async (c) => c.json({ result: await h.assign(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
     );
@@ -128,7 +128,7 @@ export function registerRoleRoutes(app: NativeApp) {
         middleware: [...h.guard],
         description: "Takes roles away, under the same rule as assigning them.",
         request: { params: h.params, body: json(r.roleIdsBody) },
-        responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...errors, ...h.conditional },
+        responses: { 200: ok(s.result(r.unassignResult), "What changed"), ...bodyErrors, ...h.conditional },
       }),
       async (c) => c.json({ result: await h.remove(c.var.scope, h.id(c.req.valid("param")), c.req.valid("json").role_ids) }, 200),
     );

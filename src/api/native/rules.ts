@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as core from "../../core/rules";
 import type { NativeApp } from "./app";
-import { errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, errors, json, ok, read, write } from "./openapi-helpers";
 import * as r from "./rule-schemas";
 import * as s from "./schemas";
 import { ruleOut, userOut } from "./shape";
@@ -16,7 +16,7 @@ export function registerRuleRoutes(app: NativeApp) {
       description:
         "Who a membership rule's expression selects among the tenant's users: how many, and the first ones by id. Changes nothing. Needs scope groups:write or admin.",
       request: { body: json(r.previewBody) },
-      responses: { 200: ok(s.result(r.preview), "The matches"), ...errors },
+      responses: { 200: ok(s.result(r.preview), "The matches"), ...bodyErrors },
     }),
     async (c) => {
       const b = c.req.valid("json");
@@ -38,7 +38,7 @@ export function registerRuleRoutes(app: NativeApp) {
         201: ok(s.result(r.savedRule), "The rule, new"),
         409: ok(s.errorBody, "The group's members are managed through SCIM"),
         422: ok(s.errorBody, "Over the rule or membership limits"),
-        ...errors,
+        ...bodyErrors,
       },
     }),
     async (c) => {

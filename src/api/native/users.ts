@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import * as core from "../../core/users";
 import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
-import { conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
+import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
 import { profileIn, userOut } from "./shape";
 
@@ -20,7 +20,7 @@ export function registerUserRoutes(app: NativeApp) {
         200: ok(s.result(s.user), "Replaced"),
         201: ok(s.result(s.user), "Created"),
         409: ok(s.errorBody, "Email or phone number taken"),
-        ...errors,
+        ...bodyErrors,
         ...conditionalWrite,
       },
     }),
@@ -58,7 +58,7 @@ export function registerUserRoutes(app: NativeApp) {
       responses: {
         200: ok(s.result(s.user), "Updated"),
         409: ok(s.errorBody, "Email or phone number taken"),
-        ...errors,
+        ...bodyErrors,
         ...conditionalWrite,
       },
     }),

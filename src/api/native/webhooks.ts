@@ -3,7 +3,7 @@ import { requireScope } from "../../auth/middleware";
 import { SCOPES } from "../../core/shared/scopes";
 import * as core from "../../core/webhooks";
 import type { NativeApp } from "./app";
-import { errors, json, ok } from "./openapi-helpers";
+import { bodyErrors, errors, json, ok } from "./openapi-helpers";
 import * as s from "./schemas";
 import { deliveryOut, webhookOut } from "./shape";
 import * as w from "./webhook-schemas";
@@ -25,7 +25,7 @@ export function registerWebhookRoutes(app: NativeApp) {
       responses: {
         201: ok(s.result(w.createdWebhook), "The endpoint, with its signing secret"),
         422: ok(s.errorBody, "Too many endpoints"),
-        ...errors,
+        ...bodyErrors,
       },
     }),
     async (c) => {
@@ -66,7 +66,7 @@ export function registerWebhookRoutes(app: NativeApp) {
       description:
         "Changes the URL, types or description; paused: true holds deliveries, false sends what waited (while the events are kept).",
       request: { params: w.webhookIdParam, body: json(w.updateWebhookBody) },
-      responses: { 200: ok(s.result(w.webhook), "The endpoint as it is now"), ...errors },
+      responses: { 200: ok(s.result(w.webhook), "The endpoint as it is now"), ...bodyErrors },
     }),
     async (c) => {
       const updated = await core.updateWebhook(c.var.scope, c.req.valid("param").webhook_id, c.req.valid("json"));
@@ -97,7 +97,7 @@ export function registerWebhookRoutes(app: NativeApp) {
         "Replaces the signing secret; the new one is in this answer only. For grace_seconds the old one signs too " +
         "(webhook-signature carries both), so a receiver can switch without missing a delivery.",
       request: { params: w.webhookIdParam, body: json(w.rotateSecretBody) },
-      responses: { 200: ok(s.result(w.createdWebhook), "The endpoint, with its new secret"), ...errors },
+      responses: { 200: ok(s.result(w.createdWebhook), "The endpoint, with its new secret"), ...bodyErrors },
     }),
     async (c) => {
       const { endpoint, secret } = await core.rotateWebhookSecret(

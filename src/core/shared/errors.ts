@@ -12,9 +12,10 @@ export type ErrorKind =
   | "key_reused"
   | "gone"
   | "rate_limited"
+  | "unsupported_media_type"
   | "unavailable";
 
-export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 422 | 429 | 503> = {
+export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 503> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -26,6 +27,7 @@ export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412
   key_reused: 422,
   gone: 410,
   rate_limited: 429,
+  unsupported_media_type: 415,
   unavailable: 503,
 };
 
