@@ -272,7 +272,10 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
         AND (${q.userId ?? null} IS NULL
              OR (w.target_type = 'user' AND w.target_id = ${q.userId ?? null})
              OR json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
-             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null}))
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null})
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.already_members') u WHERE u.value = ${q.userId ?? null})
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.removed') u WHERE u.value = ${q.userId ?? null})
+             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.still_members') u WHERE u.value ->> 'user_id' = ${q.userId ?? null}))
         AND (${q.actor ?? null} IS NULL OR w.actor = ${q.actor ?? null})
         AND (${q.since ?? null} IS NULL OR w.at >= ${q.since ?? null})
         AND (${q.until ?? null} IS NULL OR w.at < ${q.until ?? null})

@@ -44,9 +44,16 @@ export interface QueuedChange {
   surface?: string;
 }
 
-/** Each value carries the group's version right after its change (its new entity tag). */
+/**
+ * Each value carries the group's version right after its change (its new entity tag). event: what the change
+ * stream says the change did (the users whose membership it began or ended, and whom it touched otherwise).
+ */
 export type ChangeResult =
-  | { ok: true; value: (Omit<AddResult, "added_ids"> | RemoveResult | object) & { version: number; skipped?: string[] } }
+  | {
+      ok: true;
+      value: (Omit<AddResult, "added_ids"> | RemoveResult | object) & { version: number; skipped?: string[] };
+      event?: Record<string, unknown>;
+    }
   | { ok: false; error: CoreError };
 
 export const idsOfChange = (c: MemberChange) => (c.kind === "update" ? [c.userId] : c.ids);
@@ -183,14 +190,16 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
       }
       for (const [u, display] of Object.entries(c.displays)) if (isMember(u)) k.seats.get(u)!.display = display;
       k.memberCount += newRows;
-      const already = c.ids.length - newcomers.length;
+      const joining = new Set(newcomers);
+      const already = c.ids.filter((u) => !joining.has(u));
       return {
         ok: true,
-        value: { added: fresh.length, already_members: already, version: ++k.version, ...(skipped.length ? { skipped } : {}) },
+        value: { added: fresh.length, already_members: already.length, version: ++k.version, ...(skipped.length ? { skipped } : {}) },
+        event: { user_ids: fresh, ...(already.length ? { already_members: already } : {}), ...(skipped.length ? { skipped } : {}) },
       };
     }
     if (c.kind === "remove") {
-      let removed = 0;
+      const left: string[] = [];
       const stillMembers: RemoveResult["still_members"] = [];
       for (const u of c.ids.filter(isMember)) {
         const seat = k.seats.get(u)!;
@@ -202,11 +211,15 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
         }
         k.seats.set(u, { member: false, role: "", sources: 0, expiresAt: null, fresh: false, stored: seat.stored, row: false });
         k.groupsOf.set(u, (k.groupsOf.get(u) ?? 1) - 1);
-        removed += 1;
+        left.push(u);
       }
-      k.memberCount -= removed;
-      const notMembers = c.ids.length - removed - stillMembers.length;
-      return { ok: true, value: { removed, not_members: notMembers, still_members: stillMembers, version: ++k.version } };
+      k.memberCount -= left.length;
+      const notMembers = c.ids.length - left.length - stillMembers.length;
+      return {
+        ok: true,
+        value: { removed: left.length, not_members: notMembers, still_members: stillMembers, version: ++k.version },
+        event: { user_ids: left, ...(stillMembers.length ? { still_members: stillMembers } : {}) },
+      };
     }
     if (c.kind === "expire") {
       let removed = 0;
@@ -240,15 +253,15 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
   }
 }
 
-/** A change's event; expiries as epoch seconds, as the native API states them. */
-function auditOf(c: MemberChange, k: Known) {
+/** A change's event (play's account of an add or remove); expiries as epoch seconds, as the native API states them. */
+function auditOf(c: MemberChange, k: Known, played: Record<string, unknown> | undefined) {
   const seconds = (ms: number | null | undefined) => (ms == null ? ms : Math.floor(ms / 1000));
   const expiry = (ms: number | null | undefined) => (ms === undefined ? {} : { expires_at: seconds(ms) });
   switch (c.kind) {
     case "add":
-      return { action: "members.add", detail: { user_ids: c.ids, role: c.role, ...expiry(c.expiresAt) } };
+      return { action: "members.add", detail: { ...played, role: c.role, ...expiry(c.expiresAt) } };
     case "remove":
-      return { action: "members.remove", detail: { user_ids: c.ids } };
+      return { action: "members.remove", detail: played };
     case "expire":
       return {
         action: "members.remove",
@@ -298,13 +311,14 @@ export async function applyMemberChanges(
   // A row written anew where one stands (removed and added again within the flush, or past its expiry and added again).
   const recreated = rewritten.filter(([u]) => known.seats.get(u)?.stored).map(([u]) => u);
   const at = Date.now();
+  const played = results.filter((r) => r.ok);
   const firstSeq = await hooks.reserveSeqs(applied.length);
   const audit = applied.map((q, i) => ({
     id: newId(),
     seq: firstSeq + i,
     actor: q.actor,
     source: q.surface ?? q.source,
-    ...auditOf(q.change, known),
+    ...auditOf(q.change, known, played[i]!.event),
   }));
   const joinedJson = JSON.stringify(joined);
   const leftJson = JSON.stringify(left);

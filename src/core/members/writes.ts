@@ -183,6 +183,17 @@ function holdBySource(m: MutationMeta, idsJson: string, expiresAt?: number) {
                AND user_id IN (SELECT value FROM json_each(${idsJson}))`;
 }
 
+/**
+ * An add's event, read before its insert: user_ids are the users it makes members, already_members (when any) those
+ * who were members and are now also held through the caller's source, as flush.ts says of a group-committed add.
+ */
+function addedDetail(m: MutationMeta, idsJson: string, role: MemberRole) {
+  const listed = (member: boolean) =>
+    sql`json((SELECT json_group_array(user_id) FROM (${membersAmong(m.tenantId, m.groupId, idsJson, member)})))`;
+  return sql`json_patch(json_object('user_ids', ${listed(false)}, 'role', ${role}),
+    CASE WHEN EXISTS (${membersAmong(m.tenantId, m.groupId, idsJson, true)}) THEN json_object('already_members', ${listed(true)}) ELSE '{}' END)`;
+}
+
 export interface AddResult {
   added: number;
   already_members: number;
@@ -209,9 +220,9 @@ export function addStatements(
                    (SELECT 1 FROM memberships x WHERE x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)),
                  version = version + 1, updated_at = ${now}
                WHERE tenant_id = ${m.tenantId} AND id = ${m.groupId}`,
+    auditStatement(m, "members.add", addedDetail(m, idsJson, role), now),
     insertMembers(m, idsJson, role, now),
     holdBySource(m, idsJson),
-    auditStatement(m, "members.add", { user_ids: JSON.parse(idsJson) as string[], role }, now),
     ...(Object.keys(displays).length === 0
       ? []
       : [
@@ -222,7 +233,7 @@ export function addStatements(
 }
 
 /** Which of addStatements' statements inserts the memberships (its changes are the users added). */
-export const ADDED_AT = 4;
+export const ADDED_AT = 5;
 
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(
@@ -243,6 +254,23 @@ export async function addMembers(
   const results = await batch(db, [...addStatements(m, JSON.stringify(ids), role, Date.now(), displays), ...also]);
   const added = changesOf(results, ADDED_AT);
   return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
+}
+
+/** A replaced event names at most this many of the users who left (removed_count says how many left in all). */
+export const REPLACED_EVENT_REMOVED_MAX = 1_000;
+
+/**
+ * A replace's event: user_ids, the users the caller's source now holds; added, those who were not members before;
+ * removed, those who left the group (no other source holds them), at most REPLACED_EVENT_REMOVED_MAX of them.
+ */
+function replacedDetail(ids: string[], role: MemberRole, fresh: string[], leaving: string[]) {
+  return {
+    user_ids: ids,
+    role,
+    added: fresh,
+    removed: leaving.slice(0, REPLACED_EVENT_REMOVED_MAX),
+    ...(leaving.length > REPLACED_EVENT_REMOVED_MAX ? { removed_count: leaving.length } : {}),
+  };
 }
 
 export interface RemoveResult {
@@ -300,7 +328,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     sql`UPDATE groups SET member_count = (SELECT count(*) FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}),
                version = version + 1, updated_at = ${now}
         WHERE tenant_id = ${t} AND id = ${g}`,
-    auditStatement(m, "members.replace", { user_ids: ids, role }, now),
+    auditStatement(m, "members.replace", replacedDetail(ids, role, fresh, leaving), now),
   ]);
   return {
     added: changesOf(results, 5),
