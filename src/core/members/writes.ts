@@ -188,10 +188,12 @@ function holdBySource(m: MutationMeta, idsJson: string, expiresAt?: number) {
  * who were members and are now also held through the caller's source, as flush.ts says of a group-committed add.
  */
 function addedDetail(m: MutationMeta, idsJson: string, role: MemberRole) {
-  const listed = (member: boolean) =>
-    sql`json((SELECT json_group_array(user_id) FROM (${membersAmong(m.tenantId, m.groupId, idsJson, member)})))`;
-  return sql`json_patch(json_object('user_ids', ${listed(false)}, 'role', ${role}),
-    CASE WHEN EXISTS (${membersAmong(m.tenantId, m.groupId, idsJson, true)}) THEN json_object('already_members', ${listed(true)}) ELSE '{}' END)`;
+  // One pass over the ids: json_each drives the LEFT JOIN, each id looked up once by the memberships' key.
+  const ids = (member: boolean) => sql`json(json_group_array(j.value) FILTER (WHERE x.user_id IS ${member ? sql`NOT NULL` : sql`NULL`}))`;
+  return sql`(SELECT json_patch(json_object('user_ids', ${ids(false)}, 'role', ${role}),
+                CASE WHEN count(x.user_id) > 0 THEN json_object('already_members', ${ids(true)}) ELSE '{}' END)
+              FROM json_each(${idsJson}) j
+              LEFT JOIN memberships x ON x.tenant_id = ${m.tenantId} AND x.group_id = ${m.groupId} AND x.user_id = j.value)`;
 }
 
 export interface AddResult {
