@@ -35,7 +35,8 @@ for (let first = true; ; first = false) {
     process.exit(1);
   }
   if (first) {
-    say(`serving on ${running.base} (state in ${state}; process group ${running.pgid})`);
+    // The group named is the server's own: killing it is a crash, which is restarted; stopping goes through this process.
+    say(`serving on ${running.base} (state in ${state}; process group ${running.pgid}); stop with Ctrl-C or kill ${process.pid}`);
     say(`mint a dev token:  npm run -s token -- --tenant acme --sub alice --scope "groups:read groups:write"`);
   } else {
     say(`serving again on ${running.base} (process group ${running.pgid})`);
