@@ -1,23 +1,25 @@
-// The native API reads JSON bodies only: a body sent as anything else (curl -d sends
-// application/x-www-form-urlencoded, a fetch of a string sends text/plain) is a 415 in the
-// native error format that changes nothing, on every route that takes a body (walked from
-// the served OpenAPI document, so a route added later is covered).
+// Every surface but the analytics one reads JSON bodies only: a body sent as anything else
+// (curl -d sends application/x-www-form-urlencoded, a fetch of a string sends text/plain)
+// is a 415 in the surface's error format that changes nothing, on every route that takes a
+// body (walked from the served OpenAPI document, so a route added later is covered).
 import { describe, expect, it } from "vitest";
-import { call, client, expectError } from "./helpers";
+import { call, client, expectError, vendorToken } from "./helpers";
 
 /** The analytics routes under /v1 take any Content-Type, as Segment's SDKs send text/plain. */
 const SEGMENT = /^\/v1\/(batch|group|identify|track|page|screen|alias)$/;
 
-async function nativeBodyRoutes() {
+/** The routes of the served document that take a JSON body, under this prefix, their path ids filled in. */
+async function bodyRoutes(prefix: string) {
   const doc = (await call("GET", "/openapi.json")).json as {
     paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
   };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
-      .filter(([, op]) => op.requestBody?.content["application/json"] && path.startsWith("/v1/") && !SEGMENT.test(path))
+      .filter(([, op]) => op.requestBody?.content["application/json"] && path.startsWith(prefix) && !SEGMENT.test(path))
       .map(([method]) => ({ method: method.toUpperCase(), path: path.replace(/\{\w+\}/g, "x") })),
   );
 }
+const nativeBodyRoutes = () => bodyRoutes("/v1/");
 
 describe("native API: a body that is not sent as JSON", () => {
   it("is a 415 on every route that takes a body, and changes nothing", async () => {
@@ -83,5 +85,47 @@ describe("native API: a body that is not sent as JSON", () => {
     expect(replayed.headers.get("idempotent-replayed")).toBe("true");
     expect(replayed.json.result.group_id).toBe(created.json.result.group_id);
     expect((await api.get("/v1/groups")).json.result.map((g: { name: string }) => g.name)).toEqual(["Retried"]);
+  });
+
+  it("is a 415 in each other surface's own error format: SCIM, seed 001, seed 004 and the operator's routes", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const vendor = await vendorToken();
+    const surfaces: [prefix: string, headers: Record<string, string>, format: (json: any) => void][] = [
+      [
+        "/scim/",
+        { authorization: `Bearer ${api.token}` },
+        (j) => expect(j).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "415" }),
+      ],
+      ["/resources/", { authorization: `Bearer ${api.token}`, "frontegg-tenant-id": api.tenant }, (j) => expect(j.errors).toHaveLength(1)],
+      ["/kaizala/", { authorization: `Bearer ${api.token}` }, (j) => expect(j).toBeTypeOf("object")],
+      ["/vendor/", { authorization: `Bearer ${vendor}` }, (j) => expect(j.error.code).toBe("unsupported_media_type")],
+    ];
+    for (const [prefix, headers, format] of surfaces) {
+      const routes = await bodyRoutes(prefix);
+      expect(routes.length, prefix).toBeGreaterThan(0);
+      for (const r of routes) {
+        // A body whose fields would pass, so only its Content-Type can refuse it.
+        const res = await call(r.method, r.path.replace("/tenants/x/", `/tenants/${api.tenant}/`), {
+          rawBody: JSON.stringify({ displayName: "Sent as text", name: "Sent as text", to: "DB_2", shard: "DB_2" }),
+          headers: { ...headers, "content-type": "text/plain" },
+        });
+        expect(res.status, `${r.method} ${r.path}: ${res.text}`).toBe(415);
+        expect(res.text).toContain("Content-Type: application/json");
+        format(res.json);
+      }
+    }
+    // Nothing was written, nor did the tenant move.
+    expect((await api.get("/v1/events")).json.result).toEqual([]);
+    const placement = await call("GET", `/vendor/tenants/${api.tenant}/placement`, { token: vendor });
+    expect(placement.json.move).toBeNull();
+  });
+
+  it("is a 415 when a body comes without any Content-Type, and none without a body", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const res = await call("POST", "/scim/v2/Groups", { token: api.token, rawBody: new TextEncoder().encode('{"displayName":"Raw"}') });
+    expect(res.status, res.text).toBe(415);
+    const bare = await call("DELETE", `/resources/groups/v1/x/users`, { token: api.token, headers: { "frontegg-tenant-id": api.tenant } });
+    expect(bare.status, bare.text).toBe(400);
+    expect((await api.get("/v1/events")).json.result).toEqual([]);
   });
 });

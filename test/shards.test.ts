@@ -252,7 +252,8 @@ describe("shards", () => {
     expect(again.json).toMatchObject({ tenant_id: api.tenant, shard: current, placed_by: "auto" });
     expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, body: { to: current } }), 400, "invalid");
     expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, body: { to: "DB_9" } }), 400, "invalid");
-    expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, { headers: v, rawBody: "{" }), 400, "invalid");
+    const malformed = { headers: { ...v, "content-type": "application/json" }, rawBody: "{" };
+    expectError(await call("POST", `/vendor/tenants/${api.tenant}/move`, malformed), 400, "invalid");
     expectError(await call("DELETE", `/vendor/tenants/${api.tenant}/move`, { headers: v }), 404, "not_found");
     expectError(await call("GET", "/vendor/tenants/bad%20id/placement", { headers: v }), 400, "invalid");
     expect((await placement(api.tenant)).json.shard).toBe(current);

@@ -7299,6 +7299,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -7463,6 +7474,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -7533,6 +7555,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7842,6 +7875,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -7938,6 +7982,17 @@ export interface operations {
             };
             /** @description If-Match names another version: nothing changed (ETag: the current one) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8052,6 +8107,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -8157,6 +8223,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -8253,6 +8330,17 @@ export interface operations {
             };
             /** @description If-Match names another version: nothing changed (ETag: the current one) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8483,6 +8571,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10244,6 +10343,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -10439,6 +10549,17 @@ export interface operations {
             };
             /** @description If-Match does not match */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10666,6 +10787,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -10845,6 +10977,17 @@ export interface operations {
             };
             /** @description Uniqueness clash */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11047,6 +11190,17 @@ export interface operations {
             };
             /** @description If-Match does not match */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11274,6 +11428,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -11351,6 +11516,17 @@ export interface operations {
             };
             /** @description The credential lacks the scope, or names another tenant */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11717,6 +11893,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
             503: {
                 headers: {
@@ -11818,6 +12005,17 @@ export interface operations {
             };
             /** @description The tenant is placed already, or another move of it runs */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body was sent with a Content-Type that is not JSON; nothing was changed */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

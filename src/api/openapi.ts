@@ -54,6 +54,10 @@ const refusals = {
   503: answer("The tenant is moving to another database: nothing was written, retry after Retry-After"),
 };
 const withId = { ...refusals, 404: answer("Unknown id (also another tenant's)") };
+const notJson = { 415: answer("The body was sent with a Content-Type that is not JSON; nothing was changed") };
+/** The analytics routes read JSON whatever its Content-Type (Segment's SDKs send text/plain); the Okta hook refuses with its own 400. */
+const readsJsonOnly = (o: { request?: { body?: unknown }; tags?: string[] }) =>
+  o.request?.body !== undefined && !o.tags?.some((t) => t === "analytics" || t === "hooks");
 
 // Plain OpenAPI objects (JSON Schema from zod), handed to the registry as they are.
 type Op = Omit<RouteConfig, "responses" | "request" | "parameters"> & {
@@ -92,7 +96,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
   const op = ({ ok = "Done", responses, ...o }: Op) =>
     r.registerPath({
       ...o,
-      responses: { 200: answer(ok), ...(o.path.includes("{") ? withId : refusals), ...responses },
+      responses: { 200: answer(ok), ...(o.path.includes("{") ? withId : refusals), ...(readsJsonOnly(o) ? notJson : {}), ...responses },
     } as unknown as RouteConfig);
 
   // Seed 001 at /resources/groups.

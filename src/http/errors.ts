@@ -18,6 +18,9 @@ const kindOfStatus: Record<number, ErrorKind> = {
   503: "unavailable",
 };
 
+/** Every surface's 415: a body sent with a Content-Type that is not JSON. */
+export const UNSUPPORTED_BODY = "the request body must be JSON, sent with Content-Type: application/json";
+
 /** Every error a request can end in, as a CoreError; unknown errors become null (a 500). */
 export function asCoreError(err: unknown): CoreError | null {
   if (err instanceof CoreError) return err;
@@ -30,7 +33,7 @@ export function asCoreError(err: unknown): CoreError | null {
     const message = err.message.includes("Malformed JSON")
       ? "malformed JSON in request body"
       : err.status === 415
-        ? "the request body must be JSON, sent with Content-Type: application/json"
+        ? UNSUPPORTED_BODY
         : err.message || kind;
     return new CoreError(kind, message);
   }
