@@ -271,11 +271,14 @@ async function listFrom(scope: Scope, q: EventQuery): Promise<EventPage> {
              OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.child_ids') c WHERE c.value = ${q.groupId ?? null}))
         AND (${q.userId ?? null} IS NULL
              OR (w.target_type = 'user' AND w.target_id = ${q.userId ?? null})
-             OR json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
-             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null})
-             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.already_members') u WHERE u.value = ${q.userId ?? null})
-             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.removed') u WHERE u.value = ${q.userId ?? null})
-             OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.still_members') u WHERE u.value ->> 'user_id' = ${q.userId ?? null}))
+             -- An id (A-Z a-z 0-9 . _ : @ + -) is written in the detail's JSON as it is, quoted: a row without it is
+             -- passed over without parsing its JSON (a quarter of the time for a window of 10,000, in SQLite 3.51).
+             OR (instr(w.detail, '"' || ${q.userId ?? null} || '"') > 0
+                 AND (json_extract(w.detail, '$.user_id') = ${q.userId ?? null}
+                      OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.user_ids') u WHERE u.value = ${q.userId ?? null})
+                      OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.already_members') u WHERE u.value = ${q.userId ?? null})
+                      OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.removed') u WHERE u.value = ${q.userId ?? null})
+                      OR EXISTS (SELECT 1 FROM json_each(w.detail, '$.still_members') u WHERE u.value ->> 'user_id' = ${q.userId ?? null}))))
         AND (${q.actor ?? null} IS NULL OR w.actor = ${q.actor ?? null})
         AND (${q.since ?? null} IS NULL OR w.at >= ${q.since ?? null})
         AND (${q.until ?? null} IS NULL OR w.at < ${q.until ?? null})
