@@ -75,6 +75,22 @@ describe("change stream: member events name the users whose membership changed",
     expect(ofU5.json.result).toHaveLength(2);
   });
 
+  it("a replace that lets more than 1,000 users go names 1,000 of them and says how many left", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const g = (await api.post("/v1/groups", { name: "Many leave" })).json.result.group_id;
+    const batch = (k: number) => Array.from({ length: 1_000 }, (_, i) => `l${k}-${i}`);
+    for (const k of [0, 1]) expect((await api.post(`/v1/groups/${g}/members`, { user_ids: batch(k) })).status).toBe(200);
+    expect((await api.put(`/v1/groups/${g}/members`, { user_ids: ["stays"] })).json.result).toMatchObject({ added: 1, removed: 2_000 });
+    const replaced = (await memberEvents(api, g)).find((e) => e.type === "group.members.replaced")!;
+    expect(replaced.user_ids).toEqual(["stays"]);
+    expect(replaced.detail.added).toEqual(["stays"]);
+    expect(replaced.detail.removed).toHaveLength(1_000);
+    const gone = new Set([...batch(0), ...batch(1)]);
+    expect(replaced.detail.removed.filter((u: string) => !gone.has(u))).toEqual([]);
+    expect(replaced.detail.removed_count).toBe(2_000);
+    expect(await directMembers(api, g)).toEqual(["stays"]);
+  });
+
   it("an analytics group call for a member names no one as added", async () => {
     const api = await client(undefined, { scope: "admin" });
     const g = (await api.post("/v1/groups", { name: "Tracked" })).json.result.group_id;
