@@ -105,6 +105,15 @@ describe("webhook endpoints", () => {
       "https://[fe80::1]/x",
       "https://[fd00::1]/x",
       "https://[::ffff:127.0.0.1]/x",
+      "https://localhost./x",
+      "https://printer.local./x",
+      "https://[::7f00:1]/x",
+      "https://[::ffff:0:a00:1]/x",
+      "https://[64:ff9b::7f00:1]/x",
+      "https://[64:ff9b::a9fe:a9fe]/x",
+      "https://[64:ff9b:1::1]/x",
+      "https://[2002:7f00:1::]/x",
+      "https://[2002:c0a8:101::1]/x",
       "https://user:pass@hooks.example.com/x",
       `https://hooks.example.com/${"a".repeat(WEBHOOK_LIMITS.urlLength)}`,
     ]) {
@@ -128,6 +137,17 @@ describe("webhook endpoints", () => {
       expect(() => checkWebhookUrl(url, true), url).toThrow();
     }
     expect(checkWebhookUrl("https://hooks.example.com/x?y=1", false)).toBe("https://hooks.example.com/x?y=1");
+  });
+
+  it("lets through IPv6 addresses on the internet, also those that carry a public IPv4 address", () => {
+    for (const url of [
+      "https://[2606:4700::1111]/hook",
+      "https://[64:ff9b::808:808]/hook",
+      "https://[2002:808:808::1]/hook",
+      "https://[::ffff:808:808]/hook",
+    ]) {
+      expect(checkWebhookUrl(url, false)).toBe(new URL(url).href);
+    }
   });
 
   it("refuses bad bodies, unknown types, unknown ids and another tenant's endpoint", async () => {

@@ -56,26 +56,45 @@ function v4Number(host: string): number | undefined {
 
 const inV4Range = (n: number, [base, bits]: [number, number]) => Math.floor(n / 2 ** (32 - bits)) === Math.floor(base / 2 ** (32 - bits));
 
+/** The eight 16-bit groups of an IPv6 literal as the URL parser writes it (hex, `::` at most once). */
+function v6Groups(text: string): number[] | undefined {
+  const [head = "", tail] = text.split("::");
+  const part = (s: string) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
+  const [front, back] = [part(head), part(tail ?? "")];
+  const groups = tail === undefined ? front : [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+const privateV4 = (n: number) => PRIVATE_V4.some((r) => inV4Range(n, r));
+
+/**
+ * The IPv4 address an IPv6 one carries, where reaching it would reach that IPv4 address:
+ * IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, also :: and ::1), SIIT
+ * (::ffff:0:a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+ */
+function embeddedV4([a, b, c, d, e, f, g, h]: number[]): number | undefined {
+  const low = g! * 65536 + h!;
+  if (a === 0 && b === 0 && c === 0 && d === 0 && ((e === 0 && (f === 0 || f === 0xffff)) || (e === 0xffff && f === 0))) return low;
+  if (a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 && f === 0) return low;
+  if (a === 0x2002) return b! * 65536 + c!;
+  return undefined;
+}
+
 /** Whether an IP literal host (as the URL parser normalises it) is private, loopback, link-local or otherwise not on the internet. */
 export function isPrivateAddress(host: string): boolean {
   const v4 = v4Number(host);
-  if (v4 !== undefined) return PRIVATE_V4.some((r) => inV4Range(v4, r));
+  if (v4 !== undefined) return privateV4(v4);
   if (!host.startsWith("[")) return false;
-  const v6 = host.slice(1, -1).toLowerCase();
-  const mapped = v6.match(/^::ffff:(.+)$/);
-  if (mapped) {
-    // The parser writes a mapped IPv4 address in hex: ::ffff:7f00:1.
-    const hex = mapped[1]!.split(":");
-    const n = hex.length === 2 ? parseInt(hex[0]!, 16) * 65536 + parseInt(hex[1]!, 16) : v4Number(mapped[1]!);
-    return n === undefined || PRIVATE_V4.some((r) => inV4Range(n, r));
-  }
-  const first = parseInt(v6.split(":")[0] || "0", 16);
+  const groups = v6Groups(host.slice(1, -1));
+  if (!groups) return true; // not an address this check understands: refuse rather than guess
+  const carried = embeddedV4(groups);
+  if (carried !== undefined) return privateV4(carried);
+  const first = groups[0]!;
   return (
-    v6 === "::" ||
-    v6 === "::1" ||
     (first & 0xfe00) === 0xfc00 || // unique local
     (first & 0xffc0) === 0xfe80 || // link-local
-    (first & 0xff00) === 0xff00 // multicast
+    (first & 0xff00) === 0xff00 || // multicast
+    (first === 0x64 && groups[1] === 0xff9b) // NAT64 for local use (64:ff9b:1::/48)
   );
 }
 
@@ -100,7 +119,9 @@ export function checkWebhookUrl(text: string, allowLocalHttp: boolean): string {
   const local = allowLocalHttp && LOOPBACK_HOSTS.has(url.hostname);
   if (local && (url.protocol === "http:" || url.protocol === "https:")) return url.href;
   if (url.protocol !== "https:") throw refused("must be https");
-  if (LOCAL_NAMES.test(url.hostname) || isPrivateAddress(url.hostname)) {
+  // A trailing dot names the same host (localhost. is localhost).
+  const host = url.hostname.replace(/\.+$/, "");
+  if (LOCAL_NAMES.test(host) || isPrivateAddress(host)) {
     throw refused("must not point at a private, loopback or link-local address");
   }
   return url.href;
