@@ -151,6 +151,36 @@ describe("SCIM users", () => {
     expect(excluded).toHaveProperty("userName");
   });
 
+  it("projects attributes named by path, also the enterprise extension's by its URN", async () => {
+    const s = await scim();
+    const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const created = await s.post(
+      "/Users",
+      user("proj", { schemas: [USER, ENTERPRISE], [ENTERPRISE]: { employeeNumber: "7", department: "R&D", manager: { value: "m1" } } }),
+    );
+    expect(created.status).toBe(201);
+    const get = async (query: string) => (await s.get(`/Users/${created.json.id}?${query}`)).json;
+
+    expect(await get(`attributes=${ENTERPRISE}:employeeNumber`)).toEqual({
+      schemas: [USER, ENTERPRISE],
+      id: created.json.id,
+      [ENTERPRISE]: { employeeNumber: "7" },
+    });
+    expect((await get(`attributes=${ENTERPRISE}`))[ENTERPRISE]).toEqual({
+      employeeNumber: "7",
+      department: "R&D",
+      manager: { value: "m1" },
+    });
+    expect((await get(`attributes=${ENTERPRISE.toUpperCase()}:MANAGER.value,userName`))[ENTERPRISE]).toEqual({ manager: { value: "m1" } });
+    // The whole attribute asked for beside one of its sub-attributes: the whole.
+    expect((await get("attributes=name,name.givenName")).name).toEqual({ givenName: "Ann", familyName: "Lee" });
+    expect(await get(`attributes=${USER}:name.familyName`)).toMatchObject({ name: { familyName: "Lee" } });
+    expect(await get(`excludedAttributes=${ENTERPRISE}`)).not.toHaveProperty(ENTERPRISE);
+    expect(await get(`excludedAttributes=${ENTERPRISE}`)).toHaveProperty("userName", "proj");
+    const listed = (await s.get(`/Users?attributes=${ENTERPRISE}:department&filter=userName eq "proj"`)).json.Resources[0];
+    expect(listed[ENTERPRISE]).toEqual({ department: "R&D" });
+  });
+
   it("answers 412 to a stale If-Match and changes nothing", async () => {
     const s = await scim();
     const id = (await s.post("/Users", user("etag"))).json.id;

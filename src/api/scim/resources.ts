@@ -135,18 +135,30 @@ export const projectionOf = (q: { attributes?: string; excludedAttributes?: stri
   excluded: namesOf(q.excludedAttributes),
 });
 
+/**
+ * Where an attribute path lands in a resource's top-level key: the whole key (""), a
+ * sub-attribute path under it ("givenName", "manager.value"), or nowhere (undefined). An
+ * extension's key is its schema URN, which holds dots, so its sub-attributes follow a colon
+ * (RFC 7644 §3.10: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber).
+ */
+function under(path: string, key: string): string | undefined {
+  const [a, k] = [path.toLowerCase(), key.toLowerCase()];
+  if (a === k) return "";
+  const separator = k.startsWith("urn:") ? ":" : ".";
+  return a.startsWith(k + separator) ? a.slice(k.length + 1) : undefined;
+}
+
 /** Whether the projection returns this top-level attribute (so it need not be loaded otherwise). */
 export const wants = (p: Projection, attr: string) =>
-  (p.attributes.length === 0 || p.attributes.some((a) => a.split(".")[0]!.toLowerCase() === attr.toLowerCase())) &&
-  !p.excluded.some((a) => a.toLowerCase() === attr.toLowerCase());
+  (p.attributes.length === 0 || p.attributes.some((a) => under(a, attr) !== undefined)) && !p.excluded.some((a) => under(a, attr) === "");
 
 export function project(resource: Record<string, unknown>, p: Projection): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(resource)) {
     if (!ALWAYS.has(key) && !wants(p, key)) continue;
-    const subs = p.attributes
-      .filter((a) => a.toLowerCase().startsWith(`${key.toLowerCase()}.`))
-      .map((a) => a.slice(key.length + 1).toLowerCase());
+    const paths = p.attributes.map((a) => under(a, key)).filter((sub) => sub !== undefined);
+    // Asked for by sub-attributes only: those sub-attributes (their first step), not the whole.
+    const subs = paths.includes("") ? [] : paths.map((sub) => sub.split(".")[0]!);
     out[key] =
       subs.length > 0 && value && typeof value === "object" && !Array.isArray(value)
         ? Object.fromEntries(Object.entries(value).filter(([k]) => subs.includes(k.toLowerCase())))
