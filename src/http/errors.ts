@@ -8,6 +8,7 @@ const kindOfStatus: Record<number, ErrorKind> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
+  405: "method_not_allowed",
   409: "conflict",
   410: "gone",
   412: "precondition_failed",

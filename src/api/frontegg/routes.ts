@@ -7,6 +7,7 @@ import * as roles from "../../core/roles";
 import { notFound } from "../../core/shared/errors";
 import { SCOPES } from "../../core/shared/scopes";
 import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
+import { unknownRoute } from "../../http/unknown-route";
 import { fronteggApp, groupsEnabled } from "./app";
 import * as s from "./schemas";
 import { configOut, groupOut } from "./shape";
@@ -106,7 +107,7 @@ export function fronteggRoutes() {
   });
 
   app.all("*", (c) => {
-    throw notFound("route", `${c.req.method} ${c.req.path}`);
+    throw unknownRoute(app, c, `route '${c.req.method} ${c.req.path}' was not found`);
   });
   return app;
 }

@@ -11,6 +11,7 @@ import { ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import { asCoreError } from "../../http/errors";
 import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
+import { unknownRoute } from "../../http/unknown-route";
 import { valid } from "../../http/validate";
 import { groupOut } from "./shape";
 
@@ -88,7 +89,7 @@ export function kaizalaRoutes() {
   );
 
   app.all("*", (c) => {
-    throw notFound("route", `${c.req.method} ${c.req.path}`);
+    throw unknownRoute(app, c, `route '${c.req.method} ${c.req.path}' was not found`);
   });
   return app;
 }

@@ -1,12 +1,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { authenticate } from "../../auth/middleware";
-import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
 import { errorHeaders } from "../../http/conditional";
 import { asCoreError, invalidInput } from "../../http/errors";
 import { idempotency } from "../../http/idempotency";
 import { limitBody } from "../../http/middleware";
+import { unknownRoute } from "../../http/unknown-route";
 
 /** The native surface's error format: {"error": {"code", "message", "details"}}. */
 export function nativeError(c: Context<AppEnv>, err: unknown) {
@@ -31,7 +31,7 @@ export function nativeApp() {
 /** Registered after every route: a mounted sub-app's notFound is not used by Hono, so unknown paths need a route of their own. */
 export function rejectUnknownRoutes(app: ReturnType<typeof nativeApp>) {
   app.all("*", (c) => {
-    throw new CoreError("not_found", `no route ${c.req.method} ${c.req.path}`);
+    throw unknownRoute(app, c, `no route ${c.req.method} ${c.req.path}`);
   });
 }
 

@@ -1,4 +1,4 @@
-import { CoreError } from "../../core/shared/errors";
+import { unknownRoute } from "../../http/unknown-route";
 import { scimApp } from "./app";
 import { registerBulkRoute } from "./bulk";
 import { registerDiscoveryRoutes } from "./discovery";
@@ -13,7 +13,7 @@ export function scimRoutes() {
   registerGroupRoutes(app);
   registerBulkRoute(app);
   app.all("*", (c) => {
-    throw new CoreError("not_found", `no SCIM endpoint ${c.req.method} ${c.req.path}`);
+    throw unknownRoute(app, c, `no SCIM endpoint ${c.req.method} ${c.req.path}`);
   });
   return app;
 }

@@ -4,10 +4,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { authenticateVendor } from "../../auth/middleware";
 import { cancelMove, describeShards, moveTenant, placementOf, placeTenant } from "../../core/shards";
-import { CoreError } from "../../core/shared/errors";
 import { ID_PATTERN } from "../../core/shared/ids";
 import type { AppEnv } from "../../http/app-env";
 import { limitBody } from "../../http/middleware";
+import { unknownRoute } from "../../http/unknown-route";
 import { valid } from "../../http/validate";
 import { nativeError } from "../native/app";
 
@@ -37,7 +37,7 @@ export function vendorRoutes() {
     c.json(await cancelMove(c.env, c.req.valid("param").tenant)),
   );
   app.all("*", (c) => {
-    throw new CoreError("not_found", `no route ${c.req.method} ${c.req.path}`);
+    throw unknownRoute(app, c, `no route ${c.req.method} ${c.req.path}`);
   });
   return app;
 }

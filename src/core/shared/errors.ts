@@ -5,6 +5,7 @@ export type ErrorKind =
   | "unauthorized"
   | "forbidden"
   | "not_found"
+  | "method_not_allowed"
   | "conflict"
   | "precondition_failed"
   | "payload_too_large"
@@ -15,11 +16,12 @@ export type ErrorKind =
   | "unsupported_media_type"
   | "unavailable";
 
-export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 503> = {
+export const statusOf: Record<ErrorKind, 400 | 401 | 403 | 404 | 405 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 503> = {
   invalid: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   precondition_failed: 412,
   payload_too_large: 413,

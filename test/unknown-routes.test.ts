@@ -1,0 +1,86 @@
+// A method a path does not take is 405 with Allow naming those it does, in the surface's own
+// error format; a path no route has is 404; neither changes anything, and neither is answered
+// before the credential is checked. Walked over the served OpenAPI document, so a route added
+// later is covered, and Allow must agree with what the document says each path takes.
+import { describe, expect, it } from "vitest";
+import { call, client, vendorToken } from "./helpers";
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/** Routes whose catch-alls are not theirs: Segment's under /v1 (each takes POST), the analytics and hook routes. */
+const OTHERS = /^\/v1\/(batch|group|identify|track|page|screen|alias)$/;
+
+/**
+ * Each path of the served document under this prefix (ids filled in), with the methods it
+ * takes: those of every documented path it matches (seed 001's /v1/config is also a
+ * /v1/{groupId}, whose PATCH and DELETE would take it as a group id).
+ */
+async function pathsUnder(prefix: string) {
+  const doc = (await call("GET", "/openapi.json")).json as { paths: Record<string, Record<string, unknown>> };
+  const documented = Object.entries(doc.paths).map(([path, ops]) => ({
+    pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`),
+    methods: METHODS.filter((m) => m.toLowerCase() in ops),
+  }));
+  return Object.keys(doc.paths)
+    .filter((path) => path.startsWith(prefix) && !OTHERS.test(path))
+    .map((template) => {
+      const path = template.replace(/\{\w+\}/g, "x");
+      const matching = documented.filter((d) => d.pattern.test(path));
+      return { path, takes: METHODS.filter((m) => matching.some((d) => d.methods.includes(m))) };
+    });
+}
+
+describe("a method or a path no route takes", () => {
+  it("is 405 with Allow on every surface's paths, in the surface's format, and changes nothing", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const vendor = await vendorToken();
+    const surfaces: [prefix: string, headers: Record<string, string>, format: (json: any) => void][] = [
+      ["/v1/", { authorization: `Bearer ${api.token}` }, (j) => expect(j.error.code).toBe("method_not_allowed")],
+      [
+        "/scim/",
+        { authorization: `Bearer ${api.token}` },
+        (j) => expect(j).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "405" }),
+      ],
+      ["/resources/", { authorization: `Bearer ${api.token}`, "frontegg-tenant-id": api.tenant }, (j) => expect(j.errors).toHaveLength(1)],
+      ["/kaizala/", { authorization: `Bearer ${api.token}` }, (j) => expect(j.errorCode).toBe("method_not_allowed")],
+      ["/vendor/", { authorization: `Bearer ${vendor}` }, (j) => expect(j.error.code).toBe("method_not_allowed")],
+    ];
+    let checked = 0;
+    for (const [prefix, headers, format] of surfaces) {
+      const paths = await pathsUnder(prefix);
+      expect(paths.length, prefix).toBeGreaterThan(0);
+      for (const { path, takes } of paths) {
+        const other = METHODS.find((m) => !takes.includes(m));
+        if (!other) continue;
+        const res = await call(other, path.replace("/tenants/x", `/tenants/${api.tenant}`), {
+          // A body that would pass where one is read, so only the method can refuse it.
+          body:
+            other === "GET"
+              ? undefined
+              : { name: "Wrong method", displayName: "Wrong method", user_ids: ["u1"], to: "DB_2", shard: "DB_2" },
+          headers,
+        });
+        const where = `${other} ${path}: ${res.text}`;
+        expect(res.status, where).toBe(405);
+        expect(res.headers.get("allow"), where).toBe([...takes, ...(takes.includes("GET") ? ["HEAD"] : [])].join(", "));
+        expect(res.text, where).toContain(`it takes ${res.headers.get("allow")}`);
+        format(res.json);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(45);
+    expect((await api.get("/v1/events")).json.result).toEqual([]);
+    expect((await api.get("/v1/groups")).json.result).toEqual([]);
+    expect((await call("GET", `/vendor/tenants/${api.tenant}/placement`, { token: vendor })).json.move).toBeNull();
+  });
+
+  it("is 404 for a path no route has, and 401 before either without a credential", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const unknown = await api.get("/v1/groupz");
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.code).toBe("not_found");
+    expect(unknown.headers.get("allow")).toBeNull();
+    expect((await call("GET", "/scim/v2/Nothing", { token: api.token })).json).toMatchObject({ status: "404" });
+    expect((await call("PATCH", "/v1/groups")).status).toBe(401);
+    expect((await call("PATCH", "/scim/v2/Users")).status).toBe(401);
+  });
+});
