@@ -2,6 +2,7 @@ import { canonicalScimRequest } from "./api/scim/canonical-path";
 import { buildApp } from "./app";
 import { purgeExpiredEvents } from "./core/events/retention";
 import { purgeIdempotencyKeys } from "./core/idempotency";
+import { sweepOwedRules } from "./core/rules";
 import { resumeMoves } from "./core/shards";
 import { everyShard } from "./core/shards/bindings";
 import { database, tenantDb } from "./core/shared/context";
@@ -19,7 +20,7 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(canonicalScimRequest(request), env, ctx),
-  // Every minute (wrangler.toml [triggers]): the webhook outbox sweep.
+  // Every minute (wrangler.toml [triggers]): the webhook outbox sweep, and the rule work requests left owed (core/rules/owed.ts).
   // Daily: forget analytics messageIds, idempotency keys, events and settled webhook deliveries past their retention.
   // Each shard is swept on its own: these jobs span the tenants of one database.
   scheduled: async (controller, env, _ctx) => {
@@ -30,6 +31,8 @@ export default {
       if (controller.cron === WEBHOOK_SWEEP_CRON) {
         const swept = await sweepWebhooks(db, env.WEBHOOKS);
         if (swept.dispatched || swept.resent) console.log(JSON.stringify({ msg: "webhook sweep", shard: shard.name, ...swept }));
+        const owed = await sweepOwedRules(env, db);
+        if (owed.profiles || owed.groups) console.log(JSON.stringify({ msg: "owed rule work finished", shard: shard.name, ...owed }));
         continue;
       }
       const purged = await purgeSeenMessages(db);

@@ -8,6 +8,7 @@ import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
 import { addBreaksLimitsSql } from "../src/core/members/rules";
 import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes";
+import { overdueQuery } from "../src/core/rules/owed";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
 import { compileFilter, parseFilter } from "../src/core/scim/filter";
 import { users } from "../src/db/schema";
@@ -34,6 +35,17 @@ describe("query plans of hot queries", () => {
       /SEARCH m USING (COVERING )?INDEX sqlite_autoindex_memberships_1 \(tenant_id=\? AND group_id=\? AND user_id=\?\)/,
     );
     expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
+  });
+
+  it("the cron's owed rule work: a range of each mark's partial index, no scan of users or groups", async () => {
+    for (const [table, index] of [
+      ["users", "users_rules_owed"],
+      ["groups", "groups_rule_owed"],
+    ] as const) {
+      const p = await plan(overdueQuery(table, 1_000));
+      expect(p.join("\n")).toMatch(new RegExp(`SEARCH ${table} USING INDEX ${index} \\(rules?_owed>\\? AND rules?_owed<\\?\\)`));
+      expect(p.some((d) => /^SCAN|TEMP B-TREE/.test(d))).toBe(false);
+    }
   });
 
   it("groups-per-user check: the by-user index", async () => {

@@ -283,7 +283,10 @@ export class GroupCoordinator extends DurableObject<Env> {
   deleteRule(c: Caller) {
     return this.serial(c.tenantId, async () => {
       await this.mayChangeMembers(c);
-      await dropRule(this.db, await this.meta(c));
+      // Before a sequence number is taken: a group without a rule changes nothing and records no event.
+      if (!(await readRule(this.db, c.tenantId, c.groupId)))
+        throw new CoreError("not_found", `group '${c.groupId}' has no membership rule`);
+      return dropRule(this.db, await this.meta(c));
     });
   }
 

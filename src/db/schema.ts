@@ -27,6 +27,9 @@ export const groups = sqliteTable(
     aggVersion: integer("agg_version").notNull().default(0),
     version: integer("version").notNull().default(1),
     createdBy: text("created_by"),
+    // A reconcile of the group's rule that a request owes (its rule was set or dropped) and has
+    // not finished: an owedToken (core/rules/owed.ts); the per-minute cron finishes what a request cut off left.
+    ruleOwed: integer("rule_owed"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -34,6 +37,7 @@ export const groups = sqliteTable(
     primaryKey({ columns: [t.tenantId, t.id] }),
     uniqueIndex("groups_name_key").on(t.tenantId, t.nameKey),
     index("groups_external_id").on(t.tenantId, t.externalId),
+    index("groups_rule_owed").on(t.ruleOwed).where(sql`rule_owed IS NOT NULL`),
   ],
 );
 
@@ -70,6 +74,9 @@ export const users = sqliteTable(
     scimAttributes: text("scim_attributes"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     version: integer("version").notNull().default(1),
+    // The tenant's rules evaluated for this profile, owed by the request that changed it and not
+    // finished: an owedToken (core/rules/owed.ts); the per-minute cron finishes what a request cut off left.
+    rulesOwed: integer("rules_owed"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -78,6 +85,7 @@ export const users = sqliteTable(
     uniqueIndex("users_email_key").on(t.tenantId, t.emailKey),
     uniqueIndex("users_phone_number").on(t.tenantId, t.phoneNumber),
     uniqueIndex("users_user_name_key").on(t.tenantId, t.userNameKey),
+    index("users_rules_owed").on(t.rulesOwed).where(sql`rules_owed IS NOT NULL`),
   ],
 );
 

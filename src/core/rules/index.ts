@@ -5,14 +5,17 @@
 import { sql } from "drizzle-orm";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { users } from "../../db/schema";
+import type { Env } from "../../env";
 import { loadSettings } from "../config";
 import { groupExists } from "../groups/reads";
-import type { Scope } from "../shared/context";
+import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
+import { overdue, settleGroup, settleProfiles } from "./owed";
 import { groupsToReconcile, type RuleRow, readRule } from "./reads";
 import { compileRule } from "./rules";
 
+export { OWED_GRACE_MS, owedToken, profileOwed } from "./owed";
 export { compileRule, RULE_ATTRIBUTE_NAMES, RULE_LIMITS } from "./rules";
 export type { RuleRow };
 
@@ -70,8 +73,8 @@ export async function putRule(
       `the rule selects ${matched} users; this tenant allows at most ${maxMembersPerGroup} members per group`,
     );
   }
-  const saved = await unwrap(coordinatorOf(scope, groupId).setRule(callerOf(scope, groupId), input));
-  const reconciled = saved.rule.paused ? { added: 0, removed: 0, skipped: [] } : await reconcileGroup(scope, groupId);
+  const { owed, ...saved } = await unwrap(coordinatorOf(scope, groupId).setRule(callerOf(scope, groupId), input));
+  const reconciled = owed === null ? { added: 0, removed: 0, skipped: [] } : await reconcileOwed(scope, groupId, owed);
   return { ...saved, reconciled };
 }
 
@@ -85,15 +88,61 @@ export async function getRule(scope: Scope, groupId: string): Promise<RuleRow> {
 
 /** Drop the group's rule: the users only the rule held leave; the others keep their other sources. */
 export async function deleteRule(scope: Scope, groupId: string): Promise<Reconciled> {
-  await unwrap(coordinatorOf(scope, groupId).deleteRule(callerOf(scope, groupId)));
-  return reconcileGroup(scope, groupId);
+  const { owed } = await unwrap(coordinatorOf(scope, groupId).deleteRule(callerOf(scope, groupId)));
+  return reconcileOwed(scope, groupId, owed);
+}
+
+/** The whole group reconciled, then the mark its rule change left cleared (unless a later change set its own). */
+async function reconcileOwed(scope: Scope, groupId: string, owed: number): Promise<Reconciled> {
+  const reconciled = await reconcileGroup(scope, groupId);
+  await settleGroup(scope.db, scope.tenantId, groupId, owed);
+  return reconciled;
 }
 
 /**
  * After these users' profiles changed: every rule of the tenant evaluated for them at once,
  * and each group whose rule now disagrees reconciled for them on its coordinator (in parallel).
  */
-export async function reevaluateUsers(scope: Scope, userIds: string[]): Promise<void> {
+export async function reevaluateUsers(scope: Scope, changed: { id: string; token: number | null }[]): Promise<void> {
+  const userIds = changed.map((u) => u.id);
   const groups = await groupsToReconcile(scope.db, scope.tenantId, userIds);
   await Promise.all(groups.map((g) => unwrap(coordinatorOf(scope, g).reconcileRule(callerOf(scope, g, "rule"), { only: userIds }))));
+  await settleProfiles(
+    scope.db,
+    scope.tenantId,
+    changed.flatMap((u) => (u.token === null ? [] : [{ id: u.id, token: u.token }])),
+  );
+}
+
+/** Group by tenant, in first-seen order. */
+function byTenant<T extends { tenant_id: string }>(rows: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) out.set(r.tenant_id, [...(out.get(r.tenant_id) ?? []), r]);
+  return out;
+}
+
+/** Events of the work the cron finishes name this actor. */
+export const OWED_SWEEP_ACTOR = "system:rule-sweep";
+
+/**
+ * The per-minute cron, on one shard: the rule work that requests left owed (cut off after their
+ * change committed) and did not finish within OWED_GRACE_MS, done and its marks cleared. A
+ * tenant whose work fails (its move fences writes, say) is left for the next minute.
+ */
+export async function sweepOwedRules(env: Env, db: Db, now = Date.now()): Promise<{ profiles: number; groups: number; failed: number }> {
+  const { profiles, groups } = await overdue(db, now);
+  let failed = 0;
+  const attempt = async (tenantId: string, work: (scope: Scope) => Promise<unknown>) => {
+    try {
+      await work(await tenantScope(env, tenantId, OWED_SWEEP_ACTOR));
+    } catch (e) {
+      failed += 1;
+      console.error(
+        JSON.stringify({ level: "error", msg: "owed rule work failed; retried next minute", tenant: tenantId, error: String(e) }),
+      );
+    }
+  };
+  for (const [tenantId, rows] of byTenant(profiles)) await attempt(tenantId, (scope) => reevaluateUsers(scope, rows));
+  for (const g of groups) await attempt(g.tenant_id, (scope) => reconcileOwed(scope, g.id, g.token));
+  return { profiles: profiles.length, groups: groups.length, failed };
 }

@@ -9,6 +9,7 @@ import { auditStatement } from "../members/writes";
 import { batch, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
+import { markGroupOwed, owedToken } from "./owed";
 import type { RuleRow } from "./reads";
 import { compileRule, RULE_LIMITS } from "./rules";
 
@@ -20,7 +21,7 @@ export async function saveRule(
   db: Db,
   m: MutationMeta,
   input: { expression: string; paused: boolean },
-): Promise<{ rule: RuleRow; created: boolean }> {
+): Promise<{ rule: RuleRow; created: boolean; owed: number | null }> {
   compileRule(input.expression);
   const t = m.tenantId;
   const g = m.groupId;
@@ -41,23 +42,29 @@ export async function saveRule(
     throw new CoreError("limit_exceeded", `this tenant has ${state.rules} membership rules, the most allowed`);
   }
   const now = Date.now();
+  // The reconcile that follows is owed from this commit on (none for a paused rule: it changes no member).
+  const owed = input.paused ? null : owedToken(now);
   const results = await batch(db, [
+    ...(owed === null ? [] : [markGroupOwed(t, g, owed)]),
     sql`INSERT INTO group_rules (tenant_id, group_id, expression, paused, created_by, created_at, updated_at)
         VALUES (${t}, ${g}, ${input.expression}, ${input.paused ? 1 : 0}, ${m.actor}, ${now}, ${now})
         ON CONFLICT (tenant_id, group_id) DO UPDATE SET expression = excluded.expression, paused = excluded.paused, updated_at = excluded.updated_at`,
     auditStatement(m, "rule.set", { expression: input.expression, paused: input.paused }, now),
     sql`SELECT * FROM group_rules WHERE tenant_id = ${t} AND group_id = ${g}`,
   ]);
-  return { rule: rowOf(groupRules, results[2]!.results[0] as Record<string, unknown>), created: !state.existing };
+  return { rule: rowOf(groupRules, results.at(-1)!.results[0] as Record<string, unknown>), created: !state.existing, owed };
 }
 
-/** Drop the group's rule (404 when it has none); the reconcile that follows takes its members out. */
-export async function dropRule(db: Db, m: MutationMeta): Promise<void> {
-  const results = await batch(db, [
+/** Drop the group's rule (the coordinator has checked it has one); the reconcile that follows (owed: its mark) takes its members out. */
+export async function dropRule(db: Db, m: MutationMeta): Promise<{ owed: number }> {
+  const now = Date.now();
+  const owed = owedToken(now);
+  await batch(db, [
     sql`DELETE FROM group_rules WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}`,
-    auditStatement(m, "rule.delete", {}, Date.now(), "group"),
+    markGroupOwed(m.tenantId, m.groupId, owed),
+    auditStatement(m, "rule.delete", {}, now, "group"),
   ]);
-  if ((results[0]?.meta.changes ?? 0) === 0) throw new CoreError("not_found", `group '${m.groupId}' has no membership rule`);
+  return { owed };
 }
 
 /** Which users a rule reconcile looks at: a range of the tenant's users by id, or these users. */

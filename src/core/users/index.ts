@@ -4,7 +4,7 @@ import { forgetClaim } from "../claims";
 import { eventStatement } from "../events/writes";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { type MembershipSource, sourceNames } from "../members/sources";
-import { reevaluateUsers } from "../rules";
+import { owedToken, profileOwed, reevaluateUsers } from "../rules";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
@@ -133,7 +133,8 @@ const EMPTY_PROFILE: Required<UserProfile> = {
 export async function putUser(scope: Scope, userId: string, profile: UserProfile): Promise<{ row: UserRow; created: boolean }> {
   const now = Date.now();
   const whole = wholeProfile(profile);
-  const set = columnsOf(whole);
+  const owed = owedToken(now);
+  const set = { ...columnsOf(whole), rulesOwed: profileOwed(scope.tenantId, owed) };
   try {
     const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
     // If-Match names a version of a user that does not exist: nothing to replace (404, as for groups).
@@ -161,8 +162,9 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
     if (!raw) throw await staleUser(scope, userId);
-    await reevaluateUsers(scope, [userId]);
-    return { row: rowOf(users, raw), created: !existed };
+    const row = rowOf(users, raw);
+    await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
+    return { row, created: !existed };
   } catch (e) {
     throw uniquenessError(e) ?? e;
   }
@@ -174,11 +176,19 @@ export async function createUser(scope: Scope, userId: string, profile: UserProf
   try {
     const insert = scope.db
       .insert(users)
-      .values({ tenantId: scope.tenantId, id: userId, ...columnsOf(whole), createdAt: now, updatedAt: now })
+      .values({
+        tenantId: scope.tenantId,
+        id: userId,
+        ...columnsOf(whole),
+        rulesOwed: profileOwed(scope.tenantId, owedToken(now)),
+        createdAt: now,
+        updatedAt: now,
+      })
       .returning();
     const [inserted] = await batch(scope.db, [insert.getSQL(), userCreatedEvent(scope, userId, whole, now)]);
-    await reevaluateUsers(scope, [userId]);
-    return rowOf(users, inserted!.results[0] as Record<string, unknown>);
+    const row = rowOf(users, inserted!.results[0] as Record<string, unknown>);
+    await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
+    return row;
   } catch (e) {
     if (isUniqueViolation(e, "users.tenant_id, users.id")) throw new CoreError("conflict", `user '${userId}' already exists`);
     throw uniquenessError(e) ?? e;
@@ -196,7 +206,12 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
   try {
     const update = scope.db
       .update(users)
-      .set({ ...columnsOf(patch), version: sql`${users.version} + 1`, updatedAt: now })
+      .set({
+        ...columnsOf(patch),
+        rulesOwed: profileOwed(scope.tenantId, owedToken(now)),
+        version: sql`${users.version} + 1`,
+        updatedAt: now,
+      })
       .where(scope.expect ? and(whereUser(scope, userId), inArray(users.version, [...scope.expect])) : whereUser(scope, userId))
       .returning();
     const [, written] = await batch(scope.db, [
@@ -205,8 +220,9 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
     if (!raw) throw await staleUser(scope, userId);
-    await reevaluateUsers(scope, [userId]);
-    return rowOf(users, raw);
+    const row = rowOf(users, raw);
+    await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
+    return row;
   } catch (e) {
     throw uniquenessError(e) ?? e;
   }

@@ -1,0 +1,54 @@
+// Rule work a request owes once its change has committed: the tenant's rules evaluated for a
+// changed profile (users.rules_owed), or a group reconciled after its rule was set or dropped
+// (groups.rule_owed). The mark is written in the change's own batch and cleared when the work
+// is done; a request cut off in between (its isolate gone, say) leaves the mark, and the
+// per-minute cron does the work (sweepOwedRules in ./index.ts). Doing it twice is harmless: a
+// reconcile reads the rule and the profiles as they are when it runs.
+import { type SQL, sql } from "drizzle-orm";
+import type { Db } from "../shared/context";
+
+/** How long a mark waits for its own request before the cron takes the work over. */
+export const OWED_GRACE_MS = 60_000;
+/** Marks, users and groups each, the cron takes per shard and minute (each a few subrequests). */
+export const OWED_SWEEP_BATCH = 50;
+
+const PER_MS = 1024;
+/** A mark: when it was made (ms × 1,024), with random low bits so two marks of one millisecond differ. */
+export const owedToken = (now: number = Date.now()) => now * PER_MS + Math.floor(Math.random() * PER_MS);
+/** The marks made before this time. */
+export const owedBefore = (ms: number) => ms * PER_MS;
+
+/** The mark a profile write sets: owed only while the tenant has a rule that is not paused. */
+export const profileOwed = (tenantId: string, token: number): SQL =>
+  sql`CASE WHEN EXISTS (SELECT 1 FROM group_rules WHERE tenant_id = ${tenantId} AND paused = 0) THEN ${token} END`;
+
+/** The users' marks cleared, each only if no later change set its own since. */
+export async function settleProfiles(db: Db, tenantId: string, owed: { id: string; token: number }[]) {
+  if (owed.length === 0) return;
+  await db.run(sql`UPDATE users SET rules_owed = NULL
+    WHERE tenant_id = ${tenantId} AND (id, rules_owed) IN
+      (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${JSON.stringify(owed.map((o) => [o.id, o.token]))}))`);
+}
+
+/** The statement that marks the group's reconcile as owed (in the batch that sets or drops its rule). */
+export const markGroupOwed = (tenantId: string, groupId: string, token: number): SQL =>
+  sql`UPDATE groups SET rule_owed = ${token} WHERE tenant_id = ${tenantId} AND id = ${groupId}`;
+
+/** The group's mark cleared, unless a later rule change set its own. */
+export async function settleGroup(db: Db, tenantId: string, groupId: string, token: number) {
+  await db.run(sql`UPDATE groups SET rule_owed = NULL WHERE tenant_id = ${tenantId} AND id = ${groupId} AND rule_owed = ${token}`);
+}
+
+/** The marks made before `before` (an owedBefore), oldest first, across the shard's tenants: a range of the mark's partial index. */
+export const overdueQuery = (table: "users" | "groups", before: number): SQL =>
+  table === "users"
+    ? sql`SELECT tenant_id, id, rules_owed AS token FROM users WHERE rules_owed IS NOT NULL AND rules_owed < ${before} ORDER BY rules_owed LIMIT ${OWED_SWEEP_BATCH}`
+    : sql`SELECT tenant_id, id, rule_owed AS token FROM groups WHERE rule_owed IS NOT NULL AND rule_owed < ${before} ORDER BY rule_owed LIMIT ${OWED_SWEEP_BATCH}`;
+
+/** Marks older than the grace, oldest first, across the shard's tenants. */
+export async function overdue(db: Db, now: number) {
+  const before = owedBefore(now - OWED_GRACE_MS);
+  type Mark = { tenant_id: string; id: string; token: number };
+  const [profiles, groups] = await Promise.all([db.all<Mark>(overdueQuery("users", before)), db.all<Mark>(overdueQuery("groups", before))]);
+  return { profiles, groups };
+}

@@ -1,0 +1,112 @@
+// Rule work owed by a request that was cut off after its change committed (a profile changed,
+// a rule set or dropped, and then the isolate gone before the reconcile): the change's own
+// batch leaves a mark, and the per-minute cron finishes the work within a minute or two.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { callerOf, coordinatorOf, unwrap } from "../src/coordinator/client";
+import { OWED_GRACE_MS, owedToken } from "../src/core/rules";
+import { tenantScope } from "../src/core/shared/context";
+import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import worker from "../src/index";
+import { type Client, client, env, expectError, freshTenant, shardOf } from "./helpers";
+
+async function everyMinuteCron() {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+async function salesTeam(): Promise<{ api: Client; group: string }> {
+  const api = await client(freshTenant("owed"), { scope: "admin" });
+  for (const [id, dept] of [
+    ["ann", "sales"],
+    ["bob", "eng"],
+  ]) {
+    expect((await api.put(`/v1/users/${id}`, { custom_data: { dept } })).status).toBe(201);
+  }
+  const group = (await api.post("/v1/groups", { name: "Sales" })).json.result.group_id as string;
+  const rule = await api.put(`/v1/groups/${group}/rule`, { expression: 'custom_data.dept eq "sales"' });
+  expect(rule.status, rule.text).toBe(201);
+  return { api, group };
+}
+
+const memberIds = async (api: Client, group: string) =>
+  ((await api.get(`/v1/groups/${group}/members`)).json.result as { user_id: string }[]).map((m) => m.user_id);
+
+async function marks(tenant: string) {
+  const db = await shardOf(tenant);
+  const users = await db.prepare("SELECT id FROM users WHERE tenant_id = ? AND rules_owed IS NOT NULL ORDER BY id").bind(tenant).all();
+  const groups = await db.prepare("SELECT id FROM groups WHERE tenant_id = ? AND rule_owed IS NOT NULL").bind(tenant).all();
+  return { users: users.results.map((r) => r.id), groups: groups.results.map((r) => r.id) };
+}
+
+const longAgo = () => owedToken(Date.now() - OWED_GRACE_MS - 60_000);
+
+describe("rule work a request owes", () => {
+  it("leaves no mark once a request has done it, and sets none in a tenant without rules", async () => {
+    const { api, group } = await salesTeam();
+    expect((await api.patch("/v1/users/bob", { custom_data: { dept: "sales" } })).status).toBe(200);
+    expect((await api.put("/v1/users/cy", { custom_data: { dept: "sales" } })).status).toBe(201);
+    expect(await memberIds(api, group)).toEqual(["ann", "bob", "cy"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+
+    const plain = await client(freshTenant("owed-none"), { scope: "admin" });
+    expect((await plain.put("/v1/users/dan", { custom_data: { dept: "sales" } })).status).toBe(201);
+    const db = await shardOf(plain.tenant);
+    const row = await db.prepare("SELECT rules_owed FROM users WHERE tenant_id = ? AND id = 'dan'").bind(plain.tenant).first();
+    expect(row).toEqual({ rules_owed: null });
+  });
+
+  it("finishes a profile change's rule evaluation that its request never did, and not before the grace", async () => {
+    const { api, group } = await salesTeam();
+    expect(await memberIds(api, group)).toEqual(["ann"]);
+    const db = await shardOf(api.tenant);
+    // What a request cut off after its batch leaves: the profile changed, marked, no reconcile.
+    const cutOff = (id: string, dept: string, token: number) =>
+      db
+        .prepare("UPDATE users SET custom_data = ?, rules_owed = ?, version = version + 1 WHERE tenant_id = ? AND id = ?")
+        .bind(JSON.stringify({ dept }), token, api.tenant, id)
+        .run();
+    await cutOff("ann", "eng", longAgo());
+    await cutOff("bob", "sales", owedToken()); // its request may still be running
+    expect(await memberIds(api, group)).toEqual(["ann"]);
+
+    await everyMinuteCron();
+    expect(await memberIds(api, group)).toEqual([]);
+    expect(await marks(api.tenant)).toEqual({ users: ["bob"], groups: [] });
+    const events = (await api.get(`/v1/events?types=group.members.removed&group_id=${group}`)).json.result;
+    expect(events).toMatchObject([{ user_ids: ["ann"], source: "rule", actor: "system:rule-sweep" }]);
+    expect((await api.get("/v1/users/ann/claims")).json.result.groups).toEqual([]);
+  });
+
+  it("finishes the reconcile of a rule set or dropped by a request cut off before it", async () => {
+    const { api, group } = await salesTeam();
+    const scope = await tenantScope(env, api.tenant, "ops");
+    // The coordinator's own commit (rule and mark), without the reconcile the request would run next.
+    await unwrap(coordinatorOf(scope, group).setRule(callerOf(scope, group), { expression: 'custom_data.dept eq "eng"', paused: false }));
+    expect(await memberIds(api, group)).toEqual(["ann"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
+    const db = await shardOf(api.tenant);
+    await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group).run();
+    await everyMinuteCron();
+    expect(await memberIds(api, group)).toEqual(["bob"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+
+    await unwrap(coordinatorOf(scope, group).deleteRule(callerOf(scope, group)));
+    expect(await memberIds(api, group)).toEqual(["bob"]);
+    await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group).run();
+    await everyMinuteCron();
+    expect(await memberIds(api, group)).toEqual([]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+    expect((await api.get(`/v1/groups/${group}`)).json.result.member_count).toBe(0);
+  });
+
+  it("records nothing for a drop of a rule the group does not have", async () => {
+    const api = await client(freshTenant("owed-404"), { scope: "admin" });
+    const group = (await api.post("/v1/groups", { name: "No rule" })).json.result.group_id as string;
+    expectError(await api.del(`/v1/groups/${group}/rule`), 404, "not_found");
+    expect((await api.get("/v1/events")).json.result.map((e: { type: string }) => e.type)).toEqual(["group.created"]);
+    expect((await api.get(`/v1/groups/${group}/audit`)).json.result).toEqual([]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+  });
+});
