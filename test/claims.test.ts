@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { pendingClaimWrites } from "../src/coordinator/claims-writers";
+import { CLAIM_JOURNAL_DELAY_MS, journalClaim } from "../src/core/claims";
 import { type Client, call, claimsSettled, claimsWritten, client, env, eventually, expectError, freshTenant, shardOf } from "./helpers";
 
 async function newGroup(api: Client, name: string) {
@@ -45,6 +47,42 @@ describe("groups claim", () => {
     // and written back to KV by the user's claims writer, which gathers a burst for 50 ms first
     await claimsWritten(api.tenant);
     expect(await env.CLAIMS.get(`claims:${api.tenant}:bob`, "json")).toMatchObject({ values: ["Keepers"], count: 1 });
+  });
+
+  it("drops a deleted user's claim, also when the delete's request is cut off after its commit", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const g = await newGroup(api, "Alumni");
+    await api.post(`/v1/groups/${g}/members`, { user_ids: ["carl", "dina"] });
+    await claimsSettled(api, [g]);
+    expect(await env.CLAIMS.get(`claims:${api.tenant}:carl`, "json")).toMatchObject({ values: ["Alumni"] });
+
+    expect((await api.del("/v1/users/carl")).status).toBe(204);
+    await claimsWritten(api.tenant);
+    expect(await env.CLAIMS.get(`claims:${api.tenant}:carl`)).toBeNull();
+    expectError(await api.get("/v1/users/carl/claims"), 404, "not_found");
+
+    // The delete tells the writer before its batch: a delete that does not commit (a stale If-Match) still left word.
+    expectError(
+      await call("DELETE", "/v1/users/dina", { token: api.token, headers: { "if-match": 'W/"99"' } }),
+      412,
+      "precondition_failed",
+    );
+    expect(await pendingClaimWrites(env, api.tenant)).toBe(1);
+    // What a delete cut off after its D1 batch leaves: that word, the rows gone, no forgetClaim.
+    await journalClaim(env, api.tenant, "dina");
+    const db = await shardOf(api.tenant);
+    await db.batch([
+      db.prepare("DELETE FROM memberships WHERE tenant_id = ? AND user_id = 'dina'").bind(api.tenant),
+      db.prepare("DELETE FROM users WHERE tenant_id = ? AND id = 'dina'").bind(api.tenant),
+    ]);
+    expect(await claimOf(api, "dina")).toEqual({ groups: ["Alumni"] }); // the stale claim, for now
+    const took = await eventually(
+      async () => (await env.CLAIMS.get(`claims:${api.tenant}:dina`)) === null,
+      CLAIM_JOURNAL_DELAY_MS + 5_000,
+      250,
+    );
+    expect(took).toBeGreaterThanOrEqual(CLAIM_JOURNAL_DELAY_MS - 1_000);
+    expectError(await api.get("/v1/users/dina/claims"), 404, "not_found");
   });
 
   it("turns into an OIDC distributed-claims pointer past the overage limit", async () => {

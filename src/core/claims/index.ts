@@ -41,6 +41,19 @@ export async function forgetClaim(env: Env, tenantId: string, userId: string) {
   await writeClaimsSoon(env, tenantId, [userId]);
 }
 
+/** How long before its writer looks at a claim that a delete about to commit may leave stale. */
+export const CLAIM_JOURNAL_DELAY_MS = 10_000;
+
+/**
+ * Before a change outside any group's coordinator commits (a user's delete): the user's
+ * claims writer is told to look again a little later, in its own storage. If the request is
+ * cut off after its commit, before forgetClaim, the writer still finds the user gone and
+ * drops the claim; if the change never commits, it writes the same claim again.
+ */
+export async function journalClaim(env: Env, tenantId: string, userId: string) {
+  await writeClaimsSoon(env, tenantId, [userId], CLAIM_JOURNAL_DELAY_MS);
+}
+
 /**
  * The claim as a token carries it. Past the overage limit the values give way to the
  * OIDC distributed-claims pointer (`_claim_names` / `_claim_sources`), as identity

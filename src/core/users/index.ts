@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { groups, liveMemberships, users } from "../../db/schema";
-import { forgetClaim } from "../claims";
+import { forgetClaim, journalClaim } from "../claims";
 import { eventStatement } from "../events/writes";
 import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { type MembershipSource, sourceNames } from "../members/sources";
@@ -238,6 +238,7 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   const now = Date.now();
   // With If-Match, every statement holds only while the user is at an allowed version; the user's row goes last.
   const allowed = versionAllowed(scope, userId);
+  await journalClaim(scope.env, t, userId);
   const results = await batch(scope.db, [
     // First, while the memberships it names are still there.
     eventStatement(
