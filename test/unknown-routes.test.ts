@@ -6,22 +6,22 @@ import { describe, expect, it } from "vitest";
 import { call, client, vendorToken } from "./helpers";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-/** Routes whose catch-alls are not theirs: Segment's under /v1 (each takes POST), the analytics and hook routes. */
-const OTHERS = /^\/v1\/(batch|group|identify|track|page|screen|alias)$/;
+/** The analytics routes (POST only; Segment's under /v1), each with its own answer below. */
+const ANALYTICS = /^\/(v1\/(batch|group|identify|track|page|screen|alias)|api\/group|group)$/;
 
 /**
  * Each path of the served document under this prefix (ids filled in), with the methods it
  * takes: those of every documented path it matches (seed 001's /v1/config is also a
  * /v1/{groupId}, whose PATCH and DELETE would take it as a group id).
  */
-async function pathsUnder(prefix: string) {
+async function pathsUnder(prefix: string, which: "analytics" | "others" = "others") {
   const doc = (await call("GET", "/openapi.json")).json as { paths: Record<string, Record<string, unknown>> };
   const documented = Object.entries(doc.paths).map(([path, ops]) => ({
     pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`),
     methods: METHODS.filter((m) => m.toLowerCase() in ops),
   }));
   return Object.keys(doc.paths)
-    .filter((path) => path.startsWith(prefix) && !OTHERS.test(path))
+    .filter((path) => path.startsWith(prefix) && ANALYTICS.test(path) === (which === "analytics"))
     .map((template) => {
       const path = template.replace(/\{\w+\}/g, "x");
       const matching = documented.filter((d) => d.pattern.test(path));
@@ -71,6 +71,26 @@ describe("a method or a path no route takes", () => {
     expect((await api.get("/v1/events")).json.result).toEqual([]);
     expect((await api.get("/v1/groups")).json.result).toEqual([]);
     expect((await call("GET", `/vendor/tenants/${api.tenant}/placement`, { token: vendor })).json.move).toBeNull();
+  });
+
+  it("is 405 with Allow: POST on the analytics routes, in their formats, after the credential", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const analytics = await pathsUnder("/", "analytics");
+    expect(analytics.map((p) => p.path).sort()).toEqual(
+      ["/api/group", "/group", ...["alias", "batch", "group", "identify", "page", "screen", "track"].map((t) => `/v1/${t}`)].sort(),
+    );
+    for (const { path } of analytics) {
+      expect(analytics.find((p) => p.path === path)!.takes).toEqual(["POST"]);
+      for (const method of ["GET", "PUT", "DELETE"]) {
+        const res = await call(method, path, { token: api.token });
+        expect(res.status, `${method} ${path}: ${res.text}`).toBe(405);
+        expect(res.headers.get("allow")).toBe("POST");
+        expect(res.json).toMatchObject({ success: false, message: `${method} is not allowed on ${path}; it takes POST` });
+        expect((await call(method, path)).status, `${method} ${path} without a credential`).toBe(401);
+      }
+    }
+    expect((await api.get("/v1/groups")).status).toBe(200);
+    expect((await api.get("/v1/events")).json.result).toEqual([]);
   });
 
   it("is 404 for a path no route has, and 401 before either without a credential", async () => {

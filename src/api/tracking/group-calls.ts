@@ -9,6 +9,7 @@ import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from 
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
+import { postOnly } from "../../http/unknown-route";
 import { readJsonBody } from "./body";
 import type { GroupCallEvent } from "./group-call-schemas";
 
@@ -69,8 +70,9 @@ export function groupCallRoutes(eventSchema: z.ZodType<GroupCallEvent>) {
       ...(r.duplicates > 0 ? { duplicates: r.duplicates } : {}),
     });
   });
-  app.all("/", () => {
-    throw new CoreError("not_found", "this endpoint takes POST only");
+  // Reached by every other method (the POST route above answers first); the credential is checked first, as everywhere.
+  app.all("/", authenticate({ budget: "analytics" }), (c) => {
+    throw postOnly(c);
   });
   return app;
 }

@@ -12,6 +12,7 @@ import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
+import { postOnly } from "../../http/unknown-route";
 import { writeKeyOrBearer } from "./auth";
 import { readJsonBody } from "./body";
 
@@ -99,6 +100,9 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
   });
 }
 
+/** The single-event routes, one per Segment call type. */
+const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const;
+
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
 export function segmentRoutes() {
   const app = new Hono<AppEnv>();
@@ -109,11 +113,17 @@ export function segmentRoutes() {
     if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
     return handle(c, body.batch);
   });
-  for (const type of ["group", "identify", "track", "page", "screen", "alias"]) {
+  for (const type of TYPES) {
     app.post(`/${type}`, ...guard, async (c) => {
       const body = await readJsonBody(c);
       if (!body || typeof body !== "object" || Array.isArray(body)) throw new CoreError("invalid", "the body must be one event object");
       return handle(c, [{ ...body, type }]);
+    });
+  }
+  // Reached by every other method (the POST routes above answer first); the credential is checked first, as everywhere.
+  for (const path of ["/batch", ...TYPES.map((t) => `/${t}`)]) {
+    app.all(path, guard[1], (c) => {
+      throw postOnly(c);
     });
   }
   return app;
