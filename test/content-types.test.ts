@@ -3,7 +3,7 @@
 // is a 415 in the surface's error format that changes nothing, on every route that takes a
 // body (walked from the served OpenAPI document, so a route added later is covered).
 import { describe, expect, it } from "vitest";
-import { call, client, expectError, vendorToken } from "./helpers";
+import { call, client, expectError, surfacesWithErrors, vendorToken } from "./helpers";
 
 /** The analytics routes under /v1 take any Content-Type, as Segment's SDKs send text/plain. */
 const SEGMENT = /^\/v1\/(batch|group|identify|track|page|screen|alias)$/;
@@ -90,16 +90,7 @@ describe("native API: a body that is not sent as JSON", () => {
   it("is a 415 in each other surface's own error format: SCIM, seed 001, seed 004 and the operator's routes", async () => {
     const api = await client(undefined, { scope: "admin" });
     const vendor = await vendorToken();
-    const surfaces: [prefix: string, headers: Record<string, string>, format: (json: any) => void][] = [
-      [
-        "/scim/",
-        { authorization: `Bearer ${api.token}` },
-        (j) => expect(j).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "415" }),
-      ],
-      ["/resources/", { authorization: `Bearer ${api.token}`, "frontegg-tenant-id": api.tenant }, (j) => expect(j.errors).toHaveLength(1)],
-      ["/kaizala/", { authorization: `Bearer ${api.token}` }, (j) => expect(j.errorCode).toBe("unsupported_media_type")],
-      ["/vendor/", { authorization: `Bearer ${vendor}` }, (j) => expect(j.error.code).toBe("unsupported_media_type")],
-    ];
+    const surfaces = (await surfacesWithErrors(api, "unsupported_media_type", 415)).filter(([prefix]) => prefix !== "/v1/");
     for (const [prefix, headers, format] of surfaces) {
       const routes = await bodyRoutes(prefix);
       expect(routes.length, prefix).toBeGreaterThan(0);

@@ -198,3 +198,26 @@ export async function arrangeEvents(tenant: string, n: number, prefix: string, a
     .bind(n, tenant, prefix, Date.now())
     .run();
 }
+
+/** A surface as a test walks it: the path prefix, the headers a call there needs, and a check that an answer is an error in its own format. */
+export type SurfaceErrors = [prefix: string, headers: Record<string, string>, format: (json: any) => void];
+
+/**
+ * Every surface whose routes read a credential from a header, with its error format for an
+ * error of this kind and status: the native API, SCIM, seed 001, seed 004 and the operator's routes.
+ */
+export async function surfacesWithErrors(api: Client, kind: string, status: number): Promise<SurfaceErrors[]> {
+  const vendor = await vendorToken();
+  const bearer = { authorization: `Bearer ${api.token}` };
+  return [
+    ["/v1/", bearer, (j) => expect(j.error.code).toBe(kind)],
+    [
+      "/scim/",
+      bearer,
+      (j) => expect(j).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status) }),
+    ],
+    ["/resources/", { ...bearer, "frontegg-tenant-id": api.tenant }, (j) => expect(j.errors).toHaveLength(1)],
+    ["/kaizala/", bearer, (j) => expect(j.errorCode).toBe(kind)],
+    ["/vendor/", { authorization: `Bearer ${vendor}` }, (j) => expect(j.error.code).toBe(kind)],
+  ];
+}

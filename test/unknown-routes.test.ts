@@ -3,7 +3,7 @@
 // before the credential is checked. Walked over the served OpenAPI document, so a route added
 // later is covered, and Allow must agree with what the document says each path takes.
 import { describe, expect, it } from "vitest";
-import { call, client, vendorToken } from "./helpers";
+import { call, client, surfacesWithErrors, vendorToken } from "./helpers";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /** The analytics routes (POST only; Segment's under /v1), each with its own answer below. */
@@ -33,17 +33,7 @@ describe("a method or a path no route takes", () => {
   it("is 405 with Allow on every surface's paths, in the surface's format, and changes nothing", async () => {
     const api = await client(undefined, { scope: "admin" });
     const vendor = await vendorToken();
-    const surfaces: [prefix: string, headers: Record<string, string>, format: (json: any) => void][] = [
-      ["/v1/", { authorization: `Bearer ${api.token}` }, (j) => expect(j.error.code).toBe("method_not_allowed")],
-      [
-        "/scim/",
-        { authorization: `Bearer ${api.token}` },
-        (j) => expect(j).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "405" }),
-      ],
-      ["/resources/", { authorization: `Bearer ${api.token}`, "frontegg-tenant-id": api.tenant }, (j) => expect(j.errors).toHaveLength(1)],
-      ["/kaizala/", { authorization: `Bearer ${api.token}` }, (j) => expect(j.errorCode).toBe("method_not_allowed")],
-      ["/vendor/", { authorization: `Bearer ${vendor}` }, (j) => expect(j.error.code).toBe("method_not_allowed")],
-    ];
+    const surfaces = await surfacesWithErrors(api, "method_not_allowed", 405);
     let checked = 0;
     for (const [prefix, headers, format] of surfaces) {
       const paths = await pathsUnder(prefix);
