@@ -101,6 +101,41 @@ describe("rule work a request owes", () => {
     expect((await api.get(`/v1/groups/${group}`)).json.result.member_count).toBe(0);
   });
 
+  it("postpones work that fails by another grace, so the marks behind it are not starved", async () => {
+    const { api, group } = await salesTeam();
+    const broken = (await api.post("/v1/groups", { name: "Broken" })).json.result.group_id as string;
+    const db = await shardOf(api.tenant);
+    // A rule that no longer compiles (written around the API) makes its group's reconcile fail.
+    await db
+      .prepare(
+        "INSERT INTO group_rules (tenant_id, group_id, expression, paused, created_by, created_at, updated_at) VALUES (?, ?, 'email eq', 0, 'x', 0, 0)",
+      )
+      .bind(api.tenant, broken)
+      .run();
+    const old = longAgo();
+    await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(old, api.tenant, broken).run();
+    await db
+      .prepare("UPDATE group_rules SET expression = 'custom_data.dept eq \"eng\"' WHERE tenant_id = ? AND group_id = ?")
+      .bind(api.tenant, group)
+      .run();
+    await db
+      .prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?")
+      .bind(old + 1, api.tenant, group)
+      .run();
+
+    const before = Date.now();
+    await everyMinuteCron();
+    expect(await memberIds(api, group)).toEqual(["bob"]);
+    const left = await db.prepare("SELECT id, rule_owed FROM groups WHERE tenant_id = ? AND rule_owed IS NOT NULL").bind(api.tenant).all();
+    expect(left.results.map((r) => r.id)).toEqual([broken]);
+    expect(left.results[0]!.rule_owed as number).toBeGreaterThanOrEqual(owedToken(before) - 1024);
+    // Not due again within the grace.
+    await everyMinuteCron();
+    expect(
+      (await db.prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, broken).first())!.rule_owed,
+    ).toBe(left.results[0]!.rule_owed);
+  });
+
   it("records nothing for a drop of a rule the group does not have", async () => {
     const api = await client(freshTenant("owed-404"), { scope: "admin" });
     const group = (await api.post("/v1/groups", { name: "No rule" })).json.result.group_id as string;

@@ -11,7 +11,7 @@ import { groupExists } from "../groups/reads";
 import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
-import { overdue, settleGroup, settleProfiles } from "./owed";
+import { overdue, postpone, settleGroup, settleProfiles } from "./owed";
 import { groupsToReconcile, type RuleRow, readRule } from "./reads";
 import { compileRule } from "./rules";
 
@@ -126,23 +126,23 @@ export const OWED_SWEEP_ACTOR = "system:rule-sweep";
 
 /**
  * The per-minute cron, on one shard: the rule work that requests left owed (cut off after their
- * change committed) and did not finish within OWED_GRACE_MS, done and its marks cleared. A
- * tenant whose work fails (its move fences writes, say) is left for the next minute.
+ * change committed) and did not finish within OWED_GRACE_MS, done and its marks cleared. Marks
+ * whose work fails (a tenant's move fences its writes, say) are postponed by another grace.
  */
 export async function sweepOwedRules(env: Env, db: Db, now = Date.now()): Promise<{ profiles: number; groups: number; failed: number }> {
   const { profiles, groups } = await overdue(db, now);
   let failed = 0;
-  const attempt = async (tenantId: string, work: (scope: Scope) => Promise<unknown>) => {
+  type Mark = { id: string; token: number };
+  const attempt = async (table: "users" | "groups", tenantId: string, marks: Mark[], work: (scope: Scope) => Promise<unknown>) => {
     try {
       await work(await tenantScope(env, tenantId, OWED_SWEEP_ACTOR));
     } catch (e) {
-      failed += 1;
-      console.error(
-        JSON.stringify({ level: "error", msg: "owed rule work failed; retried next minute", tenant: tenantId, error: String(e) }),
-      );
+      failed += marks.length;
+      console.error(JSON.stringify({ level: "error", msg: "owed rule work failed; postponed", tenant: tenantId, table, error: String(e) }));
+      await postpone(db, table, tenantId, marks).catch(() => undefined); // if even that fails, the marks stay as they were
     }
   };
-  for (const [tenantId, rows] of byTenant(profiles)) await attempt(tenantId, (scope) => reevaluateUsers(scope, rows));
-  for (const g of groups) await attempt(g.tenant_id, (scope) => reconcileOwed(scope, g.id, g.token));
+  for (const [tenantId, rows] of byTenant(profiles)) await attempt("users", tenantId, rows, (scope) => reevaluateUsers(scope, rows));
+  for (const g of groups) await attempt("groups", g.tenant_id, [g], (scope) => reconcileOwed(scope, g.id, g.token));
   return { profiles: profiles.length, groups: groups.length, failed };
 }

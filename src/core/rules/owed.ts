@@ -45,6 +45,22 @@ export const overdueQuery = (table: "users" | "groups", before: number): SQL =>
     ? sql`SELECT tenant_id, id, rules_owed AS token FROM users WHERE rules_owed IS NOT NULL AND rules_owed < ${before} ORDER BY rules_owed LIMIT ${OWED_SWEEP_BATCH}`
     : sql`SELECT tenant_id, id, rule_owed AS token FROM groups WHERE rule_owed IS NOT NULL AND rule_owed < ${before} ORDER BY rule_owed LIMIT ${OWED_SWEEP_BATCH}`;
 
+/**
+ * Marks whose work failed in the cron, made anew (as if just made), so the next attempt comes
+ * after another grace and the marks behind them in the queue are not starved meanwhile.
+ */
+export async function postpone(db: Db, table: "users" | "groups", tenantId: string, marks: { id: string; token: number }[]) {
+  const pairs = JSON.stringify(marks.map((m) => [m.id, m.token]));
+  const fresh = owedToken();
+  await db.run(
+    table === "users"
+      ? sql`UPDATE users SET rules_owed = ${fresh} WHERE tenant_id = ${tenantId} AND (id, rules_owed) IN
+          (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${pairs}))`
+      : sql`UPDATE groups SET rule_owed = ${fresh} WHERE tenant_id = ${tenantId} AND (id, rule_owed) IN
+          (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${pairs}))`,
+  );
+}
+
 /** Marks older than the grace, oldest first, across the shard's tenants. */
 export async function overdue(db: Db, now: number) {
   const before = owedBefore(now - OWED_GRACE_MS);
