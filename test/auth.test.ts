@@ -13,6 +13,11 @@ describe("auth", () => {
     const res = await call("GET", "/v1/groups", { token: t });
     expectError(res, 401, "unauthorized");
     expect(res.json.error.message).toContain("expired");
+    // An exp that is not a number is not called expired: the message says what is wrong with it.
+    const textual = await token({ tenant: freshTenant(), extra: { exp: String(Math.floor(Date.now() / 1000) + 600) } });
+    const refused = await call("GET", "/v1/groups", { token: textual });
+    expectError(refused, 401, "unauthorized");
+    expect(refused.json.error.message).toBe("token exp must be a number (seconds since the epoch)");
   });
 
   it("refuses a token signed with another secret (401)", async () => {

@@ -73,9 +73,18 @@ function refuse(message: string): never {
   throw unauthorized(message);
 }
 
-function describe(e: unknown): string {
+/** Whether the token's exp is a number (hono calls a token with any other exp expired). */
+function expIsNumber(token: string): boolean {
+  try {
+    return typeof (decode(token).payload as { exp?: unknown }).exp === "number";
+  } catch {
+    return false;
+  }
+}
+
+function describe(e: unknown, token: string): string {
   const name = (e as Error)?.name ?? "";
-  if (name === "JwtTokenExpired") return "token has expired";
+  if (name === "JwtTokenExpired") return expIsNumber(token) ? "token has expired" : "token exp must be a number (seconds since the epoch)";
   if (name === "JwtTokenSignatureMismatched") return "token signature does not verify";
   if (name === "JwtTokenIssuedAt" || name === "JwtTokenNotBefore") return "token is not valid yet";
   if (name === "JwtTokenIssuer") return "token issuer is not accepted";
@@ -96,7 +105,7 @@ async function payloadOf(token: string, source: Source): Promise<unknown> {
     return await verify(token, source.secret!, { alg: "HS256", ...verification });
   } catch (e) {
     if (e instanceof CoreError) throw e;
-    throw unauthorized(describe(e));
+    throw unauthorized(describe(e, token));
   }
 }
 
