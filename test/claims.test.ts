@@ -121,6 +121,13 @@ describe("groups claim", () => {
     expectError(await writer.patch("/v1/config", { claim: { name: "x" } }), 403, "forbidden");
     const admin = await client(api.tenant, { scope: "admin" });
     expectError(await admin.patch("/v1/config", { claim: { name: "bad name!" } }), 400, "invalid");
+    // A claim the token's issuer or this service owns is never the groups claim's name.
+    for (const name of ["sub", "exp", "iss", "aud", "nonce", "tenant_id", "roles", "scope", "SUB"]) {
+      const refused = await admin.patch("/v1/config", { claim: { name } });
+      expectError(refused, 400, "invalid");
+      expect(refused.json.error.details[0].field, name).toBe("claim.name");
+      expect(refused.json.error.details[0].message).toContain("must not be a claim the token's issuer or this service owns");
+    }
     expectError(await admin.patch("/v1/config", { maxMembersPerGroup: 0 }), 400, "invalid");
     expect((await admin.get("/v1/config")).json.result.claim.name).toBe("groups");
   });

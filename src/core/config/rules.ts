@@ -38,6 +38,28 @@ const settingsShape = {
 export const tenantSettingsSchema = z.object(settingsShape);
 export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
 
+/**
+ * Claims a token's issuer owns (JWT's registered claims, OpenID Connect's ID token claims,
+ * Okta's) or that this service reads from a token (tenant_id, scope, roles): the groups claim
+ * must never take one of their names, or the token hook would overwrite them (identity
+ * providers refuse such a hook answer, failing every sign-in) and roles would come from groups.
+ */
+export const RESERVED_CLAIM_NAMES: readonly string[] = [
+  ...["iss", "sub", "aud", "exp", "nbf", "iat", "jti"],
+  ...["auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "sid"],
+  ...["cid", "uid", "ver", "scp"],
+  ...["tenant_id", "scope", "roles"],
+];
+
+const claimPatchSchema = claimSettingsSchema
+  .extend({
+    name: claimSettingsSchema.shape.name.refine((name) => !RESERVED_CLAIM_NAMES.includes(name.toLowerCase()), {
+      message: `must not be a claim the token's issuer or this service owns (${RESERVED_CLAIM_NAMES.join(", ")})`,
+    }),
+  })
+  .partial()
+  .strict();
+
 /** A partial update: any subset of the settings, claim settings by key. */
 export const settingsPatchSchema = z
   .object({
@@ -47,7 +69,7 @@ export const settingsPatchSchema = z
     maxGroupsPerUser: settingsShape.maxGroupsPerUser.optional(),
     maxHierarchyDepth: settingsShape.maxHierarchyDepth.optional(),
     eventRetentionDays: settingsShape.eventRetentionDays.optional(),
-    claim: claimSettingsSchema.partial().strict().optional(),
+    claim: claimPatchSchema.optional(),
     rateLimits: rateLimitsSchema.partial().strict().optional(),
   })
   .strict();
