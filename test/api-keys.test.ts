@@ -161,6 +161,9 @@ describe("API keys", () => {
     const past = await admin.post("/v1/api-keys", { name: "old", scopes: ["groups:read"], expires_at: Math.floor(Date.now() / 1000) - 10 });
     expectError(past, 400, "invalid");
     expect(JSON.stringify(past.json)).toMatch(/expires_at/);
+    const typo = await admin.post("/v1/api-keys", { name: "typo", scopes: ["groups:read"], expires_at: 99_999_999_999_999 });
+    expectError(typo, 400, "invalid");
+    expect(typo.json.error.details).toEqual([{ field: "expires_at", message: "more than a century ahead" }]);
     const badScope = await admin.post("/v1/api-keys", { name: "x", scopes: ["groups:read", "root"] });
     expectError(badScope, 400, "invalid");
     expect(JSON.stringify(badScope.json)).toMatch(/must be one of/);

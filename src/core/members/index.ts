@@ -6,6 +6,7 @@ import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
+import { expiryProblem } from "../shared/time";
 import type { MembershipSource } from "./sources";
 import type { MemberRole } from "./writes";
 
@@ -43,11 +44,10 @@ export interface HoldOptions {
 
 /** 400 unless an expiry is ahead of now (and within a century). */
 function checkExpiry(expiresAt: number | null | undefined) {
-  if (expiresAt == null) return;
-  const now = Date.now();
-  if (expiresAt <= now || expiresAt > now + 100 * 365 * 86_400_000) {
+  const problem = expiresAt == null ? null : expiryProblem(expiresAt);
+  if (problem) {
     throw new CoreError("invalid", "expires_at must be a time ahead of now (epoch seconds, within a century)", [
-      { field: "expires_at", message: "not ahead of now" },
+      { field: "expires_at", message: problem },
     ]);
   }
 }

@@ -22,3 +22,13 @@ export function isoTime(ms: number): string {
   const millis = inMinute - seconds * 1_000;
   return `${prefixOf}${seconds < 10 ? "0" : ""}${seconds}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
 }
+
+/** How far ahead an expiry may be set (memberships, API keys): a century, so a typo of a few digits is refused, not kept. */
+export const LONGEST_EXPIRY_MS = 100 * 365 * 86_400_000;
+
+/** Why an expiry (epoch ms) cannot be set now, or null when it can. */
+export function expiryProblem(expiresAt: number, now: number = Date.now()): string | null {
+  if (expiresAt <= now) return "not ahead of now";
+  if (expiresAt > now + LONGEST_EXPIRY_MS) return "more than a century ahead";
+  return null;
+}
