@@ -41,8 +41,9 @@ export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
 /**
  * Claims a token's issuer owns (JWT's registered claims, OpenID Connect's ID token claims,
  * Okta's) or that this service reads from a token (tenant_id, scope, roles): the groups claim
- * must never take one of their names, or the token hook would overwrite them (identity
- * providers refuse such a hook answer, failing every sign-in) and roles would come from groups.
+ * must never take one of their names. The token hook would try to overwrite them (Okta lets a
+ * hook change custom and standard profile claims only), and as `roles` group names would
+ * become the role keys this service reads.
  */
 export const RESERVED_CLAIM_NAMES: readonly string[] = [
   ...["iss", "sub", "aud", "exp", "nbf", "iat", "jti"],
