@@ -5,7 +5,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it } from "vitest";
 import { callerOf, coordinatorOf, unwrap } from "../src/coordinator/client";
 import { OWED_GRACE_MS, owedToken } from "../src/core/rules";
-import { tenantScope } from "../src/core/shared/context";
+import { settleGroup, settleProfiles } from "../src/core/rules/owed";
+import { database, tenantScope } from "../src/core/shared/context";
 import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
 import { type Client, client, env, expectError, freshTenant, shardOf } from "./helpers";
@@ -134,6 +135,34 @@ describe("rule work a request owes", () => {
     expect(
       (await db.prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, broken).first())!.rule_owed,
     ).toBe(left.results[0]!.rule_owed);
+  });
+
+  it("postpones a profile's failing evaluation too, and clears a mark only for the work that set it", async () => {
+    const { api, group } = await salesTeam();
+    const db = await shardOf(api.tenant);
+    const old = longAgo();
+    await db.prepare("UPDATE users SET rules_owed = ? WHERE tenant_id = ? AND id = 'ann'").bind(old, api.tenant).run();
+    // A rule that no longer compiles (written around the API) makes every profile evaluation of the tenant fail.
+    await db.prepare("UPDATE group_rules SET expression = 'email eq' WHERE tenant_id = ? AND group_id = ?").bind(api.tenant, group).run();
+    const before = Date.now();
+    await everyMinuteCron();
+    const postponed = (await db.prepare("SELECT rules_owed FROM users WHERE tenant_id = ? AND id = 'ann'").bind(api.tenant).first())!
+      .rules_owed as number;
+    expect(postponed).toBeGreaterThanOrEqual(owedToken(before) - 1024);
+
+    // Work that finishes after a later change marked the user again leaves that later mark for its own work.
+    await settleProfiles(database(db), api.tenant, [{ id: "ann", token: old }]);
+    expect(await marks(api.tenant)).toEqual({ users: ["ann"], groups: [] });
+    await settleProfiles(database(db), api.tenant, [{ id: "ann", token: postponed }]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+    await db
+      .prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?")
+      .bind(old + 7, api.tenant, group)
+      .run();
+    await settleGroup(database(db), api.tenant, group, old);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
+    await settleGroup(database(db), api.tenant, group, old + 7);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
   });
 
   it("records nothing for a drop of a rule the group does not have", async () => {

@@ -83,6 +83,16 @@ describe("a method or a path no route takes", () => {
     expect((await api.get("/v1/events")).json.result).toEqual([]);
   });
 
+  it("is 405 with Allow: POST on the Okta token hook, in Okta's error format, after its secret", async () => {
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const res = await call(method, "/hooks/okta/token", { headers: { authorization: "hook-secret-for-tests" } });
+      expect(res.status, `${method}: ${res.text}`).toBe(405);
+      expect(res.headers.get("allow")).toBe("POST");
+      expect(res.json).toEqual({ error: { errorSummary: `${method} is not allowed on /hooks/okta/token; it takes POST` } });
+      expect((await call(method, "/hooks/okta/token")).status, `${method} without the secret`).toBe(401);
+    }
+  });
+
   it("is 404 for a path no route has, and 401 before either without a credential", async () => {
     const api = await client(undefined, { scope: "admin" });
     const unknown = await api.get("/v1/groupz");

@@ -7,6 +7,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { database } from "../src/core/shared/context";
 import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import { isPrivateAddress } from "../src/core/webhooks/rules";
 import worker from "../src/index";
 import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant, shardOf, shardOfBound } from "./helpers";
 
@@ -137,6 +138,12 @@ describe("webhook endpoints", () => {
       expect(() => checkWebhookUrl(url, true), url).toThrow();
     }
     expect(checkWebhookUrl("https://hooks.example.com/x?y=1", false)).toBe("https://hooks.example.com/x?y=1");
+  });
+
+  it("refuses an IPv6 host it cannot read rather than guess", () => {
+    expect(isPrivateAddress("[not:an:address]")).toBe(true);
+    expect(isPrivateAddress("[1:2:3:4:5:6:7:8:9]")).toBe(true);
+    expect(isPrivateAddress("[2606:4700::1111]")).toBe(false);
   });
 
   it("lets through IPv6 addresses on the internet, also those that carry a public IPv4 address", () => {

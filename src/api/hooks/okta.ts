@@ -12,6 +12,7 @@ import { findUserForHook } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
+import { postOnly } from "../../http/unknown-route";
 
 export const hookRequest = z
   .object({
@@ -79,5 +80,9 @@ export function oktaHookRoutes() {
       });
     },
   );
+  // Reached by every other method (the POST route above answers first), after the secret is checked.
+  app.all("/token", (c) => {
+    throw postOnly(c);
+  });
   return app;
 }

@@ -106,7 +106,8 @@ const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
 export function segmentRoutes() {
   const app = new Hono<AppEnv>();
-  const guard = [limitBody(), authenticate({ source: writeKeyOrBearer, budget: "analytics" }), requireScope(...TRACKING_SCOPES)] as const;
+  const credential = authenticate({ source: writeKeyOrBearer, budget: "analytics" });
+  const guard = [limitBody(), credential, requireScope(...TRACKING_SCOPES)] as const;
   app.onError((err, c) => segmentError(c, err));
   app.post("/batch", ...guard, async (c) => {
     const body = (await readJsonBody(c)) as { batch?: unknown };
@@ -122,7 +123,7 @@ export function segmentRoutes() {
   }
   // Reached by every other method (the POST routes above answer first); the credential is checked first, as everywhere.
   for (const path of ["/batch", ...TYPES.map((t) => `/${t}`)]) {
-    app.all(path, guard[1], (c) => {
+    app.all(path, credential, (c) => {
       throw postOnly(c);
     });
   }

@@ -11,7 +11,7 @@ import { groupExists } from "../groups/reads";
 import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
-import { overdue, postpone, settleGroup, settleProfiles } from "./owed";
+import { type Mark, type MarkTable, overdue, postpone, settleGroup, settleProfiles } from "./owed";
 import { groupsToReconcile, type RuleRow, readRule } from "./reads";
 import { compileRule } from "./rules";
 
@@ -132,8 +132,7 @@ export const OWED_SWEEP_ACTOR = "system:rule-sweep";
 export async function sweepOwedRules(env: Env, db: Db, now = Date.now()): Promise<{ profiles: number; groups: number; failed: number }> {
   const { profiles, groups } = await overdue(db, now);
   let failed = 0;
-  type Mark = { id: string; token: number };
-  const attempt = async (table: "users" | "groups", tenantId: string, marks: Mark[], work: (scope: Scope) => Promise<unknown>) => {
+  const attempt = async (table: MarkTable, tenantId: string, marks: Mark[], work: (scope: Scope) => Promise<unknown>) => {
     try {
       await work(await tenantScope(env, tenantId, OWED_SWEEP_ACTOR));
     } catch (e) {

@@ -22,49 +22,50 @@ export const owedBefore = (ms: number) => ms * PER_MS;
 export const profileOwed = (tenantId: string, token: number): SQL =>
   sql`CASE WHEN EXISTS (SELECT 1 FROM group_rules WHERE tenant_id = ${tenantId} AND paused = 0) THEN ${token} END`;
 
-/** The users' marks cleared, each only if no later change set its own since. */
-export async function settleProfiles(db: Db, tenantId: string, owed: { id: string; token: number }[]) {
-  if (owed.length === 0) return;
-  await db.run(sql`UPDATE users SET rules_owed = NULL
-    WHERE tenant_id = ${tenantId} AND (id, rules_owed) IN
-      (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${JSON.stringify(owed.map((o) => [o.id, o.token]))}))`);
+/** Where each kind of mark is kept: the table, and its column. */
+const MARK_COLUMN = { users: "rules_owed", groups: "rule_owed" } as const;
+export type MarkTable = keyof typeof MARK_COLUMN;
+export interface Mark {
+  id: string;
+  token: number;
 }
+
+/** These marks set to `value` (null: cleared), each only while it is still the one named: a later change's own mark is left alone. */
+async function replaceMarks(db: Db, table: MarkTable, tenantId: string, marks: Mark[], value: number | null) {
+  if (marks.length === 0) return;
+  const [t, column] = [sql.raw(table), sql.raw(MARK_COLUMN[table])];
+  await db.run(sql`UPDATE ${t} SET ${column} = ${value} WHERE tenant_id = ${tenantId} AND (id, ${column}) IN
+    (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${JSON.stringify(marks.map((m) => [m.id, m.token]))}))`);
+}
+
+/** The users' marks cleared, each only if no later change set its own since. */
+export const settleProfiles = (db: Db, tenantId: string, owed: Mark[]) => replaceMarks(db, "users", tenantId, owed, null);
 
 /** The statement that marks the group's reconcile as owed (in the batch that sets or drops its rule). */
 export const markGroupOwed = (tenantId: string, groupId: string, token: number): SQL =>
   sql`UPDATE groups SET rule_owed = ${token} WHERE tenant_id = ${tenantId} AND id = ${groupId}`;
 
 /** The group's mark cleared, unless a later rule change set its own. */
-export async function settleGroup(db: Db, tenantId: string, groupId: string, token: number) {
-  await db.run(sql`UPDATE groups SET rule_owed = NULL WHERE tenant_id = ${tenantId} AND id = ${groupId} AND rule_owed = ${token}`);
-}
+export const settleGroup = (db: Db, tenantId: string, groupId: string, token: number) =>
+  replaceMarks(db, "groups", tenantId, [{ id: groupId, token }], null);
 
 /** The marks made before `before` (an owedBefore), oldest first, across the shard's tenants: a range of the mark's partial index. */
-export const overdueQuery = (table: "users" | "groups", before: number): SQL =>
-  table === "users"
-    ? sql`SELECT tenant_id, id, rules_owed AS token FROM users WHERE rules_owed IS NOT NULL AND rules_owed < ${before} ORDER BY rules_owed LIMIT ${OWED_SWEEP_BATCH}`
-    : sql`SELECT tenant_id, id, rule_owed AS token FROM groups WHERE rule_owed IS NOT NULL AND rule_owed < ${before} ORDER BY rule_owed LIMIT ${OWED_SWEEP_BATCH}`;
+export function overdueQuery(table: MarkTable, before: number): SQL {
+  const [t, column] = [sql.raw(table), sql.raw(MARK_COLUMN[table])];
+  return sql`SELECT tenant_id, id, ${column} AS token FROM ${t} WHERE ${column} IS NOT NULL AND ${column} < ${before} ORDER BY ${column} LIMIT ${OWED_SWEEP_BATCH}`;
+}
 
 /**
  * Marks whose work failed in the cron, made anew (as if just made), so the next attempt comes
  * after another grace and the marks behind them in the queue are not starved meanwhile.
  */
-export async function postpone(db: Db, table: "users" | "groups", tenantId: string, marks: { id: string; token: number }[]) {
-  const pairs = JSON.stringify(marks.map((m) => [m.id, m.token]));
-  const fresh = owedToken();
-  await db.run(
-    table === "users"
-      ? sql`UPDATE users SET rules_owed = ${fresh} WHERE tenant_id = ${tenantId} AND (id, rules_owed) IN
-          (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${pairs}))`
-      : sql`UPDATE groups SET rule_owed = ${fresh} WHERE tenant_id = ${tenantId} AND (id, rule_owed) IN
-          (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${pairs}))`,
-  );
-}
+export const postpone = (db: Db, table: MarkTable, tenantId: string, marks: Mark[]) =>
+  replaceMarks(db, table, tenantId, marks, owedToken());
 
 /** Marks older than the grace, oldest first, across the shard's tenants. */
 export async function overdue(db: Db, now: number) {
   const before = owedBefore(now - OWED_GRACE_MS);
-  type Mark = { tenant_id: string; id: string; token: number };
-  const [profiles, groups] = await Promise.all([db.all<Mark>(overdueQuery("users", before)), db.all<Mark>(overdueQuery("groups", before))]);
+  type Owed = Mark & { tenant_id: string };
+  const [profiles, groups] = await Promise.all([db.all<Owed>(overdueQuery("users", before)), db.all<Owed>(overdueQuery("groups", before))]);
   return { profiles, groups };
 }
