@@ -141,6 +141,25 @@ describe("native groups API: bad input", () => {
     expect(n).toBe(0);
   });
 
+  it("refuses names with control characters or bidi overrides on every name people read, and stores nothing", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    const made = await api.post("/v1/groups", { name: "Ops" });
+    const spoofs = ["Admins\u202Esnimda", "Ops\u0000", "two\nlines", "Ops\u2066x\u2069", "esc\u001b[31m", "c1\u0085"];
+    for (const name of spoofs) {
+      const created = await api.post("/v1/groups", { name });
+      expectError(created, 400, "invalid");
+      expect(JSON.stringify(created.json)).toContain("must not hold control characters");
+      expectError(await api.patch(`/v1/groups/${made.json.result.id}`, { name }), 400, "invalid");
+      expectError(await api.post("/v1/roles", { key: "r1", name, level: 1 }), 400, "invalid");
+      expectError(await api.post("/v1/api-keys", { name, scopes: ["groups:read"] }), 400, "invalid");
+    }
+    expect((await api.get("/v1/groups")).json.result.map((g: { name: string }) => g.name)).toEqual(["Ops"]);
+    expect((await api.get("/v1/roles")).json.result).toEqual([]);
+    expect((await api.get("/v1/api-keys")).json.result).toEqual([]);
+    // Names people write in other scripts keep their marks and joiners.
+    for (const name of ["\u200Fצוות", "Team 👩\u200D💻", "Équipe R&D"]) expect((await api.post("/v1/groups", { name })).status).toBe(201);
+  });
+
   it("rejects a body over 2 MB with 413 before parsing", async () => {
     const api = await client();
     const res = await api.post("/v1/groups", { name: "big", custom_data: { x: "x".repeat(2 * 1024 * 1024) } });

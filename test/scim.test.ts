@@ -151,6 +151,29 @@ describe("SCIM users", () => {
     expect(excluded).toHaveProperty("userName");
   });
 
+  it("refuses a PATCH that gives an attribute the wrong type or changes id or meta, changing nothing", async () => {
+    const s = await scim();
+    const made = await s.post("/Users", user("typed", { title: "Engineer" }));
+    const id = made.json.id;
+    const refusals: [unknown[], string][] = [
+      [[{ op: "replace", path: "name.givenName", value: 5 }], "invalidValue"],
+      [[{ op: "replace", path: "title", value: 7 }], "invalidValue"],
+      [[{ op: "replace", value: { nickName: ["a"] } }], "invalidValue"],
+      [[{ op: "replace", path: "externalId", value: "x".repeat(257) }], "invalidValue"],
+      [[{ op: "replace", path: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", value: 3 }], "invalidValue"],
+      [[{ op: "replace", path: "id", value: "someone-else" }], "mutability"],
+      [[{ op: "replace", path: "meta.created", value: "2001-01-01T00:00:00Z" }], "mutability"],
+    ];
+    for (const [ops, scimType] of refusals) expectScimError(await s.patch(`/Users/${id}`, ops), 400, scimType);
+    // Okta and Entra send these: the user's own id, and the manager as a bare id.
+    const manager = { op: "add", path: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", value: "boss-1" };
+    expect((await s.patch(`/Users/${id}`, [{ op: "replace", path: "id", value: id }, manager])).status).toBe(204);
+    const read = await s.get(`/Users/${id}`);
+    expect(read.json).toMatchObject({ id, title: "Engineer", name: { givenName: "Ann", familyName: "Lee" }, meta: { version: 'W/"2"' } });
+    expect(read.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]).toEqual({ manager: "boss-1" });
+    expect(read.json.externalId).toBeUndefined();
+  });
+
   it("projects attributes named by path, also the enterprise extension's by its URN", async () => {
     const s = await scim();
     const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -265,6 +288,59 @@ describe("SCIM groups", () => {
     expectScimError(await s.patch(`/Groups/${id}`, [{ op: "replace", path: "owners", value: [] }]), 400, "invalidPath");
     // Another tenant's group is not there.
     expectScimError(await (await scim()).get(`/Groups/${id}`), 404);
+  });
+
+  it("checks a group's displayName and externalId in a PATCH as POST does, and keeps id and meta read-only", async () => {
+    const s = await scim();
+    const g = await s.post("/Groups", { schemas: [GROUP], displayName: "Eng", externalId: "ext-1" });
+    const id = g.json.id;
+    const refusals: [unknown[], string][] = [
+      [[{ op: "replace", path: "displayName", value: 42 }], "invalidValue"],
+      [[{ op: "replace", path: "displayName", value: "   " }], "invalidValue"],
+      [[{ op: "replace", path: "displayName", value: null }], "invalidValue"],
+      [[{ op: "replace", path: "displayName", value: "x".repeat(201) }], "invalidValue"],
+      [[{ op: "replace", path: "displayName", value: "Admins\u202Esnimda" }], "invalidValue"],
+      [[{ op: "replace", path: "displayName", value: "Eng\u0000" }], "invalidValue"],
+      [[{ op: "replace", value: { displayName: { text: "Eng" } } }], "invalidValue"],
+      [[{ op: "replace", value: ["displayName"] }], "invalidValue"],
+      [[{ op: "replace", path: "externalId", value: 5 }], "invalidValue"],
+      [[{ op: "replace", path: "externalId", value: "y".repeat(257) }], "invalidValue"],
+      [[{ op: "replace", path: "id", value: "other" }], "mutability"],
+      [[{ op: "replace", path: "meta.lastModified", value: "2001-01-01T00:00:00Z" }], "mutability"],
+      [[{ op: "replace", value: { id: "other", displayName: "Eng 2" } }], "mutability"],
+      // A PATCH is atomic (RFC 7644 §3.5.2): the good operations before the bad one are not applied either.
+      [
+        [
+          { op: "replace", path: "externalId", value: "ext-2" },
+          { op: "add", path: "members", value: [{ value: "m1" }] },
+          { op: "replace", path: "displayName", value: "" },
+        ],
+        "invalidValue",
+      ],
+      [
+        [
+          { op: "replace", path: "displayName", value: "Eng 3" },
+          { op: "add", path: "members", value: [{ display: "no value" }] },
+        ],
+        "invalidValue",
+      ],
+    ];
+    for (const [ops, scimType] of refusals) expectScimError(await s.patch(`/Groups/${id}`, ops), 400, scimType);
+    expectScimError(await s.post("/Groups", { schemas: [GROUP], displayName: "Eng\u2066x" }), 400, "invalidValue");
+    // A name clash found while applying comes before any member change.
+    const ann = (await s.post("/Users", user("ann"))).json.id;
+    await s.post("/Groups", { schemas: [GROUP], displayName: "Taken" });
+    const clash = await s.patch(`/Groups/${id}`, [
+      { op: "add", path: "members", value: [{ value: ann }] },
+      { op: "replace", path: "displayName", value: "taken" },
+    ]);
+    expectScimError(clash, 409, "uniqueness");
+    const read = await s.get(`/Groups/${id}`);
+    expect(read.json).toMatchObject({ id, displayName: "Eng", externalId: "ext-1", members: [], meta: { version: 'W/"1"' } });
+    expect((await s.get("/Groups")).json.totalResults).toBe(2);
+    // An RTL name with its marks, and an emoji sequence with joiners, are names people write.
+    expect((await s.patch(`/Groups/${id}`, [{ op: "replace", path: "displayName", value: "\u200Fצוות 👩\u200D💻" }])).status).toBe(204);
+    expect((await s.get(`/Groups/${id}`)).json.displayName).toBe("\u200Fצוות 👩\u200D💻");
   });
 
   it("nests a group given as a member, as a child group", async () => {

@@ -188,6 +188,24 @@ describe("analytics group calls", () => {
     expect((await t.reader.get("/v1/groups/old-acct")).json.result.name).toBe("Original");
   });
 
+  it("does not name a group with a name trait holding control characters or a bidi override, and says so", async () => {
+    const t = await tracker();
+    const spoof = "Admins\u202Esnimda";
+    const r = await t.send("/api/group", [event(1, { group_id: "acct-x", traits: { group_type: "Account", name: spoof } })]);
+    expect(r.status).toBe(200);
+    expect(r.json.warnings).toEqual([{ index: 0, message: expect.stringContaining("traits.name must not hold control characters") }]);
+    expect((await t.reader.get("/v1/groups/acct-x")).json.result.name).toBe("acct-x");
+    expect((await traitsOf(t, "acct-x")).name).toBe(spoof);
+
+    expect((await t.send("/api/group", [event(2, { group_id: "acct-x", traits: { group_type: "Account", name: "Acme" } })])).status).toBe(
+      200,
+    );
+    const renamed = await t.send("/api/group", [event(3, { group_id: "acct-x", traits: { group_type: "Account", name: "Acme\nInc" } })]);
+    expect(renamed.status).toBe(200);
+    expect(renamed.json.warnings[0].message).toContain("the group keeps its name");
+    expect((await t.reader.get("/v1/groups/acct-x")).json.result.name).toBe("Acme");
+  });
+
   it("needs a token with group_api, telemetry_apis or admin", async () => {
     expect((await call("POST", "/api/group", { body: SEED_002_BODY })).status).toBe(401);
     const reader = await token({ tenant: freshTenant(), scope: "groups:read" });

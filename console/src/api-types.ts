@@ -10259,6 +10259,34 @@ export interface operations {
                     displayName?: string;
                     active?: boolean | ("True" | "False" | "true" | "false");
                     name?: {
+                        formatted?: string | null;
+                        familyName?: string | null;
+                        givenName?: string | null;
+                        middleName?: string | null;
+                        honorificPrefix?: string | null;
+                        honorificSuffix?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    nickName?: string | null;
+                    profileUrl?: string | null;
+                    title?: string | null;
+                    userType?: string | null;
+                    preferredLanguage?: string | null;
+                    locale?: string | null;
+                    timezone?: string | null;
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"?: {
+                        employeeNumber?: string | null;
+                        costCenter?: string | null;
+                        organization?: string | null;
+                        division?: string | null;
+                        department?: string | null;
+                        manager?: (({
+                            value?: string | null;
+                        } & {
+                            [key: string]: unknown;
+                        }) | string) | null;
+                    } & {
                         [key: string]: unknown;
                     };
                     emails?: ({
@@ -10474,6 +10502,34 @@ export interface operations {
                     displayName?: string;
                     active?: boolean | ("True" | "False" | "true" | "false");
                     name?: {
+                        formatted?: string | null;
+                        familyName?: string | null;
+                        givenName?: string | null;
+                        middleName?: string | null;
+                        honorificPrefix?: string | null;
+                        honorificSuffix?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    nickName?: string | null;
+                    profileUrl?: string | null;
+                    title?: string | null;
+                    userType?: string | null;
+                    preferredLanguage?: string | null;
+                    locale?: string | null;
+                    timezone?: string | null;
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"?: {
+                        employeeNumber?: string | null;
+                        costCenter?: string | null;
+                        organization?: string | null;
+                        division?: string | null;
+                        department?: string | null;
+                        manager?: (({
+                            value?: string | null;
+                        } & {
+                            [key: string]: unknown;
+                        }) | string) | null;
+                    } & {
                         [key: string]: unknown;
                     };
                     emails?: ({

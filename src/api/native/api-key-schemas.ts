@@ -1,7 +1,7 @@
 // Wire schemas of the native API-keys API.
 import { z } from "@hono/zod-openapi";
 import { KNOWN_SCOPES } from "../../core/shared/scopes";
-import { idSchema } from "../../core/shared/validation";
+import { displayNameSchema, idSchema } from "../../core/shared/validation";
 
 export const keyIdParam = z.object({
   key_id: idSchema.openapi({ param: { name: "key_id", in: "path" }, example: "5e0c1d2f3a4b6c7d" }),
@@ -11,7 +11,7 @@ const scope = z.enum(KNOWN_SCOPES, { message: `must be one of ${KNOWN_SCOPES.joi
 
 export const createKeyBody = z
   .object({
-    name: z.string().trim().min(1, "must not be empty").max(200),
+    name: displayNameSchema(200),
     scopes: z.array(scope).min(1, "must name at least one scope").max(KNOWN_SCOPES.length),
     expires_at: z.number().int().positive().optional().openapi({ description: "epoch seconds; absent: the key does not expire" }),
   })

@@ -1,13 +1,13 @@
 // Wire schemas of the native roles API: roles with levels, and their holders.
 import { z } from "@hono/zod-openapi";
-import { idSchema } from "../../core/shared/validation";
+import { displayNameSchema, idSchema } from "../../core/shared/validation";
 
 export const roleIdParam = z.object({
   role_id: idSchema.openapi({ param: { name: "role_id", in: "path" }, example: "9f1c2e3d4b5a6978" }),
 });
 
 const roleKey = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 letters, digits, '.', '_', ':' or '-'");
-const roleName = z.string().trim().min(1).max(200);
+const roleName = displayNameSchema(200);
 const roleLevel = z.number().int().min(0).max(1_000_000).openapi({ description: "0 is the most powerful; a lower level is a higher role" });
 
 export const createRoleBody = z

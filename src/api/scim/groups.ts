@@ -1,5 +1,6 @@
 // /scim/v2/Groups over the core groups; member changes go through the group's coordinator.
 import type { Context } from "hono";
+import { z } from "zod";
 import * as groups from "../../core/groups";
 import {
   addScimMembers,
@@ -11,10 +12,11 @@ import {
   scimGroupPage,
   scimMembersOf,
 } from "../../core/scim";
+import type { Scope } from "../../core/shared/context";
 import { CoreError } from "../../core/shared/errors";
 import type { AppEnv } from "../../http/app-env";
 import { type ScimApp, scimJson } from "./app";
-import { baseOf, checkIfMatch, listResponse, patchResult } from "./http";
+import { baseOf, checkIfMatch, listResponse, patchResult, readOnly } from "./http";
 import { etagOf, type Projection, project, projectionOf, scimGroup, wants } from "./resources";
 import * as s from "./schemas";
 
@@ -45,48 +47,81 @@ function memberIdsOfPath(path: string): string[] | null {
   return m ? [m[1]!] : null;
 }
 
-async function applyGroupOperation(c: Context<AppEnv>, id: string, op: s.PatchOperation) {
-  const scope = c.var.scope;
+/** A PATCH value for one attribute, checked as POST and PUT check it: a wrong one is invalidValue, never skipped. */
+function attributeValue<T>(schema: z.ZodType<T>, value: unknown, attribute: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const message = `${attribute} ${parsed.error.issues[0]?.message ?? "is not valid"}`;
+  throw new CoreError("invalid", message, [{ message, scimType: "invalidValue" }]);
+}
+
+type Step = () => Promise<unknown>;
+/** What one operation does: fields it sets, and member changes in their order. */
+interface Planned {
+  patch: groups.GroupPatch;
+  steps: Step[];
+}
+
+/**
+ * One operation, checked whole before any runs: RFC 7644 treats a PATCH as atomic, so an
+ * operation refused for its input must leave the earlier ones unapplied.
+ */
+function planGroupOperation(scope: Scope, id: string, op: s.PatchOperation): Planned {
   const path = op.path?.trim();
-  const fields = async (v: Record<string, unknown>) => {
-    const patch = {
-      ...(typeof v.displayName === "string" ? { name: v.displayName } : {}),
-      ...(typeof v.externalId === "string" || v.externalId === null ? { externalId: v.externalId as string | null } : {}),
-    };
-    if (Object.keys(patch).length > 0) await groups.updateGroup(scope, id, patch);
-  };
+  const only = (...steps: Step[]): Planned => ({ patch: {}, steps });
+  const fields = (v: Record<string, unknown>): groups.GroupPatch => ({
+    ...(v.displayName !== undefined ? { name: attributeValue(s.groupDisplayName, v.displayName, "displayName") } : {}),
+    ...(v.externalId !== undefined ? { externalId: attributeValue(s.externalIdSchema.nullable(), v.externalId, "externalId") } : {}),
+  });
+  if (path && /^(id|meta)(\.|$)/i.test(path)) throw readOnly(path);
   if (!path) {
     if (op.op === "remove") throw new CoreError("invalid", "remove needs a path", [{ message: "no path", scimType: "noTarget" }]);
-    const v = (op.value ?? {}) as Record<string, unknown>;
-    await fields(v);
-    if (v.members !== undefined)
-      await (op.op === "replace" ? replaceScimMembers(scope, id, members(v.members)) : addScimMembers(scope, id, members(v.members)));
-    return;
+    const v = attributeValue(
+      z.record(z.string(), z.unknown(), { message: "must be an object of attributes" }),
+      op.value ?? {},
+      "a value without a path",
+    );
+    // Okta's rename sends the group's own id beside the new name; another id would be a change.
+    if (v.id !== undefined && v.id !== id) throw readOnly("id");
+    if (v.meta !== undefined) throw readOnly("meta");
+    if (v.members === undefined) return { patch: fields(v), steps: [] };
+    const list = members(v.members);
+    const step = () => (op.op === "replace" ? replaceScimMembers(scope, id, list) : addScimMembers(scope, id, list));
+    return { patch: fields(v), steps: [step] };
   }
   if (/^members$/i.test(path)) {
-    if (op.op === "add") return addScimMembers(scope, id, members(op.value));
-    if (op.op === "replace") return replaceScimMembers(scope, id, members(op.value ?? []));
-    // remove: the members listed in value, or every member.
-    if (op.value === undefined) return replaceScimMembers(scope, id, []);
-    return removeScimMembers(
-      scope,
-      id,
-      members(op.value).map((m) => m.value),
-    );
+    if (op.op === "remove" && op.value !== undefined) {
+      const ids = members(op.value).map((m) => m.value);
+      return only(() => removeScimMembers(scope, id, ids));
+    }
+    // remove without a value: every member.
+    const list = op.op === "remove" ? [] : members(op.op === "replace" ? (op.value ?? []) : op.value);
+    return only(() => (op.op === "add" ? addScimMembers(scope, id, list) : replaceScimMembers(scope, id, list)));
   }
   const named = memberIdsOfPath(path);
   if (named) {
     if (op.op !== "remove")
       throw new CoreError("invalid", `only remove is supported on ${path}`, [{ message: "unsupported", scimType: "invalidPath" }]);
-    return removeScimMembers(scope, id, named);
+    return only(() => removeScimMembers(scope, id, named));
   }
   if (/^(displayName|externalId)$/i.test(path)) {
     if (op.op === "remove" && /^displayName$/i.test(path))
       throw new CoreError("invalid", "displayName is required", [{ message: "required", scimType: "mutability" }]);
     const key = /^displayName$/i.test(path) ? "displayName" : "externalId";
-    return fields({ [key]: op.op === "remove" ? null : op.value });
+    return { patch: fields({ [key]: op.op === "remove" ? null : op.value }), steps: [] };
   }
   throw new CoreError("invalid", `unsupported path '${path}'`, [{ message: "unsupported path", scimType: "invalidPath" }]);
+}
+
+/**
+ * Fields and members are apart, so the fields go first, as one change (the last value of each
+ * wins, as in order): a name clash (409) then stops the PATCH before any member changed.
+ */
+async function applyGroupPatch(scope: Scope, id: string, ops: s.PatchOperation[]) {
+  const planned = ops.map((op) => planGroupOperation(scope, id, op));
+  const patch = Object.assign({}, ...planned.map((p) => p.patch)) as groups.GroupPatch;
+  if (Object.keys(patch).length > 0) await groups.updateGroup(scope, id, patch);
+  for (const step of planned.flatMap((p) => p.steps)) await step();
 }
 
 export function registerGroupRoutes(app: ScimApp) {
@@ -136,7 +171,7 @@ export function registerGroupRoutes(app: ScimApp) {
   app.patch("/Groups/:id", s.valid("param", s.idParam), s.valid("json", s.patchBody), async (c) => {
     const id = c.req.valid("param").id;
     await existing(c, id);
-    for (const op of c.req.valid("json").Operations) await applyGroupOperation(c, id, op);
+    await applyGroupPatch(c.var.scope, id, c.req.valid("json").Operations);
     const row = await groups.getGroup(c.var.scope, id);
     return patchResult(c, () => shaped(c, row), row.version);
   });

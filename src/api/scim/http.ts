@@ -18,6 +18,10 @@ export function checkIfMatch(c: Context, version: number) {
   }
 }
 
+/** RFC 7644 §3.5.2: an operation may not change an attribute whose mutability is readOnly (id, meta). */
+export const readOnly = (attribute: string) =>
+  new CoreError("invalid", `${attribute} is read-only`, [{ message: `${attribute} is read-only`, scimType: "mutability" }]);
+
 export const listResponse = (c: Context, resources: unknown[], total: number, startIndex: number) =>
   scimJson(c, { schemas: [SCIM.list], totalResults: total, startIndex, itemsPerPage: resources.length, Resources: resources });
 

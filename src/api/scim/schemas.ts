@@ -1,7 +1,9 @@
 // Wire schemas of the SCIM surface: list queries, resources and PatchOp bodies.
 import type { ValidationTargets } from "hono";
 import { z } from "zod";
+import { groupNameSchema } from "../../core/shared/validation";
 import { valid as validate } from "../../http/validate";
+import { SCIM } from "./app";
 
 /** Validation failures carry SCIM's scimType: invalidValue for bodies, invalidSyntax for the rest. */
 export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T) =>
@@ -29,12 +31,27 @@ export const projectionQuery = listQuery.pick({ attributes: true, excludedAttrib
 
 export const idParam = z.object({ id: z.string().min(1).max(128) });
 
+export const externalIdSchema = z.string({ message: "must be a string" }).max(256, "must be at most 256 characters");
+
+/** A singular string attribute of RFC 7643's User (null is "unassigned", §2.5). */
+const text = z.string().max(256).nullish();
+const textAttributes = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, text]));
+
 export const userBody = z.looseObject({
   userName: z.string({ message: "userName is required" }).trim().min(1, "userName is required").max(256),
-  externalId: z.string().max(256).optional(),
+  externalId: externalIdSchema.optional(),
   displayName: z.string().max(256).optional(),
   active: z.union([z.boolean(), z.enum(["True", "False", "true", "false"])]).optional(),
-  name: z.looseObject({}).optional(),
+  name: z
+    .looseObject(textAttributes(["formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix"]))
+    .optional(),
+  ...textAttributes(["nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone"]),
+  [SCIM.enterprise]: z
+    .looseObject({
+      ...textAttributes(["employeeNumber", "costCenter", "organization", "division", "department"]),
+      manager: z.union([z.looseObject({ value: text }), z.string().max(256)]).nullish(),
+    })
+    .optional(),
   emails: z
     .array(z.looseObject({ value: z.string().max(320).optional() }))
     .max(20)
@@ -65,9 +82,12 @@ export const memberList = z.union([
   memberValue.transform((m) => [m]),
 ]);
 
+/** A group's displayName: the same rule as a group's name on every surface. */
+export const groupDisplayName = z.string({ message: "must be a string" }).pipe(groupNameSchema);
+
 export const groupBody = z.looseObject({
-  displayName: z.string({ message: "displayName is required" }).trim().min(1, "displayName is required").max(200),
-  externalId: z.string().max(256).optional(),
+  displayName: z.string({ message: "displayName is required" }).pipe(groupNameSchema),
+  externalId: externalIdSchema.optional(),
   members: memberList.optional(),
 });
 

@@ -7,7 +7,7 @@ import { newId } from "../../core/shared/ids";
 import { deleteUser, getUser } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
 import { type ScimApp, scimJson } from "./app";
-import { baseOf, checkIfMatch, listResponse, patchResult } from "./http";
+import { baseOf, checkIfMatch, listResponse, patchResult, readOnly } from "./http";
 import { etagOf, profileOfScimUser, project, projectionOf, scimUser } from "./resources";
 import * as s from "./schemas";
 
@@ -62,7 +62,11 @@ export function registerUserRoutes(app: ScimApp) {
   app.patch("/Users/:id", s.valid("param", s.idParam), s.valid("json", s.patchBody), async (c) => {
     const id = c.req.valid("param").id;
     const current = scimUser(await existing(c, id), baseOf(c));
+    // scim-patch changes the document in place: what is read-only is kept aside first.
+    const meta = JSON.stringify(current.meta);
     const patched = applyPatch(current, c.req.valid("json").Operations);
+    if (patched.id !== id) throw readOnly("id");
+    if (JSON.stringify(patched.meta) !== meta) throw readOnly("meta");
     const parsed = s.userBody.safeParse(patched);
     if (!parsed.success)
       throw new CoreError("invalid", `the patched user is not valid: ${parsed.error.issues.map((i) => i.message).join("; ")}`, [

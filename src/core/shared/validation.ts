@@ -15,11 +15,22 @@ export const LIMITS = {
 
 export const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
 
-export const groupNameSchema = z
-  .string()
-  .trim()
-  .min(1, "must not be empty")
-  .max(LIMITS.nameMax, `must be at most ${LIMITS.nameMax} characters`);
+/**
+ * Characters a name shown to people may not hold: C0 and C1 controls (a NUL, a newline, an
+ * escape sequence in someone's terminal) and the bidirectional embeddings, overrides and
+ * isolates, with which "Admins\u202Esnimda" reads as another name (Trojan Source). The
+ * marks an RTL name needs (U+200E, U+200F) and joiners (emoji sequences) stay allowed.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what it is for
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const UNSHOWABLE_MESSAGE = "must not hold control characters or bidirectional overrides";
+export const isShowable = (s: string) => !UNSHOWABLE.test(s);
+
+/** A name people read: trimmed, not empty, at most `max` characters, nothing unshowable. */
+export const displayNameSchema = (max: number) =>
+  z.string().trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`).refine(isShowable, UNSHOWABLE_MESSAGE);
+
+export const groupNameSchema = displayNameSchema(LIMITS.nameMax);
 
 export const descriptionSchema = z.string().max(LIMITS.descriptionMax, `must be at most ${LIMITS.descriptionMax} characters`);
 

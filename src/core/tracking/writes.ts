@@ -11,6 +11,7 @@ import { type Authority, checkMayChangeMembers, memberRuleLevelsSql, refusesMemb
 import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation } from "../shared/errors";
 import { abortIf, isAborted } from "../shared/preconditions";
+import { isShowable, LIMITS, UNSHOWABLE_MESSAGE } from "../shared/validation";
 
 export interface GroupCall {
   /** The event's position in the request, for warnings. */
@@ -115,6 +116,13 @@ async function createGroup(db: Db, m: MutationMeta, name: string | undefined, wa
   }
 }
 
+/** The group name a name trait gives: trimmed, cut to the name limit; none when empty or unshowable. */
+const groupNameOf = (v: unknown) => {
+  const name = typeof v === "string" ? v.trim().slice(0, LIMITS.nameMax) : "";
+  return name && isShowable(name) ? name : undefined;
+};
+const UNSHOWABLE_NAME_WARNING = `traits.name ${UNSHOWABLE_MESSAGE}: the group keeps its name; the trait is stored`;
+
 /** Traits that also set the group's own fields. */
 const FIELD_TRAITS = ["name", "description", "group_type"];
 
@@ -194,7 +202,9 @@ async function ingestCarefully(db: Db, m: MutationMeta, who: Authority, all: Gro
   if (calls.length === 0) return { applied: 0, duplicates: all.length, warnings, refresh: [] };
   const traits = newestTraits(calls);
   const nameTrait = traits.get("name");
-  const proposedName = typeof nameTrait?.value === "string" && nameTrait.value.trim() ? nameTrait.value.trim().slice(0, 200) : undefined;
+  const proposedName = groupNameOf(nameTrait?.value);
+  if (nameTrait && proposedName === undefined && typeof nameTrait.value === "string" && nameTrait.value.trim())
+    warnings.push({ index: nameTrait.index, message: UNSHOWABLE_NAME_WARNING });
   const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
   const fresh = [...new Set(calls.map((c) => c.userId))];
@@ -225,7 +235,7 @@ async function applyFieldTraits(
     const v: unknown = row ? JSON.parse(row.value) : undefined;
     return typeof v === "string" && v.trim() ? v.trim() : undefined;
   };
-  const name = value("name")?.slice(0, 200);
+  const name = groupNameOf(value("name"));
   const description = value("description")?.slice(0, 2_000);
   const type = value("group_type")?.slice(0, 64);
   const patch = {
