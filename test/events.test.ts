@@ -178,6 +178,78 @@ describe("the change stream", () => {
     expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
   });
 
+  it("records nothing and keeps the version for a write that changes nothing, on every surface", async () => {
+    const tenant = freshTenant("ev-noop");
+    const api = await client(tenant, { scope: "admin" });
+    const made = await api.post("/v1/groups", { name: "Kept", description: "d", custom_data: { a: 1 } });
+    const g = made.json.result.group_id;
+    expect((await api.put("/v1/users/zoe", { email: "zoe@example.com", name: "Zoe" })).status).toBe(201);
+    const scim = await token({ tenant, scope: "scim" });
+    const scimPatch = (path: string, op: unknown) =>
+      call("PATCH", path, {
+        token: scim,
+        body: { schemas: [SCIM_PATCH], Operations: [op] },
+        headers: { "content-type": "application/scim+json" },
+      });
+    expect((await api.patch("/v1/config", { eventRetentionDays: 14 })).status).toBe(200);
+    const hook = (await api.post("/v1/webhooks", { url: "https://hooks.example.com/in", types: ["group.created"] })).json.result;
+    const role = (await api.post("/v1/roles", { key: "lead", name: "Lead", level: 5 })).json.result;
+    const before = await eventCount(tenant);
+
+    const settings = [
+      await api.patch("/v1/config", { eventRetentionDays: 14, claim: { name: "groups" } }),
+      await api.patch(`/v1/webhooks/${hook.webhook_id}`, { url: "https://hooks.example.com/in", types: ["group.created"], paused: false }),
+      await api.patch(`/v1/roles/${role.role_id}`, { name: "Lead", level: 5 }),
+    ];
+    expect(settings.map((r) => [r.status, r.headers.get("etag")])).toEqual([
+      [200, 'W/"1"'],
+      [200, null],
+      [200, 'W/"1"'],
+    ]);
+    expect(settings[1]!.json.result).toMatchObject({ url: "https://hooks.example.com/in", types: ["group.created"], paused: false });
+
+    const unchanged = [
+      await api.patch(`/v1/groups/${g}`, {}),
+      await api.patch(`/v1/groups/${g}`, { name: "Kept", custom_data: { a: 1 } }),
+      await api.put(`/v1/groups/${g}`, { name: "Kept", description: "d", custom_data: { a: 1 } }),
+      await call("PATCH", `/resources/groups/v1/${g}`, { token: api.token, body: {} }),
+      await scimPatch(`/scim/v2/Groups/${g}`, { op: "replace", path: "displayName", value: "Kept" }),
+      await api.put("/v1/users/zoe", { email: "zoe@example.com", name: "Zoe" }),
+      await api.patch("/v1/users/zoe", {}),
+      await api.patch("/v1/users/zoe", { name: "Zoe" }),
+    ];
+    expect(unchanged.map((r) => [r.status, r.headers.get("etag")])).toEqual([
+      [200, 'W/"1"'],
+      [200, 'W/"1"'],
+      [200, 'W/"1"'],
+      [200, 'W/"1"'],
+      [204, 'W/"1"'],
+      [200, 'W/"1"'],
+      [200, 'W/"1"'],
+      [200, 'W/"1"'],
+    ]);
+    expect((await api.get(`/v1/groups/${g}`)).json.result).toMatchObject({ name: "Kept", description: "d", custom_data: { a: 1 } });
+    // If-Match still holds a write that would change nothing to the version it names.
+    const stale = { "if-match": 'W/"7"' };
+    expect((await call("PATCH", `/v1/groups/${g}`, { token: api.token, body: { name: "Kept" }, headers: stale })).status).toBe(412);
+    expect((await call("PATCH", "/v1/users/zoe", { token: api.token, body: { name: "Zoe" }, headers: stale })).status).toBe(412);
+    expect(
+      (await call("PUT", "/v1/users/zoe", { token: api.token, body: { email: "zoe@example.com", name: "Zoe" }, headers: stale })).status,
+    ).toBe(412);
+    expect(await eventCount(tenant)).toBe(before);
+
+    // A change of case is a change; only the fields that changed are shown.
+    const renamed = await api.patch(`/v1/groups/${g}`, { name: "KEPT", description: "d" });
+    expect([renamed.status, renamed.headers.get("etag")]).toEqual([200, 'W/"2"']);
+    const user = await api.patch("/v1/users/zoe", { name: "Zoe Q" });
+    expect([user.status, user.headers.get("etag")]).toEqual([200, 'W/"2"']);
+    const page = await feed(api, "?types=group.updated,user.updated");
+    expect(page.result.map((e) => [e.type, e.before, e.after])).toEqual([
+      ["group.updated", { name: "Kept" }, { name: "KEPT" }],
+      ["user.updated", { name: "Zoe" }, { name: "Zoe Q" }],
+    ]);
+  });
+
   it("refuses bad input, a credential without the scope, and shows one tenant only its own events", async () => {
     const api = await client(freshTenant("ev-bad"), { scope: "admin" });
     await api.post("/v1/groups", { name: "Mine" });

@@ -28,6 +28,8 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
   const next = merge(current.settings, parsed.data);
   const now = Date.now();
   const text = JSON.stringify(next);
+  // A change that changes nothing records nothing (no new version, no event).
+  if (text === JSON.stringify(current.settings)) return { settings: next, version: current.version };
   const upsert = scope.db
     .insert(tenantConfig)
     .values({ tenantId: scope.tenantId, settings: text, updatedAt: now, version: 1 })

@@ -50,6 +50,10 @@ const shown = (fields: Partial<Record<keyof typeof SHOWN, unknown>>) =>
 export const groupCreatedEvent = (o: EventOrigin, groupId: string, at: number, fields: GroupPatch) =>
   eventStatement(o, "group.create", { type: "group", id: groupId }, { after: shown(fields) }, at);
 
+/** Whether a patch's value is what the group holds already (custom data is stored as JSON text). */
+const same = (k: keyof GroupPatch, stored: unknown, given: unknown) =>
+  k === "customData" ? stored === JSON.stringify(given) : stored === given;
+
 /**
  * beforeRename: called before a write that changes the name (its holders' claims change).
  * expect: the versions If-Match allows; the write applies only to the version it checked.
@@ -67,6 +71,9 @@ export async function updateGroupRow(
   const before = await db.select().from(groups).where(where).get();
   if (!before) throw notFound("group", groupId);
   checkVersion(expect, before.version, `group '${groupId}'`);
+  const patched = (Object.keys(patch) as (keyof GroupPatch)[]).filter((k) => patch[k] !== undefined && !same(k, before[k], patch[k]));
+  // A write that changes nothing records nothing: no new version (an ETag held stays good), no event.
+  if (patched.length === 0) return { row: before, renamed: false };
   if (patch.name !== undefined && patch.name !== before.name) await beforeRename?.();
   const set: Partial<GroupRow> = {};
   if (patch.name !== undefined) Object.assign(set, { name: patch.name, nameKey: nameKeyOf(patch.name) });
@@ -77,7 +84,6 @@ export async function updateGroupRow(
   if (patch.color !== undefined) set.color = patch.color;
   if (patch.welcomeMessage !== undefined) set.welcomeMessage = patch.welcomeMessage;
   const now = Date.now();
-  const patched = Object.keys(patch).filter((k) => patch[k as keyof GroupPatch] !== undefined) as (keyof GroupPatch)[];
   const change = {
     before: shown(Object.fromEntries(patched.map((k) => [k, before[k]]))),
     after: shown(Object.fromEntries(patched.map((k) => [k, patch[k]]))),

@@ -70,6 +70,8 @@ const atExpectedVersion = (scope: Scope) =>
 export async function updateRole(scope: Scope, roleId: string, patch: Partial<RoleInput>): Promise<RoleRow> {
   const before = await getRole(scope, roleId);
   checkVersion(scope.expect, before.version, `role '${roleId}'`);
+  // A change that changes nothing keeps the version.
+  if ((Object.keys(patch) as (keyof RoleInput)[]).every((k) => patch[k] === undefined || patch[k] === before[k])) return before;
   try {
     const row = await scope.db.get<RoleRow>(
       sql`UPDATE roles SET

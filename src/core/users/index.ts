@@ -38,6 +38,27 @@ async function staleUser(scope: Scope, userId: string) {
   return now ? staleVersion(`user '${userId}'`, now.version) : notFound("user", userId);
 }
 
+/** A write that changes nothing finds the user as it was: the row when it exists at a version If-Match allows. */
+async function unchangedUser(scope: Scope, userId: string): Promise<UserRow> {
+  const row = await scope.db.select().from(users).where(whereUser(scope, userId)).get();
+  if (!row) throw notFound("user", userId);
+  if (scope.expect && !scope.expect.includes(row.version)) throw staleVersion(`user '${userId}'`, row.version);
+  return row;
+}
+
+/**
+ * Whether these columns would change the stored user (SQL): a write that changes nothing
+ * records nothing, so an identical PUT keeps the version (an ETag held stays good) and sends no event.
+ */
+function changesUser(scope: Scope, userId: string, set: Partial<UserRow>): SQL {
+  const differs = Object.entries(set).map(([key, value]) => {
+    const column = users[key as keyof typeof users.$inferSelect];
+    return sql`${column} IS NOT ${typeof value === "boolean" ? Number(value) : value}`;
+  });
+  if (differs.length === 0) return sql`false`;
+  return sql`EXISTS (SELECT 1 FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId} AND (${sql.join(differs, sql` OR `)}))`;
+}
+
 function columnsOf(p: UserProfile): Partial<UserRow> {
   const set: Partial<UserRow> = {};
   if (p.email !== undefined) Object.assign(set, { email: p.email, emailKey: p.email?.toLowerCase() ?? null });
@@ -134,23 +155,25 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
   const now = Date.now();
   const whole = wholeProfile(profile);
   const owed = owedToken(now);
-  const set = { ...columnsOf(whole), rulesOwed: profileOwed(scope.tenantId, owed) };
+  const columns = columnsOf(whole);
+  const set = { ...columns, rulesOwed: profileOwed(scope.tenantId, owed) };
   try {
     const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
     // If-Match names a version of a user that does not exist: nothing to replace (404, as for groups).
     if (scope.expect && !existed) throw notFound("user", userId);
+    const changes = changesUser(scope, userId, columns);
     const upsert = scope.db
       .insert(users)
       .values({ tenantId: scope.tenantId, id: userId, ...set, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
         target: [users.tenantId, users.id],
         set: { ...set, version: sql`${users.version} + 1`, updatedAt: now },
-        ...(scope.expect ? { setWhere: inArray(users.version, [...scope.expect]) } : {}),
+        setWhere: scope.expect ? and(inArray(users.version, [...scope.expect]), changes) : changes,
       })
       .returning();
     // The events first: they read the row as it was, and state the upsert's own conditions.
     const [, , written] = await batch(scope.db, [
-      userUpdatedEvent(scope, userId, whole, now, versionAllowed(scope, userId)),
+      userUpdatedEvent(scope, userId, whole, now, sql`${versionAllowed(scope, userId)} AND ${changes}`),
       userCreatedEvent(
         scope,
         userId,
@@ -161,7 +184,7 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
       upsert.getSQL(),
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
-    if (!raw) throw await staleUser(scope, userId);
+    if (!raw) return { row: await unchangedUser(scope, userId), created: false };
     const row = rowOf(users, raw);
     await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
     return { row, created: !existed };
@@ -203,23 +226,25 @@ export async function getUser(scope: Scope, userId: string): Promise<UserRow> {
 
 export async function patchUser(scope: Scope, userId: string, patch: UserProfile): Promise<UserRow> {
   const now = Date.now();
+  const columns = columnsOf(patch);
+  const changes = changesUser(scope, userId, columns);
   try {
     const update = scope.db
       .update(users)
       .set({
-        ...columnsOf(patch),
+        ...columns,
         rulesOwed: profileOwed(scope.tenantId, owedToken(now)),
         version: sql`${users.version} + 1`,
         updatedAt: now,
       })
-      .where(scope.expect ? and(whereUser(scope, userId), inArray(users.version, [...scope.expect])) : whereUser(scope, userId))
+      .where(and(whereUser(scope, userId), scope.expect ? inArray(users.version, [...scope.expect]) : undefined, changes))
       .returning();
     const [, written] = await batch(scope.db, [
-      userUpdatedEvent(scope, userId, patch, now, versionAllowed(scope, userId)),
+      userUpdatedEvent(scope, userId, patch, now, sql`${versionAllowed(scope, userId)} AND ${changes}`),
       update.getSQL(),
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
-    if (!raw) throw await staleUser(scope, userId);
+    if (!raw) return await unchangedUser(scope, userId);
     const row = rowOf(users, raw);
     await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
     return row;

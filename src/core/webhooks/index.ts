@@ -104,6 +104,8 @@ export async function updateWebhook(scope: Scope, id: string, patch: WebhookPatc
   if (patch.description !== undefined) set.description = patch.description;
   if (patch.paused !== undefined) set.paused = patch.paused ? 1 : 0;
   const after = { ...before, ...set } as WebhookEndpoint;
+  // A change that changes nothing records nothing.
+  if (JSON.stringify(recorded(after)) === JSON.stringify(recorded(before))) return before;
   const [updated] = await batch(scope.db, [
     scope.db.update(webhookEndpoints).set(set).where(endpointKey(scope, id)).returning().getSQL(),
     eventStatement(
