@@ -141,10 +141,19 @@ describe("native groups API: bad input", () => {
     expect(n).toBe(0);
   });
 
-  it("refuses names with control characters or bidi overrides on every name people read, and stores nothing", async () => {
+  it("refuses names with control characters, bidi overrides or invisible characters on every name people read, and stores nothing", async () => {
     const api = await client(undefined, { scope: "admin" });
     const made = await api.post("/v1/groups", { name: "Ops" });
-    const spoofs = ["Admins\u202Esnimda", "Ops\u0000", "two\nlines", "Ops\u2066x\u2069", "esc\u001b[31m", "c1\u0085"];
+    const spoofs = [
+      "Admins\u202Esnimda",
+      "Ops\u0000",
+      "two\nlines",
+      "Ops\u2066x\u2069",
+      "esc\u001b[31m",
+      "c1\u0085",
+      "Admin\u200Bs",
+      "Op\uFEFFs",
+    ];
     for (const name of spoofs) {
       const created = await api.post("/v1/groups", { name });
       expectError(created, 400, "invalid");

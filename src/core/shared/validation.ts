@@ -17,13 +17,15 @@ export const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 characters o
 
 /**
  * Characters a name shown to people may not hold: C0 and C1 controls (a NUL, a newline, an
- * escape sequence in someone's terminal) and the bidirectional embeddings, overrides and
- * isolates, with which "Admins\u202Esnimda" reads as another name (Trojan Source). The
- * marks an RTL name needs (U+200E, U+200F) and joiners (emoji sequences) stay allowed.
+ * escape sequence in someone's terminal), the bidirectional embeddings, overrides and
+ * isolates, with which "Admins\u202Esnimda" reads as another name (Trojan Source), and the
+ * invisible ones (zero-width space, word joiner, BOM) that make "Admins" and "Admin\u200Bs"
+ * two names that look one. The marks an RTL name needs (U+200E, U+200F) and the joiners
+ * scripts and emoji sequences need (U+200C, U+200D) stay allowed.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what it is for
-const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-export const UNSHOWABLE_MESSAGE = "must not hold control characters or bidirectional overrides";
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+export const UNSHOWABLE_MESSAGE = "must not hold control characters, bidirectional overrides or invisible characters";
 export const isShowable = (s: string) => !UNSHOWABLE.test(s);
 
 /** A name people read: trimmed, not empty, at most `max` characters, nothing unshowable. */
