@@ -487,6 +487,9 @@ describe("the audit trail (GET /v1/audit)", () => {
     expect(earlier.json.result.map((e: any) => e.type)).toEqual(["group.created"]);
 
     expectError(await alice.get("/v1/audit?since=yesterday"), 400, "invalid");
+    const backwards = await alice.get(`/v1/audit?since=${encodeURIComponent(between)}&until=2020-01-01T00:00:00Z`);
+    expectError(backwards, 400, "invalid");
+    expect(backwards.json.error.details).toEqual([{ field: "until", message: expect.stringContaining("later than since") }]);
     expectError(await alice.get("/v1/audit?type=nope"), 400, "invalid");
     const watcher = await client(tenant, { scope: "events:read" });
     expectError(await watcher.get("/v1/audit"), 403, "forbidden");

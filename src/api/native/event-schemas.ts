@@ -41,12 +41,18 @@ const instant = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time, such as 2026-11-01T00:00:00Z" })
   .transform((s) => Date.parse(s));
 
-export const auditQuery = eventQuery.omit({ types: true, group_id: true, user_id: true }).extend({
-  type: eventQuery.shape.types.openapi({ description: "comma-separated event types" }),
-  actor: z.string().min(1).max(256).optional().openapi({ description: "the credential subject (or API key id) that made the change" }),
-  since: instant.optional().openapi({ description: "changes at or after this time (ISO 8601)" }),
-  until: instant.optional().openapi({ description: "changes before this time (ISO 8601)" }),
-});
+export const auditQuery = eventQuery
+  .omit({ types: true, group_id: true, user_id: true })
+  .extend({
+    type: eventQuery.shape.types.openapi({ description: "comma-separated event types" }),
+    actor: z.string().min(1).max(256).optional().openapi({ description: "the credential subject (or API key id) that made the change" }),
+    since: instant.optional().openapi({ description: "changes at or after this time (ISO 8601)" }),
+    until: instant.optional().openapi({ description: "changes before this time (ISO 8601)" }),
+  })
+  .refine((q) => q.since === undefined || q.until === undefined || q.since < q.until, {
+    message: "must be later than since (the window is since ≤ time < until)",
+    path: ["until"],
+  });
 
 export const changeEvent = z
   .object({
