@@ -191,7 +191,15 @@ describe("users", () => {
     expectError(await api.put("/v1/users/a", { email: "not-an-email" }), 400, "invalid");
     expectError(await api.put("/v1/users/a", { phone_number: "0123" }), 400, "invalid");
     expectError(await api.put("/v1/users/a", { custom_data: "x" }), 400, "invalid");
+    for (const picture of ["javascript:alert(1)", "data:image/png;base64,AAAA", "file:///etc/passwd", "not a url"]) {
+      const res = await api.put("/v1/users/a", { picture });
+      expectError(res, 400, "invalid");
+      expect(res.json.error.details).toEqual([{ field: "picture", message: expect.any(String) }]);
+    }
     expectError(await api.get("/v1/users/a"), 404, "not_found");
+    expect((await api.put("/v1/users/a", { picture: "https://cdn.example.com/a.png" })).json.result.picture).toBe(
+      "https://cdn.example.com/a.png",
+    );
   });
 
   it("deleting a user removes them from every group and keeps counts exact", async () => {

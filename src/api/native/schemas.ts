@@ -111,7 +111,8 @@ export const userBody = z
     name: nullable(z.string().max(200)),
     given_name: nullable(z.string().max(200)),
     family_name: nullable(z.string().max(200)),
-    picture: nullable(z.url().max(2048)),
+    // An ID token's picture claim: a page shows it as an image, so only a web address.
+    picture: nullable(z.url({ protocol: /^https?$/, message: "must be an http or https URL" }).max(2048)),
     custom_data: customDataSchema.optional(),
   })
   .strict()
