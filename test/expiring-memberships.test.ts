@@ -42,6 +42,7 @@ describe("time-bound memberships", () => {
     ]);
     expect((await api.get("/v1/users/ann/claims")).json.result.groups).toEqual(["Contractors"]);
     expect((await api.get("/v1/users/ann/groups")).json.result[0]).toMatchObject({ group_id: g, expires_at: until });
+    expect((await api.get(`/v1/groups/${g}/members/ann`)).json.result).toMatchObject({ user_id: "ann", expires_at: until });
 
     await sleepUntil(until);
     // From the moment it expires: not listed, not in the claim, not in the user's groups, not in SCIM.
@@ -49,6 +50,7 @@ describe("time-bound memberships", () => {
     expect((await api.get("/v1/users/ann/claims")).json.result.groups).toEqual([]);
     expect((await api.get("/v1/users/ann/groups")).json.result).toEqual([]);
     expect((await api.get("/v1/users/ann/groups?transitive=true")).json.result).toEqual([]);
+    expect((await api.get(`/v1/groups/${g}/members/ann`)).status).toBe(404);
     const scim = await call("GET", `/scim/v2/Groups/${g}`, { token: api.token });
     expect((scim.json.members as { value: string }[]).map((m) => m.value)).toEqual(["cy"]);
 

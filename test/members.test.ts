@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Client, client, eventually, expectError, shardOf } from "./helpers";
+import { type Client, call, client, eventually, expectError, shardOf } from "./helpers";
 
 async function newGroup(api: Client, name = "Team") {
   const res = await api.post("/v1/groups", { name });
@@ -110,6 +110,43 @@ describe("members", () => {
     expect(role).toBe("admin");
     expectError(await api.patch(`/v1/groups/${g}/members/nobody`, { role: "admin" }), 404, "not_found");
     expectError(await api.patch(`/v1/groups/${g}/members/a`, { role: "owner" }), 400, "invalid");
+  });
+
+  it("reads one member (is this user in this group?), 404 for a user not in it or an unknown group", async () => {
+    const api = await client(undefined, { scope: "groups:read groups:write" });
+    const g = await newGroup(api);
+    const child = await newGroup(api, "Child");
+    await api.put("/v1/users/ann", { email: "ann@example.com", name: "Ann" });
+    await api.post(`/v1/groups/${g}/members`, { user_ids: ["ann"], role: "admin", expires_at: Math.floor(Date.now() / 1000) + 3600 });
+    await api.post(`/v1/groups/${child}/members`, { user_ids: ["kid"] });
+    await api.post(`/v1/groups/${g}/children`, { group_ids: [child] });
+
+    const read = await api.get(`/v1/groups/${g}/members/ann`);
+    expect(read.status).toBe(200);
+    const listed = (await api.get(`/v1/groups/${g}/members`)).json.result.find((m: { user_id: string }) => m.user_id === "ann");
+    expect(read.json.result).toEqual(listed);
+    expect(read.json.result).toMatchObject({ user_id: "ann", email: "ann@example.com", role: "admin", sources: ["direct"] });
+    expect(read.json.result.expires_at).toBeGreaterThan(Date.now() / 1000);
+    // Its tag carries the group's version: If-Match on a change of this member, If-None-Match on the read.
+    const etag = read.headers.get("etag")!;
+    expect(etag).toMatch(/^W\/"2-[0-9a-f]+"$/);
+    expect((await call("GET", `/v1/groups/${g}/members/ann`, { token: api.token, headers: { "if-none-match": etag } })).status).toBe(304);
+    const patched = await call("PATCH", `/v1/groups/${g}/members/ann`, {
+      token: api.token,
+      body: { role: "member" },
+      headers: { "if-match": etag },
+    });
+    expect(patched.status).toBe(204);
+    expect((await api.get(`/v1/groups/${g}/members/ann`)).json.result.role).toBe("member");
+
+    const notIn = await api.get(`/v1/groups/${g}/members/kid`); // held only through the child group
+    expectError(notIn, 404, "not_found");
+    expect(notIn.json.error.message).toBe(`user 'kid' is not a member of group '${g}'`);
+    expectError(await api.get(`/v1/groups/${g}/members/nobody`), 404, "not_found");
+    expect((await api.get("/v1/groups/nope/members/ann")).json.error.message).toBe("group 'nope' was not found");
+    expectError(await api.get(`/v1/groups/${g}/members/a%20b`), 400, "invalid");
+    expect((await api.del(`/v1/groups/${g}/members/ann`)).status).toBe(204);
+    expectError(await api.get(`/v1/groups/${g}/members/ann`), 404, "not_found");
   });
 
   it("rejects bad member lists with 400 and changes nothing", async () => {

@@ -81,6 +81,7 @@ describe("the OpenAPI document", () => {
       [
         `get ${g}`,
         `get ${g}/members`,
+        `get ${g}/members/{user_id}`,
         "get /v1/users/{user_id}",
         "get /v1/config",
         "get /v1/roles/{role_id}",

@@ -147,7 +147,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true).
+         * @description One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true). The ETag carries the group's version, for If-Match on a change of this member.
+         */
+        get: operations["getV1GroupsByGroupIdMembersByUserId"];
         put?: never;
         post?: never;
         /**
@@ -1257,12 +1261,6 @@ export interface components {
         RemoveMemberIds: {
             user_ids: string[];
         };
-        MemberUpdate: {
-            /** @enum {string} */
-            role?: "member" | "admin";
-            /** @description when the direct membership ends (epoch seconds); null: never */
-            expires_at?: number | null;
-        };
         Member: components["schemas"]["User"] & {
             role: string;
             added_at: number;
@@ -1284,6 +1282,12 @@ export interface components {
             };
             created_at: number;
             updated_at: number;
+        };
+        MemberUpdate: {
+            /** @enum {string} */
+            role?: "member" | "admin";
+            /** @description when the direct membership ends (epoch seconds); null: never */
+            expires_at?: number | null;
         };
         TransitiveMember: components["schemas"]["User"] & {
             direct: boolean;
@@ -2958,6 +2962,97 @@ export interface operations {
             };
             /** @description The body was sent with a Content-Type other than application/json; nothing was changed */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant's (or the API key's) requests for this minute are spent: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1GroupsByGroupIdMembersByUserId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Answer 304 without a body if the resource is still at this entity tag. */
+                "If-None-Match"?: string;
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path: {
+                group_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["Member"];
+                    };
+                };
+            };
+            /** @description Not modified: If-None-Match names the current version */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown group or user (also another tenant's) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

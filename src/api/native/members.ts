@@ -75,6 +75,25 @@ export function registerMemberRoutes(app: NativeApp) {
 
   app.openapi(
     createRoute({
+      method: "get",
+      path: "/groups/{group_id}/members/{user_id}",
+      tags: ["members"],
+      middleware: [read, ifNoneMatch, viewTag] as const,
+      description:
+        "One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true). The ETag carries the group's version, for If-Match on a change of this member.",
+      request: { params: s.groupUserParams },
+      responses: { 200: ok(s.result(s.member), "The member"), ...errors, ...conditionalRead },
+    }),
+    async (c) => {
+      const { group_id, user_id } = c.req.valid("param");
+      const { member, groupVersion } = await users.getMember(c.var.scope, group_id, user_id);
+      tag(c, groupVersion);
+      return c.json({ result: memberOut(member) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: "delete",
       path: "/groups/{group_id}/members/{user_id}",
       tags: ["members"],

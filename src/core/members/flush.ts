@@ -9,7 +9,7 @@ import { parseStored, type TenantSettings } from "../config/rules";
 import { adjustSubtreeCounts, membersAmong } from "../hierarchy/subtree-counts";
 import { type Authority, checkMayChangeMembers, memberRuleLevelsSql } from "../roles/rules";
 import { batch, type Db } from "../shared/context";
-import { CoreError, notFound } from "../shared/errors";
+import { CoreError, notFound, notMember } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
 import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
@@ -236,7 +236,7 @@ function play(groupId: string, k: Known, q: QueuedChange): ChangeResult {
       }
       return { ok: true, value: { removed, version: ++k.version } };
     }
-    if (!isMember(c.userId)) throw new CoreError("not_found", `user '${c.userId}' is not a member of group '${groupId}'`);
+    if (!isMember(c.userId)) throw notMember(c.userId, groupId);
     const seat = k.seats.get(c.userId)!;
     if (c.expiresAt !== undefined && (seat.sources & SOURCE_BITS.direct) === 0) {
       throw new CoreError(

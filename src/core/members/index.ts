@@ -4,7 +4,7 @@
 
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";
-import { CoreError } from "../shared/errors";
+import { CoreError, notMember } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
 import { expiryProblem } from "../shared/time";
 import type { MembershipSource } from "./sources";
@@ -97,6 +97,6 @@ export async function removeMember(
   userId: string,
 ): Promise<{ version: number; still: MembershipSource[] | null }> {
   const r = await removeMembers(scope, groupId, [userId]);
-  if (r.not_members > 0) throw new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
+  if (r.not_members > 0) throw notMember(userId, groupId);
   return { version: r.version, still: r.still_members[0]?.sources ?? null };
 }

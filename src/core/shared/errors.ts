@@ -70,6 +70,8 @@ export interface SerializedError {
 }
 
 export const notFound = (what: string, id: string) => new CoreError("not_found", `${what} '${id}' was not found`);
+export const notMember = (userId: string, groupId: string) =>
+  new CoreError("not_found", `user '${userId}' is not a member of group '${groupId}'`);
 
 /** An error's message with its cause's: drizzle wraps the driver's error, and D1 says what failed only in words. */
 export const messagesOf = (e: unknown) =>

@@ -6,7 +6,7 @@ import { forgetSubtreeCounts } from "../hierarchy/subtree-counts";
 import { type MembershipSource, sourceNames } from "../members/sources";
 import { owedToken, profileOwed, reevaluateUsers } from "../rules";
 import { batch, changesOf, type Scope } from "../shared/context";
-import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
+import { CoreError, isUniqueViolation, notFound, notMember } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
 import { staleVersion } from "../shared/versions";
@@ -322,27 +322,48 @@ export async function listMembers(
     );
   }
   const rows = await db
-    .select({
-      user: users,
-      role: liveMemberships.role,
-      addedAt: liveMemberships.addedAt,
-      sources: liveMemberships.sources,
-      expiresAt: liveMemberships.expiresAt,
-    })
+    .select(MEMBER_COLUMNS)
     .from(liveMemberships)
     .innerJoin(users, and(eq(users.tenantId, liveMemberships.tenantId), eq(users.id, liveMemberships.userId)))
     .where(and(...conditions))
     .orderBy(asc(liveMemberships.userId))
     .limit(q.limit + 1)
     .all();
-  return {
-    ...pageOf(
-      rows.map((r) => ({ ...r.user, role: r.role, addedAt: r.addedAt, sources: sourceNames(r.sources), expiresAt: r.expiresAt })),
-      q.limit,
-      (r) => r.id,
-    ),
-    version: exists.version,
-  };
+  return { ...pageOf(rows.map(memberRowOf), q.limit, (r) => r.id), version: exists.version };
+}
+
+const MEMBER_COLUMNS = {
+  user: users,
+  role: liveMemberships.role,
+  addedAt: liveMemberships.addedAt,
+  sources: liveMemberships.sources,
+  expiresAt: liveMemberships.expiresAt,
+};
+const memberRowOf = (r: { user: UserRow; role: string; addedAt: number; sources: number; expiresAt: number | null }): MemberRow => ({
+  ...r.user,
+  role: r.role,
+  addedAt: r.addedAt,
+  sources: sourceNames(r.sources),
+  expiresAt: r.expiresAt,
+});
+
+/** One direct member with their profile, and the group's version, in one read: 404 for an unknown group or a user not in it. */
+export async function getMember(scope: Scope, groupId: string, userId: string): Promise<{ member: MemberRow; groupVersion: number }> {
+  const { db, tenantId } = scope;
+  const row = await db
+    .select({ groupVersion: groups.version, ...MEMBER_COLUMNS })
+    .from(groups)
+    .leftJoin(
+      liveMemberships,
+      and(eq(liveMemberships.tenantId, groups.tenantId), eq(liveMemberships.groupId, groups.id), eq(liveMemberships.userId, userId)),
+    )
+    .leftJoin(users, and(eq(users.tenantId, liveMemberships.tenantId), eq(users.id, liveMemberships.userId)))
+    .where(and(eq(groups.tenantId, tenantId), eq(groups.id, groupId)))
+    .get();
+  if (!row) throw notFound("group", groupId);
+  const { groupVersion, user, role, addedAt, sources, expiresAt } = row;
+  if (!user || role === null || addedAt === null || sources === null) throw notMember(userId, groupId);
+  return { member: memberRowOf({ user, role, addedAt, sources, expiresAt }), groupVersion };
 }
 
 export interface HeldGroup {
