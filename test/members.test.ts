@@ -112,7 +112,7 @@ describe("members", () => {
     expectError(await api.patch(`/v1/groups/${g}/members/a`, { role: "owner" }), 400, "invalid");
   });
 
-  it("reads one member (is this user in this group?), 404 for a user not in it or an unknown group", async () => {
+  it("reads one member (is this user in this group, directly or below it?), 404 for a user not in it or an unknown group", async () => {
     const api = await client(undefined, { scope: "groups:read groups:write" });
     const g = await newGroup(api);
     const child = await newGroup(api, "Child");
@@ -142,6 +142,23 @@ describe("members", () => {
     const notIn = await api.get(`/v1/groups/${g}/members/kid`); // held only through the child group
     expectError(notIn, 404, "not_found");
     expect(notIn.json.error.message).toBe(`user 'kid' is not a member of group '${g}'`);
+    // transitive=true: in the group or any group below it.
+    const inherited = await api.get(`/v1/groups/${g}/members/kid?transitive=true`);
+    expect(inherited.status).toBe(200);
+    expect(inherited.json.result).toMatchObject({ user_id: "kid", direct: false, sources: [] });
+    expect((await api.get(`/v1/groups/${g}/members/ann?transitive=true`)).json.result).toMatchObject({
+      user_id: "ann",
+      email: "ann@example.com",
+      direct: true,
+      sources: ["direct"],
+    });
+    expect((await api.get(`/v1/groups/${child}/members/ann?transitive=true`)).json.error.message).toBe(
+      `user 'ann' is not in group '${child}' or any group below it`,
+    );
+    expectError(await api.get(`/v1/groups/nope/members/kid?transitive=true`), 404, "not_found");
+    expectError(await api.get(`/v1/groups/${g}/members/kid?transitive=maybe`), 400, "invalid");
+    await api.del(`/v1/groups/${g}/children`, { group_ids: [child] });
+    expectError(await api.get(`/v1/groups/${g}/members/kid?transitive=true`), 404, "not_found");
     expectError(await api.get(`/v1/groups/${g}/members/nobody`), 404, "not_found");
     expect((await api.get("/v1/groups/nope/members/ann")).json.error.message).toBe("group 'nope' was not found");
     expectError(await api.get(`/v1/groups/${g}/members/a%20b`), 400, "invalid");

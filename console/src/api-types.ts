@@ -148,8 +148,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true).
-         * @description One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true). The ETag carries the group's version, for If-Match on a change of this member.
+         * Is this user in this group? One direct member, as the members list shows them (profile, role, sources, added_at, expires_at), its ETag carrying the group's version for If-Match on a change of this member; with transitive=true, a member of the group or of any group below it, with `direct`.
+         * @description Is this user in this group? One direct member, as the members list shows them (profile, role, sources, added_at, expires_at), its ETag carrying the group's version for If-Match on a change of this member; with transitive=true, a member of the group or of any group below it, with `direct`. 404 when the group is unknown or the user is not in it.
          */
         get: operations["getV1GroupsByGroupIdMembersByUserId"];
         put?: never;
@@ -1283,16 +1283,16 @@ export interface components {
             created_at: number;
             updated_at: number;
         };
+        TransitiveMember: components["schemas"]["User"] & {
+            direct: boolean;
+            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
+            sources: ("direct" | "scim" | "analytics" | "rule")[];
+        };
         MemberUpdate: {
             /** @enum {string} */
             role?: "member" | "admin";
             /** @description when the direct membership ends (epoch seconds); null: never */
             expires_at?: number | null;
-        };
-        TransitiveMember: components["schemas"]["User"] & {
-            direct: boolean;
-            /** @description why the user is a member: each source that holds the membership (direct, scim, analytics, rule) */
-            sources: ("direct" | "scim" | "analytics" | "rule")[];
         };
         UserGroup: components["schemas"]["Group"] & {
             role: string;
@@ -2991,7 +2991,10 @@ export interface operations {
     };
     getV1GroupsByGroupIdMembersByUserId: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: include users (or groups) held through the hierarchy, each once */
+                transitive?: "true" | "false";
+            };
             header?: {
                 /** @description Answer 304 without a body if the resource is still at this entity tag. */
                 "If-None-Match"?: string;
@@ -3006,14 +3009,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The member */
+            /** @description The member (transitive: with `direct`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        result: components["schemas"]["Member"];
+                        result: components["schemas"]["Member"] | components["schemas"]["TransitiveMember"];
                     };
                 };
             };

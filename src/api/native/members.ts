@@ -80,12 +80,18 @@ export function registerMemberRoutes(app: NativeApp) {
       tags: ["members"],
       middleware: [read, ifNoneMatch, viewTag] as const,
       description:
-        "One direct member, as the members list shows them (profile, role, sources, added_at, expires_at): is this user in this group? 404 when the group is unknown or the user is not a member (an inherited group is in GET /v1/users/{user_id}/groups?transitive=true). The ETag carries the group's version, for If-Match on a change of this member.",
-      request: { params: s.groupUserParams },
-      responses: { 200: ok(s.result(s.member), "The member"), ...errors, ...conditionalRead },
+        "Is this user in this group? One direct member, as the members list shows them (profile, role, sources, added_at, expires_at), its ETag carrying the group's version for If-Match on a change of this member; with transitive=true, a member of the group or of any group below it, with `direct`. 404 when the group is unknown or the user is not in it.",
+      request: { params: s.groupUserParams, query: s.transitiveQuery },
+      responses: {
+        200: ok(s.result(z.union([s.member, s.transitiveMember])), "The member (transitive: with `direct`)"),
+        ...errors,
+        ...conditionalRead,
+      },
     }),
     async (c) => {
       const { group_id, user_id } = c.req.valid("param");
+      if (c.req.valid("query").transitive)
+        return c.json({ result: transitiveMemberOut(await hierarchy.transitiveMember(c.var.scope, group_id, user_id)) }, 200);
       const { member, groupVersion } = await users.getMember(c.var.scope, group_id, user_id);
       tag(c, groupVersion);
       return c.json({ result: memberOut(member) }, 200);

@@ -8,7 +8,7 @@ import { assertGroupExists } from "../groups/reads";
 import type { GroupRow } from "../groups/writes";
 import { type MembershipSource, sourceNames } from "../members/sources";
 import type { Scope } from "../shared/context";
-import { notFound } from "../shared/errors";
+import { CoreError, notFound } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
@@ -128,6 +128,24 @@ export async function transitiveMembers(
     profiles.has(r.user_id) ? [{ ...profiles.get(r.user_id)!, direct: r.direct === 1, sources: sourceNames(r.sources) }] : [],
   );
   return pageOf(members, q.limit, (m) => m.id);
+}
+
+/** Whether the user is in the group or any group below it (one walk up from the user's groups), as transitiveMembers shows them. */
+export async function transitiveMember(scope: Scope, groupId: string, userId: string): Promise<TransitiveMember> {
+  const t = scope.tenantId;
+  const row = await scope.db.get<{ group_exists: number; holds: number; sources: number | null }>(sql`
+    WITH RECURSIVE held(group_id) AS (
+      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
+      UNION
+      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
+    )
+    SELECT EXISTS (SELECT 1 FROM groups WHERE tenant_id = ${t} AND id = ${groupId}) AS group_exists,
+      EXISTS (SELECT 1 FROM held WHERE group_id = ${groupId}) AS holds,
+      (SELECT sources FROM live_memberships WHERE tenant_id = ${t} AND group_id = ${groupId} AND user_id = ${userId}) AS sources`);
+  if (!row?.group_exists) throw notFound("group", groupId);
+  const profile = row.holds ? (await profilesOf(scope, [userId])).get(userId) : undefined;
+  if (!profile) throw new CoreError("not_found", `user '${userId}' is not in group '${groupId}' or any group below it`);
+  return { ...profile, direct: row.sources !== null, sources: sourceNames(row.sources ?? 0) };
 }
 
 async function profilesOf(scope: Scope, ids: string[]): Promise<Map<string, UserRow>> {
