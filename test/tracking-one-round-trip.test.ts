@@ -89,6 +89,31 @@ describe("analytics group calls in one round trip", () => {
     expect(await count("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ? AND target_id = ? AND seq = 1000", api.tenant, id)).toBe(2);
   });
 
+  it("stays one round trip after a padded or refused name trait: the batch takes a field trait as the careful path does", async () => {
+    const { api, id } = await groupWith([]);
+    const named = (name: string) => ({ traits: { group_type: "Group", name } });
+    const padded = await ingestCounted(api.tenant, id, [callOf(0, "a", named("  Acme Two \t"))]);
+    expect(padded.roundTrips).toBeGreaterThan(1);
+    expect((await api.get(`/v1/groups/${id}`)).json.result.name).toBe("Acme Two");
+    const again = await ingestCounted(api.tenant, id, [callOf(1, "b", named("  Acme Two \t"))]);
+    expect(again.roundTrips).toBe(1);
+
+    const refused = await ingestCounted(api.tenant, id, [callOf(2, "c", named("Acme\u202ETwo"))]);
+    expect(refused.outcome).toMatchObject({ warnings: [{ index: 2, message: expect.stringContaining("keeps its name") }] });
+    const afterRefused = await ingestCounted(api.tenant, id, [callOf(3, "d", { traits: { group_type: "Group" } })]);
+    expect(afterRefused.roundTrips).toBe(1);
+    expect((await api.get(`/v1/groups/${id}`)).json.result).toMatchObject({ name: "Acme Two", member_count: 4 });
+
+    // A name past the limit is cut by the careful path, which decides every time; a name that differs still renames.
+    const long = `${"L".repeat(200)}tail`;
+    await ingestCounted(api.tenant, id, [callOf(4, "e", named(long))]);
+    expect((await api.get(`/v1/groups/${id}`)).json.result.name).toBe("L".repeat(200));
+    expect((await ingestCounted(api.tenant, id, [callOf(5, "f", named(long))])).roundTrips).toBeGreaterThan(1);
+    const renamed = await ingestCounted(api.tenant, id, [callOf(6, "g", named("Acme Three"))]);
+    expect(renamed.roundTrips).toBeGreaterThan(1);
+    expect((await api.get(`/v1/groups/${id}`)).json.result.name).toBe("Acme Three");
+  });
+
   it("falls back when the batch's checks fail, and the failed batch leaves nothing behind", async () => {
     const { api, id } = await groupWith([]);
     // A group that does not exist yet is created by the careful path.

@@ -23,8 +23,10 @@ export const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 characters o
  * two names that look one. The marks an RTL name needs (U+200E, U+200F) and the joiners
  * scripts and emoji sequences need (U+200C, U+200D) stay allowed.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what it is for
-const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const UNSHOWABLE_CHARS = "\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff";
+const UNSHOWABLE = new RegExp(`[${UNSHOWABLE_CHARS}]`);
+/** The same characters as a SQLite GLOB pattern of a text holding one (NUL cannot be in a pattern). */
+export const UNSHOWABLE_GLOB = `*[${UNSHOWABLE_CHARS.replace("\u0000", "\u0001")}]*`;
 export const UNSHOWABLE_MESSAGE = "must not hold control characters, bidirectional overrides or invisible characters";
 export const isShowable = (s: string) => !UNSHOWABLE.test(s);
 

@@ -11,7 +11,7 @@ import { type Authority, checkMayChangeMembers, memberRuleLevelsSql, refusesMemb
 import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation } from "../shared/errors";
 import { abortIf, isAborted } from "../shared/preconditions";
-import { isShowable, LIMITS, UNSHOWABLE_MESSAGE } from "../shared/validation";
+import { isShowable, LIMITS, UNSHOWABLE_GLOB, UNSHOWABLE_MESSAGE } from "../shared/validation";
 
 export interface GroupCall {
   /** The event's position in the request, for warnings. */
@@ -121,7 +121,11 @@ const groupNameOf = (v: unknown) => {
   const name = typeof v === "string" ? v.trim().slice(0, LIMITS.nameMax) : "";
   return name && isShowable(name) ? name : undefined;
 };
+const refusedName = (v: unknown) => typeof v === "string" && v.trim() !== "" && groupNameOf(v) === undefined;
 const UNSHOWABLE_NAME_WARNING = `traits.name ${UNSHOWABLE_MESSAGE}: the group keeps its name; the trait is stored`;
+
+/** The longest group type a group_type trait sets. */
+const GROUP_TYPE_MAX = 64;
 
 /** Traits that also set the group's own fields. */
 const FIELD_TRAITS = ["name", "description", "group_type"];
@@ -145,12 +149,25 @@ function ingestStatements(m: MutationMeta, calls: GroupCall[], traits: ReturnTyp
   ];
 }
 
-/** Whether a stored field trait (a string) differs from the group's field it sets: applyFieldTraits would have work to do. */
+/** Characters JS's trim() also takes from the ends: SQL trims no more than applyFieldTraits does. */
+const TRIMMED = " \t\n\u000b\f\r\u00a0\ufeff";
+
+/**
+ * Whether applyFieldTraits would have work to do: a stored field trait (a string) gives a
+ * field other than the group's, taken as it takes it (trimmed; empty or, for a name,
+ * unshowable: nothing). Where SQL cannot tell as JS does (a value past its limit, a space
+ * only JS trims), it says yes, and the careful path decides, so a padded or refused name
+ * does not send every later call of its group the careful way.
+ */
 const fieldTraitsDifferSql = (m: MutationMeta) => sql`EXISTS (
-  SELECT 1 FROM group_traits t CROSS JOIN groups g ON g.tenant_id = t.tenant_id AND g.id = t.group_id
-  WHERE t.tenant_id = ${m.tenantId} AND t.group_id = ${m.groupId} AND t.key IN ('name', 'description', 'group_type')
-    AND json_type(t.value) = 'text'
-    AND json_extract(t.value, '$') IS NOT (CASE t.key WHEN 'name' THEN g.name WHEN 'description' THEN g.description ELSE g.type END))`;
+  SELECT 1 FROM (
+    SELECT t.key, trim(json_extract(t.value, '$'), ${TRIMMED}) AS v,
+      CASE t.key WHEN 'name' THEN g.name WHEN 'description' THEN g.description ELSE g.type END AS field
+    FROM group_traits t CROSS JOIN groups g ON g.tenant_id = t.tenant_id AND g.id = t.group_id
+    WHERE t.tenant_id = ${m.tenantId} AND t.group_id = ${m.groupId} AND t.key IN ('name', 'description', 'group_type')
+      AND json_type(t.value) = 'text')
+  WHERE length(v) > CASE key WHEN 'name' THEN ${LIMITS.nameMax} WHEN 'description' THEN ${LIMITS.descriptionMax} ELSE ${GROUP_TYPE_MAX} END
+    OR (v <> '' AND NOT (key = 'name' AND v GLOB ${UNSHOWABLE_GLOB}) AND v IS NOT field))`;
 
 /**
  * The usual ingest, in one round trip: the group exists, no event was applied before, the
@@ -190,7 +207,9 @@ async function ingestIntoKnownGroup(db: Db, m: MutationMeta, who: Authority, all
 
 /** Rule 2 of the role rules is checked in the batch or, on the careful path, on the levels its one read returns. */
 export async function ingestGroupCalls(db: Db, m: MutationMeta, who: Authority, all: GroupCall[]): Promise<IngestOutcome> {
-  return (await ingestIntoKnownGroup(db, m, who, all)) ?? (await ingestCarefully(db, m, who, all));
+  // A name trait the group will not take is explained by the careful path's warning.
+  const fast = all.some((c) => refusedName(c.traits.name)) ? undefined : await ingestIntoKnownGroup(db, m, who, all);
+  return fast ?? (await ingestCarefully(db, m, who, all));
 }
 
 /** Read first, then write: creates a missing group, skips events applied before, explains a refusal, applies the field traits. */
@@ -203,8 +222,7 @@ async function ingestCarefully(db: Db, m: MutationMeta, who: Authority, all: Gro
   const traits = newestTraits(calls);
   const nameTrait = traits.get("name");
   const proposedName = groupNameOf(nameTrait?.value);
-  if (nameTrait && proposedName === undefined && typeof nameTrait.value === "string" && nameTrait.value.trim())
-    warnings.push({ index: nameTrait.index, message: UNSHOWABLE_NAME_WARNING });
+  if (nameTrait && refusedName(nameTrait.value)) warnings.push({ index: nameTrait.index, message: UNSHOWABLE_NAME_WARNING });
   const current = state.group ?? (await createGroup(db, m, proposedName, (message) => warnings.push({ index: nameTrait!.index, message })));
 
   const fresh = [...new Set(calls.map((c) => c.userId))];
@@ -236,8 +254,8 @@ async function applyFieldTraits(
     return typeof v === "string" && v.trim() ? v.trim() : undefined;
   };
   const name = groupNameOf(value("name"));
-  const description = value("description")?.slice(0, 2_000);
-  const type = value("group_type")?.slice(0, 64);
+  const description = value("description")?.slice(0, LIMITS.descriptionMax);
+  const type = value("group_type")?.slice(0, GROUP_TYPE_MAX);
   const patch = {
     ...(description !== undefined && description !== current.description ? { description } : {}),
     ...(type !== undefined && type !== current.type ? { type } : {}),
