@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, client, freshTenant } from "./helpers";
+import { isShowable, UNSHOWABLE_GLOB } from "../src/core/shared/validation";
+import { call, client, freshTenant, shardOf } from "./helpers";
 
 // Contains, starts-with and ends-with compare text exactly, at any length the API allows:
 // production D1 refuses LIKE patterns over 50 bytes, so none of these use LIKE.
@@ -41,5 +42,35 @@ describe("text matching past D1's 50-byte LIKE limit", () => {
     expect(await found(long.toUpperCase())).toEqual([long]);
     expect(await found("50%_")).toEqual(["pct"]);
     expect(await found("50")).toEqual(["pct", "pxx"]);
+  });
+});
+
+describe("the one GLOB: a name people read, judged in SQL as in JS", () => {
+  it("fits D1's 50-byte pattern limit and finds exactly the characters isShowable refuses", async () => {
+    expect(new TextEncoder().encode(UNSHOWABLE_GLOB).length).toBeLessThanOrEqual(50);
+    const db = await shardOf(freshTenant("glob"));
+    const samples = [
+      "Acme",
+      "Équipe R&D",
+      "\u200Fצוות",
+      "Team 👩\u200D💻",
+      "zw\u200Cnj",
+      "Admins\u202Esnimda",
+      "tab\there",
+      "esc\u001b[31m",
+      "del\u007f",
+      "c1\u0085",
+      "Admin\u200Bs",
+      "line\u2028sep",
+      "iso\u2066x",
+      "wj\u2060",
+      "b\uFEFFom",
+      "\u009f",
+      "\u00a0nbsp",
+    ];
+    for (const s of samples) {
+      const row = await db.prepare("SELECT ? GLOB ? AS hit").bind(s, UNSHOWABLE_GLOB).first<{ hit: number }>();
+      expect(row!.hit === 1, JSON.stringify(s)).toBe(!isShowable(s));
+    }
   });
 });
