@@ -122,6 +122,16 @@ describe("native groups API: bad input", () => {
     expectError(res, 400, "invalid");
     const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);
+    // A body-taking call sent without one says that is what it lacks.
+    const made = await api.post("/v1/groups", { name: "Kept" });
+    await api.post(`/v1/groups/${made.json.result.group_id}/members`, { user_ids: ["a"] });
+    const bodiless = await call("DELETE", `/v1/groups/${made.json.result.group_id}/members`, {
+      token: api.token,
+      headers: { "content-type": "application/json" },
+    });
+    expectError(bodiless, 400, "invalid");
+    expect(bodiless.json.error.message).toContain("no body sent");
+    expect((await api.get(`/v1/groups/${made.json.result.group_id}/members`)).json.result).toHaveLength(1);
   });
 
   it.each([

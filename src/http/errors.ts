@@ -32,7 +32,7 @@ export function asCoreError(err: unknown): CoreError | null {
     const kind = kindOfStatus[err.status];
     if (!kind) return null;
     const message = err.message.includes("Malformed JSON")
-      ? "malformed JSON in request body"
+      ? "malformed JSON in request body, or no body sent (this call takes a JSON body)"
       : err.status === 415
         ? UNSUPPORTED_BODY
         : err.message || kind;
