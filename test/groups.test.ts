@@ -122,6 +122,12 @@ describe("native groups API: bad input", () => {
     expectError(res, 400, "invalid");
     const n = await (await shardOf(api.tenant)).prepare("SELECT count(*) AS n FROM groups WHERE tenant_id = ?").bind(api.tenant).first("n");
     expect(n).toBe(0);
+    // A missing field says it is required, on every surface.
+    expect((await api.post("/v1/groups", {})).json.error.details).toEqual([{ field: "name", message: "is required" }]);
+    const seed001 = await call("POST", "/resources/groups/v1", { token: api.token, body: { description: "x" } });
+    expect(seed001.json.errors).toContain("name: is required");
+    const kaizala = await call("POST", "/kaizala/v1/groups", { token: api.token, body: { name: "K" } });
+    expect(kaizala.json.details).toEqual([{ field: "welcomeMessage", message: "is required" }]);
     // A body-taking call sent without one says that is what it lacks.
     const made = await api.post("/v1/groups", { name: "Kept" });
     await api.post(`/v1/groups/${made.json.result.group_id}/members`, { user_ids: ["a"] });

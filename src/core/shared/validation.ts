@@ -3,6 +3,10 @@
 import { z } from "@hono/zod-openapi";
 import { ID_PATTERN } from "./ids";
 
+// A missing field says it is required (zod's default reads "expected string, received
+// undefined"); a schema's own message, where it has one, still wins.
+z.config({ customError: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "is required" : undefined) });
+
 // The field rules every surface shares. Surfaces build their wire schemas from these,
 // so a limit is stated once.
 export const LIMITS = {
