@@ -240,6 +240,41 @@ describe("users", () => {
     expect((await other.put("/v1/users/b", { email: "same@example.com" })).status).toBe(201);
   });
 
+  it("lists the tenant's users, whatever made them, paged in id order, or the one with an email", async () => {
+    const api = await client(undefined, { scope: "admin" });
+    await api.put("/v1/users/carol", { email: "Carol@Example.com", name: "Carol" });
+    await api.post(`/v1/groups/${await newGroup(api)}/members`, { user_ids: ["bob", "alice"] });
+    const scim = await call("POST", "/scim/v2/Users", {
+      token: api.token,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "dave@example.com" },
+    });
+    const dave = scim.json.id as string;
+    const all = await api.get("/v1/users");
+    expect(all.status).toBe(200);
+    const ids = ["alice", "bob", "carol", dave].sort();
+    expect(all.json.result.map((u: { user_id: string }) => u.user_id)).toEqual(ids);
+    expect(all.json.next_cursor).toBeNull();
+    expect(all.json.result.find((u: { user_id: string }) => u.user_id === "carol")).toMatchObject({
+      email: "Carol@Example.com",
+      name: "Carol",
+    });
+
+    const first = await api.get("/v1/users?limit=3");
+    expect(first.json.result.map((u: { user_id: string }) => u.user_id)).toEqual(ids.slice(0, 3));
+    const rest = await api.get(`/v1/users?limit=3&cursor=${first.json.next_cursor}`);
+    expect(rest.json.result.map((u: { user_id: string }) => u.user_id)).toEqual(ids.slice(3));
+    expect(rest.json.next_cursor).toBeNull();
+
+    expect((await api.get("/v1/users?email=carol%40example.COM")).json.result.map((u: { user_id: string }) => u.user_id)).toEqual([
+      "carol",
+    ]);
+    expect((await api.get("/v1/users?email=nobody%40example.com")).json).toEqual({ result: [], next_cursor: null });
+    expectError(await api.get("/v1/users?email=not-an-email"), 400, "invalid");
+    expectError(await api.get("/v1/users?limit=0"), 400, "invalid");
+    expectError(await api.get("/v1/users?cursor=nope"), 400, "invalid");
+    expect((await (await client()).get("/v1/users")).json.result).toEqual([]);
+  });
+
   it("rejects bad profiles with 400", async () => {
     const api = await client();
     expectError(await api.put("/v1/users/a", { email: "not-an-email" }), 400, "invalid");

@@ -11,6 +11,8 @@ import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes"
 import { overdueQuery } from "../src/core/rules/owed";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
 import { compileFilter, parseFilter } from "../src/core/scim/filter";
+import { encodeCursor } from "../src/core/shared/paging";
+import { usersPageQuery } from "../src/core/users";
 import { users } from "../src/db/schema";
 import { shardOfBound } from "./helpers";
 
@@ -46,6 +48,14 @@ describe("query plans of hot queries", () => {
       expect(p.join("\n")).toMatch(new RegExp(`SEARCH ${table} USING INDEX ${index} \\(rules?_owed>\\? AND rules?_owed<\\?\\)`));
       expect(p.some((d) => /^SCAN|TEMP B-TREE/.test(d))).toBe(false);
     }
+  });
+
+  it("the tenant's users: a range of the primary key, or the email index; no scan, no sort", async () => {
+    const page = (await plan(usersPageQuery("t", { limit: 50, cursor: encodeCursor("m") }))).join("\n");
+    expect(page).toMatch(/SEARCH users USING INDEX sqlite_autoindex_users_1 \(tenant_id=\? AND id>\?\)/);
+    const byEmail = (await plan(usersPageQuery("t", { limit: 50, email: "a@example.com" }))).join("\n");
+    expect(byEmail).toMatch(/SEARCH users USING INDEX \w+ \(tenant_id=\? AND email_key=\?\)/);
+    for (const p of [page, byEmail]) expect(p).not.toMatch(/SCAN|TEMP B-TREE/);
   });
 
   it("groups-per-user check: the by-user index", async () => {

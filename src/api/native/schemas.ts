@@ -30,6 +30,9 @@ export const pageQuery = z.object({
 export const memberListQuery = pageQuery.extend({
   search: z.string().max(200).optional().openapi({ description: "case-insensitive prefix of the user id, email or name" }),
 });
+export const userListQuery = pageQuery.extend({
+  email: emailSchema.optional().openapi({ description: "only the user with this email address (any case)" }),
+});
 export const groupListQuery = pageQuery.extend({
   search: z.string().max(200).optional().openapi({ description: "name prefix, case-insensitive" }),
 });

@@ -9,6 +9,23 @@ import { profileIn, userOut } from "./shape";
 export function registerUserRoutes(app: NativeApp) {
   app.openapi(
     createRoute({
+      method: "get",
+      path: "/users",
+      tags: ["users"],
+      middleware: [read] as const,
+      description:
+        "The tenant's users, whatever made them (this API, SCIM, analytics, a membership), paged in user-id order; with email, only the user who has that address.",
+      request: { query: s.userListQuery },
+      responses: { 200: ok(s.pageResult(s.user), "A page of users"), ...errors },
+    }),
+    async (c) => {
+      const page = await core.listUsers(c.var.scope, c.req.valid("query"));
+      return c.json({ result: page.items.map(userOut), next_cursor: page.nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: "put",
       path: "/users/{user_id}",
       tags: ["users"],

@@ -218,6 +218,28 @@ export async function createUser(scope: Scope, userId: string, profile: UserProf
   }
 }
 
+export interface UserListQuery {
+  limit: number;
+  cursor?: string;
+  /** Only the one user with this address (any case). */
+  email?: string;
+}
+
+/** A page of the tenant's users in id order (the primary key's range), or the one with an email (its index). */
+export const usersPageQuery = (tenantId: string, q: UserListQuery) => sql`SELECT * FROM users WHERE tenant_id = ${tenantId}
+  ${q.cursor === undefined ? sql`` : sql`AND id > ${decodeCursor(q.cursor)}`}
+  ${q.email === undefined ? sql`` : sql`AND email_key = ${q.email.toLowerCase()}`}
+  ORDER BY id LIMIT ${q.limit + 1}`;
+
+export async function listUsers(scope: Scope, q: UserListQuery): Promise<Page<UserRow>> {
+  const rows = await scope.db.all<Record<string, unknown>>(usersPageQuery(scope.tenantId, q));
+  return pageOf(
+    rows.map((r) => rowOf(users, r)),
+    q.limit,
+    (u) => u.id,
+  );
+}
+
 export async function getUser(scope: Scope, userId: string): Promise<UserRow> {
   const row = await scope.db.select().from(users).where(whereUser(scope, userId)).get();
   if (!row) throw notFound("user", userId);
