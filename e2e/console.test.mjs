@@ -116,6 +116,18 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   await page.getByRole("table", { name: "activity" }).getByRole("cell", { name: "group.members.added" }).waitFor();
   await page.screenshot({ path: `${SHOTS}console-user.png`, fullPage: true });
 
+  // Every user of the tenant, however made (erin by a membership), and one found by email.
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await page.getByRole("heading", { name: "Users" }).waitFor();
+  const everyone = page.getByRole("table", { name: "users" });
+  await everyone.getByRole("link", { name: "erin" }).waitFor();
+  assert.deepEqual(await everyone.locator("tbody tr td:first-child").allInnerTexts(), ["alice", "carol", "dave", "erin"]);
+  await page.getByLabel("Find by email").fill("CAROL@example.com");
+  await page.getByRole("button", { name: "Find" }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[aria-label="users"] tbody tr').length === 1);
+  assert.match(await everyone.innerText(), /carol\s+carol@example\.com\s+Carol/);
+  await page.screenshot({ path: `${SHOTS}console-users.png`, fullPage: true });
+
   await page.goto(`${server.base}/console/#/groups`);
   await page.getByRole("link", { name: "Platform" }).click();
   await page.getByRole("button", { name: "Delete this group…" }).click();

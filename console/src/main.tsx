@@ -7,6 +7,7 @@ import { GroupPage } from "./pages/group";
 import { GroupsPage } from "./pages/groups";
 import { SignInPage } from "./pages/sign-in";
 import { UserPage } from "./pages/user";
+import { UsersPage } from "./pages/users";
 import { WebhooksPage } from "./pages/webhooks";
 
 function route(hash: string) {
@@ -17,6 +18,7 @@ function route(hash: string) {
   if (group) return <GroupPage id={decodeURIComponent(group[1]!)} />;
   if (path === "/api-keys") return <ApiKeysPage />;
   if (path === "/webhooks") return <WebhooksPage />;
+  if (path === "/users") return <UsersPage />;
   const user = path.match(/^\/users\/([^/]+)$/);
   if (user) return <UserPage id={decodeURIComponent(user[1]!)} />;
   return <GroupsPage />;
@@ -36,6 +38,7 @@ function App() {
       <header>
         <strong>edge-groups</strong>
         {signedIn && <a href="#/groups">Groups</a>}
+        {signedIn && <a href="#/users">Users</a>}
         {signedIn && <a href="#/api-keys">API keys</a>}
         {signedIn && <a href="#/webhooks">Webhooks</a>}
         {signedIn && <a href="#/sign-out">Sign out</a>}

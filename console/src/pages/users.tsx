@@ -1,0 +1,73 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, errorText } from "../api";
+import { ErrorNote, Pager, when } from "../ui";
+
+interface User {
+  user_id: string;
+  email: string | null;
+  name: string | null;
+  updated_at: number;
+}
+
+export function UsersPage() {
+  const [typed, setTyped] = useState("");
+  // The filter applies on Find: the API refuses an address half typed.
+  const [email, setEmail] = useState("");
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [page, setPage] = useState<{ result: User[]; next_cursor: string | null } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const cursor = cursors[cursors.length - 1];
+
+  useEffect(() => {
+    setError(null);
+    const q = new URLSearchParams({ limit: "20", ...(email ? { email } : {}), ...(cursor ? { cursor } : {}) });
+    api("GET", `/v1/users?${q}`).then(setPage, (e) => setError(errorText(e)));
+  }, [email, cursor]);
+
+  const find = (e: Event) => {
+    e.preventDefault();
+    setEmail(typed.trim());
+    setCursors([null]);
+  };
+
+  return (
+    <>
+      <h1>Users</h1>
+      <form onSubmit={find}>
+        <label for="user-email">Find by email</label>
+        <input id="user-email" type="email" value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+        <button type="submit">Find</button>
+      </form>
+      <ErrorNote error={error} />
+      <table aria-label="users">
+        <thead>
+          <tr>
+            <th scope="col">User</th>
+            <th scope="col">Email</th>
+            <th scope="col">Name</th>
+            <th scope="col">Updated</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page?.result.map((u) => (
+            <tr key={u.user_id}>
+              <td>
+                <a href={`#/users/${encodeURIComponent(u.user_id)}`}>{u.user_id}</a>
+              </td>
+              <td>{u.email ?? ""}</td>
+              <td>{u.name ?? ""}</td>
+              <td>{when(u.updated_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {page && page.result.length === 0 && <p class="muted">No users{email ? ` with the email “${email}”` : ""}.</p>}
+      <Pager
+        hasPrev={cursors.length > 1}
+        hasNext={Boolean(page?.next_cursor)}
+        onPrev={() => setCursors(cursors.slice(0, -1))}
+        onNext={() => setCursors([...cursors, page!.next_cursor])}
+      />
+    </>
+  );
+}
