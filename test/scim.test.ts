@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, freshTenant, token } from "./helpers";
+import { call, client, freshTenant, shardOf, token } from "./helpers";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -172,6 +172,17 @@ describe("SCIM users", () => {
     expect(read.json).toMatchObject({ id, title: "Engineer", name: { givenName: "Ann", familyName: "Lee" }, meta: { version: 'W/"2"' } });
     expect(read.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]).toEqual({ manager: "boss-1" });
     expect(read.json.externalId).toBeUndefined();
+
+    // A value stored before types were checked does not block a change that leaves it as it is (a deprovisioning).
+    await (await shardOf(s.tenant))
+      .prepare("UPDATE users SET scim_attributes = json_set(scim_attributes, '$.title', 7) WHERE tenant_id = ? AND id = ?")
+      .bind(s.tenant, id)
+      .run();
+    expect((await s.patch(`/Users/${id}`, [{ op: "replace", path: "active", value: false }])).status).toBe(204);
+    expect((await s.get(`/Users/${id}`)).json).toMatchObject({ active: false, title: 7 });
+    expectScimError(await s.patch(`/Users/${id}`, [{ op: "replace", path: "title", value: 8 }]), 400, "invalidValue");
+    expect((await s.patch(`/Users/${id}`, [{ op: "replace", path: "title", value: "Lead" }])).status).toBe(204);
+    expect((await s.get(`/Users/${id}`)).json.title).toBe("Lead");
   });
 
   it("projects attributes named by path, also the enterprise extension's by its URN", async () => {
