@@ -73,7 +73,8 @@ export async function measureRules() {
             path: `/v1/users/u${k++ % 1000}`,
             // A copy each time: autocannon writes the body's content-length into the headers it gets.
             headers: { ...headers },
-            body: JSON.stringify({ custom_data: { level: 10_000 + (k % 7) } }),
+            // A new level each time: a PATCH that changes nothing writes nothing and evaluates no rule.
+            body: JSON.stringify({ custom_data: { level: 10_000 + k } }),
           }),
         },
       ],
