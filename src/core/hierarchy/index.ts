@@ -13,6 +13,7 @@ import { uniqueIds } from "../shared/ids";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
 import type { UserRow } from "../users";
+import { heldGroupsCte } from "./held";
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -134,11 +135,7 @@ export async function transitiveMembers(
 export async function transitiveMember(scope: Scope, groupId: string, userId: string): Promise<TransitiveMember> {
   const t = scope.tenantId;
   const row = await scope.db.get<{ group_exists: number; holds: number; sources: number | null }>(sql`
-    WITH RECURSIVE held(group_id) AS (
-      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
-      UNION
-      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
-    )
+    WITH RECURSIVE ${heldGroupsCte(t, userId)}
     SELECT EXISTS (SELECT 1 FROM groups WHERE tenant_id = ${t} AND id = ${groupId}) AS group_exists,
       EXISTS (SELECT 1 FROM held WHERE group_id = ${groupId}) AS holds,
       (SELECT sources FROM live_memberships WHERE tenant_id = ${t} AND group_id = ${groupId} AND user_id = ${userId}) AS sources`);
@@ -176,11 +173,7 @@ export async function transitiveUserGroups(
   if (!user) throw notFound("user", userId);
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
   const rows = await scope.db.all<LinkedGroup & { role: string | null; sources: number | null }>(sql`
-    WITH RECURSIVE held(group_id) AS (
-      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
-      UNION
-      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
-    )
+    WITH RECURSIVE ${heldGroupsCte(t, userId)}
     SELECT ${groupColumns}, m.role, m.sources FROM held h
       CROSS JOIN groups g ON g.tenant_id = ${t} AND g.id = h.group_id
       LEFT JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = h.group_id AND m.user_id = ${userId}

@@ -11,7 +11,7 @@ import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { rowOf } from "../shared/rows";
 import { holdsScope, type KnownScope } from "../shared/scopes";
-import { expiryProblem } from "../shared/time";
+import { assertExpiry } from "../shared/time";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -48,12 +48,7 @@ export interface NewApiKey {
 
 export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ key: ApiKeyRow; secret: string }> {
   const now = Date.now();
-  const problem = input.expiresAt === undefined ? null : expiryProblem(input.expiresAt, now);
-  if (problem) {
-    throw new CoreError("invalid", "expires_at must be a time ahead of now (epoch seconds, within a century)", [
-      { field: "expires_at", message: problem },
-    ]);
-  }
+  assertExpiry(input.expiresAt, now);
   const lacking = input.scopes.filter((s) => !scope.principal || !holdsScope(scope.principal, [s]));
   if (lacking.length) throw new CoreError("forbidden", `a key cannot be given scopes its creator lacks: ${lacking.join(", ")}`);
   const active = await scope.db

@@ -4,9 +4,9 @@
 
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Scope } from "../shared/context";
-import { CoreError, notMember } from "../shared/errors";
+import { notMember } from "../shared/errors";
 import { uniqueIds } from "../shared/ids";
-import { expiryProblem } from "../shared/time";
+import { assertExpiry } from "../shared/time";
 import type { MembershipSource } from "./sources";
 import type { MemberRole } from "./writes";
 
@@ -42,18 +42,8 @@ export interface HoldOptions {
   expiresAt?: number;
 }
 
-/** 400 unless an expiry is ahead of now (and within a century). */
-function checkExpiry(expiresAt: number | null | undefined) {
-  const problem = expiresAt == null ? null : expiryProblem(expiresAt);
-  if (problem) {
-    throw new CoreError("invalid", "expires_at must be a time ahead of now (epoch seconds, within a century)", [
-      { field: "expires_at", message: problem },
-    ]);
-  }
-}
-
 export function addMembers(scope: Scope, groupId: string, userIds: string[], o: HoldOptions = {}): Promise<AddOutcome> {
-  checkExpiry(o.expiresAt);
+  assertExpiry(o.expiresAt);
   return unwrap(
     coordinatorOf(scope, groupId).addMembers(
       callerOf(scope, groupId, o.source),
@@ -70,7 +60,7 @@ export function removeMembers(scope: Scope, groupId: string, userIds: string[], 
 }
 
 export function replaceMembers(scope: Scope, groupId: string, userIds: string[], o: HoldOptions = {}): Promise<ReplaceOutcome> {
-  checkExpiry(o.expiresAt);
+  assertExpiry(o.expiresAt);
   return unwrap(
     coordinatorOf(scope, groupId).replaceMembers(callerOf(scope, groupId, o.source), uniqueIds(userIds), o.role ?? "member", o.expiresAt),
   );
@@ -83,7 +73,7 @@ export async function updateMember(
   userId: string,
   change: { role?: MemberRole; expiresAt?: number | null },
 ): Promise<number> {
-  checkExpiry(change.expiresAt);
+  assertExpiry(change.expiresAt);
   return (await unwrap(coordinatorOf(scope, groupId).updateMember(callerOf(scope, groupId), userId, change))).version;
 }
 

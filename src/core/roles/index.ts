@@ -6,6 +6,7 @@ import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import { roles } from "../../db/schema";
 import { loadSettings } from "../config/reads";
 import { assertGroupExists } from "../groups/reads";
+import { heldGroupsCte } from "../hierarchy/held";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
@@ -164,11 +165,7 @@ export async function effectiveRoles(scope: Scope, userId: string): Promise<Effe
   await assertUser(scope, userId);
   const t = scope.tenantId;
   const rows = await scope.db.all<RoleRow & { via: string | null }>(sql`
-    WITH RECURSIVE held(group_id) AS (
-      SELECT group_id FROM live_memberships WHERE tenant_id = ${t} AND user_id = ${userId}
-      UNION
-      SELECT e.parent_id FROM held h CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.child_id = h.group_id
-    ),
+    WITH RECURSIVE ${heldGroupsCte(t, userId)},
     sources(role_id, via) AS (
       SELECT role_id, NULL FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId}
       UNION ALL

@@ -1,3 +1,5 @@
+import { CoreError } from "./errors";
+
 // Epoch milliseconds → ISO 8601, as Date.prototype.toISOString writes it. A page of 1,000
 // events or users formats as many timestamps, and V8's toISOString goes through a printf
 // each time (8% of a change-stream page's CPU, profiled): the minute's prefix is formatted
@@ -25,6 +27,16 @@ export function isoTime(ms: number): string {
 
 /** How far ahead an expiry may be set (memberships, API keys): a century, so a typo of a few digits is refused, not kept. */
 export const LONGEST_EXPIRY_MS = 100 * 365 * 86_400_000;
+
+/** 400 unless an expiry (epoch ms; null or undefined: none) is ahead of now and within a century. */
+export function assertExpiry(expiresAt: number | null | undefined, now: number = Date.now()) {
+  const problem = expiresAt == null ? null : expiryProblem(expiresAt, now);
+  if (problem) {
+    throw new CoreError("invalid", "expires_at must be a time ahead of now (epoch seconds, within a century)", [
+      { field: "expires_at", message: problem },
+    ]);
+  }
+}
 
 /** Why an expiry (epoch ms) cannot be set now, or null when it can. */
 export function expiryProblem(expiresAt: number, now: number = Date.now()): string | null {
