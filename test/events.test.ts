@@ -236,6 +236,14 @@ describe("the change stream", () => {
     expect(
       (await call("PUT", "/v1/users/zoe", { token: api.token, body: { email: "zoe@example.com", name: "Zoe" }, headers: stale })).status,
     ).toBe(412);
+    const staleRole = await call("PATCH", `/v1/roles/${role.role_id}`, { token: api.token, body: { name: "Lead" }, headers: stale });
+    expect(staleRole.status).toBe(412);
+    const staleConfig = await call("PATCH", "/v1/config", { token: api.token, body: { eventRetentionDays: 14 }, headers: stale });
+    expect(staleConfig.status).toBe(412);
+    // A write that would change nothing on a user that does not exist is still 404, and makes no one.
+    expectError(await api.patch("/v1/users/nobody", {}), 404, "not_found");
+    expectError(await api.patch("/v1/users/nobody", { name: null }), 404, "not_found");
+    expect((await api.get("/v1/users/nobody")).status).toBe(404);
     expect(await eventCount(tenant)).toBe(before);
 
     // A change of case is a change; only the fields that changed are shown.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import committed from "../openapi.json";
+import readme from "../README.md?raw";
 import { buildApp } from "../src/app";
 import { call } from "./helpers";
 
@@ -26,6 +27,8 @@ describe("the OpenAPI document", () => {
     const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBeGreaterThan(80);
+    // README states the count: it must stay true when a route is added.
+    expect(readme).toContain(`(${ids.length} operations,`);
   });
 
   it("declares the conditional headers on exactly the routes whose middleware reads them, and the others where they apply", async () => {
