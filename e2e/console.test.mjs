@@ -116,12 +116,22 @@ it("runs an admin's tour of the console", { skip: !existsSync(CHROMIUM) && "no /
   await page.getByRole("table", { name: "activity" }).getByRole("cell", { name: "group.members.added" }).waitFor();
   await page.screenshot({ path: `${SHOTS}console-user.png`, fullPage: true });
 
-  // Every user of the tenant, however made (erin by a membership), and one found by email.
+  // Every user of the tenant, however made (erin by a membership), 20 a page, and one found by email.
+  const more = Array.from({ length: 18 }, (_, i) => `zed${String(i).padStart(2, "0")}`);
+  for (const id of more) await api(token, "PUT", `/v1/users/${id}`, {});
   await page.getByRole("link", { name: "Users", exact: true }).click();
   await page.getByRole("heading", { name: "Users" }).waitFor();
   const everyone = page.getByRole("table", { name: "users" });
   await everyone.getByRole("link", { name: "erin" }).waitFor();
-  assert.deepEqual(await everyone.locator("tbody tr td:first-child").allInnerTexts(), ["alice", "carol", "dave", "erin"]);
+  const shown = () => everyone.locator("tbody tr td:first-child").allInnerTexts();
+  assert.deepEqual(await shown(), ["alice", "carol", "dave", "erin", ...more.slice(0, 16)]);
+  await page.getByRole("button", { name: "Next page" }).click();
+  await everyone.getByRole("link", { name: "zed17" }).waitFor();
+  assert.deepEqual(await shown(), more.slice(16));
+  assert.equal(await page.getByRole("button", { name: "Next page" }).isDisabled(), true);
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await everyone.getByRole("link", { name: "alice" }).waitFor();
+  assert.equal((await shown()).length, 20);
   await page.getByLabel("Find by email").fill("CAROL@example.com");
   await page.getByRole("button", { name: "Find" }).click();
   await page.waitForFunction(() => document.querySelectorAll('[aria-label="users"] tbody tr').length === 1);

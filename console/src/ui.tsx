@@ -42,6 +42,24 @@ export function Pager({
   );
 }
 
+/**
+ * Cursor paging as every list page does it: the cursors walked so far (the first page's is
+ * null), the current one, back to the first page, and the Pager's props for a page's next_cursor.
+ */
+export function useCursorPages() {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  return {
+    cursor: cursors[cursors.length - 1] ?? null,
+    restart: () => setCursors([null]),
+    pager: (next: string | null | undefined) => ({
+      hasPrev: cursors.length > 1,
+      hasNext: Boolean(next),
+      onPrev: () => setCursors(cursors.slice(0, -1)),
+      onNext: () => setCursors([...cursors, next ?? null]),
+    }),
+  };
+}
+
 export const when = (seconds: number) => new Date(seconds * 1000).toLocaleString();
 
 /** A secret the server shows once (an API key, a webhook's signing secret), with a copy button. */

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, Pager, when } from "../ui";
+import { Busy, ErrorNote, Pager, useCursorPages, when } from "../ui";
 import type { GroupRef, Member, Role, StillMember } from "../wire";
 import { Activity } from "./activity";
 
@@ -126,7 +126,7 @@ function Details({ group, onSaved }: { group: Group; onSaved: () => void }) {
 
 function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [search, setSearch] = useState("");
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<{ result: Member[]; next_cursor: string | null } | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [lines, setLines] = useState("");
@@ -134,7 +134,7 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor } = pages;
   useEffect(() => {
     const q = new URLSearchParams({ limit: "20", ...(search ? { search } : {}), ...(cursor ? { cursor } : {}) });
     api("GET", `/v1/groups/${encodeURIComponent(id)}/members?${q}`).then(setPage, (e) => setError(errorText(e)));
@@ -204,7 +204,7 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
         value={search}
         onInput={(e) => {
           setSearch((e.target as HTMLInputElement).value);
-          setCursors([null]);
+          pages.restart();
         }}
       />
       <table aria-label="members">
@@ -243,12 +243,7 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
           ))}
         </tbody>
       </table>
-      <Pager
-        hasPrev={cursors.length > 1}
-        hasNext={Boolean(page?.next_cursor)}
-        onPrev={() => setCursors(cursors.slice(0, -1))}
-        onNext={() => setCursors([...cursors, page!.next_cursor])}
-      />
+      <Pager {...pages.pager(page?.next_cursor)} />
       <button type="button" class="danger" disabled={selected.size === 0 || Boolean(busy)} onClick={remove}>
         Remove selected ({selected.size})
       </button>

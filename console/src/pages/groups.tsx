@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, Pager, when } from "../ui";
+import { Busy, ErrorNote, Pager, useCursorPages, when } from "../ui";
 
 interface Group {
   group_id: string;
@@ -13,14 +13,14 @@ interface Group {
 
 export function GroupsPage() {
   const [search, setSearch] = useState("");
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<{ result: Group[]; next_cursor: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [createError, setCreateError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor } = pages;
 
   useEffect(() => {
     const q = new URLSearchParams({ limit: "20", ...(search ? { search } : {}), ...(cursor ? { cursor } : {}) });
@@ -51,7 +51,7 @@ export function GroupsPage() {
         value={search}
         onInput={(e) => {
           setSearch((e.target as HTMLInputElement).value);
-          setCursors([null]);
+          pages.restart();
         }}
       />
       <ErrorNote error={error} />
@@ -80,12 +80,7 @@ export function GroupsPage() {
         </tbody>
       </table>
       {page && page.result.length === 0 && <p class="muted">No groups{search ? ` starting with “${search}”` : ""}.</p>}
-      <Pager
-        hasPrev={cursors.length > 1}
-        hasNext={Boolean(page?.next_cursor)}
-        onPrev={() => setCursors(cursors.slice(0, -1))}
-        onNext={() => setCursors([...cursors, page!.next_cursor])}
-      />
+      <Pager {...pages.pager(page?.next_cursor)} />
 
       <h2>Create a group</h2>
       <form onSubmit={create}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { ErrorNote, Pager, when } from "../ui";
+import { ErrorNote, Pager, useCursorPages, when } from "../ui";
 
 interface User {
   user_id: string;
@@ -13,10 +13,10 @@ export function UsersPage() {
   const [typed, setTyped] = useState("");
   // The filter applies on Find: the API refuses an address half typed.
   const [email, setEmail] = useState("");
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<{ result: User[]; next_cursor: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor } = pages;
 
   useEffect(() => {
     setError(null);
@@ -27,7 +27,7 @@ export function UsersPage() {
   const find = (e: Event) => {
     e.preventDefault();
     setEmail(typed.trim());
-    setCursors([null]);
+    pages.restart();
   };
 
   return (
@@ -62,12 +62,7 @@ export function UsersPage() {
         </tbody>
       </table>
       {page && page.result.length === 0 && <p class="muted">No users{email ? ` with the email “${email}”` : ""}.</p>}
-      <Pager
-        hasPrev={cursors.length > 1}
-        hasNext={Boolean(page?.next_cursor)}
-        onPrev={() => setCursors(cursors.slice(0, -1))}
-        onNext={() => setCursors([...cursors, page!.next_cursor])}
-      />
+      <Pager {...pages.pager(page?.next_cursor)} />
     </>
   );
 }
