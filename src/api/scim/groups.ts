@@ -32,27 +32,23 @@ async function existing(c: Context<AppEnv>, id: string) {
   return row;
 }
 
-const members = (value: unknown) => {
-  const parsed = s.memberList.safeParse(value);
-  if (!parsed.success)
-    throw new CoreError("invalid", "members must be a list of {value, display}", [
-      { message: parsed.error.issues[0]?.message ?? "invalid", scimType: "invalidValue" },
-    ]);
-  return parsed.data;
-};
+/**
+ * A PATCH value for one attribute, checked as POST and PUT check it: a wrong one is
+ * invalidValue, never skipped. explained: the error's message, when zod's would not say enough.
+ */
+function attributeValue<T>(schema: z.ZodType<T>, value: unknown, attribute: string, explained?: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = `${attribute} ${parsed.error.issues[0]?.message ?? "is not valid"}`;
+  throw new CoreError("invalid", explained ?? issue, [{ message: issue, scimType: "invalidValue" }]);
+}
+
+const members = (value: unknown) => attributeValue(s.memberList, value, "members", "members must be a list of {value, display}");
 
 /** The member filter of a path such as members[value eq "id"]: the ids it names. */
 function memberIdsOfPath(path: string): string[] | null {
   const m = path.match(/^members\[\s*value\s+eq\s+"?([^"\]]+)"?\s*\]$/i);
   return m ? [m[1]!] : null;
-}
-
-/** A PATCH value for one attribute, checked as POST and PUT check it: a wrong one is invalidValue, never skipped. */
-function attributeValue<T>(schema: z.ZodType<T>, value: unknown, attribute: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const message = `${attribute} ${parsed.error.issues[0]?.message ?? "is not valid"}`;
-  throw new CoreError("invalid", message, [{ message, scimType: "invalidValue" }]);
 }
 
 type Step = () => Promise<unknown>;
