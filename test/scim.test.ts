@@ -337,6 +337,11 @@ describe("SCIM groups", () => {
       ],
     ];
     for (const [ops, scimType] of refusals) expectScimError(await s.patch(`/Groups/${id}`, ops), 400, scimType);
+    const badMembers = await s.patch(`/Groups/${id}`, [{ op: "add", path: "members", value: 42 }]);
+    expectScimError(badMembers, 400, "invalidValue");
+    expect(badMembers.json.detail).toMatch(/^members must be a list of \{value, display\}/);
+    const badName = await s.patch(`/Groups/${id}`, [{ op: "replace", path: "displayName", value: "" }]);
+    expect(badName.json.detail).toBe("displayName must not be empty");
     expectScimError(await s.post("/Groups", { schemas: [GROUP], displayName: "Eng\u2066x" }), 400, "invalidValue");
     // A name clash found while applying comes before any member change.
     const ann = (await s.post("/Users", user("ann"))).json.id;
