@@ -100,7 +100,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/apply-migrations.ts"],
+    setupFiles: ["./test/apply-migrations.ts", "./test/settle-alarms.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
