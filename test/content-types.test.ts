@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { call, client, expectError, surfacesWithErrors, vendorToken } from "./helpers";
 
-/** The analytics routes under /v1 take any Content-Type, as Segment's SDKs send text/plain. */
-const SEGMENT = /^\/v1\/(batch|group|identify|track|page|screen|alias)$/;
+/** The analytics routes under /v1 (and analytics.js's one-letter paths) take any Content-Type, as Segment's SDKs send text/plain. */
+const SEGMENT = /^\/v1\/(batch|group|identify|track|page|screen|alias|[bgitpsa])$/;
 
 /** The routes of the served document that take a JSON body, under this prefix, their path ids filled in. */
 async function bodyRoutes(prefix: string) {

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { call, client, surfacesWithErrors, vendorToken } from "./helpers";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-/** The analytics routes (POST only; Segment's under /v1), each with its own answer below. */
-const ANALYTICS = /^\/(v1\/(batch|group|identify|track|page|screen|alias)|api\/group|group)$/;
+/** The analytics routes (POST only; Segment's under /v1, also at analytics.js's one-letter paths), each with its own answer below. */
+const ANALYTICS = /^\/(v1\/(batch|group|identify|track|page|screen|alias|[bgitpsa])|api\/group|group)$/;
 
 /**
  * Each path of the served document under this prefix (ids filled in), with the methods it
@@ -67,7 +67,11 @@ describe("a method or a path no route takes", () => {
     const api = await client(undefined, { scope: "admin" });
     const analytics = await pathsUnder("/", "analytics");
     expect(analytics.map((p) => p.path).sort()).toEqual(
-      ["/api/group", "/group", ...["alias", "batch", "group", "identify", "page", "screen", "track"].map((t) => `/v1/${t}`)].sort(),
+      [
+        "/api/group",
+        "/group",
+        ...["alias", "batch", "group", "identify", "page", "screen", "track"].flatMap((t) => [`/v1/${t}`, `/v1/${t[0]}`]),
+      ].sort(),
     );
     for (const { path } of analytics) {
       expect(analytics.find((p) => p.path === path)!.takes).toEqual(["POST"]);

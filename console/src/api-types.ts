@@ -853,6 +853,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/b": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a batch of Segment events (analytics.js path) */
+        post: operations["postV1B"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/group": {
         parameters: {
             query?: never;
@@ -864,6 +881,23 @@ export interface paths {
         put?: never;
         /** Record one Segment group call */
         post: operations["postV1Group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/g": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment group call (analytics.js path) */
+        post: operations["postV1G"];
         delete?: never;
         options?: never;
         head?: never;
@@ -887,6 +921,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/i": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment identify call (analytics.js path) */
+        post: operations["postV1I"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/track": {
         parameters: {
             query?: never;
@@ -898,6 +949,23 @@ export interface paths {
         put?: never;
         /** Record one Segment track call */
         post: operations["postV1Track"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/t": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment track call (analytics.js path) */
+        post: operations["postV1T"];
         delete?: never;
         options?: never;
         head?: never;
@@ -921,6 +989,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/p": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment page call (analytics.js path) */
+        post: operations["postV1P"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/screen": {
         parameters: {
             query?: never;
@@ -938,6 +1023,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/s": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment screen call (analytics.js path) */
+        post: operations["postV1S"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/alias": {
         parameters: {
             query?: never;
@@ -949,6 +1051,23 @@ export interface paths {
         put?: never;
         /** Record one Segment alias call */
         post: operations["postV1Alias"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/a": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record one Segment alias call (analytics.js path) */
+        post: operations["postV1A"];
         delete?: never;
         options?: never;
         head?: never;
@@ -9251,8 +9370,8 @@ export interface operations {
             content: {
                 "application/json": {
                     batch: (({
-                        userId?: string | number;
-                        anonymousId?: string | number;
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
@@ -9268,8 +9387,8 @@ export interface operations {
                     } & {
                         [key: string]: unknown;
                     }) | ({
-                        userId?: string | number;
-                        anonymousId?: string | number;
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
@@ -9284,8 +9403,134 @@ export interface operations {
                     } & {
                         [key: string]: unknown;
                     }) | ({
-                        userId?: string | number;
-                        anonymousId?: string | number;
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        type: "track" | "page" | "screen" | "alias";
+                    } & {
+                        [key: string]: unknown;
+                    }))[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1B: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    batch: (({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @constant */
+                        type: "group";
+                        groupId: string | number;
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @constant */
+                        type: "identify";
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
@@ -9376,8 +9621,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9393,8 +9638,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9409,8 +9654,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1G: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9498,8 +9865,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9515,8 +9882,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9531,8 +9898,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1I: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9620,8 +10109,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9637,8 +10126,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9653,8 +10142,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1T: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9742,8 +10353,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9759,8 +10370,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9775,8 +10386,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1P: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9864,8 +10597,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9881,8 +10614,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9897,8 +10630,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1S: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -9986,8 +10841,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -10003,8 +10858,8 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
@@ -10019,8 +10874,130 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 }) | ({
-                    userId?: string | number;
-                    anonymousId?: string | number;
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {string} */
+                    type: "track" | "page" | "screen" | "alias";
+                } & {
+                    [key: string]: unknown;
+                });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1A: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "group";
+                    groupId: string | number;
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
+                    messageId?: string;
+                    timestamp?: string;
+                    originalTimestamp?: string;
+                    traits?: {
+                        [key: string]: unknown;
+                    };
+                    context?: {
+                        [key: string]: unknown;
+                    };
+                    /** @constant */
+                    type: "identify";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    userId?: (string | number) | null;
+                    anonymousId?: (string | number) | null;
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;

@@ -11,7 +11,7 @@ import * as kaizala from "./kaizala/routes";
 import { bulkBody } from "./scim/bulk";
 import * as scim from "./scim/schemas";
 import { seed002EventDocumented, seed003Event } from "./tracking/group-call-schemas";
-import { anyEvent } from "./tracking/segment";
+import { anyEvent, SEGMENT_PATHS } from "./tracking/segment";
 import { moveBody, shardBody } from "./vendor/shards";
 
 const TAGS = [
@@ -79,7 +79,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
   r.registerComponent("securitySchemes", "writeKey", {
     type: "http",
     scheme: "basic",
-    description: "An API key as the Segment write key (user name; empty password)",
+    description: "An API key as the Segment write key: the Basic user name (empty password), or `writeKey` in the body",
   });
   r.registerComponent("securitySchemes", "accessToken", {
     type: "apiKey",
@@ -221,15 +221,18 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     summary: "Record a group call (seed 003)",
     request: { body: json(z.union([seed003Event, z.array(seed003Event)])) },
   });
-  op({
-    ...a,
-    method: "post",
-    path: "/v1/batch",
-    summary: "Record a batch of Segment events",
-    request: { body: json(z.object({ batch: z.array(anyEvent) }).loose()) },
-  });
-  for (const type of ["group", "identify", "track", "page", "screen", "alias"]) {
-    op({ ...a, method: "post", path: `/v1/${type}`, summary: `Record one Segment ${type} call`, request: { body: json(anyEvent) } });
+  // Each Segment route twice: its own path, and the one-letter path of analytics.js.
+  for (const [kind, paths] of Object.entries(SEGMENT_PATHS)) {
+    const batch = kind === "batch";
+    for (const path of paths) {
+      op({
+        ...a,
+        method: "post",
+        path: `/v1${path}`,
+        summary: `Record ${batch ? "a batch of Segment events" : `one Segment ${kind} call`}${path.length === 2 ? " (analytics.js path)" : ""}`,
+        request: { body: json(batch ? z.object({ batch: z.array(anyEvent) }).loose() : anyEvent) },
+      });
+    }
   }
 
   // SCIM 2.0 at /scim/v2.

@@ -11,9 +11,10 @@ import { verifyApiKey } from "./api-key";
 import { actingPrincipal } from "./tenant-choice";
 import { verifyToken } from "./verify";
 
-export type TokenSource = (c: Context<AppEnv>) => string | undefined;
+/** Where a request carries its credential; async for a source that reads the body (Segment's writeKey). */
+export type TokenSource = (c: Context<AppEnv>) => string | undefined | Promise<string | undefined>;
 
-export const bearerToken: TokenSource = (c) => {
+export const bearerToken = (c: Context<AppEnv>): string | undefined => {
   const header = c.req.header("authorization");
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   return match?.[1];
@@ -52,7 +53,7 @@ export async function principalOf(c: Context<AppEnv>, credential: string, tenant
 /** Verify the credential and put the principal and its tenant scope on the context. */
 export const authenticate = (options: AuthOptions = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const credential = (options.source ?? bearerToken)(c);
+    const credential = await (options.source ?? bearerToken)(c);
     if (!credential) throw new CoreError("unauthorized", "missing credential (Authorization: Bearer <JWT or API key>)");
     const principal = await principalOf(c, credential, options.tenantHeader);
     c.set("principal", principal);

@@ -1,11 +1,15 @@
+import type { Context } from "hono";
 import type { TokenSource } from "../../auth/middleware";
 import { bearerToken } from "../../auth/middleware";
+import { CoreError } from "../../core/shared/errors";
+import type { AppEnv } from "../../http/app-env";
+import { readJsonBody } from "./body";
 
 /**
  * Segment-style SDKs send the write key as the user name of HTTP Basic auth; here the
  * write key is an API key (or a token) of the tenant. A Bearer header works too.
  */
-export const writeKeyOrBearer: TokenSource = (c) => {
+export const writeKeyOrBearer = (c: Context<AppEnv>): string | undefined => {
   const header = c.req.header("authorization") ?? "";
   const basic = header.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
   if (basic) {
@@ -18,4 +22,24 @@ export const writeKeyOrBearer: TokenSource = (c) => {
     }
   }
   return bearerToken(c);
+};
+
+/** The body's top-level writeKey, if it parses and has one (a body that does not parse is refused later, after the credential). */
+async function bodyWriteKey(c: Context<AppEnv>): Promise<string | undefined> {
+  const body = await readJsonBody(c).catch(() => undefined);
+  const key = body && typeof body === "object" && !Array.isArray(body) ? (body as { writeKey?: unknown }).writeKey : undefined;
+  return typeof key === "string" && key !== "" ? key : undefined;
+}
+
+/**
+ * Segment's HTTP API also takes the write key as `writeKey` in the body, and its browser SDK
+ * sends it there (as well as in the header). Two different credentials in one request are
+ * refused rather than one of them picked.
+ */
+export const segmentWriteKey: TokenSource = async (c) => {
+  const [header, body] = [writeKeyOrBearer(c), await bodyWriteKey(c)];
+  if (header !== undefined && body !== undefined && header !== body) {
+    throw new CoreError("unauthorized", "the Authorization header and the body's writeKey are different credentials: send one");
+  }
+  return header ?? body;
 };

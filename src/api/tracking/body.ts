@@ -36,8 +36,20 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   return out;
 }
 
+// One parse per request: the Segment routes read the body for its writeKey before the handler reads its events.
+const parsed = new WeakMap<Request, Promise<unknown>>();
+
 /** The body as parsed JSON; 413 over the limit, 400 when it is not JSON. */
-export async function readJsonBody(c: Context): Promise<unknown> {
+export function readJsonBody(c: Context): Promise<unknown> {
+  let body = parsed.get(c.req.raw);
+  if (!body) {
+    body = parseJsonBody(c);
+    parsed.set(c.req.raw, body);
+  }
+  return body;
+}
+
+async function parseJsonBody(c: Context): Promise<unknown> {
   let bytes: Uint8Array = new Uint8Array(await c.req.arrayBuffer());
   if (bytes.byteLength > LIMITS.bodyBytes) throw tooLarge();
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzip(bytes);

@@ -3,6 +3,7 @@
 // 400 and retry a 5xx with the same messageIds, so one bad event is dropped and
 // reported while its neighbours are applied with a 200.
 import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
 import { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
@@ -13,7 +14,7 @@ import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 import { postOnly } from "../../http/unknown-route";
-import { writeKeyOrBearer } from "./auth";
+import { segmentWriteKey } from "./auth";
 import { readJsonBody } from "./body";
 
 function segmentError(c: Context<AppEnv>, err: unknown) {
@@ -32,8 +33,9 @@ const id = z
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 date-time");
 
 const base = z.looseObject({
-  userId: id.optional(),
-  anonymousId: id.optional(),
+  // analytics.js sends null for the id it does not know.
+  userId: id.nullish(),
+  anonymousId: id.nullish(),
   messageId: z.string().min(1).max(200).optional(),
   timestamp: time.optional(),
   originalTimestamp: time.optional(),
@@ -103,27 +105,50 @@ async function handle(c: Context<AppEnv>, events: unknown[]) {
 /** The single-event routes, one per Segment call type. */
 const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const;
 
+/** Each route's paths: Segment's own, and the one-letter one its browser SDK (analytics.js) posts to (/v1/t, /v1/b, ...). */
+export const SEGMENT_PATHS = {
+  batch: ["/batch", "/b"],
+  ...Object.fromEntries(TYPES.map((t) => [t, [`/${t}`, `/${t[0]}`]])),
+} as Record<"batch" | (typeof TYPES)[number], [string, string]>;
+
+/**
+ * Browsers may call these routes from any origin, as Segment's own API allows: the write key
+ * travels in the Authorization header or the body, never in a cookie, so no origin gains
+ * anything the key does not already give. The preflight answers before the credential check.
+ */
+const browsers = cors({
+  origin: "*",
+  allowMethods: ["POST"],
+  allowHeaders: ["Authorization", "Content-Type", "X-Retry-Count"],
+  maxAge: 86_400,
+});
+
 /** Mounted at /v1 next to the native API, so its middleware is per route, not "*". */
 export function segmentRoutes() {
   const app = new Hono<AppEnv>();
-  const credential = authenticate({ source: writeKeyOrBearer, budget: "analytics" });
-  const guard = [limitBody(), credential, requireScope(...TRACKING_SCOPES)] as const;
+  const credential = authenticate({ source: segmentWriteKey, budget: "analytics" });
+  const guard = [browsers, limitBody(), credential, requireScope(...TRACKING_SCOPES)] as const;
   app.onError((err, c) => segmentError(c, err));
-  app.post("/batch", ...guard, async (c) => {
-    const body = (await readJsonBody(c)) as { batch?: unknown };
-    if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
-    return handle(c, body.batch);
-  });
-  for (const type of TYPES) {
-    app.post(`/${type}`, ...guard, async (c) => {
-      const body = await readJsonBody(c);
-      if (!body || typeof body !== "object" || Array.isArray(body)) throw new CoreError("invalid", "the body must be one event object");
-      return handle(c, [{ ...body, type }]);
+  for (const path of SEGMENT_PATHS.batch) {
+    app.post(path, ...guard, async (c) => {
+      const body = (await readJsonBody(c)) as { batch?: unknown };
+      if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
+      return handle(c, body.batch);
     });
   }
-  // Reached by every other method (the POST routes above answer first); the credential is checked first, as everywhere.
-  for (const path of ["/batch", ...TYPES.map((t) => `/${t}`)]) {
-    app.all(path, credential, (c) => {
+  for (const type of TYPES) {
+    for (const path of SEGMENT_PATHS[type]) {
+      app.post(path, ...guard, async (c) => {
+        const body = await readJsonBody(c);
+        if (!body || typeof body !== "object" || Array.isArray(body)) throw new CoreError("invalid", "the body must be one event object");
+        return handle(c, [{ ...body, type }]);
+      });
+    }
+  }
+  // Reached by every other method (the POST routes above answer first); a browser's preflight gets
+  // its answer, and for the rest the credential is checked first, as everywhere.
+  for (const path of Object.values(SEGMENT_PATHS).flat()) {
+    app.all(path, browsers, credential, (c) => {
       throw postOnly(c);
     });
   }

@@ -1,0 +1,114 @@
+// Segment's browser SDK (analytics.js) as it calls the HTTP API: one-letter paths (/v1/g,
+// /v1/b, ...), the write key in the body (and in a Basic header), Content-Type text/plain, a
+// CORS preflight from the page's origin, and null for the user id it does not know yet.
+import { describe, expect, it } from "vitest";
+import { call, client, expectError } from "./helpers";
+
+const ORIGIN = "https://shop.example";
+
+async function writeKey(scopes = ["group_api"]) {
+  const admin = await client(undefined, { scope: "admin" });
+  const key = (await admin.post("/v1/api-keys", { name: "web analytics", scopes })).json.result.secret as string;
+  return { admin, key };
+}
+
+/** As analytics.js posts: text/plain, the write key in the body, from another origin. */
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  call("POST", path, { rawBody: JSON.stringify(body), headers: { "content-type": "text/plain", origin: ORIGIN, ...headers } });
+
+const members = async (admin: Awaited<ReturnType<typeof client>>, group: string) =>
+  (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);
+
+describe("Segment's browser SDK (analytics.js)", () => {
+  it("takes the write key from the body on the one-letter paths, and answers any origin", async () => {
+    const { admin, key } = await writeKey();
+    const g = await post("/v1/g", {
+      writeKey: key,
+      userId: null,
+      anonymousId: "0b6e2f3a-anon",
+      groupId: "acme",
+      traits: { name: "Acme Inc." },
+    });
+    expect(g.status, g.text).toBe(200);
+    expect(g.json).toEqual({ success: true });
+    expect(g.headers.get("access-control-allow-origin")).toBe("*");
+    const i = await post("/v1/i", { writeKey: key, userId: "alice", anonymousId: "0b6e2f3a-anon", traits: { email: "alice@example.com" } });
+    expect(i.status, i.text).toBe(200);
+    const b = await post("/v1/b", {
+      writeKey: key,
+      sentAt: new Date().toISOString(),
+      batch: [
+        { type: "group", userId: "alice", groupId: "acme", messageId: "ajs-1", writeKey: key },
+        { type: "track", userId: "alice", event: "Checked out", messageId: "ajs-2", writeKey: key },
+      ],
+    });
+    expect(b.status, b.text).toBe(200);
+    expect((await post("/v1/t", { writeKey: key, userId: "alice", event: "Viewed" })).status).toBe(200);
+
+    expect(await members(admin, "acme")).toEqual(["0b6e2f3a-anon", "alice"]);
+    expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
+    expect((await admin.get("/v1/users/alice")).json.result.email).toBe("alice@example.com");
+  });
+
+  it("answers the browser's preflight without a credential, on these routes only", async () => {
+    const preflight = (path: string) =>
+      call("OPTIONS", path, {
+        headers: {
+          origin: ORIGIN,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization,content-type,x-retry-count",
+        },
+      });
+    for (const path of ["/v1/b", "/v1/g", "/v1/batch", "/v1/identify"]) {
+      const res = await preflight(path);
+      expect(res.status, path).toBe(204);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("access-control-allow-methods")).toBe("POST");
+      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toBe("authorization,content-type,x-retry-count");
+    }
+    // The other surfaces take no browser calls from other origins: no CORS answer, the credential is asked for.
+    const native = await preflight("/v1/groups");
+    expect(native.status).toBe(401);
+    expect(native.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("refuses a bad write key in the body, readably from the page, and changes nothing", async () => {
+    const { admin, key } = await writeKey();
+    const other = await writeKey();
+    const event = { userId: "mallory", groupId: "acme", traits: { name: "Hijacked" } };
+
+    const unknown = await post("/v1/g", { ...event, writeKey: `egk_${"A".repeat(43)}` });
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.get("access-control-allow-origin")).toBe("*");
+    expect(unknown.json).toMatchObject({ success: false, message: expect.stringMatching(/key/) });
+    // Not a string, or not there: no credential at all.
+    for (const body of [{ ...event, writeKey: 42 }, { ...event, writeKey: "" }, event]) {
+      const res = await post("/v1/g", body);
+      expect(res.status).toBe(401);
+      expect(res.json.message).toMatch(/missing credential/);
+    }
+    // A body that does not parse carries no write key: 401 before anything looks at it.
+    expect((await call("POST", "/v1/b", { rawBody: "{not json", headers: { "content-type": "text/plain" } })).status).toBe(401);
+    // Two different keys (of two tenants) in one request: neither is picked.
+    const both = await post("/v1/g", { ...event, writeKey: other.key }, { authorization: `Basic ${btoa(`${key}:`)}` });
+    expect(both.status).toBe(401);
+    expect(both.json.message).toMatch(/different credentials/);
+    // The same key in both places, as analytics.js sends it, is one credential.
+    const same = await post("/v1/g", { userId: "bob", groupId: "acme", writeKey: key }, { authorization: `Basic ${btoa(`${key}:`)}` });
+    expect(same.status, same.text).toBe(200);
+    // A key without an analytics scope is the key's tenant's, and refused.
+    const reader = await writeKey(["groups:read"]);
+    expect((await post("/v1/g", { ...event, writeKey: reader.key })).status).toBe(403);
+
+    expect(await members(admin, "acme")).toEqual(["bob"]);
+    expect((await admin.get("/v1/users/mallory")).status).toBe(404);
+    for (const tenant of [other.admin, reader.admin]) {
+      await expectError(await tenant.get("/v1/groups/acme"), 404, "not_found");
+    }
+    // Another tenant's key in the body acts in that tenant only, whatever ids the event names.
+    expect((await post("/v1/g", { ...event, writeKey: other.key })).status).toBe(200);
+    expect(await members(other.admin, "acme")).toEqual(["mallory"]);
+    expect(await members(admin, "acme")).toEqual(["bob"]);
+    expect((await admin.get("/v1/groups/acme")).json.result.name).not.toBe("Hijacked");
+  });
+});
