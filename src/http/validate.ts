@@ -4,6 +4,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { HonoRequest, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { CoreError, type ErrorDetail } from "../core/shared/errors";
+import { assertJsonDepth } from "../core/shared/validation";
 import { invalidInput, UNSUPPORTED_BODY } from "./errors";
 
 /** What hono/validator reads as JSON (application/json, application/scim+json, a charset after it). */
@@ -26,7 +27,10 @@ export const valid = <T extends z.ZodType, K extends keyof ValidationTargets>(
 ) =>
   zValidator(target, schema, async (result, c) => {
     if (target === "json" && (await sentAsOtherThanJson(c.req))) throw new CoreError("unsupported_media_type", UNSUPPORTED_BODY);
-    if (result.success) return;
+    if (result.success) {
+      if (target === "json") assertJsonDepth(result.data);
+      return;
+    }
     const e = invalidInput(result.error, target === "json" ? "request body" : target);
     if (decorate) for (const d of e.details) Object.assign(d, decorate(target));
     throw e;

@@ -1,7 +1,7 @@
 // Wire schemas of the seed-001 surface (camelCase, as that vendor's API reference has it).
 import { z } from "zod";
 import { settingsPatchSchema } from "../../core/config";
-import { descriptionSchema, groupNameSchema, idSchema, LIMITS } from "../../core/shared/validation";
+import { descriptionSchema, groupNameSchema, idSchema, JSON_DEPTH_MESSAGE, LIMITS, withinJsonDepth } from "../../core/shared/validation";
 
 export { valid } from "../../http/validate";
 
@@ -14,7 +14,11 @@ const metadataSchema = z
   .transform((text, ctx) => {
     try {
       const value: unknown = JSON.parse(text);
-      if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        if (withinJsonDepth(value)) return value as Record<string, unknown>;
+        ctx.addIssue({ code: "custom", message: JSON_DEPTH_MESSAGE });
+        return z.NEVER;
+      }
     } catch {
       // reported below
     }

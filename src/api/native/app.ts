@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { authenticate } from "../../auth/middleware";
+import { assertJsonDepth } from "../../core/shared/validation";
 import type { AppEnv } from "../../http/app-env";
 import { errorHeaders } from "../../http/conditional";
 import { asCoreError, invalidInput } from "../../http/errors";
@@ -21,6 +22,7 @@ export function nativeApp() {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw invalidInput(result.error, result.target === "json" ? "request body" : result.target);
+      if (result.target === "json") assertJsonDepth(result.data);
     },
   });
   app.use("*", limitBody(), authenticate(), idempotency);

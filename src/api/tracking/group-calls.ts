@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
+import { JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
 import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
@@ -49,7 +50,8 @@ export function groupCallRoutes(eventSchema: z.ZodType<GroupCallEvent>) {
     const events: TrackedEvent[] = [];
     list.forEach((raw, index) => {
       const parsed = eventSchema.safeParse(raw);
-      if (parsed.success) events.push(toEvent(parsed.data, index));
+      if (!withinJsonDepth(raw)) errors.push({ index, field: "event", message: JSON_DEPTH_MESSAGE });
+      else if (parsed.success) events.push(toEvent(parsed.data, index));
       else for (const i of parsed.error.issues) errors.push({ index, field: i.path.map(String).join(".") || "event", message: i.message });
     });
     if (errors.length > 0) {

@@ -9,6 +9,7 @@ import { authenticate, requireScope } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
 import { ID_PATTERN } from "../../core/shared/ids";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
+import { JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
 import { ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
@@ -60,6 +61,7 @@ function parseEvent(raw: unknown, index: number, receivedAt: number): TrackedEve
   const messageId = typeof (raw as { messageId?: unknown })?.messageId === "string" ? (raw as { messageId: string }).messageId : undefined;
   if (!parsed.success)
     return { index, messageId, errors: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "event"}: ${i.message}`) };
+  if (!withinJsonDepth(raw)) return { index, messageId, errors: [`event: ${JSON_DEPTH_MESSAGE}`] };
   const e = parsed.data;
   // Segment's timestamp, or RudderStack's originalTimestamp; else when it arrived.
   const at = Date.parse(e.timestamp ?? e.originalTimestamp ?? new Date(receivedAt).toISOString());

@@ -1,6 +1,7 @@
 // zod as @hono/zod-openapi extends it: these schemas are described in /openapi.json, and
 // zod 4 gives .openapi() only to schemas made after the extension loaded.
 import { z } from "@hono/zod-openapi";
+import { CoreError } from "./errors";
 import { ID_PATTERN } from "./ids";
 
 // A missing field says it is required (zod's default reads "expected string, received
@@ -15,7 +16,36 @@ export const LIMITS = {
   customDataBytes: 16 * 1024,
   idsPerCall: 1_000,
   bodyBytes: 2 * 1024 * 1024,
+  /** Levels of objects and arrays in a body (or a JSON-encoded field): SQLite's JSON functions refuse past 1,000. */
+  jsonDepth: 32,
 } as const;
+
+export const JSON_DEPTH_MESSAGE = `must not nest objects and arrays more than ${LIMITS.jsonDepth} levels deep`;
+
+/**
+ * Whether a parsed JSON value nests at most `max` levels of objects and arrays. Walked without
+ * recursion, so a hostile value cannot overflow the stack while it is measured.
+ */
+export function withinJsonDepth(value: unknown, max: number = LIMITS.jsonDepth): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth + 1 > max) return false;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/**
+ * A parsed body within LIMITS.jsonDepth, else 400. Stored JSON (custom data, traits, SCIM
+ * attributes, the events that carry them) is read by SQLite's JSON functions, which refuse a
+ * value nested over 1,000 levels: one such value would make every filtered read of the change
+ * stream that meets it fail, so it is refused at the door.
+ */
+export function assertJsonDepth(body: unknown, field = "request body"): void {
+  if (!withinJsonDepth(body)) throw new CoreError("invalid", `invalid ${field}`, [{ field, message: JSON_DEPTH_MESSAGE }]);
+}
 
 export const idSchema = z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
 
