@@ -11,6 +11,29 @@ const invalidFilter = (detail: string) =>
   new CoreError("invalid", detail, [{ field: "filter", message: detail, scimType: "invalidFilter" }]);
 
 export const MAX_FILTER_VALUES = 80;
+/**
+ * SQLite refuses an expression tree over 100 levels deep, and chained ORs and ANDs count a level
+ * each: a filter's comparisons (pr included) and its nesting of not, and, or and [] are bounded
+ * so that the largest filter allowed stays well inside it.
+ */
+export const MAX_FILTER_TERMS = MAX_FILTER_VALUES;
+export const MAX_FILTER_NESTING = 8;
+
+/** A parsed filter's comparisons and how deep its not, and, or and [] nodes nest (without recursion). */
+function sizeOf(f: Filter): { terms: number; nesting: number } {
+  let terms = 0;
+  let nesting = 0;
+  const stack: [Filter, number][] = [[f, 0]];
+  while (stack.length > 0) {
+    const [n, depth] = stack.pop()!;
+    if (n.op === "and" || n.op === "or") for (const c of n.filters) stack.push([c, depth + 1]);
+    else if (n.op === "not") stack.push([n.filter, depth + 1]);
+    else if (n.op === "[]") stack.push([n.valFilter, depth + 1]);
+    else terms += 1;
+    nesting = Math.max(nesting, depth);
+  }
+  return { terms, nesting };
+}
 const OPERATORS = new Set(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
 const JSON_LITERAL = /^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/;
 
@@ -112,6 +135,11 @@ function compare(op: string, left: SQL, value: unknown, kind: "string" | "boolea
 
 /** Compile a parsed filter; attribute names are matched case-insensitively, as RFC 7643 says. */
 export function compileFilter(f: Filter, attrs: AttributeMap): SQL {
+  const { terms, nesting } = sizeOf(f);
+  if (terms > MAX_FILTER_TERMS)
+    throw invalidFilter(`the filter has ${terms} comparisons; at most ${MAX_FILTER_TERMS} (split it into several requests)`);
+  if (nesting > MAX_FILTER_NESTING)
+    throw invalidFilter(`the filter nests not, and, or and [] ${nesting} levels deep; at most ${MAX_FILTER_NESTING}`);
   const lookup = (path: string) => {
     const key = Object.keys(attrs).find((k) => k.toLowerCase() === path.toLowerCase());
     return key === undefined ? undefined : attrs[key];
