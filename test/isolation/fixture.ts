@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import { claimKey } from "../../src/core/claims";
 import { shardNames } from "../../src/core/shards/bindings";
-import { type Client, call, client, env, eventually, freshTenant, placeOn, shardOf } from "../helpers";
+import { type Client, call, claimsSettled, client, env, eventually, freshTenant, placeOn, shardOf } from "../helpers";
 
 const SHARDS = shardNames(env);
 
@@ -275,8 +275,10 @@ export async function setUpVictim() {
   };
   for (const v of Object.values(victim)) expect(v).toBeTruthy();
 
-  // Let the victim's own work after its answers (claims refreshes, webhook dispatch) finish: settled when two
-  // snapshots 300 ms apart agree. Four files set up their victims at once, so a fixed wait is not enough.
+  // Let the victim's own work after its answers (claims refreshes, webhook dispatch) finish: no claim write
+  // pending (a writer may wait out KV's one write a second per key, longer than the snapshots below are apart),
+  // then two snapshots 300 ms apart agree. Four files set up their victims at once, so a fixed wait is not enough.
+  await claimsSettled(admin, [group, child]);
   await eventually(async () => {
     const first = await snapshot(victimTenant);
     await new Promise((r) => setTimeout(r, 300));
