@@ -32,6 +32,7 @@ describe("Segment's browser SDK (analytics.js)", () => {
     expect(g.status, g.text).toBe(200);
     expect(g.json).toEqual({ success: true });
     expect(g.headers.get("access-control-allow-origin")).toBe("*");
+    expect(g.headers.get("access-control-expose-headers")?.toLowerCase()).toBe("retry-after,x-request-id");
     const i = await post("/v1/i", { writeKey: key, userId: "alice", anonymousId: "0b6e2f3a-anon", traits: { email: "alice@example.com" } });
     expect(i.status, i.text).toBe(200);
     const b = await post("/v1/b", {

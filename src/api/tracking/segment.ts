@@ -122,6 +122,8 @@ const browsers = cors({
   origin: "*",
   allowMethods: ["POST"],
   allowHeaders: ["Authorization", "Content-Type", "X-Retry-Count"],
+  // The SDK waits as long as a 429's Retry-After says, if the page may read it.
+  exposeHeaders: ["Retry-After", "X-Request-Id"],
   maxAge: 86_400,
 });
 
