@@ -160,6 +160,60 @@ describe("analytics group calls", () => {
     }
   });
 
+  it("does not believe a time far ahead of arrival: a device clock set years ahead cannot pin a trait", async () => {
+    const t = await tracker();
+    const at = (plan: string, timestamp: string) => ({
+      user_id: "a",
+      group_id: "acct",
+      timestamp,
+      traits: { group_type: "Account", plan },
+    });
+    const eventAt = async () => (await t.reader.get("/v1/groups/acct/traits")).json.result.plan.event_at as number;
+    const before = Date.now();
+    expect((await t.send("/api/group", [at("from 9999", "9999-12-31T23:59:59Z")])).status).toBe(200);
+    // Taken as when it arrived, not as the year 9999.
+    expect(await eventAt()).toBeGreaterThanOrEqual(before);
+    expect(await eventAt()).toBeLessThanOrEqual(Date.now());
+    await new Promise((r) => setTimeout(r, 5));
+    // So a later call, from a device with a right clock, changes the trait again.
+    expect((await t.send("/api/group", [at("now", new Date().toISOString())])).status).toBe(200);
+    expect(await traitsOf(t, "acct")).toMatchObject({ plan: "now" });
+    // A clock a minute ahead is within what clocks drift: its time is kept.
+    const soon = Date.now() + 60_000;
+    expect((await t.send("/api/group", [at("a minute ahead", new Date(soon).toISOString())])).status).toBe(200);
+    expect(await eventAt()).toBe(soon);
+    expect(await traitsOf(t, "acct")).toMatchObject({ plan: "a minute ahead" });
+  });
+
+  it("Segment: sentAt corrects a device's clock skew, as Segment does", async () => {
+    const t = await tracker();
+    const ahead = 2 * 86_400_000; // the device's clock is two days fast
+    const sent = Date.now() + ahead;
+    const event = { type: "group", userId: "a", groupId: "skewed", traits: { plan: "pro" }, messageId: "s1" };
+    const before = Date.now();
+    const r = await t.basic("/v1/batch", {
+      batch: [{ ...event, timestamp: new Date(sent - 1_000).toISOString() }],
+      sentAt: new Date(sent).toISOString(),
+    });
+    expect(r.status, r.text).toBe(200);
+    // About a second before it arrived, whatever the device's clock said.
+    const { event_at } = (await t.reader.get("/v1/groups/skewed/traits")).json.result.plan;
+    expect(event_at).toBeGreaterThanOrEqual(before - 1_000);
+    expect(event_at).toBeLessThanOrEqual(Date.now() - 1_000);
+    // analytics.js puts sentAt on each event of a single call.
+    const single = await t.basic("/v1/group", {
+      ...event,
+      messageId: "s2",
+      traits: { seats: 3 },
+      timestamp: new Date(sent - 5_000).toISOString(),
+      sentAt: new Date(sent).toISOString(),
+    });
+    expect(single.status, single.text).toBe(200);
+    const seats = (await t.reader.get("/v1/groups/skewed/traits")).json.result.seats.event_at;
+    expect(seats).toBeLessThanOrEqual(Date.now() - 5_000);
+    expect(seats).toBeGreaterThanOrEqual(before - 5_000);
+  });
+
   it("de-duplicates by message_id: a retried request changes nothing the second time", async () => {
     const t = await tracker();
     const body = [event(1, { message_id: "m-1", traits: { group_type: "Account", plan: "pro" } })];

@@ -6,7 +6,7 @@ import { authenticate, requireScope } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import { JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
-import { checkTrackingLimits, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
+import { checkTrackingLimits, eventTime, ingest, TRACKING_LIMITS, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
@@ -24,14 +24,14 @@ function groupCallError(c: Context<AppEnv>, err: unknown) {
   return c.json({ success: false, response_id: responseId(), message: e.message, errors: e.details }, e.status);
 }
 
-function toEvent(e: GroupCallEvent, index: number): TrackedEvent {
+function toEvent(e: GroupCallEvent, index: number, receivedAt: number): TrackedEvent {
   return {
     index,
     type: "group",
     userId: e.user_id,
     groupId: (e.group_id ?? e.context?.group_id)!,
     traits: e.traits,
-    at: Date.parse(e.timestamp),
+    at: eventTime(Date.parse(e.timestamp), receivedAt),
     messageId: e.message_id,
   };
 }
@@ -48,10 +48,11 @@ export function groupCallRoutes(eventSchema: z.ZodType<GroupCallEvent>) {
     }
     const errors: { index: number; field: string; message: string }[] = [];
     const events: TrackedEvent[] = [];
+    const receivedAt = Date.now();
     list.forEach((raw, index) => {
       const parsed = eventSchema.safeParse(raw);
       if (!withinJsonDepth(raw)) errors.push({ index, field: "event", message: JSON_DEPTH_MESSAGE });
-      else if (parsed.success) events.push(toEvent(parsed.data, index));
+      else if (parsed.success) events.push(toEvent(parsed.data, index, receivedAt));
       else for (const i of parsed.error.issues) errors.push({ index, field: i.path.map(String).join(".") || "event", message: i.message });
     });
     if (errors.length > 0) {

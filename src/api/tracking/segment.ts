@@ -10,7 +10,7 @@ import { CoreError } from "../../core/shared/errors";
 import { ID_PATTERN } from "../../core/shared/ids";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import { JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
-import { ingest, type TrackedEvent } from "../../core/tracking";
+import { eventTime, ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
@@ -40,6 +40,7 @@ const base = z.looseObject({
   messageId: z.string().min(1).max(200).optional(),
   timestamp: time.optional(),
   originalTimestamp: time.optional(),
+  sentAt: time.optional(),
   traits: z.record(z.string(), z.unknown()).optional(),
   context: z.record(z.string(), z.unknown()).optional(),
 });
@@ -56,15 +57,16 @@ interface Dropped {
   errors: string[];
 }
 
-function parseEvent(raw: unknown, index: number, receivedAt: number): TrackedEvent | Dropped {
+function parseEvent(raw: unknown, index: number, receivedAt: number, batchSentAt?: number): TrackedEvent | Dropped {
   const parsed = anyEvent.safeParse(raw);
   const messageId = typeof (raw as { messageId?: unknown })?.messageId === "string" ? (raw as { messageId: string }).messageId : undefined;
   if (!parsed.success)
     return { index, messageId, errors: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "event"}: ${i.message}`) };
   if (!withinJsonDepth(raw)) return { index, messageId, errors: [`event: ${JSON_DEPTH_MESSAGE}`] };
   const e = parsed.data;
-  // Segment's timestamp, or RudderStack's originalTimestamp; else when it arrived.
-  const at = Date.parse(e.timestamp ?? e.originalTimestamp ?? new Date(receivedAt).toISOString());
+  // Segment's timestamp, or RudderStack's originalTimestamp; else when it arrived. sentAt (the event's, or its batch's) corrects the sender's clock.
+  const claimed = e.timestamp ?? e.originalTimestamp;
+  const at = claimed === undefined ? receivedAt : eventTime(Date.parse(claimed), receivedAt, e.sentAt ? Date.parse(e.sentAt) : batchSentAt);
   const traits = e.traits ?? (e.context?.traits as Record<string, unknown> | undefined) ?? {};
   if (e.type === "group") {
     const userId = e.userId ?? e.anonymousId;
@@ -75,10 +77,12 @@ function parseEvent(raw: unknown, index: number, receivedAt: number): TrackedEve
   return { index, type: "other", kind: e.type };
 }
 
-async function handle(c: Context<AppEnv>, events: unknown[]) {
+async function handle(c: Context<AppEnv>, events: unknown[], batchSentAt?: unknown) {
   if (events.length === 0) throw new CoreError("invalid", "the request carries no events");
   const receivedAt = Date.now();
-  const parsed = events.map((raw, i) => parseEvent(raw, i, receivedAt));
+  // A batch's sentAt that is not a date-time corrects nothing.
+  const sentAt = typeof batchSentAt === "string" ? Date.parse(batchSentAt) : undefined;
+  const parsed = events.map((raw, i) => parseEvent(raw, i, receivedAt, Number.isNaN(sentAt) ? undefined : sentAt));
   const valid = parsed.filter((p): p is TrackedEvent => "type" in p);
   const dropped = parsed.filter((p): p is Dropped => !("type" in p));
   if (dropped.length > 0) console.warn(JSON.stringify({ msg: "segment events dropped", tenant: c.var.scope.tenantId, dropped }));
@@ -135,9 +139,9 @@ export function segmentRoutes() {
   app.onError((err, c) => segmentError(c, err));
   for (const path of SEGMENT_PATHS.batch) {
     app.post(path, ...guard, async (c) => {
-      const body = (await readJsonBody(c)) as { batch?: unknown };
+      const body = (await readJsonBody(c)) as { batch?: unknown; sentAt?: unknown };
       if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
-      return handle(c, body.batch);
+      return handle(c, body.batch, body.sentAt);
     });
   }
   for (const type of TYPES) {

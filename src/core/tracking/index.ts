@@ -12,6 +12,21 @@ import type { GroupCall } from "./writes";
 
 export const TRACKING_LIMITS = { events: 1_000, groups: 100 } as const;
 
+/** How far after its arrival an event's time is still believed: clocks drift, and a device's may be wrong by years. */
+export const CLOCK_AHEAD_MS = 5 * 60_000;
+
+/**
+ * When an event happened, for merging traits by event time: the time it claims, moved by the
+ * sender's clock skew when it says when it sent (Segment's sentAt: receivedAt - sentAt, as
+ * Segment corrects it). A time still more than CLOCK_AHEAD_MS after the event arrived is not
+ * believed and its arrival is used, so one device whose clock is set years ahead cannot pin a
+ * trait for good (an older event never overwrites a newer value).
+ */
+export function eventTime(claimed: number, receivedAt: number, sentAt?: number): number {
+  const at = sentAt !== undefined && Number.isFinite(sentAt) ? claimed + (receivedAt - sentAt) : claimed;
+  return at > receivedAt + CLOCK_AHEAD_MS ? receivedAt : at;
+}
+
 export type TrackedEvent =
   | { index: number; type: "group"; userId: string; groupId: string; traits: Record<string, unknown>; at: number; messageId?: string }
   | { index: number; type: "identify"; userId: string; traits: Record<string, unknown>; at: number; messageId?: string }
