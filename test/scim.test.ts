@@ -424,6 +424,26 @@ describe("SCIM bulk and discovery", () => {
     expectScimError(tooMany, 413, "tooMany");
     const unresolved = await s.post("/Bulk", { schemas: [], Operations: [{ method: "DELETE", path: "/Users/bulkId:nope" }] });
     expect(unresolved.json.Operations[0].status).toBe("409");
+    // One bulkId for two new resources would leave "bulkId:twice" meaning either: the request is refused whole.
+    const twice = await s.post("/Bulk", {
+      schemas: [],
+      Operations: [
+        { method: "POST", path: "/Users", bulkId: "twice", data: user("first") },
+        { method: "POST", path: "/Users", bulkId: "twice", data: user("second") },
+        {
+          method: "POST",
+          path: "/Groups",
+          bulkId: "g",
+          data: { schemas: [GROUP], displayName: "Twice", members: [{ value: "bulkId:twice" }] },
+        },
+      ],
+    });
+    expectScimError(twice, 400, "invalidValue");
+    expect(twice.json.detail).toContain("bulkId 'twice' is given to more than one operation");
+    for (const userName of ["first", "second"]) {
+      expect((await s.get(`/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`)).json.totalResults).toBe(0);
+    }
+    expect((await s.get(`/Groups?filter=${encodeURIComponent('displayName eq "Twice"')}`)).json.totalResults).toBe(0);
   });
 
   it("describes what it supports", async () => {

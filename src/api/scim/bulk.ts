@@ -21,7 +21,22 @@ export const bulkBody = z.looseObject({
         data: z.unknown().optional(),
       }),
     )
-    .min(1),
+    .min(1)
+    // A bulkId names one new resource for the references after it (RFC 7644 §3.7: unique within a request).
+    .superRefine((ops, ctx) => {
+      const seen = new Set<string>();
+      ops.forEach((op, i) => {
+        if (op.bulkId === undefined) return;
+        if (seen.has(op.bulkId)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "bulkId"],
+            message: `bulkId '${op.bulkId}' is given to more than one operation; each must be unique`,
+          });
+        }
+        seen.add(op.bulkId);
+      });
+    }),
 });
 
 const REFERENCE = /bulkId:([A-Za-z0-9._~-]+)/g;
