@@ -41,6 +41,15 @@ describe("auth with a JWKS (production)", () => {
     expect(row).toBe("via jwks");
   });
 
+  it("takes an RS256 token minted by a clock up to a minute ahead, and refuses one further ahead", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await request(await rs256({ tenant_id: freshTenant(), iat: now + 45, nbf: now + 45 }));
+    expect(ahead.status, JSON.stringify(ahead.body)).toBe(200);
+    const early = await request(await rs256({ tenant_id: freshTenant(), iat: now + 300 }));
+    expect(early.status).toBe(401);
+    expect(early.body.error.message).toBe("token is not valid yet");
+  });
+
   it("refuses a wrong audience, a wrong issuer, and the dev HS256 token (401)", async () => {
     const tenant = freshTenant();
     for (const t of [

@@ -20,6 +20,26 @@ describe("auth", () => {
     expect(refused.json.error.message).toBe("token exp must be a number (seconds since the epoch)");
   });
 
+  it("takes a token from an issuer whose clock runs up to a minute ahead, and refuses one further ahead (401)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    for (const claim of ["iat", "nbf"]) {
+      // Minted "in the future" by a provider whose clock is 30 s fast: valid, as its provider meant it.
+      const fresh = await token({ tenant: freshTenant(), extra: { [claim]: now + 30 } });
+      expect((await call("GET", "/v1/groups", { token: fresh })).status, claim).toBe(200);
+      const early = await token({ tenant: freshTenant(), extra: { [claim]: now + 120 } });
+      const refused = await call("GET", "/v1/groups", { token: early });
+      expectError(refused, 401, "unauthorized");
+      expect(refused.json.error.message).toBe("token is not valid yet");
+      const textual = await token({ tenant: freshTenant(), extra: { [claim]: String(now) } });
+      expect((await call("GET", "/v1/groups", { token: textual })).json.error.message).toBe(
+        `token ${claim} must be a number (seconds since the epoch)`,
+      );
+    }
+    // exp has no leeway: a token that expired a second ago is refused.
+    const expired = await token({ tenant: freshTenant(), ttl: -1 });
+    expect((await call("GET", "/v1/groups", { token: expired })).json.error.message).toBe("token has expired");
+  });
+
   it("refuses a token signed with another secret (401)", async () => {
     const t = await token({ tenant: freshTenant(), secret: "some-other-secret-0123456789abcdef" });
     const res = await call("GET", "/v1/groups", { token: t });

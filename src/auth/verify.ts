@@ -86,7 +86,6 @@ function describe(e: unknown, token: string): string {
   const name = (e as Error)?.name ?? "";
   if (name === "JwtTokenExpired") return expIsNumber(token) ? "token has expired" : "token exp must be a number (seconds since the epoch)";
   if (name === "JwtTokenSignatureMismatched") return "token signature does not verify";
-  if (name === "JwtTokenIssuedAt" || name === "JwtTokenNotBefore") return "token is not valid yet";
   if (name === "JwtTokenIssuer") return "token issuer is not accepted";
   if (name === "JwtTokenAudience") return "token audience is not accepted";
   if (name === "JwtAlgorithmNotAllowed" || name === "JwtAlgorithmMismatched") return "token algorithm is not accepted";
@@ -94,15 +93,41 @@ function describe(e: unknown, token: string): string {
   return "token is not a valid JWT";
 }
 
+/**
+ * How far ahead of ours an issuer's clock may run and its fresh token still be taken (its iat
+ * and nbf): a token minted a second "in the future" by a provider whose clock is a little fast
+ * is normal, and was refused. exp gets none: an expired token is refused at once (fail closed).
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** iat and nbf, checked with CLOCK_SKEW_SECONDS (Hono's own check allows none). */
+function assertValidYet(payload: Record<string, unknown>): void {
+  const now = Math.floor(Date.now() / 1000);
+  for (const claim of ["nbf", "iat"] as const) {
+    const at = payload[claim];
+    if (at === undefined) continue;
+    if (typeof at !== "number" || !Number.isFinite(at)) throw unauthorized(`token ${claim} must be a number (seconds since the epoch)`);
+    if (at > now + CLOCK_SKEW_SECONDS) throw unauthorized("token is not valid yet");
+  }
+}
+
 async function payloadOf(token: string, source: Source): Promise<unknown> {
-  const verification = { ...(source.iss ? { iss: source.iss } : {}), ...(source.aud ? { aud: source.aud } : {}) };
+  const verification = {
+    ...(source.iss ? { iss: source.iss } : {}),
+    ...(source.aud ? { aud: source.aud } : {}),
+    nbf: false,
+    iat: false,
+  };
   try {
-    if (source.jwksUrl) {
-      const kid = (decode(token).header as { kid?: string }).kid;
-      const keys = await keysFor(source.jwksUrl, kid);
-      return await verifyWithJwks(token, { keys, allowedAlgorithms: ["RS256", "ES256"], verification });
-    }
-    return await verify(token, source.secret!, { alg: "HS256", ...verification });
+    const payload = source.jwksUrl
+      ? await verifyWithJwks(token, {
+          keys: await keysFor(source.jwksUrl, (decode(token).header as { kid?: string }).kid),
+          allowedAlgorithms: ["RS256", "ES256"],
+          verification,
+        })
+      : await verify(token, source.secret!, { alg: "HS256", ...verification });
+    assertValidYet(payload);
+    return payload;
   } catch (e) {
     if (e instanceof CoreError) throw e;
     throw unauthorized(describe(e, token));
