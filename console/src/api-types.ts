@@ -9375,6 +9375,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9392,6 +9393,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9408,6 +9410,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9501,6 +9504,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9518,6 +9522,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9534,6 +9539,7 @@ export interface operations {
                         messageId?: string;
                         timestamp?: string;
                         originalTimestamp?: string;
+                        sentAt?: string;
                         traits?: {
                             [key: string]: unknown;
                         };
@@ -9626,6 +9632,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9643,6 +9650,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9659,6 +9667,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9748,6 +9757,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9765,6 +9775,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9781,6 +9792,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9870,6 +9882,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9887,6 +9900,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9903,6 +9917,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -9992,6 +10007,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10009,6 +10025,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10025,6 +10042,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10114,6 +10132,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10131,6 +10150,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10147,6 +10167,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10236,6 +10257,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10253,6 +10275,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10269,6 +10292,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10358,6 +10382,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10375,6 +10400,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10391,6 +10417,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10480,6 +10507,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10497,6 +10525,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10513,6 +10542,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10602,6 +10632,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10619,6 +10650,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10635,6 +10667,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10724,6 +10757,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10741,6 +10775,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10757,6 +10792,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10846,6 +10882,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10863,6 +10900,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10879,6 +10917,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10968,6 +11007,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -10985,6 +11025,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
@@ -11001,6 +11042,7 @@ export interface operations {
                     messageId?: string;
                     timestamp?: string;
                     originalTimestamp?: string;
+                    sentAt?: string;
                     traits?: {
                         [key: string]: unknown;
                     };
