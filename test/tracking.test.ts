@@ -212,6 +212,31 @@ describe("analytics group calls", () => {
     const seats = (await t.reader.get("/v1/groups/skewed/traits")).json.result.seats.event_at;
     expect(seats).toBeLessThanOrEqual(Date.now() - 5_000);
     expect(seats).toBeGreaterThanOrEqual(before - 5_000);
+    // An event's own sentAt wins over its batch's; a batch sentAt that is not a date-time corrects nothing.
+    const past = Date.parse("2024-06-01T00:00:00Z");
+    const mixed = await t.basic("/v1/batch", {
+      batch: [
+        {
+          ...event,
+          messageId: "s3",
+          traits: { region: "eu" },
+          timestamp: new Date(sent - 2_000).toISOString(),
+          sentAt: new Date(sent).toISOString(),
+        },
+        { ...event, messageId: "s4", traits: { tier: "gold" }, timestamp: new Date(past).toISOString() },
+      ],
+      sentAt: "not a time",
+    });
+    expect(mixed.status, mixed.text).toBe(200);
+    expect(mixed.json).toEqual({ success: true });
+    const traits = (await t.reader.get("/v1/groups/skewed/traits")).json.result;
+    expect(traits.region.event_at).toBeLessThanOrEqual(Date.now() - 2_000);
+    expect(traits.region.event_at).toBeGreaterThanOrEqual(before - 2_000);
+    expect(traits.tier.event_at).toBe(past);
+    // An event's sentAt that is not a date-time is that event's error: it is dropped and reported.
+    const badSent = await t.basic("/v1/batch", { batch: [{ ...event, messageId: "s5", traits: { x: 1 }, sentAt: "yesterday" }] });
+    expect(badSent.json.dropped).toEqual([{ index: 0, messageId: "s5", errors: ["sentAt: must be an ISO 8601 date-time"] }]);
+    expect((await t.reader.get("/v1/groups/skewed/traits")).json.result.x).toBeUndefined();
   });
 
   it("de-duplicates by message_id: a retried request changes nothing the second time", async () => {

@@ -9422,6 +9422,8 @@ export interface operations {
                     } & {
                         [key: string]: unknown;
                     }))[];
+                    sentAt?: string;
+                    writeKey?: string;
                 } & {
                     [key: string]: unknown;
                 };
@@ -9551,6 +9553,8 @@ export interface operations {
                     } & {
                         [key: string]: unknown;
                     }))[];
+                    sentAt?: string;
+                    writeKey?: string;
                 } & {
                     [key: string]: unknown;
                 };

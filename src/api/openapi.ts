@@ -221,6 +221,17 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     summary: "Record a group call (seed 003)",
     request: { body: json(z.union([seed003Event, z.array(seed003Event)])) },
   });
+  // A batch's own fields beside its events: when it was sent (corrects the sender's clock) and the write key (a credential).
+  const segmentBatchDocumented = z
+    .object({
+      batch: z.array(anyEvent),
+      sentAt: z
+        .string()
+        .optional()
+        .openapi({ description: "when the sender sent the batch, by its clock: corrects each event's timestamp for its skew" }),
+      writeKey: z.string().optional().openapi({ description: "the write key (an API key), when no Authorization header carries it" }),
+    })
+    .loose();
   // Each Segment route twice: its own path, and the one-letter path of analytics.js.
   for (const [kind, paths] of Object.entries(SEGMENT_PATHS)) {
     const batch = kind === "batch";
@@ -230,7 +241,7 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
         method: "post",
         path: `/v1${path}`,
         summary: `Record ${batch ? "a batch of Segment events" : `one Segment ${kind} call`}${path.length === 2 ? " (analytics.js path)" : ""}`,
-        request: { body: json(batch ? z.object({ batch: z.array(anyEvent) }).loose() : anyEvent) },
+        request: { body: json(batch ? segmentBatchDocumented : anyEvent) },
       });
     }
   }
