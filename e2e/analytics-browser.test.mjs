@@ -1,8 +1,10 @@
-// End-to-end: Segment's browser SDK (@segment/analytics-next, bundled as an app would) in
-// headless Chromium, on a page served from another origin than the API, with an API key of the
-// tenant as its write key. It posts text/plain to the one-letter paths (/v1/g, /v1/i, /v1/t; /v1/b
-// when batching) with the key in the body and a Basic header, which takes a CORS preflight. Every call lands: the group, its traits, its members (the anonymous visitor
-// too), the user's profile.
+// End-to-end: Segment's browser SDK (@segment/analytics-next) and RudderStack's
+// (@rudderstack/analytics-js), bundled as an app would, in headless Chromium, on a page served from
+// another origin than the API, with an API key of the tenant as their write key. Segment's posts
+// text/plain to the one-letter paths (/v1/g, /v1/i, /v1/t; /v1/b when batching) with the key in the
+// body and a Basic header; RudderStack's posts JSON to the long ones (/v1/group, ...; /v1/batch) with a
+// Basic header and its AnonymousId and SentAt headers. Both take a CORS preflight. Every call lands:
+// the group, its traits, its members (the anonymous visitor too), the user's profile.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -64,21 +66,60 @@ const api = async (tenant, path, init = {}) => {
   return { status: res.status, json: await res.json() };
 };
 
+/** A tenant's API key with scope group_api: the SDKs' write key. */
+const writeKeyOf = async (tenant) =>
+  (await api(tenant, "/v1/api-keys", { method: "POST", body: JSON.stringify({ name: "web", scopes: ["group_api"] }) })).json.result.secret;
+
+/**
+ * The shop's page, opened, recording the API requests it makes (method, path, and the credential headers they
+ * carried), those that failed, and how many got an answer. Chromium runs a preflight on its own and does not show
+ * it here: a POST that carried a Basic header and got its answer was let through by it.
+ */
+async function shopPage() {
+  const page = await browser.newPage();
+  const seen = { sent: [], failed: [], answered: 0 };
+  const ours = (r) => r.url().startsWith(server.base);
+  page.on("request", (r) => {
+    if (!ours(r)) return;
+    const headers = r.headers();
+    const basic = /^Basic /.test(headers.authorization ?? "") ? " (Basic)" : "";
+    const anonymous = headers.anonymousid ? " (AnonymousId)" : "";
+    seen.sent.push(`${r.method()} ${new URL(r.url()).pathname}${basic}${anonymous}`);
+  });
+  page.on("requestfailed", (r) => ours(r) && seen.failed.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.on("response", (r) => {
+    if (!ours(r)) return;
+    seen.answered++;
+    if (r.status() >= 300) seen.failed.push(`${r.url()}: ${r.status()}`);
+  });
+  await page.goto(site.base);
+  return { page, seen };
+}
+
+const memberIds = async (tenant, groupId) => (await api(tenant, `/v1/groups/${groupId}/members`)).json.result.map((m) => m.user_id);
+
+/** The user's profile, with the email its identify call gave (each test's users are USER@example.com). */
+async function assertEmail(tenant, user) {
+  const profile = await api(tenant, `/v1/users/${user}`);
+  assert.equal(profile.status, 200);
+  assert.equal(profile.json.result.email, `${user}@example.com`);
+}
+
+/** What an anonymous visitor's and a signed-in user's group calls leave: the group, its traits, both as its members. */
+async function assertAccount(tenant, groupId, { name, traits, user }) {
+  const group = await api(tenant, `/v1/groups/${groupId}`);
+  assert.equal(group.status, 200);
+  assert.equal(group.json.result.name, name);
+  const stored = (await api(tenant, `/v1/groups/${groupId}/traits`)).json.result;
+  assert.deepEqual(Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, v.value])), traits);
+  const members = await memberIds(tenant, groupId);
+  assert.equal(members.length, 2);
+  assert.ok(members.includes(user), members.join(", "));
+}
+
 /** Open the shop's page, load the SDK against the local server, run `calls` in the page; the API requests it made. */
 async function inPage(writeKey, deliveryStrategy, calls) {
-  const page = await browser.newPage();
-  const sent = [];
-  const failed = [];
-  // Chromium runs a preflight on its own and does not show it here: a POST that carried a Basic header and
-  // got its answer was let through by it.
-  page.on("request", (r) => {
-    if (!r.url().startsWith(server.base)) return;
-    const basic = /^Basic /.test(r.headers().authorization ?? "") ? " (Basic)" : "";
-    sent.push(`${r.method()} ${new URL(r.url()).pathname}${basic}`);
-  });
-  page.on("requestfailed", (r) => r.url().startsWith(server.base) && failed.push(`${r.url()}: ${r.failure()?.errorText}`));
-  page.on("response", (r) => r.url().startsWith(server.base) && r.status() >= 300 && failed.push(`${r.url()}: ${r.status()}`));
-  await page.goto(site.base);
+  const { page, seen } = await shopPage();
   const apiHost = `${new URL(server.base).host}/v1`;
   await page.evaluate(
     async ({ writeKey, apiHost, deliveryStrategy, calls }) => {
@@ -93,13 +134,12 @@ async function inPage(writeKey, deliveryStrategy, calls) {
     { writeKey, apiHost, deliveryStrategy, calls },
   );
   await page.close();
-  return { sent, failed };
+  return seen;
 }
 
 it("Segment's browser SDK, from another origin, records group, identify and track calls", { skip }, async () => {
   const tenant = `browser-${Date.now()}`;
-  const key = (await api(tenant, "/v1/api-keys", { method: "POST", body: JSON.stringify({ name: "web", scopes: ["group_api"] }) })).json
-    .result.secret;
+  const key = await writeKeyOf(tenant);
 
   // An anonymous visitor joins the account first, then signs in as alice, who joins it too.
   const standard = await inPage(key, undefined, [["group", "acme", { name: "Acme Inc.", plan: "pro" }]]);
@@ -113,17 +153,8 @@ it("Segment's browser SDK, from another origin, records group, identify and trac
   assert.deepEqual(signedIn.failed, []);
   assert.deepEqual(signedIn.sent.sort(), ["POST /v1/g (Basic)", "POST /v1/i (Basic)", "POST /v1/t (Basic)"]);
 
-  const group = await api(tenant, "/v1/groups/acme");
-  assert.equal(group.status, 200);
-  assert.equal(group.json.result.name, "Acme Inc.");
-  const traits = (await api(tenant, "/v1/groups/acme/traits")).json.result;
-  assert.deepEqual(Object.fromEntries(Object.entries(traits).map(([k, v]) => [k, v.value])), { name: "Acme Inc.", plan: "pro", seats: 12 });
-  const members = (await api(tenant, "/v1/groups/acme/members")).json.result.map((m) => m.user_id);
-  assert.equal(members.length, 2);
-  assert.ok(members.includes("alice"), members.join(", "));
-  const alice = await api(tenant, "/v1/users/alice");
-  assert.equal(alice.status, 200);
-  assert.equal(alice.json.result.email, "alice@example.com");
+  await assertAccount(tenant, "acme", { name: "Acme Inc.", traits: { name: "Acme Inc.", plan: "pro", seats: 12 }, user: "alice" });
+  await assertEmail(tenant, "alice");
 
   // Batching: the SDK posts its calls together to /v1/b.
   const batched = await inPage(key, { strategy: "batching", config: { size: 3, timeout: 100 } }, [
@@ -133,9 +164,78 @@ it("Segment's browser SDK, from another origin, records group, identify and trac
   ]);
   assert.deepEqual(batched.failed, []);
   assert.deepEqual(batched.sent, ["POST /v1/b (Basic)"]);
-  assert.deepEqual(
-    (await api(tenant, "/v1/groups/globex/members")).json.result.map((m) => m.user_id),
-    ["bob"],
+  assert.deepEqual(await memberIds(tenant, "globex"), ["bob"]);
+  await assertEmail(tenant, "bob");
+});
+
+/**
+ * Open the shop's page, load RudderStack's SDK against the local server (its source settings given in the page, as
+ * `getSourceConfig` allows, instead of fetched from RudderStack), make `calls`, and wait until the server has answered
+ * `expected` of its requests; the requests it made.
+ */
+async function inRudderPage(writeKey, queueOptions, calls, expected) {
+  const { page, seen } = await shopPage();
+  await page.evaluate(
+    async ({ writeKey, dataPlane, queueOptions, calls }) => {
+      const analytics = new window.RudderAnalytics();
+      const source = { id: "shop", name: "shop", workspaceId: "shop", enabled: true, config: {}, destinations: [] };
+      analytics.load(writeKey, dataPlane, {
+        getSourceConfig: () => ({ source }),
+        ...(queueOptions ? { queueOptions } : {}),
+        logLevel: "ERROR",
+      });
+      await new Promise((resolve) => analytics.ready(resolve));
+      for (const [method, ...args] of calls) analytics[method](...args);
+    },
+    { writeKey, dataPlane: server.base, queueOptions, calls },
   );
-  assert.equal((await api(tenant, "/v1/users/bob")).json.result.email, "bob@example.com");
+  for (const deadline = Date.now() + 20_000; seen.answered < expected && seen.failed.length === 0; ) {
+    if (Date.now() > deadline) throw new Error(`RudderStack's SDK: ${seen.answered} of ${expected} answered; sent ${seen.sent.join(", ")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.close();
+  return seen;
+}
+
+it("RudderStack's browser SDK, from another origin, records group, identify and track calls", { skip }, async () => {
+  const tenant = `rudder-${Date.now()}`;
+  const key = await writeKeyOf(tenant);
+
+  // An anonymous visitor joins the account (the SDK sends "" as the user id it does not know), then signs in as dave.
+  const visitor = await inRudderPage(key, undefined, [["group", "initech", { name: "Initech", plan: "pro" }]], 1);
+  assert.deepEqual(visitor.failed, []);
+  assert.deepEqual(visitor.sent, ["POST /v1/group (Basic) (AnonymousId)"]);
+  const signedIn = await inRudderPage(
+    key,
+    undefined,
+    [
+      ["identify", "dave", { email: "dave@example.com" }],
+      ["group", "initech", { seats: 5 }],
+      ["track", "Checked out", { total: 42 }],
+    ],
+    3,
+  );
+  assert.deepEqual(signedIn.failed, []);
+  assert.deepEqual(signedIn.sent.sort(), [
+    "POST /v1/group (Basic) (AnonymousId)",
+    "POST /v1/identify (Basic) (AnonymousId)",
+    "POST /v1/track (Basic) (AnonymousId)",
+  ]);
+  await assertAccount(tenant, "initech", { name: "Initech", traits: { name: "Initech", plan: "pro", seats: 5 }, user: "dave" });
+  await assertEmail(tenant, "dave");
+
+  // Batching: the SDK posts its calls together to /v1/batch.
+  const batched = await inRudderPage(
+    key,
+    { batch: { enabled: true, maxItems: 2, flushInterval: 100 } },
+    [
+      ["identify", "erin", { email: "erin@example.com" }],
+      ["group", "hooli", { name: "Hooli" }],
+    ],
+    1,
+  );
+  assert.deepEqual(batched.failed, []);
+  assert.deepEqual(batched.sent, ["POST /v1/batch (Basic) (AnonymousId)"]);
+  assert.deepEqual(await memberIds(tenant, "hooli"), ["erin"]);
+  await assertEmail(tenant, "erin");
 });

@@ -65,7 +65,9 @@ describe("Segment's browser SDK (analytics.js)", () => {
       expect(res.status, path).toBe(204);
       expect(res.headers.get("access-control-allow-origin")).toBe("*");
       expect(res.headers.get("access-control-allow-methods")).toBe("POST");
-      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toBe("authorization,content-type,x-retry-count");
+      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toBe(
+        "authorization,content-type,x-retry-count,anonymousid,sentat",
+      );
     }
     // The other surfaces take no browser calls from other origins: no CORS answer, the credential is asked for.
     const native = await preflight("/v1/groups");
@@ -111,5 +113,85 @@ describe("Segment's browser SDK (analytics.js)", () => {
     expect(await members(other.admin, "acme")).toEqual(["mallory"]);
     expect(await members(admin, "acme")).toEqual(["bob"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).not.toBe("Hijacked");
+  });
+});
+
+// RudderStack's browser SDK (@rudderstack/analytics-js) posts JSON to the long paths (/v1/group, /v1/batch, ...) with
+// the write key as a Basic user, the visitor's id in an AnonymousId header (base64), a SentAt header, and "" as the user
+// id it does not know yet.
+describe("RudderStack's browser SDK", () => {
+  const rudder = (path: string, key: string, body: unknown) =>
+    call("POST", path, {
+      rawBody: JSON.stringify(body),
+      headers: {
+        "content-type": "application/json;charset=UTF-8",
+        origin: ORIGIN,
+        authorization: `Basic ${btoa(`${key}:`)}`,
+        anonymousid: btoa("rs-anon-1"),
+        sentat: new Date().toISOString(),
+      },
+    });
+
+  it("passes the preflight with its AnonymousId header, and takes an empty user id as not known yet", async () => {
+    for (const path of ["/v1/group", "/v1/identify", "/v1/batch"]) {
+      const res = await call("OPTIONS", path, {
+        headers: {
+          origin: ORIGIN,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "anonymousid,authorization,content-type,sentat",
+        },
+      });
+      expect(res.status, path).toBe(204);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("access-control-allow-headers")?.toLowerCase().split(",")).toEqual(
+        expect.arrayContaining(["anonymousid", "sentat"]),
+      );
+    }
+    const { admin, key } = await writeKey();
+    const anonymous = { userId: "", anonymousId: "rs-anon-1", sentAt: new Date().toISOString() };
+    const g = await rudder("/v1/group", key, {
+      ...anonymous,
+      type: "group",
+      groupId: "acme",
+      traits: { name: "Acme Inc." },
+      messageId: "rs-1",
+    });
+    expect(g.status, g.text).toBe(200);
+    expect(g.headers.get("access-control-allow-origin")).toBe("*");
+    // An identify of a visitor not known yet names no user: nothing to store, and no user "" made.
+    const i = await rudder("/v1/identify", key, { ...anonymous, type: "identify", traits: { plan: "trial" }, messageId: "rs-2" });
+    expect(i.status, i.text).toBe(200);
+    const b = await rudder("/v1/batch", key, {
+      batch: [
+        { type: "identify", userId: "carol", anonymousId: "rs-anon-1", traits: { email: "carol@example.com" }, messageId: "rs-3" },
+        { type: "group", userId: "carol", anonymousId: "rs-anon-1", groupId: "acme", messageId: "rs-4" },
+        { type: "group", userId: "", anonymousId: "rs-anon-2", groupId: "globex", messageId: "rs-5" },
+      ],
+      sentAt: new Date().toISOString(),
+    });
+    expect(b.status, b.text).toBe(200);
+
+    expect(await members(admin, "acme")).toEqual(["carol", "rs-anon-1"]);
+    expect(await members(admin, "globex")).toEqual(["rs-anon-2"]);
+    expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
+    expect((await admin.get("/v1/users/carol")).json.result.email).toBe("carol@example.com");
+    expect((await admin.get("/v1/users?limit=100")).json.result.map((u: { user_id: string }) => u.user_id).sort()).toEqual([
+      "carol",
+      "rs-anon-1",
+      "rs-anon-2",
+    ]);
+  });
+
+  it("still drops a group call that names no one, and one whose user id is not an id", async () => {
+    const { admin, key } = await writeKey();
+    // As for any event the batch cannot take: accepted, and named as dropped with why.
+    const nobody = await rudder("/v1/group", key, { type: "group", userId: "", anonymousId: "", groupId: "acme", messageId: "rs-6" });
+    expect(nobody.status, nobody.text).toBe(200);
+    expect(nobody.json.dropped).toEqual([{ index: 0, messageId: "rs-6", errors: ["userId or anonymousId is required for a group call"] }]);
+    const bad = await rudder("/v1/group", key, { type: "group", userId: "a b", groupId: "acme", messageId: "rs-7" });
+    expect(bad.status, bad.text).toBe(200);
+    expect(bad.json.dropped[0].errors[0]).toMatch(/^userId: must be 1-128 characters/);
+    await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
+    expect((await admin.get("/v1/users?limit=100")).json.result).toEqual([]);
   });
 });

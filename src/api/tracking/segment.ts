@@ -27,16 +27,19 @@ function segmentError(c: Context<AppEnv>, err: unknown) {
 }
 
 // SDKs send ids as strings, sometimes numbers.
-const id = z
-  .union([z.string(), z.number()])
-  .transform(String)
-  .pipe(z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -"));
+const stringOrNumber = z.union([z.string(), z.number()]);
+const idText = z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
+const id = stringOrNumber.transform(String).pipe(idText);
+/** An id the SDK may not know yet: analytics.js sends null for it, RudderStack's browser SDK an empty string. */
+const unknownOrId = stringOrNumber
+  .transform((v) => (v === "" ? undefined : String(v)))
+  .pipe(idText.optional())
+  .nullish();
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 date-time");
 
 const base = z.looseObject({
-  // analytics.js sends null for the id it does not know.
-  userId: id.nullish(),
-  anonymousId: id.nullish(),
+  userId: unknownOrId,
+  anonymousId: unknownOrId,
   messageId: z.string().min(1).max(200).optional(),
   timestamp: time.optional(),
   originalTimestamp: time.optional(),
@@ -125,7 +128,8 @@ export const SEGMENT_PATHS = {
 const browsers = cors({
   origin: "*",
   allowMethods: ["POST"],
-  allowHeaders: ["Authorization", "Content-Type", "X-Retry-Count"],
+  // X-Retry-Count: analytics.js; AnonymousId (the visitor's id in base64) and SentAt (also in the body): RudderStack's.
+  allowHeaders: ["Authorization", "Content-Type", "X-Retry-Count", "AnonymousId", "SentAt"],
   // The SDK waits as long as a 429's Retry-After says, if the page may read it.
   exposeHeaders: ["Retry-After", "X-Request-Id"],
   maxAge: 86_400,
