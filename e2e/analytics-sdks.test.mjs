@@ -27,7 +27,12 @@ async function writeKey(tenant) {
 }
 
 const native = async (tenant, path, scope = "groups:read") => {
-  const res = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${await server.token(tenant, scope)}` } });
+  // undici says only "fetch failed": name the socket's own error, so a connection the local server dropped says so.
+  const res = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${await server.token(tenant, scope)}` } }).catch(
+    (e) => {
+      throw new Error(`${path}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? "no cause given"})`, { cause: e });
+    },
+  );
   assert.equal(res.status, 200, `${path}: ${res.status}`);
   return (await res.json()).result;
 };
