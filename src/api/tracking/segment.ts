@@ -7,9 +7,8 @@ import { cors } from "hono/cors";
 import { z } from "zod";
 import { authenticate, requireScope } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
-import { ID_PATTERN } from "../../core/shared/ids";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
-import { JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
+import { idSchema, JSON_DEPTH_MESSAGE, withinJsonDepth } from "../../core/shared/validation";
 import { eventTime, ingest, type TrackedEvent } from "../../core/tracking";
 import type { AppEnv } from "../../http/app-env";
 import { asCoreError } from "../../http/errors";
@@ -28,12 +27,11 @@ function segmentError(c: Context<AppEnv>, err: unknown) {
 
 // SDKs send ids as strings, sometimes numbers.
 const stringOrNumber = z.union([z.string(), z.number()]);
-const idText = z.string().regex(ID_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ + -");
-const id = stringOrNumber.transform(String).pipe(idText);
+const id = stringOrNumber.transform(String).pipe(idSchema);
 /** An id the SDK may not know yet: analytics.js sends null for it, RudderStack's browser SDK an empty string. */
 const unknownOrId = stringOrNumber
   .transform((v) => (v === "" ? undefined : String(v)))
-  .pipe(idText.optional())
+  .pipe(idSchema.optional())
   .nullish();
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 date-time");
 
