@@ -16,6 +16,11 @@ async function writeKey(scopes = ["group_api"]) {
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   call("POST", path, { rawBody: JSON.stringify(body), headers: { "content-type": "text/plain", origin: ORIGIN, ...headers } });
 
+/** The sources of the group's events in the change stream. */
+const sources = async (admin: Awaited<ReturnType<typeof client>>, group: string) => [
+  ...new Set((await admin.get(`/v1/events?group_id=${group}`)).json.result.map((e: { source: string }) => e.source)),
+];
+
 const members = async (admin: Awaited<ReturnType<typeof client>>, group: string) =>
   (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);
 
@@ -49,6 +54,8 @@ describe("Segment's browser SDK (analytics.js)", () => {
     expect(await members(admin, "acme")).toEqual(["0b6e2f3a-anon", "alice"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     expect((await admin.get("/v1/users/alice")).json.result.email).toBe("alice@example.com");
+    // The change stream names the surface the changes came through.
+    expect(await sources(admin, "acme")).toEqual(["analytics"]);
   });
 
   it("answers the browser's preflight without a credential, on these routes only", async () => {

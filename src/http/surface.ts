@@ -10,6 +10,8 @@ const ANALYTICS = new Set([
   "/v1/page",
   "/v1/screen",
   "/v1/alias",
+  // analytics.js's one-letter paths.
+  ...["/v1/b", "/v1/g", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/a"],
 ]);
 
 const SURFACES: [string, string][] = [
