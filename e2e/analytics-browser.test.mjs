@@ -3,7 +3,8 @@
 // another origin than the API, with an API key of the tenant as their write key. Segment's posts
 // text/plain to the one-letter paths (/v1/g, /v1/i, /v1/t; /v1/b when batching) with the key in the
 // body and a Basic header; RudderStack's posts JSON to the long ones (/v1/group, ...; /v1/batch) with a
-// Basic header and its AnonymousId and SentAt headers. Both take a CORS preflight. Every call lands:
+// Basic header and its AnonymousId and SentAt headers, or, with useBeacon, sends the batch by navigator.sendBeacon to
+// /beacon/v1/batch?writeKey=. Both take a CORS preflight. Every call lands:
 // the group, its traits, its members (the anonymous visitor too), the user's profile.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -170,27 +171,25 @@ it("Segment's browser SDK, from another origin, records group, identify and trac
 
 /**
  * Open the shop's page, load RudderStack's SDK against the local server (its source settings given in the page, as
- * `getSourceConfig` allows, instead of fetched from RudderStack), make `calls`, and wait until the server has answered
- * `expected` of its requests; the requests it made.
+ * `getSourceConfig` allows, instead of fetched from RudderStack), with its other load options, make `calls`, and wait
+ * until `landed()` (a beacon's answer is not the page's to see), or until the server has answered `expected` of its
+ * requests; the requests it made.
  */
-async function inRudderPage(writeKey, queueOptions, calls, expected) {
+async function inRudderPage(writeKey, loadOptions, calls, expected, landed = async (seen) => seen.answered >= expected) {
   const { page, seen } = await shopPage();
   await page.evaluate(
-    async ({ writeKey, dataPlane, queueOptions, calls }) => {
+    async ({ writeKey, dataPlane, loadOptions, calls }) => {
       const analytics = new window.RudderAnalytics();
       const source = { id: "shop", name: "shop", workspaceId: "shop", enabled: true, config: {}, destinations: [] };
-      analytics.load(writeKey, dataPlane, {
-        getSourceConfig: () => ({ source }),
-        ...(queueOptions ? { queueOptions } : {}),
-        logLevel: "ERROR",
-      });
+      analytics.load(writeKey, dataPlane, { getSourceConfig: () => ({ source }), ...loadOptions, logLevel: "ERROR" });
       await new Promise((resolve) => analytics.ready(resolve));
       for (const [method, ...args] of calls) analytics[method](...args);
     },
-    { writeKey, dataPlane: server.base, queueOptions, calls },
+    { writeKey, dataPlane: server.base, loadOptions, calls },
   );
-  for (const deadline = Date.now() + 20_000; seen.answered < expected && seen.failed.length === 0; ) {
-    if (Date.now() > deadline) throw new Error(`RudderStack's SDK: ${seen.answered} of ${expected} answered; sent ${seen.sent.join(", ")}`);
+  for (const deadline = Date.now() + 20_000; !(await landed(seen)) && seen.failed.length === 0; ) {
+    if (Date.now() > deadline)
+      throw new Error(`RudderStack's SDK: ${seen.answered} answered, not all landed; sent ${seen.sent.join(", ")}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   await page.close();
@@ -202,12 +201,12 @@ it("RudderStack's browser SDK, from another origin, records group, identify and 
   const key = await writeKeyOf(tenant);
 
   // An anonymous visitor joins the account (the SDK sends "" as the user id it does not know), then signs in as dave.
-  const visitor = await inRudderPage(key, undefined, [["group", "initech", { name: "Initech", plan: "pro" }]], 1);
+  const visitor = await inRudderPage(key, {}, [["group", "initech", { name: "Initech", plan: "pro" }]], 1);
   assert.deepEqual(visitor.failed, []);
   assert.deepEqual(visitor.sent, ["POST /v1/group (Basic) (AnonymousId)"]);
   const signedIn = await inRudderPage(
     key,
-    undefined,
+    {},
     [
       ["identify", "dave", { email: "dave@example.com" }],
       ["group", "initech", { seats: 5 }],
@@ -227,7 +226,7 @@ it("RudderStack's browser SDK, from another origin, records group, identify and 
   // Batching: the SDK posts its calls together to /v1/batch.
   const batched = await inRudderPage(
     key,
-    { batch: { enabled: true, maxItems: 2, flushInterval: 100 } },
+    { queueOptions: { batch: { enabled: true, maxItems: 2, flushInterval: 100 } } },
     [
       ["identify", "erin", { email: "erin@example.com" }],
       ["group", "hooli", { name: "Hooli" }],
@@ -238,4 +237,21 @@ it("RudderStack's browser SDK, from another origin, records group, identify and 
   assert.deepEqual(batched.sent, ["POST /v1/batch (Basic) (AnonymousId)"]);
   assert.deepEqual(await memberIds(tenant, "hooli"), ["erin"]);
   await assertEmail(tenant, "erin");
+
+  // The beacon transport: navigator.sendBeacon posts the batch as text/plain, the write key in the URL, no header.
+  const beacon = await inRudderPage(
+    key,
+    { useBeacon: true, beaconQueueOptions: { maxItems: 2, flushQueueInterval: 100 } },
+    [
+      ["identify", "frank", { email: "frank@example.com" }],
+      ["group", "pied-piper", { name: "Pied Piper" }],
+    ],
+    undefined,
+    async () => (await api(tenant, "/v1/groups/pied-piper/members")).status === 200,
+  );
+  assert.deepEqual(beacon.failed, []);
+  assert.deepEqual(beacon.sent, ["POST /beacon/v1/batch"]);
+  assert.deepEqual(await memberIds(tenant, "pied-piper"), ["frank"]);
+  assert.equal((await api(tenant, "/v1/groups/pied-piper")).json.result.name, "Pied Piper");
+  await assertEmail(tenant, "frank");
 });

@@ -6,6 +6,7 @@ import { kaizalaRoutes } from "./api/kaizala/routes";
 import { nativeRoutes } from "./api/native";
 import { describeApi } from "./api/openapi";
 import { scimRoutes } from "./api/scim";
+import { beaconRoutes } from "./api/tracking/beacon";
 import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { groupCallRoutes } from "./api/tracking/group-calls";
 import { segmentRoutes } from "./api/tracking/segment";
@@ -27,6 +28,7 @@ export function buildApp() {
   // Segment's /v1/batch, /v1/group, ... before the native /v1, whose catch-all answers unknown paths.
   app.route("/v1", segmentRoutes());
   app.route("/v1", nativeRoutes());
+  app.route("/beacon/v1", beaconRoutes());
   app.route("/api/group", groupCallRoutes(seed002Event));
   app.route("/group", groupCallRoutes(seed003Event));
   app.route("/hooks/okta", oktaHookRoutes());

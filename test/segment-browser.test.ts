@@ -202,3 +202,83 @@ describe("RudderStack's browser SDK", () => {
     expect((await admin.get("/v1/users?limit=100")).json.result).toEqual([]);
   });
 });
+
+// RudderStack's beacon transport (useBeacon): navigator.sendBeacon posts the batch as text/plain to
+// /beacon/v1/batch?writeKey=KEY, with no header at all, and never reads the answer.
+describe("RudderStack's beacon transport", () => {
+  const beacon = (key: string | undefined, body: unknown, headers: Record<string, string> = {}) =>
+    call("POST", `/beacon/v1/batch${key === undefined ? "" : `?writeKey=${encodeURIComponent(key)}`}`, {
+      rawBody: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "content-type": "text/plain", origin: ORIGIN, ...headers },
+    });
+  const batch = (messageId: string, userId: string) => ({
+    batch: [
+      { type: "identify", userId, anonymousId: "rs-anon-9", traits: { email: `${userId}@example.com` }, messageId: `${messageId}-i` },
+      { type: "group", userId, anonymousId: "rs-anon-9", groupId: "acme", traits: { name: "Acme Inc." }, messageId: `${messageId}-g` },
+      { type: "group", userId: "", anonymousId: "rs-anon-9", groupId: "globex", messageId: `${messageId}-a` },
+      { type: "track", userId, event: "Left the page", messageId: `${messageId}-t` },
+    ],
+    sentAt: new Date().toISOString(),
+  });
+
+  it("takes the batch with the write key in the URL, as the analytics surface, once per messageId", async () => {
+    const { admin, key } = await writeKey();
+    const sent = await beacon(key, batch("b1", "dana"));
+    expect(sent.status, sent.text).toBe(200);
+    expect(sent.json).toEqual({ success: true });
+    expect(sent.headers.get("access-control-allow-origin")).toBe("*");
+    // A page leaving may send the same beacon again: nothing changes twice.
+    expect((await beacon(key, batch("b1", "dana"))).status).toBe(200);
+
+    expect(await members(admin, "acme")).toEqual(["dana"]);
+    expect(await members(admin, "globex")).toEqual(["rs-anon-9"]);
+    expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
+    expect((await admin.get("/v1/users/dana")).json.result.email).toBe("dana@example.com");
+    expect(await sources(admin, "acme")).toEqual(["analytics"]);
+    const added = (await admin.get("/v1/events?types=group.members.added")).json.result;
+    expect(added.map((e: { group_id: string }) => e.group_id).sort()).toEqual(["acme", "globex"]);
+    // The same key in a header as well is one credential.
+    const twice = await beacon(key, batch("b2", "erin"), { authorization: `Basic ${btoa(`${key}:`)}` });
+    expect(twice.status, twice.text).toBe(200);
+    expect(await members(admin, "acme")).toEqual(["dana", "erin"]);
+  });
+
+  it("refuses a missing, unknown, mismatched or too powerful key in the URL, and bad bodies, changing nothing", async () => {
+    const { admin, key } = await writeKey();
+    const other = await writeKey();
+    const powerful = await writeKey(["group_api", "groups:write"]);
+    const refused = async (res: Awaited<ReturnType<typeof beacon>>, status: number, message: RegExp) => {
+      expect(res.status, res.text).toBe(status);
+      expect(res.json).toMatchObject({ success: false, message: expect.stringMatching(message) });
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    };
+    await refused(await beacon(undefined, batch("r1", "mallory")), 401, /missing credential/);
+    await refused(await beacon("", batch("r2", "mallory")), 401, /missing credential/);
+    await refused(await beacon(`egk_${"A".repeat(43)}`, batch("r3", "mallory")), 401, /key/);
+    await refused(
+      await beacon(key, batch("r4", "mallory"), { authorization: `Basic ${btoa(`${other.key}:`)}` }),
+      401,
+      /different credentials/,
+    );
+    // A key that can do more than send analytics calls does not go in a URL, nor does an admin token.
+    await refused(await beacon(powerful.key, batch("r5", "mallory")), 403, /only the scopes group_api and telemetry_apis/);
+    await refused(await beacon(admin.token, batch("r6", "mallory")), 403, /only the scopes/);
+    // In a header, the same key is taken as on every analytics route.
+    const header = await beacon(undefined, batch("r7", "frank"), { authorization: `Basic ${btoa(`${powerful.key}:`)}` });
+    expect(header.status, header.text).toBe(200);
+    await refused(await beacon(key, "{not json"), 400, /malformed JSON/);
+    await refused(await beacon(key, { batch: "not a list" }), 400, /batch/);
+    await refused(await beacon(key, { batch: [] }), 400, /no events/);
+    await refused(await beacon(key, `{"batch":[],"pad":"${"x".repeat(2_100_000)}"}`), 413, /larger than/);
+    const get = await call("GET", `/beacon/v1/batch?writeKey=${key}`, { headers: { origin: ORIGIN } });
+    expect(get.status, get.text).toBe(405);
+
+    expect((await admin.get("/v1/users?limit=100")).json.result).toEqual([]);
+    await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
+    expect(await members(powerful.admin, "acme")).toEqual(["frank"]);
+    // Another tenant's key in the URL acts in that tenant only.
+    expect((await beacon(other.key, batch("r8", "mallory"))).status).toBe(200);
+    expect(await members(other.admin, "acme")).toEqual(["mallory"]);
+    await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
+  });
+});

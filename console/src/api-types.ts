@@ -1074,6 +1074,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/beacon/v1/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a batch of Segment events sent by navigator.sendBeacon (RudderStack's useBeacon) */
+        post: operations["postBeaconV1Batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/scim/v2/ServiceProviderConfig": {
         parameters: {
             query?: never;
@@ -11058,6 +11075,137 @@ export interface operations {
                 } & {
                     [key: string]: unknown;
                 });
+            };
+        };
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input, in the surface's error format */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, expired or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the scope, or names another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postBeaconV1Batch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The bookmark an earlier answer carried in this header: this request reads at least what that one wrote. Every answer carries its own. */
+                "x-d1-bookmark"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    batch: (({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        sentAt?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @constant */
+                        type: "group";
+                        groupId: string | number;
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        sentAt?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @constant */
+                        type: "identify";
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        userId?: (string | number) | null;
+                        anonymousId?: (string | number) | null;
+                        messageId?: string;
+                        timestamp?: string;
+                        originalTimestamp?: string;
+                        sentAt?: string;
+                        traits?: {
+                            [key: string]: unknown;
+                        };
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        type: "track" | "page" | "screen" | "alias";
+                    } & {
+                        [key: string]: unknown;
+                    }))[];
+                    sentAt?: string;
+                    writeKey?: string;
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {

@@ -81,6 +81,12 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     scheme: "basic",
     description: "An API key as the Segment write key: the Basic user name (empty password), or `writeKey` in the body",
   });
+  r.registerComponent("securitySchemes", "writeKeyInUrl", {
+    type: "apiKey",
+    in: "query",
+    name: "writeKey",
+    description: "A beacon's write key: an API key whose only scopes are group_api or telemetry_apis (a key that can do more is 403 here)",
+  });
   r.registerComponent("securitySchemes", "accessToken", {
     type: "apiKey",
     in: "header",
@@ -245,6 +251,15 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
       });
     }
   }
+
+  op({
+    ...a,
+    security: [{ writeKeyInUrl: [] }, { writeKey: [] }, { bearer: [] }],
+    method: "post",
+    path: "/beacon/v1/batch",
+    summary: "Record a batch of Segment events sent by navigator.sendBeacon (RudderStack's useBeacon)",
+    request: { body: json(segmentBatchDocumented) },
+  });
 
   // SCIM 2.0 at /scim/v2.
   const s = { tags: ["scim"] };

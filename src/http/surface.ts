@@ -10,8 +10,9 @@ const ANALYTICS = new Set([
   "/v1/page",
   "/v1/screen",
   "/v1/alias",
-  // analytics.js's one-letter paths.
+  // analytics.js's one-letter paths, and RudderStack's beacon.
   ...["/v1/b", "/v1/g", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/a"],
+  "/beacon/v1/batch",
 ]);
 
 const SURFACES: [string, string][] = [

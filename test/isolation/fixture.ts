@@ -197,8 +197,9 @@ export function body(key: string): unknown {
       ],
     },
   };
-  // analytics.js's one-letter paths take what their routes take.
+  // analytics.js's one-letter paths, and RudderStack's beacon, take what their routes take.
   for (const [path, short] of Object.values(SEGMENT_PATHS)) bodies[`POST /v1${short}`] = bodies[`POST /v1${path}`];
+  bodies["POST /beacon/v1/batch"] = bodies["POST /v1/batch"];
   return bodies[key];
 }
 

@@ -1,7 +1,9 @@
 import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { TokenSource } from "../../auth/middleware";
 import { bearerToken } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
+import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { readJsonBody } from "./body";
 
@@ -43,3 +45,29 @@ export const segmentWriteKey: TokenSource = async (c) => {
   }
   return header ?? body;
 };
+
+/** A beacon's write key: ?writeKey= in the URL (navigator.sendBeacon sends no header), or a header, not two different ones. */
+export const beaconWriteKey: TokenSource = (c) => {
+  const [header, url] = [writeKeyOrBearer(c), urlWriteKey(c)];
+  if (header !== undefined && url !== undefined && header !== url) {
+    throw new CoreError("unauthorized", "the Authorization header and the URL's writeKey are different credentials: send one");
+  }
+  return header ?? url;
+};
+
+const urlWriteKey = (c: Context<AppEnv>) => c.req.query("writeKey") || undefined;
+
+/**
+ * A key in a URL lands in access logs, proxies and browser history: it may only send analytics
+ * calls. A key or token that can do more is refused there, even for its own tenant.
+ */
+export const urlKeyTracksOnly = createMiddleware<AppEnv>(async (c, next) => {
+  const scopes = [...c.var.principal.scopes];
+  if (urlWriteKey(c) !== undefined && !scopes.every((s) => (TRACKING_SCOPES as readonly string[]).includes(s))) {
+    throw new CoreError(
+      "forbidden",
+      `a write key in the URL may carry only the scopes ${TRACKING_SCOPES.join(" and ")}; this one carries ${scopes.join(", ")}`,
+    );
+  }
+  await next();
+});

@@ -17,7 +17,7 @@ import { postOnly } from "../../http/unknown-route";
 import { segmentWriteKey } from "./auth";
 import { readJsonBody } from "./body";
 
-function segmentError(c: Context<AppEnv>, err: unknown) {
+export function segmentError(c: Context<AppEnv>, err: unknown) {
   const e = asCoreError(err);
   if (!e) {
     return c.json({ success: false, message: "internal error" }, 500);
@@ -109,6 +109,13 @@ async function handle(c: Context<AppEnv>, events: unknown[], batchSentAt?: unkno
   });
 }
 
+/** A batch's body, {"batch": [...], "sentAt"?}: its events are recorded as handle() records them. */
+export async function recordBatch(c: Context<AppEnv>) {
+  const body = (await readJsonBody(c)) as { batch?: unknown; sentAt?: unknown };
+  if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
+  return handle(c, body.batch, body.sentAt);
+}
+
 /** The single-event routes, one per Segment call type. */
 const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const;
 
@@ -123,7 +130,7 @@ export const SEGMENT_PATHS = {
  * travels in the Authorization header or the body, never in a cookie, so no origin gains
  * anything the key does not already give. The preflight answers before the credential check.
  */
-const browsers = cors({
+export const browsers = cors({
   origin: "*",
   allowMethods: ["POST"],
   // X-Retry-Count: analytics.js; AnonymousId (the visitor's id in base64) and SentAt (also in the body): RudderStack's.
@@ -139,13 +146,7 @@ export function segmentRoutes() {
   const credential = authenticate({ source: segmentWriteKey, budget: "analytics" });
   const guard = [browsers, limitBody(), credential, requireScope(...TRACKING_SCOPES)] as const;
   app.onError((err, c) => segmentError(c, err));
-  for (const path of SEGMENT_PATHS.batch) {
-    app.post(path, ...guard, async (c) => {
-      const body = (await readJsonBody(c)) as { batch?: unknown; sentAt?: unknown };
-      if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
-      return handle(c, body.batch, body.sentAt);
-    });
-  }
+  for (const path of SEGMENT_PATHS.batch) app.post(path, ...guard, recordBatch);
   for (const type of TYPES) {
     for (const path of SEGMENT_PATHS[type]) {
       app.post(path, ...guard, async (c) => {
