@@ -33,29 +33,24 @@ async function bodyWriteKey(c: Context<AppEnv>): Promise<string | undefined> {
   return typeof key === "string" && key !== "" ? key : undefined;
 }
 
+/** A header's key and a second one: the same key twice is one credential; two different ones are refused, neither picked. */
+function oneCredential(header: string | undefined, other: string | undefined, otherPlace: string) {
+  if (header !== undefined && other !== undefined && header !== other) {
+    throw new CoreError("unauthorized", `the Authorization header and ${otherPlace} are different credentials: send one`);
+  }
+  return header ?? other;
+}
+
 /**
  * Segment's HTTP API also takes the write key as `writeKey` in the body, and its browser SDK
- * sends it there (as well as in the header). Two different credentials in one request are
- * refused rather than one of them picked.
+ * sends it there (as well as in the header).
  */
-export const segmentWriteKey: TokenSource = async (c) => {
-  const [header, body] = [writeKeyOrBearer(c), await bodyWriteKey(c)];
-  if (header !== undefined && body !== undefined && header !== body) {
-    throw new CoreError("unauthorized", "the Authorization header and the body's writeKey are different credentials: send one");
-  }
-  return header ?? body;
-};
-
-/** A beacon's write key: ?writeKey= in the URL (navigator.sendBeacon sends no header), or a header, not two different ones. */
-export const beaconWriteKey: TokenSource = (c) => {
-  const [header, url] = [writeKeyOrBearer(c), urlWriteKey(c)];
-  if (header !== undefined && url !== undefined && header !== url) {
-    throw new CoreError("unauthorized", "the Authorization header and the URL's writeKey are different credentials: send one");
-  }
-  return header ?? url;
-};
+export const segmentWriteKey: TokenSource = async (c) => oneCredential(writeKeyOrBearer(c), await bodyWriteKey(c), "the body's writeKey");
 
 const urlWriteKey = (c: Context<AppEnv>) => c.req.query("writeKey") || undefined;
+
+/** A beacon's write key: ?writeKey= in the URL (navigator.sendBeacon sends no header), or a header's. */
+export const beaconWriteKey: TokenSource = (c) => oneCredential(writeKeyOrBearer(c), urlWriteKey(c), "the URL's writeKey");
 
 /**
  * A key in a URL lands in access logs, proxies and browser history: it may only send analytics
