@@ -1,6 +1,7 @@
-// Small shared pieces: an error shown beside what caused it, a busy note, a pager.
+// Small shared pieces: an error shown beside what caused it, a busy note, a pager, a form's submit.
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { errorText } from "./api";
 
 export function ErrorNote({ error, id }: { error?: string | null; id?: string }) {
   if (!error) return null;
@@ -79,4 +80,26 @@ export function SecretShownOnce({ id, what, secret }: { id: string; what: string
       {copied === secret && <span> Copied.</span>}
     </div>
   );
+}
+
+/**
+ * A form's submit: busy while `work` runs, its error shown after (the form keeps what was
+ * typed, so the user can correct it and send again).
+ */
+export function useFormSubmit(work: () => Promise<void>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      await work();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
 }

@@ -2,7 +2,7 @@
 // keys without secrets, revoke one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, SecretShownOnce, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, useFormSubmit, when } from "../ui";
 import type { ApiKey } from "../wire";
 
 const SCOPES: [string, string][] = [
@@ -78,28 +78,21 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<string[]>([]);
   const [expires, setExpires] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
   const toggle = (s: string, on: boolean) => setScopes(on ? [...scopes, s] : scopes.filter((x) => x !== s));
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const expires_at = expires ? Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000) : undefined;
-      const made = await api("POST", "/v1/api-keys", { name, scopes, ...(expires_at ? { expires_at } : {}) });
-      setSecret(made.result.secret);
-      setName("");
-      setScopes([]);
-      setExpires("");
-      onCreated();
-    } catch (err) {
-      setError(errorText(err)); // the form keeps what was typed
-    } finally {
-      setBusy(false);
-    }
-  };
+  const {
+    busy,
+    error,
+    submit: create,
+  } = useFormSubmit(async () => {
+    const expires_at = expires ? Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000) : undefined;
+    const made = await api("POST", "/v1/api-keys", { name, scopes, ...(expires_at ? { expires_at } : {}) });
+    setSecret(made.result.secret);
+    setName("");
+    setScopes([]);
+    setExpires("");
+    onCreated();
+  });
   return (
     <section aria-labelledby="create-key-title">
       <h2 id="create-key-title">Create a key</h2>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, Pager, useCursorPages, when } from "../ui";
+import { Busy, ErrorNote, Pager, useCursorPages, useFormSubmit, when } from "../ui";
 
 interface Group {
   group_id: string;
@@ -18,8 +18,6 @@ export function GroupsPage() {
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
-  const [createError, setCreateError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const { cursor } = pages;
 
   useEffect(() => {
@@ -27,19 +25,10 @@ export function GroupsPage() {
     api("GET", `/v1/groups?${q}`).then(setPage, (e) => setError(errorText(e)));
   }, [search, cursor]);
 
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setCreateError(null);
-    try {
-      const made = await api("POST", "/v1/groups", { name, ...(description ? { description } : {}) });
-      location.hash = `#/groups/${encodeURIComponent(made.result.group_id)}`;
-    } catch (err) {
-      setCreateError(errorText(err)); // the form keeps what was typed
-    } finally {
-      setBusy(false);
-    }
-  };
+  const create = useFormSubmit(async () => {
+    const made = await api("POST", "/v1/groups", { name, ...(description ? { description } : {}) });
+    location.hash = `#/groups/${encodeURIComponent(made.result.group_id)}`;
+  });
 
   return (
     <>
@@ -83,7 +72,7 @@ export function GroupsPage() {
       <Pager {...pages.pager(page?.next_cursor)} />
 
       <h2>Create a group</h2>
-      <form onSubmit={create}>
+      <form onSubmit={create.submit}>
         <label for="new-name">Name</label>
         <input
           id="new-name"
@@ -100,9 +89,9 @@ export function GroupsPage() {
           onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
           maxLength={2000}
         />
-        <ErrorNote error={createError} id="create-error" />
-        <Busy busy={busy}>Creating…</Busy>
-        <button type="submit" disabled={busy}>
+        <ErrorNote error={create.error} id="create-error" />
+        <Busy busy={create.busy}>Creating…</Busy>
+        <button type="submit" disabled={create.busy}>
           Create group
         </button>
       </form>

@@ -2,7 +2,7 @@
 // pause, resume or delete one, and see its deliveries, redelivering one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, SecretShownOnce, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, useFormSubmit, when } from "../ui";
 import type { Webhook, WebhookDelivery } from "../wire";
 
 export function WebhooksPage() {
@@ -84,29 +84,22 @@ export function WebhooksPage() {
 function CreateWebhook({ onCreated }: { onCreated: () => void }) {
   const [url, setUrl] = useState("");
   const [types, setTypes] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const list = types
-        .split(",")
-        .map((t) => t.trim())
-        .filter(Boolean);
-      const made = await api("POST", "/v1/webhooks", { url, ...(list.length ? { types: list } : {}) });
-      setSecret(made.result.secret);
-      setUrl("");
-      setTypes("");
-      onCreated();
-    } catch (err) {
-      setError(errorText(err)); // the form keeps what was typed
-    } finally {
-      setBusy(false);
-    }
-  };
+  const {
+    busy,
+    error,
+    submit: create,
+  } = useFormSubmit(async () => {
+    const list = types
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const made = await api("POST", "/v1/webhooks", { url, ...(list.length ? { types: list } : {}) });
+    setSecret(made.result.secret);
+    setUrl("");
+    setTypes("");
+    onCreated();
+  });
   return (
     <section aria-labelledby="create-hook-title">
       <h2 id="create-hook-title">Add an endpoint</h2>
