@@ -5,7 +5,8 @@
 // body and a Basic header; RudderStack's posts JSON to the long ones (/v1/group, ...; /v1/batch) with a
 // Basic header and its AnonymousId and SentAt headers, or, with useBeacon, sends the batch by navigator.sendBeacon to
 // /beacon/v1/batch?writeKey=. Both take a CORS preflight. Every call lands:
-// the group, its traits, its members (the anonymous visitor too), the user's profile.
+// the group, its traits, its members (the anonymous visitor too), the user's profile. And Segment's
+// tracking pixel, shown as an image: a recorded call loads a 1x1 GIF, a refused one shows broken.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -254,4 +255,44 @@ it("RudderStack's browser SDK, from another origin, records group, identify and 
   assert.deepEqual(await memberIds(tenant, "pied-piper"), ["frank"]);
   assert.equal((await api(tenant, "/v1/groups/pied-piper")).json.result.name, "Pied Piper");
   await assertEmail(tenant, "frank");
+});
+
+/** Show an image of this URL in the shop's page, as an email or an ad shows a tracking pixel: loaded (and its size) or broken. */
+async function showImage(src) {
+  const { page } = await shopPage();
+  const shown = await page.evaluate(
+    (src) =>
+      new Promise((resolve) => {
+        const img = new Image();
+        img.onload = () => resolve({ loaded: true, width: img.naturalWidth, height: img.naturalHeight });
+        img.onerror = () => resolve({ loaded: false });
+        img.src = src;
+      }),
+    src,
+  );
+  await page.close();
+  return shown;
+}
+
+it("Segment's tracking pixel, as an image in a page of another origin, records the call; a refused one shows broken", {
+  skip,
+}, async () => {
+  const tenant = `pixel-${Date.now()}`;
+  const key = await writeKeyOf(tenant);
+  const data = (call) => Buffer.from(JSON.stringify(call)).toString("base64url");
+  const opened = { writeKey: key, userId: "ivan", groupId: "umbrella", traits: { name: "Umbrella" }, messageId: "email-1" };
+  assert.deepEqual(await showImage(`${server.base}/v1/pixel/group?data=${data(opened)}`), { loaded: true, width: 1, height: 1 });
+  // The same email opened again counts once.
+  assert.deepEqual(await showImage(`${server.base}/v1/pixel/group?data=${data(opened)}`), { loaded: true, width: 1, height: 1 });
+  assert.deepEqual(await memberIds(tenant, "umbrella"), ["ivan"]);
+  assert.equal((await api(tenant, "/v1/groups/umbrella")).json.result.name, "Umbrella");
+  const added = (await api(tenant, "/v1/events?types=group.members.added")).json.result;
+  assert.deepEqual(
+    added.map((e) => [e.group_id, e.user_ids, e.source]),
+    [["umbrella", ["ivan"], "analytics"]],
+  );
+  // No write key: nothing recorded, and the image is broken rather than a blank that hides it.
+  const { writeKey: _none, ...unsigned } = { ...opened, groupId: "stark", messageId: "email-2" };
+  assert.deepEqual(await showImage(`${server.base}/v1/pixel/group?data=${data(unsigned)}`), { loaded: false });
+  assert.equal((await api(tenant, "/v1/groups/stark")).status, 404);
 });

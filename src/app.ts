@@ -9,6 +9,7 @@ import { scimRoutes } from "./api/scim";
 import { beaconRoutes } from "./api/tracking/beacon";
 import { seed002Event, seed003Event } from "./api/tracking/group-call-schemas";
 import { groupCallRoutes } from "./api/tracking/group-calls";
+import { pixelRoutes } from "./api/tracking/pixel";
 import { segmentRoutes } from "./api/tracking/segment";
 import { vendorRoutes } from "./api/vendor/shards";
 import type { AppEnv } from "./http/app-env";
@@ -27,6 +28,7 @@ export function buildApp() {
 
   // Segment's /v1/batch, /v1/group, ... before the native /v1, whose catch-all answers unknown paths.
   app.route("/v1", segmentRoutes());
+  app.route("/v1", pixelRoutes());
   app.route("/v1", nativeRoutes());
   app.route("/beacon/v1", beaconRoutes());
   app.route("/api/group", groupCallRoutes(seed002Event));

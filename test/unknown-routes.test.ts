@@ -6,8 +6,12 @@ import { describe, expect, it } from "vitest";
 import { call, client, surfacesWithErrors, vendorToken } from "./helpers";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-/** The analytics routes (POST only; Segment's under /v1, also at analytics.js's one-letter paths), each with its own answer below. */
-const ANALYTICS = /^\/(v1\/(batch|group|identify|track|page|screen|alias|[bgitpsa])|api\/group|group)$/;
+/**
+ * The analytics routes (Segment's under /v1, also at analytics.js's one-letter paths, RudderStack's beacon: POST only;
+ * Segment's tracking pixel: GET only), each with its own answer below.
+ */
+const ANALYTICS =
+  /^\/(v1\/(batch|group|identify|track|page|screen|alias|[bgitpsa])|v1\/pixel\/(group|identify|track|page|screen|alias)|beacon\/v1\/batch|api\/group|group)$/;
 
 /**
  * Each path of the served document under this prefix (ids filled in), with the methods it
@@ -63,23 +67,27 @@ describe("a method or a path no route takes", () => {
     expect((await call("GET", `/vendor/tenants/${api.tenant}/placement`, { token: vendor })).json.move).toBeNull();
   });
 
-  it("is 405 with Allow: POST on the analytics routes, in their formats, after the credential", async () => {
+  it("is 405 with Allow on the analytics routes (POST; GET for the pixel), in their formats, after the credential", async () => {
     const api = await client(undefined, { scope: "admin" });
     const analytics = await pathsUnder("/", "analytics");
+    const types = ["alias", "group", "identify", "page", "screen", "track"];
     expect(analytics.map((p) => p.path).sort()).toEqual(
       [
         "/api/group",
         "/group",
-        ...["alias", "batch", "group", "identify", "page", "screen", "track"].flatMap((t) => [`/v1/${t}`, `/v1/${t[0]}`]),
+        "/beacon/v1/batch",
+        ...[...types, "batch"].flatMap((t) => [`/v1/${t}`, `/v1/${t[0]}`]),
+        ...types.map((t) => `/v1/pixel/${t}`),
       ].sort(),
     );
-    for (const { path } of analytics) {
-      expect(analytics.find((p) => p.path === path)!.takes).toEqual(["POST"]);
-      for (const method of ["GET", "PUT", "DELETE"]) {
+    for (const { path, takes } of analytics) {
+      expect(takes, path).toEqual(path.startsWith("/v1/pixel/") ? ["GET"] : ["POST"]);
+      const allow = takes.includes("GET") ? "GET, HEAD" : "POST";
+      for (const method of ["GET", "POST", "PUT", "DELETE"].filter((m) => !takes.includes(m))) {
         const res = await call(method, path, { token: api.token });
         expect(res.status, `${method} ${path}: ${res.text}`).toBe(405);
-        expect(res.headers.get("allow")).toBe("POST");
-        expect(res.json).toMatchObject({ success: false, message: `${method} is not allowed on ${path}; it takes POST` });
+        expect(res.headers.get("allow")).toBe(allow);
+        expect(res.json).toMatchObject({ success: false, message: `${method} is not allowed on ${path}; it takes ${allow}` });
         expect((await call(method, path)).status, `${method} ${path} without a credential`).toBe(401);
       }
     }

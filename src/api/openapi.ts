@@ -10,7 +10,9 @@ import { hookRequest } from "./hooks/okta";
 import * as kaizala from "./kaizala/routes";
 import { bulkBody } from "./scim/bulk";
 import * as scim from "./scim/schemas";
+import { PIXEL_DATA_MAX } from "./tracking/body";
 import { seed002EventDocumented, seed003Event } from "./tracking/group-call-schemas";
+import { PIXEL_PATHS } from "./tracking/pixel";
 import { anyEvent, SEGMENT_PATHS } from "./tracking/segment";
 import { moveBody, shardBody } from "./vendor/shards";
 
@@ -260,6 +262,30 @@ function registerAll(app: OpenAPIHono<AppEnv>) {
     summary: "Record a batch of Segment events sent by navigator.sendBeacon (RudderStack's useBeacon)",
     request: { body: json(segmentBatchDocumented) },
   });
+
+  // Segment's tracking pixel: the call in ?data=, its writeKey inside it.
+  const pixelData = {
+    name: "data",
+    in: "query" as const,
+    required: true,
+    schema: { type: "string", maxLength: PIXEL_DATA_MAX },
+    description:
+      "the call's JSON (as POST /v1/{type} takes it, with writeKey: an API key whose only scopes are group_api or telemetry_apis), base64-encoded or as it is",
+  };
+  const gif = {
+    description: "Recorded: a 1x1 transparent GIF",
+    content: { "image/gif": { schema: { type: "string" as const, format: "binary" } } },
+  };
+  for (const { type, path } of PIXEL_PATHS) {
+    op({
+      ...a,
+      method: "get",
+      path: `/v1${path}`,
+      summary: `Record one Segment ${type} call from an image (tracking pixel)`,
+      parameters: [pixelData],
+      responses: { 200: gif },
+    });
+  }
 
   // SCIM 2.0 at /scim/v2.
   const s = { tags: ["scim"] };

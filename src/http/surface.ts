@@ -13,6 +13,8 @@ const ANALYTICS = new Set([
   // analytics.js's one-letter paths, and RudderStack's beacon.
   ...["/v1/b", "/v1/g", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/a"],
   "/beacon/v1/batch",
+  // Segment's tracking pixel.
+  ...["group", "identify", "track", "page", "screen", "alias"].map((type) => `/v1/pixel/${type}`),
 ]);
 
 const SURFACES: [string, string][] = [

@@ -42,8 +42,10 @@ export function unknownRoute(app: AnyApp, c: Context, notFound: string): CoreErr
   return new CoreError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; it takes ${allow}`);
 }
 
-/** The error for a path that takes POST only (the analytics routes), asked with another method. */
-export function postOnly(c: Context): CoreError {
-  c.header("Allow", "POST");
-  return new CoreError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; it takes POST`);
+/** The error for a path that takes only these methods (the analytics routes), asked with another one. */
+export function onlyMethods(c: Context, allow: string): CoreError {
+  c.header("Allow", allow);
+  return new CoreError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; it takes ${allow}`);
 }
+
+export const postOnly = (c: Context) => onlyMethods(c, "POST");

@@ -5,7 +5,7 @@ import { bearerToken } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
-import { readJsonBody } from "./body";
+import { readJsonBody, readPixelData } from "./body";
 
 /**
  * Segment-style SDKs send the write key as the user name of HTTP Basic auth; here the
@@ -52,17 +52,34 @@ const urlWriteKey = (c: Context<AppEnv>) => c.req.query("writeKey") || undefined
 /** A beacon's write key: ?writeKey= in the URL (navigator.sendBeacon sends no header), or a header's. */
 export const beaconWriteKey: TokenSource = (c) => oneCredential(writeKeyOrBearer(c), urlWriteKey(c), "the URL's writeKey");
 
+/** A tracking pixel's write key: the writeKey of its ?data= call (an image request sends no header), or a header's. */
+export const pixelWriteKey: TokenSource = (c) => oneCredential(writeKeyOrBearer(c), pixelDataWriteKey(c), "the pixel's writeKey");
+
+function pixelDataWriteKey(c: Context<AppEnv>): string | undefined {
+  let key: unknown;
+  try {
+    key = readPixelData(c).writeKey;
+  } catch {
+    return undefined; // data that does not parse carries no key: refused as unauthenticated first, then as invalid
+  }
+  return typeof key === "string" && key !== "" ? key : undefined;
+}
+
 /**
  * A key in a URL lands in access logs, proxies and browser history: it may only send analytics
  * calls. A key or token that can do more is refused there, even for its own tenant.
  */
-export const urlKeyTracksOnly = createMiddleware<AppEnv>(async (c, next) => {
-  const scopes = [...c.var.principal.scopes];
-  if (urlWriteKey(c) !== undefined && !scopes.every((s) => (TRACKING_SCOPES as readonly string[]).includes(s))) {
-    throw new CoreError(
-      "forbidden",
-      `a write key in the URL may carry only the scopes ${TRACKING_SCOPES.join(" and ")}; this one carries ${scopes.join(", ")}`,
-    );
-  }
-  await next();
-});
+const urlKeyTracksOnly = (keyInUrl: (c: Context<AppEnv>) => string | undefined) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const scopes = [...c.var.principal.scopes];
+    if (keyInUrl(c) !== undefined && !scopes.every((s) => (TRACKING_SCOPES as readonly string[]).includes(s))) {
+      throw new CoreError(
+        "forbidden",
+        `a write key in the URL may carry only the scopes ${TRACKING_SCOPES.join(" and ")}; this one carries ${scopes.join(", ")}`,
+      );
+    }
+    await next();
+  });
+
+export const beaconKeyTracksOnly = urlKeyTracksOnly(urlWriteKey);
+export const pixelKeyTracksOnly = urlKeyTracksOnly(pixelDataWriteKey);

@@ -8,7 +8,7 @@ import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { limitBody } from "../../http/middleware";
 import { postOnly } from "../../http/unknown-route";
-import { beaconWriteKey, urlKeyTracksOnly } from "./auth";
+import { beaconKeyTracksOnly, beaconWriteKey } from "./auth";
 import { browsers, recordBatch, segmentError } from "./segment";
 
 /** Mounted at /beacon/v1. */
@@ -16,7 +16,7 @@ export function beaconRoutes() {
   const app = new Hono<AppEnv>();
   const credential = authenticate({ source: beaconWriteKey, budget: "analytics" });
   app.onError((err, c) => segmentError(c, err));
-  app.post("/batch", browsers, limitBody(), credential, urlKeyTracksOnly, requireScope(...TRACKING_SCOPES), recordBatch);
+  app.post("/batch", browsers, limitBody(), credential, beaconKeyTracksOnly, requireScope(...TRACKING_SCOPES), recordBatch);
   app.all("/batch", browsers, credential, (c) => {
     throw postOnly(c);
   });

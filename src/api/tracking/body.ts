@@ -1,6 +1,6 @@
 // Request bodies of analytics SDKs: JSON, possibly gzipped whatever the Content-Type
 // says (RudderStack's node SDK labels its gzip as x-www-form-urlencoded), at most 2 MB
-// before and after decompression.
+// before and after decompression; and the tracking pixel's call, which travels in the URL.
 import type { Context } from "hono";
 import { CoreError } from "../../core/shared/errors";
 import { LIMITS } from "../../core/shared/validation";
@@ -58,4 +58,32 @@ async function parseJsonBody(c: Context): Promise<unknown> {
   } catch {
     throw new CoreError("invalid", "malformed JSON in request body");
   }
+}
+
+/** The longest ?data= a tracking pixel may carry (a URL is no place for more). */
+export const PIXEL_DATA_MAX = 8_192;
+
+/**
+ * A tracking pixel's call: ?data= holds its JSON, base64-encoded (standard or URL-safe, padded
+ * or not; a "+" the query turned into a space is put back) or as it is. 400 when absent, too
+ * long, or not a JSON object.
+ */
+export function readPixelData(c: Context): Record<string, unknown> {
+  const raw = c.req.query("data");
+  if (!raw) throw new CoreError("invalid", "the pixel carries no call: send it as ?data=<base64 of its JSON>");
+  if (raw.length > PIXEL_DATA_MAX) throw new CoreError("invalid", `?data= is longer than ${PIXEL_DATA_MAX} characters`);
+  let call: unknown;
+  try {
+    call = JSON.parse(raw.trimStart().startsWith("{") ? raw : fromBase64(raw));
+  } catch {
+    throw new CoreError("invalid", "?data= is neither base64 of JSON nor JSON");
+  }
+  if (!call || typeof call !== "object" || Array.isArray(call)) throw new CoreError("invalid", "?data= must hold one call, a JSON object");
+  return call as Record<string, unknown>;
+}
+
+function fromBase64(text: string): string {
+  const standard = text.trim().replaceAll(" ", "+").replaceAll("-", "+").replaceAll("_", "/");
+  const bytes = Uint8Array.from(atob(standard.padEnd(Math.ceil(standard.length / 4) * 4, "=")), (ch) => ch.charCodeAt(0));
+  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
 }

@@ -78,7 +78,8 @@ function parseEvent(raw: unknown, index: number, receivedAt: number, batchSentAt
   return { index, type: "other", kind: e.type };
 }
 
-async function handle(c: Context<AppEnv>, events: unknown[], batchSentAt?: unknown) {
+/** Record the events (one bad event is dropped and reported, its neighbours applied); what the Segment routes answer. */
+export async function recordEvents(c: Context<AppEnv>, events: unknown[], batchSentAt?: unknown) {
   if (events.length === 0) throw new CoreError("invalid", "the request carries no events");
   const receivedAt = Date.now();
   // A batch's sentAt that is not a date-time corrects nothing.
@@ -102,22 +103,22 @@ async function handle(c: Context<AppEnv>, events: unknown[], batchSentAt?: unkno
   if (r.failed.length > 0)
     console.warn(JSON.stringify({ msg: "segment events not applied", tenant: c.var.scope.tenantId, failed: r.failed }));
   const report = [...dropped, ...r.failed.map((f) => ({ index: f.index, errors: [f.message] }))].sort((a, b) => a.index - b.index);
-  return c.json({
-    success: true,
+  return {
+    success: true as const,
     ...(report.length > 0 ? { dropped: report } : {}),
     ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
-  });
+  };
 }
 
-/** A batch's body, {"batch": [...], "sentAt"?}: its events are recorded as handle() records them. */
+/** A batch's body, {"batch": [...], "sentAt"?}: its events are recorded as recordEvents() records them. */
 export async function recordBatch(c: Context<AppEnv>) {
   const body = (await readJsonBody(c)) as { batch?: unknown; sentAt?: unknown };
   if (!body || !Array.isArray(body.batch)) throw new CoreError("invalid", 'the body must be {"batch": [...]}');
-  return handle(c, body.batch, body.sentAt);
+  return c.json(await recordEvents(c, body.batch, body.sentAt));
 }
 
 /** The single-event routes, one per Segment call type. */
-const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const;
+export const TYPES = ["group", "identify", "track", "page", "screen", "alias"] as const;
 
 /** Each route's paths: Segment's own, and the one-letter one its browser SDK (analytics.js) posts to (/v1/t, /v1/b, ...). */
 export const SEGMENT_PATHS = {
@@ -152,7 +153,7 @@ export function segmentRoutes() {
       app.post(path, ...guard, async (c) => {
         const body = await readJsonBody(c);
         if (!body || typeof body !== "object" || Array.isArray(body)) throw new CoreError("invalid", "the body must be one event object");
-        return handle(c, [{ ...body, type }]);
+        return c.json(await recordEvents(c, [{ ...body, type }]));
       });
     }
   }
