@@ -34,6 +34,14 @@ describe("Segment's tracking pixel", () => {
     expectGif(await pixel("group", encodeURIComponent(base64(joined))));
     // An email client that loads the image again records nothing twice.
     expectGif(await pixel("group", encodeURIComponent(base64(joined))));
+    // A HEAD (a link checker, a mail scanner) is answered as the image is, and records nothing.
+    const checked = await call(
+      "HEAD",
+      `/v1/pixel/group?data=${encodeURIComponent(base64({ ...joined, groupId: "checked", messageId: "px-head" }))}`,
+    );
+    expect(checked.status).toBe(200);
+    expect(checked.headers.get("content-type")).toBe("image/gif");
+    await expectError(await admin.get("/v1/groups/checked"), 404, "not_found");
     expect(await members(admin, "acme")).toEqual(["gina"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     const events = (await admin.get("/v1/events?group_id=acme")).json.result;

@@ -25,8 +25,10 @@ export function pixelRoutes() {
   app.onError((err, c) => segmentError(c, err));
   for (const { type, path } of PIXEL_PATHS) {
     app.get(path, credential, pixelKeyTracksOnly, requireScope(...TRACKING_SCOPES), async (c) => {
+      const call = { ...readPixelData(c), type };
+      // HEAD (a link checker, a mail scanner) is answered as GET is, but records nothing: only showing the image does.
       // Dropped events are logged with why, as on the other Segment routes; an image has nowhere to say it.
-      await recordEvents(c, [{ ...readPixelData(c), type }]);
+      if (c.req.method !== "HEAD") await recordEvents(c, [call]);
       // An image a cache or a mail proxy keeps would record the call once only.
       return c.body(GIF, 200, { "content-type": "image/gif", "cache-control": "no-store, private" });
     });
