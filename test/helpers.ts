@@ -136,6 +136,17 @@ export async function client(tenant = freshTenant(), o: Partial<TokenOptions> = 
 
 export type Client = Awaited<ReturnType<typeof client>>;
 
+/** A fresh tenant's admin, and an API key of it to send analytics calls with (an SDK's write key). */
+export async function analyticsWriteKey(scopes = ["group_api"]) {
+  const admin = await client(undefined, { scope: "admin" });
+  const key = (await admin.post("/v1/api-keys", { name: "web analytics", scopes })).json.result.secret as string;
+  return { admin, key };
+}
+
+/** The user ids of a group's members, as the API lists them. */
+export const memberIdsOf = async (admin: Client, group: string) =>
+  (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);
+
 /** Provision users through SCIM, each a userName with one primary email; their SCIM ids, in order. */
 export async function scimUsers(token: string, users: [userName: string, email: string][]): Promise<string[]> {
   const ids: string[] = [];

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
-import { client, env, freshTenant, token } from "./helpers";
+import { surfaceOf } from "../src/http/surface";
+import { call, client, env, freshTenant, token } from "./helpers";
 
 const logging = { ...env, REQUEST_LOG: "on" };
 const lines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
@@ -83,5 +84,18 @@ describe("one log line per request", () => {
       message: "D1_ERROR: network connection lost",
       cause: "Error: storage operation exceeded timeout",
     });
+  });
+});
+
+describe("the surface a path belongs to", () => {
+  it("is analytics for every analytics route the API describes (its list is kept apart from the routes)", async () => {
+    const doc = (await call("GET", "/openapi.json")).json as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const analytics = Object.entries(doc.paths)
+      .filter(([, ops]) => Object.values(ops).some((o) => o.tags?.includes("analytics")))
+      .map(([path]) => path);
+    expect(analytics.length).toBeGreaterThanOrEqual(23);
+    expect(analytics.filter((path) => surfaceOf(path) !== "analytics")).toEqual([]);
+    expect(surfaceOf("/v1/groups")).toBe("native");
+    expect(surfaceOf("/v1/pixel/nothing")).toBe("native");
   });
 });

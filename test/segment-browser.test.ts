@@ -2,31 +2,22 @@
 // /v1/b, ...), the write key in the body (and in a Basic header), Content-Type text/plain, a
 // CORS preflight from the page's origin, and null for the user id it does not know yet.
 import { describe, expect, it } from "vitest";
-import { call, client, expectError } from "./helpers";
+import { analyticsWriteKey, type Client, call, expectError, memberIdsOf } from "./helpers";
 
 const ORIGIN = "https://shop.example";
-
-async function writeKey(scopes = ["group_api"]) {
-  const admin = await client(undefined, { scope: "admin" });
-  const key = (await admin.post("/v1/api-keys", { name: "web analytics", scopes })).json.result.secret as string;
-  return { admin, key };
-}
 
 /** As analytics.js posts: text/plain, the write key in the body, from another origin. */
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   call("POST", path, { rawBody: JSON.stringify(body), headers: { "content-type": "text/plain", origin: ORIGIN, ...headers } });
 
 /** The sources of the group's events in the change stream. */
-const sources = async (admin: Awaited<ReturnType<typeof client>>, group: string) => [
+const sources = async (admin: Client, group: string) => [
   ...new Set((await admin.get(`/v1/events?group_id=${group}`)).json.result.map((e: { source: string }) => e.source)),
 ];
 
-const members = async (admin: Awaited<ReturnType<typeof client>>, group: string) =>
-  (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);
-
 describe("Segment's browser SDK (analytics.js)", () => {
   it("takes the write key from the body on the one-letter paths, and answers any origin", async () => {
-    const { admin, key } = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
     const g = await post("/v1/g", {
       writeKey: key,
       userId: null,
@@ -51,7 +42,7 @@ describe("Segment's browser SDK (analytics.js)", () => {
     expect(b.status, b.text).toBe(200);
     expect((await post("/v1/t", { writeKey: key, userId: "alice", event: "Viewed" })).status).toBe(200);
 
-    expect(await members(admin, "acme")).toEqual(["0b6e2f3a-anon", "alice"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["0b6e2f3a-anon", "alice"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     expect((await admin.get("/v1/users/alice")).json.result.email).toBe("alice@example.com");
     // The change stream names the surface the changes came through.
@@ -83,8 +74,8 @@ describe("Segment's browser SDK (analytics.js)", () => {
   });
 
   it("refuses a bad write key in the body, readably from the page, and changes nothing", async () => {
-    const { admin, key } = await writeKey();
-    const other = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
+    const other = await analyticsWriteKey();
     const event = { userId: "mallory", groupId: "acme", traits: { name: "Hijacked" } };
 
     const unknown = await post("/v1/g", { ...event, writeKey: `egk_${"A".repeat(43)}` });
@@ -107,18 +98,18 @@ describe("Segment's browser SDK (analytics.js)", () => {
     const same = await post("/v1/g", { userId: "bob", groupId: "acme", writeKey: key }, { authorization: `Basic ${btoa(`${key}:`)}` });
     expect(same.status, same.text).toBe(200);
     // A key without an analytics scope is the key's tenant's, and refused.
-    const reader = await writeKey(["groups:read"]);
+    const reader = await analyticsWriteKey(["groups:read"]);
     expect((await post("/v1/g", { ...event, writeKey: reader.key })).status).toBe(403);
 
-    expect(await members(admin, "acme")).toEqual(["bob"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["bob"]);
     expect((await admin.get("/v1/users/mallory")).status).toBe(404);
     for (const tenant of [other.admin, reader.admin]) {
       await expectError(await tenant.get("/v1/groups/acme"), 404, "not_found");
     }
     // Another tenant's key in the body acts in that tenant only, whatever ids the event names.
     expect((await post("/v1/g", { ...event, writeKey: other.key })).status).toBe(200);
-    expect(await members(other.admin, "acme")).toEqual(["mallory"]);
-    expect(await members(admin, "acme")).toEqual(["bob"]);
+    expect(await memberIdsOf(other.admin, "acme")).toEqual(["mallory"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["bob"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).not.toBe("Hijacked");
   });
 });
@@ -154,7 +145,7 @@ describe("RudderStack's browser SDK", () => {
         expect.arrayContaining(["anonymousid", "sentat"]),
       );
     }
-    const { admin, key } = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
     const anonymous = { userId: "", anonymousId: "rs-anon-1", sentAt: new Date().toISOString() };
     const g = await rudder("/v1/group", key, {
       ...anonymous,
@@ -178,8 +169,8 @@ describe("RudderStack's browser SDK", () => {
     });
     expect(b.status, b.text).toBe(200);
 
-    expect(await members(admin, "acme")).toEqual(["carol", "rs-anon-1"]);
-    expect(await members(admin, "globex")).toEqual(["rs-anon-2"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["carol", "rs-anon-1"]);
+    expect(await memberIdsOf(admin, "globex")).toEqual(["rs-anon-2"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     expect((await admin.get("/v1/users/carol")).json.result.email).toBe("carol@example.com");
     expect((await admin.get("/v1/users?limit=100")).json.result.map((u: { user_id: string }) => u.user_id).sort()).toEqual([
@@ -190,7 +181,7 @@ describe("RudderStack's browser SDK", () => {
   });
 
   it("still drops a group call that names no one, and one whose user id is not an id", async () => {
-    const { admin, key } = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
     // As for any event the batch cannot take: accepted, and named as dropped with why.
     const nobody = await rudder("/v1/group", key, { type: "group", userId: "", anonymousId: "", groupId: "acme", messageId: "rs-6" });
     expect(nobody.status, nobody.text).toBe(200);
@@ -222,7 +213,14 @@ describe("RudderStack's beacon transport", () => {
   });
 
   it("takes the batch with the write key in the URL, as the analytics surface, once per messageId", async () => {
-    const { admin, key } = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
+    // sendBeacon's text/plain needs no preflight, but a page that asks gets one, as on the other analytics routes.
+    const preflight = await call("OPTIONS", "/beacon/v1/batch", {
+      headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-methods")).toBe("POST");
     const sent = await beacon(key, batch("b1", "dana"));
     expect(sent.status, sent.text).toBe(200);
     expect(sent.json).toEqual({ success: true });
@@ -230,8 +228,8 @@ describe("RudderStack's beacon transport", () => {
     // A page leaving may send the same beacon again: nothing changes twice.
     expect((await beacon(key, batch("b1", "dana"))).status).toBe(200);
 
-    expect(await members(admin, "acme")).toEqual(["dana"]);
-    expect(await members(admin, "globex")).toEqual(["rs-anon-9"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["dana"]);
+    expect(await memberIdsOf(admin, "globex")).toEqual(["rs-anon-9"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     expect((await admin.get("/v1/users/dana")).json.result.email).toBe("dana@example.com");
     expect(await sources(admin, "acme")).toEqual(["analytics"]);
@@ -240,13 +238,13 @@ describe("RudderStack's beacon transport", () => {
     // The same key in a header as well is one credential.
     const twice = await beacon(key, batch("b2", "erin"), { authorization: `Basic ${btoa(`${key}:`)}` });
     expect(twice.status, twice.text).toBe(200);
-    expect(await members(admin, "acme")).toEqual(["dana", "erin"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["dana", "erin"]);
   });
 
   it("refuses a missing, unknown, mismatched or too powerful key in the URL, and bad bodies, changing nothing", async () => {
-    const { admin, key } = await writeKey();
-    const other = await writeKey();
-    const powerful = await writeKey(["group_api", "groups:write"]);
+    const { admin, key } = await analyticsWriteKey();
+    const other = await analyticsWriteKey();
+    const powerful = await analyticsWriteKey(["group_api", "groups:write"]);
     const refused = async (res: Awaited<ReturnType<typeof beacon>>, status: number, message: RegExp) => {
       expect(res.status, res.text).toBe(status);
       expect(res.json).toMatchObject({ success: false, message: expect.stringMatching(message) });
@@ -275,10 +273,10 @@ describe("RudderStack's beacon transport", () => {
 
     expect((await admin.get("/v1/users?limit=100")).json.result).toEqual([]);
     await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
-    expect(await members(powerful.admin, "acme")).toEqual(["frank"]);
+    expect(await memberIdsOf(powerful.admin, "acme")).toEqual(["frank"]);
     // Another tenant's key in the URL acts in that tenant only.
     expect((await beacon(other.key, batch("r8", "mallory"))).status).toBe(200);
-    expect(await members(other.admin, "acme")).toEqual(["mallory"]);
+    expect(await memberIdsOf(other.admin, "acme")).toEqual(["mallory"]);
     await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
   });
 });

@@ -1,17 +1,7 @@
 // Segment's tracking pixel, as an email or an ad embeds it: <img src=".../v1/pixel/group?data=BASE64">,
 // the call and its writeKey in ?data=, no header at all.
 import { describe, expect, it } from "vitest";
-import { call, client, expectError } from "./helpers";
-
-async function writeKey(scopes = ["group_api"]) {
-  const admin = await client(undefined, { scope: "admin" });
-  const key = (await admin.post("/v1/api-keys", { name: "email pixels", scopes })).json.result.secret as string;
-  return { admin, key };
-}
-
-type Admin = Awaited<ReturnType<typeof client>>;
-const members = async (admin: Admin, group: string) =>
-  (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);
+import { analyticsWriteKey, call, expectError, memberIdsOf } from "./helpers";
 
 /** Base64 of the JSON's UTF-8 bytes, as a sender encodes it. */
 const base64 = (call: unknown) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(call))));
@@ -29,7 +19,7 @@ function expectGif(res: Awaited<ReturnType<typeof pixel>>) {
 
 describe("Segment's tracking pixel", () => {
   it("records a group, identify or track call from its image request, once per messageId, as the analytics surface", async () => {
-    const { admin, key } = await writeKey();
+    const { admin, key } = await analyticsWriteKey();
     const joined = { writeKey: key, userId: "gina", groupId: "acme", traits: { name: "Acme Inc.", plan: "pro" }, messageId: "px-1" };
     expectGif(await pixel("group", encodeURIComponent(base64(joined))));
     // An email client that loads the image again records nothing twice.
@@ -42,7 +32,7 @@ describe("Segment's tracking pixel", () => {
     expect(checked.status).toBe(200);
     expect(checked.headers.get("content-type")).toBe("image/gif");
     await expectError(await admin.get("/v1/groups/checked"), 404, "not_found");
-    expect(await members(admin, "acme")).toEqual(["gina"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["gina"]);
     expect((await admin.get("/v1/groups/acme")).json.result.name).toBe("Acme Inc.");
     const events = (await admin.get("/v1/events?group_id=acme")).json.result;
     expect(events.map((e: { type: string; source: string }) => [e.type, e.source])).toEqual([
@@ -60,13 +50,13 @@ describe("Segment's tracking pixel", () => {
     let padded = { writeKey: key, userId: "hana", groupId: "acme", traits: { note: "" } };
     while (!base64(padded).includes("+")) padded = { ...padded, traits: { note: `${padded.traits.note}>` } };
     expectGif(await pixel("group", base64(padded)));
-    expect(await members(admin, "acme")).toEqual(["gina", "hana"]);
+    expect(await memberIdsOf(admin, "acme")).toEqual(["gina", "hana"]);
   });
 
   it("refuses what it cannot take in the Segment routes' error format, and changes nothing", async () => {
-    const { admin, key } = await writeKey();
-    const other = await writeKey();
-    const powerful = await writeKey(["group_api", "groups:write"]);
+    const { admin, key } = await analyticsWriteKey();
+    const other = await analyticsWriteKey();
+    const powerful = await analyticsWriteKey(["group_api", "groups:write"]);
     const event = { userId: "mallory", groupId: "acme", traits: { name: "Hijacked" } };
     const refused = (res: Awaited<ReturnType<typeof pixel>>, status: number, message: RegExp) => {
       expect(res.status, res.text).toBe(status);
@@ -98,7 +88,7 @@ describe("Segment's tracking pixel", () => {
     await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
     // Another tenant's key acts in that tenant only.
     expectGif(await pixel("group", base64({ ...event, writeKey: other.key })));
-    expect(await members(other.admin, "acme")).toEqual(["mallory"]);
+    expect(await memberIdsOf(other.admin, "acme")).toEqual(["mallory"]);
     await expectError(await admin.get("/v1/groups/acme"), 404, "not_found");
   });
 });

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { TokenSource } from "../../auth/middleware";
 import { bearerToken } from "../../auth/middleware";
 import { CoreError } from "../../core/shared/errors";
-import { TRACKING_SCOPES } from "../../core/shared/scopes";
+import { assertOnlyTrackingScopes } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { readJsonBody, readPixelData } from "./body";
 
@@ -65,19 +65,10 @@ function pixelDataWriteKey(c: Context<AppEnv>): string | undefined {
   return typeof key === "string" && key !== "" ? key : undefined;
 }
 
-/**
- * A key in a URL lands in access logs, proxies and browser history: it may only send analytics
- * calls. A key or token that can do more is refused there, even for its own tenant.
- */
+/** The rule for a credential in a URL (core/shared/scopes.ts), where keyInUrl finds one. */
 const urlKeyTracksOnly = (keyInUrl: (c: Context<AppEnv>) => string | undefined) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const scopes = [...c.var.principal.scopes];
-    if (keyInUrl(c) !== undefined && !scopes.every((s) => (TRACKING_SCOPES as readonly string[]).includes(s))) {
-      throw new CoreError(
-        "forbidden",
-        `a write key in the URL may carry only the scopes ${TRACKING_SCOPES.join(" and ")}; this one carries ${scopes.join(", ")}`,
-      );
-    }
+    if (keyInUrl(c) !== undefined) assertOnlyTrackingScopes(c.var.principal);
     await next();
   });
 

@@ -2,6 +2,7 @@
 // says (RudderStack's node SDK labels its gzip as x-www-form-urlencoded), at most 2 MB
 // before and after decompression; and the tracking pixel's call, which travels in the URL.
 import type { Context } from "hono";
+import { textOfBase64 } from "../../core/shared/base64";
 import { CoreError } from "../../core/shared/errors";
 import { LIMITS } from "../../core/shared/validation";
 
@@ -74,16 +75,10 @@ export function readPixelData(c: Context): Record<string, unknown> {
   if (raw.length > PIXEL_DATA_MAX) throw new CoreError("invalid", `?data= is longer than ${PIXEL_DATA_MAX} characters`);
   let call: unknown;
   try {
-    call = JSON.parse(raw.trimStart().startsWith("{") ? raw : fromBase64(raw));
+    call = JSON.parse(raw.trimStart().startsWith("{") ? raw : textOfBase64(raw.trim().replaceAll(" ", "+")));
   } catch {
     throw new CoreError("invalid", "?data= is neither base64 of JSON nor JSON");
   }
   if (!call || typeof call !== "object" || Array.isArray(call)) throw new CoreError("invalid", "?data= must hold one call, a JSON object");
   return call as Record<string, unknown>;
-}
-
-function fromBase64(text: string): string {
-  const standard = text.trim().replaceAll(" ", "+").replaceAll("-", "+").replaceAll("_", "/");
-  const bytes = Uint8Array.from(atob(standard.padEnd(Math.ceil(standard.length / 4) * 4, "=")), (ch) => ch.charCodeAt(0));
-  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
 }

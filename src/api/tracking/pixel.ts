@@ -5,6 +5,7 @@
 // Segment answers the GIF whatever happened), so a pixel that does nothing can be told.
 import { Hono } from "hono";
 import { authenticate, requireScope } from "../../auth/middleware";
+import { bytesOfBase64 } from "../../core/shared/base64";
 import { TRACKING_SCOPES } from "../../core/shared/scopes";
 import type { AppEnv } from "../../http/app-env";
 import { onlyMethods } from "../../http/unknown-route";
@@ -13,7 +14,7 @@ import { readPixelData } from "./body";
 import { recordEvents, segmentError, TYPES } from "./segment";
 
 /** A transparent 1x1 GIF. */
-const GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) => ch.charCodeAt(0));
+const GIF = bytesOfBase64("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
 
 /** The paths, under /v1, one per call type. */
 export const PIXEL_PATHS = TYPES.map((type) => ({ type, path: `/pixel/${type}` }));

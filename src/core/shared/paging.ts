@@ -1,3 +1,4 @@
+import { textOfBase64 } from "./base64";
 import { CoreError } from "./errors";
 
 export interface Page<T> {
@@ -15,8 +16,7 @@ export function encodeCursor(position: string): string {
 
 export function decodeCursor(cursor: string): string {
   try {
-    const bin = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
-    const parsed = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+    const parsed = JSON.parse(textOfBase64(cursor));
     if (typeof parsed?.after === "string") return parsed.after;
   } catch {
     // fall through to the error below

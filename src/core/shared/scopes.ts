@@ -25,6 +25,19 @@ export function holdsScope(principal: Pick<Principal, "scopes">, anyOf: readonly
   return principal.scopes.has(SCOPES.admin) || anyOf.some((s) => principal.scopes.has(s));
 }
 
+/**
+ * A credential sent in a URL (a beacon's or a tracking pixel's write key) lands in access logs,
+ * proxies and browser history: it may only send analytics calls, whatever its tenant.
+ */
+export function assertOnlyTrackingScopes(principal: Pick<Principal, "scopes">) {
+  const scopes = [...principal.scopes];
+  if (scopes.every((s) => (TRACKING_SCOPES as readonly string[]).includes(s))) return;
+  throw new CoreError(
+    "forbidden",
+    `a write key in the URL may carry only the scopes ${TRACKING_SCOPES.join(" and ")}; this one carries ${scopes.join(", ")}`,
+  );
+}
+
 export function assertScope(principal: Principal, anyOf: readonly string[]) {
   if (holdsScope(principal, anyOf)) return;
   throw new CoreError("forbidden", `this call needs the scope ${anyOf.map((s) => `'${s}'`).join(" or ")}`);

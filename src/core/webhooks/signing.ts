@@ -1,6 +1,8 @@
 // Standard Webhooks signatures (https://www.standardwebhooks.com): the secret is whsec_ and
 // base64 key bytes; each delivery is signed over "<webhook-id>.<webhook-timestamp>.<body>"
 // with HMAC-SHA256, sent as webhook-signature: v1,<base64>.
+import { bytesOfBase64 } from "../shared/base64";
+
 const SECRET_PREFIX = "whsec_";
 
 const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
@@ -9,10 +11,7 @@ export function newSigningSecret(): string {
   return SECRET_PREFIX + base64(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-function keyBytes(secret: string): Uint8Array {
-  const raw = atob(secret.slice(SECRET_PREFIX.length));
-  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
-}
+const keyBytes = (secret: string) => bytesOfBase64(secret.slice(SECRET_PREFIX.length));
 
 /** The three Standard Webhooks headers of one delivery attempt: one signature per secret (the current one first, then one being rotated out). */
 export async function signedHeaders(
