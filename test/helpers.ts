@@ -143,6 +143,9 @@ export async function analyticsWriteKey(scopes = ["group_api"]) {
   return { admin, key };
 }
 
+/** Base64 of a call's JSON (UTF-8), as a tracking pixel's sender encodes its ?data=. */
+export const base64Json = (call: unknown) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(call))));
+
 /** The user ids of a group's members, as the API lists them. */
 export const memberIdsOf = async (admin: Client, group: string) =>
   (await admin.get(`/v1/groups/${group}/members`)).json?.result?.map((m: { user_id: string }) => m.user_id);

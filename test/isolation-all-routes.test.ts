@@ -3,7 +3,8 @@
 // - no credential → 401;
 // - (in isolation-cross-tenant-1 to -4, a quarter of the routes each) another tenant's
 //   admin JWT and admin API key (with and without headers naming the victim, and with the
-//   victim's own If-Match / If-None-Match tag, Idempotency-Key and D1 bookmark) → the
+//   victim's own If-Match / If-None-Match tag, Idempotency-Key and D1 bookmark; and an
+//   admin key and an analytics write key where an SDK puts one in the body or URL) → the
 //   victim's data unchanged and never in the answer; a route that names a victim's
 //   resource by id → 403 or 404;
 // - a vendor token on a surface that cannot name a tenant → refused;
@@ -12,7 +13,18 @@
 // isolation/fixture.ts says why the cross-tenant walk is split.
 import { beforeAll, describe, expect, it } from "vitest";
 import { client, vendorToken } from "./helpers";
-import { body, CROSS_TENANT_PARTS, NAMING_VICTIM, routes, routesOfPart, send, setUpVictim, snapshot, victim } from "./isolation/fixture";
+import {
+  body,
+  CROSS_TENANT_PARTS,
+  keyElsewhere,
+  NAMING_VICTIM,
+  routes,
+  routesOfPart,
+  send,
+  setUpVictim,
+  snapshot,
+  victim,
+} from "./isolation/fixture";
 
 beforeAll(setUpVictim);
 
@@ -34,6 +46,12 @@ describe("every route of every surface keeps tenants apart", () => {
     // A write route without a sample body would be refused as invalid before any tenant check.
     const missing = routes().filter((r) => r.method !== "GET" && r.method !== "DELETE" && body(r.key) === undefined);
     expect(missing.map((r) => r.key)).toEqual([]);
+    // The routes an analytics SDK may send a key to in the body or URL are walked that way too: every one of them.
+    const elsewhere = routes().filter((r) => keyElsewhere(r, "key") !== undefined);
+    expect(elsewhere.map((r) => r.key)).toEqual(
+      expect.arrayContaining(["POST /v1/batch", "POST /v1/g", "POST /beacon/v1/batch", "GET /v1/pixel/alias"]),
+    );
+    expect(elsewhere).toHaveLength(2 * 7 + 1 + 6); // Segment's seven routes twice (long and one-letter paths), the beacon, six pixels
     // The cross-tenant files' parts, together, are every route, once.
     const parts = Array.from({ length: CROSS_TENANT_PARTS }, (_, p) => routesOfPart(p + 1).map((r) => r.key));
     expect(parts.flat().sort()).toEqual(listed.sort());

@@ -1,10 +1,8 @@
 // Segment's tracking pixel, as an email or an ad embeds it: <img src=".../v1/pixel/group?data=BASE64">,
 // the call and its writeKey in ?data=, no header at all.
 import { describe, expect, it } from "vitest";
-import { analyticsWriteKey, call, expectError, memberIdsOf } from "./helpers";
+import { analyticsWriteKey, base64Json as base64, call, expectError, memberIdsOf } from "./helpers";
 
-/** Base64 of the JSON's UTF-8 bytes, as a sender encodes it. */
-const base64 = (call: unknown) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(call))));
 const urlSafe = (b64: string) => b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
 const pixel = (type: string, data: string | undefined, headers: Record<string, string> = {}) =>

@@ -9,7 +9,7 @@ import { SEGMENT_PATHS } from "../../src/api/tracking/segment";
 import { buildApp } from "../../src/app";
 import { claimKey } from "../../src/core/claims";
 import { shardNames } from "../../src/core/shards/bindings";
-import { type Client, call, claimsSettled, client, env, eventually, freshTenant, placeOn, shardOf } from "../helpers";
+import { base64Json, type Client, call, claimsSettled, client, env, eventually, freshTenant, placeOn, shardOf } from "../helpers";
 
 const SHARDS = shardNames(env);
 
@@ -53,7 +53,9 @@ export async function freshAttacker() {
   await placeOn(tenant, SHARDS[attackers % SHARDS.length]!);
   const admin = await client(tenant, { scope: "admin", sub: "attacker-admin" });
   const key = (await admin.post("/v1/api-keys", { name: "attacker key", scopes: ["admin"] })).json.result.secret as string;
-  return { jwt: admin.token, key };
+  // A URL may carry only an analytics write key (the beacon's and the pixel's rule): the key that gets that far.
+  const writeKey = (await admin.post("/v1/api-keys", { name: "attacker write key", scopes: ["group_api"] })).json.result.secret as string;
+  return { jwt: admin.token, key, writeKey };
 }
 
 const TABLES = [
@@ -203,16 +205,40 @@ export function body(key: string): unknown {
   return bodies[key];
 }
 
-export async function send(
-  route: { method: string; path: string; key: string },
-  credential: string | undefined,
-  headers: Record<string, string> = {},
-) {
+type Route = { method: string; path: string; key: string };
+
+const PIXEL = /^\/v1\/pixel\/(\w+)$/;
+
+/** A tracking pixel's ?data=: the call its route records (the Segment route's body), with a write key in it if given. */
+function pixelQuery(route: Route, writeKey?: string): string {
+  const type = route.path.match(PIXEL)?.[1];
+  if (type === undefined) return "";
+  const call = { ...(body(`POST /v1/${type}`) as object), ...(writeKey ? { writeKey } : {}) };
+  return `?data=${encodeURIComponent(base64Json(call))}`;
+}
+
+export async function send(route: Route, credential: string | undefined, headers: Record<string, string> = {}) {
   const h: Record<string, string> = { ...headers };
   if (credential) h.authorization = route.path.startsWith("/hooks/") ? credential : `Bearer ${credential}`;
-  const b = body(route.key);
-  return call(route.method, concrete(route.path), { body: b, headers: h });
+  return call(route.method, concrete(route.path) + pixelQuery(route), { body: body(route.key), headers: h });
 }
+
+/**
+ * Where an analytics SDK puts the credential instead of a header, for the routes that take it there: the Segment
+ * routes' body writeKey, the beacon's ?writeKey= and the pixel's data. undefined: the route takes a header only.
+ */
+export function keyElsewhere(route: Route, key: string): { url: string; body?: unknown } | undefined {
+  const path = concrete(route.path);
+  const b = body(route.key);
+  if (PIXEL.test(route.path)) return { url: path + pixelQuery(route, key) };
+  if (route.key === "POST /beacon/v1/batch") return { url: `${path}?writeKey=${encodeURIComponent(key)}`, body: b };
+  const segment = route.method === "POST" && SEGMENT_ROUTES.has(route.path);
+  if (segment && b && typeof b === "object" && !Array.isArray(b)) return { url: path, body: { ...b, writeKey: key } };
+  return undefined;
+}
+
+/** The Segment routes' paths, the one-letter ones of analytics.js too. */
+const SEGMENT_ROUTES = new Set(Object.values(SEGMENT_PATHS).flatMap((paths) => paths.map((p) => `/v1${p}`)));
 
 export const NAMING_VICTIM = () => ({
   "frontegg-tenant-id": victim.admin.tenant,
@@ -289,7 +315,7 @@ export const routesOfPart = (part: number) => routes().filter((_, i) => i % CROS
 
 /** Another tenant's admin JWT and admin API key, on each route of one part: the victim unchanged and never in the answer. */
 export function crossTenantWalk(part: number) {
-  it(`never lets another tenant's admin JWT or admin API key read or change the victim, on every route (part ${part} of ${CROSS_TENANT_PARTS})`, async () => {
+  it(`never lets another tenant's admin JWT, admin API key or write key read or change the victim, on every route (part ${part} of ${CROSS_TENANT_PARTS})`, async () => {
     const before = await snapshot(victim.admin.tenant);
     for (const route of routesOfPart(part)) {
       const attacker = await freshAttacker();
@@ -312,6 +338,20 @@ export function crossTenantWalk(part: number) {
           if (route.path.startsWith("/resources/groups") && how === ", naming the victim") expect(res.status, where).toBe(403);
           expect(await snapshot(victim.admin.tenant), where).toBe(before);
         }
+      }
+      for (const [who, key] of [
+        ["admin API key", attacker.key],
+        ["analytics write key", attacker.writeKey],
+      ] as const) {
+        const request = keyElsewhere(route, key);
+        if (request === undefined) continue;
+        const res = await call(route.method, request.url, { body: request.body });
+        const where = `${route.key} (${who} in the body or URL): ${res.status} ${res.text.slice(0, 300)}`;
+        // The write key is taken everywhere (the call lands in the attacker's own tenant); an admin key is refused in a URL.
+        if (who === "analytics write key") expect(res.status, where).toBe(200);
+        else expect(res.status, where).toBeLessThan(500);
+        expect(res.text, where).not.toContain(MARK);
+        expect(await snapshot(victim.admin.tenant), where).toBe(before);
       }
     }
     // Six requests and six snapshots per route, over a quarter of the routes: more than the default minute as the API grows.
