@@ -1,5 +1,5 @@
-// Small shared pieces: an error shown beside what caused it, a busy note, a pager, a form's submit.
-import type { ComponentChildren } from "preact";
+// Small shared pieces: an error shown beside what caused it, a busy note, a pager, a form's submit, a labelled field.
+import type { ComponentChildren, InputHTMLAttributes } from "preact";
 import { useState } from "preact/hooks";
 import { errorText } from "./api";
 
@@ -102,4 +102,32 @@ export function useFormSubmit(work: () => Promise<void>) {
     }
   };
   return { busy, error, submit };
+}
+
+/** A text input and its label (which names it for screen readers), bound to a string state. */
+export function TextField({
+  id,
+  label,
+  value,
+  onValue,
+  ...input
+}: {
+  id: string;
+  label: ComponentChildren;
+  value: string;
+  onValue: (value: string) => void;
+  type?: "text" | "email" | "date" | "datetime-local";
+  required?: boolean;
+  maxLength?: number;
+  placeholder?: string;
+  "aria-describedby"?: string;
+}) {
+  // Preact types each input type's attributes apart, so attributes for one of several types need saying which.
+  const attributes = { id, value, onInput: (e: Event) => onValue((e.target as HTMLInputElement).value), ...input } as InputHTMLAttributes;
+  return (
+    <>
+      <label for={id}>{label}</label>
+      <input {...attributes} />
+    </>
+  );
 }

@@ -2,7 +2,7 @@
 // keys without secrets, revoke one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, SecretShownOnce, useFormSubmit, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, TextField, useFormSubmit, when } from "../ui";
 import type { ApiKey } from "../wire";
 
 const SCOPES: [string, string][] = [
@@ -98,15 +98,7 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
       <h2 id="create-key-title">Create a key</h2>
       {secret && <SecretShownOnce id="new-secret" what="The new key's secret" secret={secret} />}
       <form onSubmit={create}>
-        <label for="key-name">Name</label>
-        <input
-          id="key-name"
-          value={name}
-          onInput={(e) => setName((e.target as HTMLInputElement).value)}
-          required
-          maxLength={200}
-          placeholder="Okta SCIM"
-        />
+        <TextField id="key-name" label="Name" value={name} onValue={setName} required maxLength={200} placeholder="Okta SCIM" />
         <fieldset>
           <legend>Scopes</legend>
           {SCOPES.map(([s, what]) => (
@@ -116,8 +108,7 @@ function CreateKey({ onCreated }: { onCreated: () => void }) {
             </label>
           ))}
         </fieldset>
-        <label for="key-expires">Expires on (optional)</label>
-        <input id="key-expires" type="date" value={expires} onInput={(e) => setExpires((e.target as HTMLInputElement).value)} />
+        <TextField id="key-expires" label="Expires on (optional)" type="date" value={expires} onValue={setExpires} />
         <ErrorNote error={error} id="create-key-error" />
         <Busy busy={busy}>Creating…</Busy>
         <button type="submit" disabled={busy}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, Pager, useCursorPages, when } from "../ui";
+import { Busy, ErrorNote, Pager, TextField, useCursorPages, when } from "../ui";
 import type { GroupRef, Member, Role, StillMember } from "../wire";
 import { Activity } from "./activity";
 
@@ -256,8 +256,7 @@ function Members({ id, onChanged }: { id: string; onChanged: () => void }) {
           aria-describedby="members-error"
           onInput={(e) => setLines((e.target as HTMLTextAreaElement).value)}
         />
-        <label for="add-ends">Membership ends (optional; empty: never)</label>
-        <input id="add-ends" type="datetime-local" value={ends} onInput={(e) => setEnds((e.target as HTMLInputElement).value)} />
+        <TextField id="add-ends" label="Membership ends (optional; empty: never)" type="datetime-local" value={ends} onValue={setEnds} />
         <ErrorNote error={error} id="members-error" />
         <Busy busy={Boolean(busy)}>{busy}</Busy>
         <button type="submit" disabled={Boolean(busy)}>
@@ -479,8 +478,7 @@ function DeleteGroup({ group }: { group: Group }) {
           <p id="confirm-title">
             Delete the group <strong>{group.name}</strong> and its {group.member_count} memberships? Type its name to confirm.
           </p>
-          <label for="confirm-name">Group name</label>
-          <input id="confirm-name" value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+          <TextField id="confirm-name" label="Group name" value={typed} onValue={setTyped} />
           <button type="button" class="danger" disabled={typed !== group.name} onClick={remove}>
             Delete {group.name}
           </button>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, Pager, useCursorPages, useFormSubmit, when } from "../ui";
+import { Busy, ErrorNote, Pager, TextField, useCursorPages, useFormSubmit, when } from "../ui";
 
 interface Group {
   group_id: string;
@@ -73,22 +73,8 @@ export function GroupsPage() {
 
       <h2>Create a group</h2>
       <form onSubmit={create.submit}>
-        <label for="new-name">Name</label>
-        <input
-          id="new-name"
-          value={name}
-          onInput={(e) => setName((e.target as HTMLInputElement).value)}
-          required
-          maxLength={200}
-          aria-describedby="create-error"
-        />
-        <label for="new-description">Description</label>
-        <input
-          id="new-description"
-          value={description}
-          onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
-          maxLength={2000}
-        />
+        <TextField id="new-name" label="Name" value={name} onValue={setName} required maxLength={200} aria-describedby="create-error" />
+        <TextField id="new-description" label="Description" value={description} onValue={setDescription} maxLength={2000} />
         <ErrorNote error={create.error} id="create-error" />
         <Busy busy={create.busy}>Creating…</Busy>
         <button type="submit" disabled={create.busy}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { ErrorNote, Pager, useCursorPages, when } from "../ui";
+import { ErrorNote, Pager, TextField, useCursorPages, when } from "../ui";
 
 interface User {
   user_id: string;
@@ -34,8 +34,7 @@ export function UsersPage() {
     <>
       <h1>Users</h1>
       <form onSubmit={find}>
-        <label for="user-email">Find by email</label>
-        <input id="user-email" type="email" value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+        <TextField id="user-email" label="Find by email" type="email" value={typed} onValue={setTyped} />
         <button type="submit">Find</button>
       </form>
       <ErrorNote error={error} />

@@ -2,7 +2,7 @@
 // pause, resume or delete one, and see its deliveries, redelivering one.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "../api";
-import { Busy, ErrorNote, SecretShownOnce, useFormSubmit, when } from "../ui";
+import { Busy, ErrorNote, SecretShownOnce, TextField, useFormSubmit, when } from "../ui";
 import type { Webhook, WebhookDelivery } from "../wire";
 
 export function WebhooksPage() {
@@ -105,19 +105,12 @@ function CreateWebhook({ onCreated }: { onCreated: () => void }) {
       <h2 id="create-hook-title">Add an endpoint</h2>
       {secret && <SecretShownOnce id="hook-secret" what="The endpoint's signing secret" secret={secret} />}
       <form onSubmit={create}>
-        <label for="hook-url">URL</label>
-        <input
-          id="hook-url"
-          value={url}
-          onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
-          required
-          placeholder="https://hooks.example.com/edge-groups"
-        />
-        <label for="hook-types">Event types (comma-separated; empty: all)</label>
-        <input
+        <TextField id="hook-url" label="URL" value={url} onValue={setUrl} required placeholder="https://hooks.example.com/edge-groups" />
+        <TextField
           id="hook-types"
+          label="Event types (comma-separated; empty: all)"
           value={types}
-          onInput={(e) => setTypes((e.target as HTMLInputElement).value)}
+          onValue={setTypes}
           placeholder="group.members.added, group.members.removed"
         />
         <ErrorNote error={error} id="create-hook-error" />
