@@ -32,16 +32,17 @@ export interface UserProfile {
 
 const whereUser = (scope: Scope, userId: string) => and(eq(users.tenantId, scope.tenantId), eq(users.id, userId));
 
-/** Why a write that wrote nothing did not: the user is gone (404), or at a version If-Match did not name (412). */
-async function staleUser(scope: Scope, userId: string) {
-  const now = await scope.db.select({ version: users.version }).from(users).where(whereUser(scope, userId)).get();
-  return now ? staleVersion(`user '${userId}'`, now.version) : notFound("user", userId);
-}
+/** The user's row as it stands, for the last statement of a write's batch: what the write found, in its transaction. */
+const userAsWritten = (scope: Scope, userId: string) => scope.db.select().from(users).where(whereUser(scope, userId)).getSQL();
 
-/** A write that changes nothing finds the user as it was: the row when it exists at a version If-Match allows. */
-async function unchangedUser(scope: Scope, userId: string): Promise<UserRow> {
-  const row = await scope.db.select().from(users).where(whereUser(scope, userId)).get();
-  if (!row) throw notFound("user", userId);
+/**
+ * A write that wrote nothing, from the row its own batch read (so no other write lands between): the user was gone
+ * (404), at a version If-Match did not name (412), or already as the write would leave it (that row).
+ */
+function unwritten(scope: Scope, userId: string, found: D1Result): UserRow {
+  const raw = found.results[0] as Record<string, unknown> | undefined;
+  if (!raw) throw notFound("user", userId);
+  const row = rowOf(users, raw);
   if (scope.expect && !scope.expect.includes(row.version)) throw staleVersion(`user '${userId}'`, row.version);
   return row;
 }
@@ -152,15 +153,14 @@ const EMPTY_PROFILE: Required<UserProfile> = {
 
 /** Create the user, or replace every profile field of an existing one. */
 export async function putUser(scope: Scope, userId: string, profile: UserProfile): Promise<{ row: UserRow; created: boolean }> {
-  const now = Date.now();
   const whole = wholeProfile(profile);
+  // If-Match names a version of an existing user: replacing it is a patch of every field, never a creation.
+  if (scope.expect) return { row: await patchUser(scope, userId, whole), created: false };
+  const now = Date.now();
   const owed = owedToken(now);
   const columns = columnsOf(whole);
   const set = { ...columns, rulesOwed: profileOwed(scope.tenantId, owed) };
   try {
-    const existed = await scope.db.select({ v: users.version }).from(users).where(whereUser(scope, userId)).get();
-    // If-Match names a version of a user that does not exist: nothing to replace (404, as for groups).
-    if (scope.expect && !existed) throw notFound("user", userId);
     const changes = changesUser(scope, userId, columns);
     const upsert = scope.db
       .insert(users)
@@ -168,12 +168,13 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
       .onConflictDoUpdate({
         target: [users.tenantId, users.id],
         set: { ...set, version: sql`${users.version} + 1`, updatedAt: now },
-        setWhere: scope.expect ? and(inArray(users.version, [...scope.expect]), changes) : changes,
+        setWhere: changes,
       })
       .returning();
-    // The events first: they read the row as it was, and state the upsert's own conditions.
-    const [, , written] = await batch(scope.db, [
-      userUpdatedEvent(scope, userId, whole, now, sql`${versionAllowed(scope, userId)} AND ${changes}`),
+    // Whether it existed, then the events (they read the row as it was, and state the upsert's own conditions).
+    const [existed, , , written, found] = await batch(scope.db, [
+      userAsWritten(scope, userId),
+      userUpdatedEvent(scope, userId, whole, now, changes),
       userCreatedEvent(
         scope,
         userId,
@@ -182,12 +183,13 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
         sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${scope.tenantId} AND id = ${userId})`,
       ),
       upsert.getSQL(),
+      userAsWritten(scope, userId),
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
-    if (!raw) return { row: await unchangedUser(scope, userId), created: false };
+    if (!raw) return { row: unwritten(scope, userId, found!), created: false };
     const row = rowOf(users, raw);
     await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
-    return { row, created: !existed };
+    return { row, created: existed!.results.length === 0 };
   } catch (e) {
     throw uniquenessError(e) ?? e;
   }
@@ -261,12 +263,13 @@ export async function patchUser(scope: Scope, userId: string, patch: UserProfile
       })
       .where(and(whereUser(scope, userId), scope.expect ? inArray(users.version, [...scope.expect]) : undefined, changes))
       .returning();
-    const [, written] = await batch(scope.db, [
+    const [, written, found] = await batch(scope.db, [
       userUpdatedEvent(scope, userId, patch, now, sql`${versionAllowed(scope, userId)} AND ${changes}`),
       update.getSQL(),
+      userAsWritten(scope, userId),
     ]);
     const raw = written!.results[0] as Record<string, unknown> | undefined;
-    if (!raw) return await unchangedUser(scope, userId);
+    if (!raw) return unwritten(scope, userId, found!);
     const row = rowOf(users, raw);
     await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
     return row;
@@ -287,7 +290,8 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   const allowed = versionAllowed(scope, userId);
   await journalClaim(scope.env, t, userId);
   const results = await batch(scope.db, [
-    // First, while the memberships it names are still there.
+    userAsWritten(scope, userId),
+    // Then the event, while the memberships it names are still there.
     eventStatement(
       scope,
       "user.delete",
@@ -304,7 +308,7 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
     sql`DELETE FROM user_roles WHERE tenant_id = ${t} AND user_id = ${userId} AND ${allowed}`,
     sql`DELETE FROM users WHERE tenant_id = ${t} AND id = ${userId} AND ${allowed}`,
   ]);
-  if (changesOf(results, 5) === 0) throw await staleUser(scope, userId);
+  if (changesOf(results, 6) === 0) unwritten(scope, userId, results[0]!);
   await forgetClaim(scope.env, t, userId);
 }
 

@@ -1,0 +1,69 @@
+// A user's writes do not pass through a coordinator: each is one D1 batch. Racing writes on
+// one user must still each answer as if it ran alone at some point: a write that names no
+// version (no If-Match) never answers 412, and a PATCH that answers 200 answers its own change.
+import { describe, expect, it } from "vitest";
+import { analyticsWriteKey, call, client } from "./helpers";
+
+const ROUNDS = 40;
+
+describe("racing writes on one user", () => {
+  it("answers each as one of the orders they could have run in", async () => {
+    const api = await client();
+    const seen = new Set<string>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const id = `racer-${round}`;
+      expect((await api.put(`/v1/users/${id}`, { name: "first" })).status).toBe(201);
+      // Deletes, puts and patches, started in an order of their own each round.
+      const writes = [
+        ...["delete", "delete", "delete", "put", "put", "patch", "patch"].map((kind, i) => ({ kind, at: (i * 7 + round * 3) % 7 })),
+      ].sort((a, b) => a.at - b.at);
+      const answers = await Promise.all(
+        writes.map(({ kind }) =>
+          kind === "delete"
+            ? api.del(`/v1/users/${id}`)
+            : kind === "put"
+              ? api.put(`/v1/users/${id}`, { name: "put" })
+              : api.patch(`/v1/users/${id}`, { name: "patched" }),
+        ),
+      );
+      answers.forEach((res, i) => {
+        const kind = writes[i]!.kind;
+        seen.add(`${kind} ${res.status}`);
+        if (kind === "delete") expect([204, 404], `${kind}: ${res.text}`).toContain(res.status);
+        if (kind === "put") {
+          expect([200, 201], `${kind}: ${res.text}`).toContain(res.status);
+          expect(res.json.result.name).toBe("put");
+        }
+        if (kind === "patch") {
+          expect([200, 404], `${kind}: ${res.text}`).toContain(res.status);
+          if (res.status === 200) expect(res.json.result.name, "a patch answers its own change").toBe("patched");
+        }
+      });
+      // The user as stored is what the last write to land left: gone, or named by a put or a patch.
+      const now = await api.get(`/v1/users/${id}`);
+      expect([200, 404]).toContain(now.status);
+      if (now.status === 200) expect(["put", "patched"]).toContain(now.json.result.name);
+    }
+    // The rounds raced: some deletes found no user, some patches none either.
+    expect([...seen].sort()).toEqual(expect.arrayContaining(["delete 204", "delete 404", "patch 200", "patch 404"]));
+  });
+});
+
+describe("racing analytics identify calls on one new user", () => {
+  it("records every call, whichever creates the user", async () => {
+    const { admin, key } = await analyticsWriteKey();
+    const auth = { authorization: `Basic ${btoa(`${key}:`)}` };
+    for (let round = 0; round < 10; round++) {
+      const userId = `identified-${round}`;
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          call("POST", "/v1/identify", { headers: auth, body: { userId, traits: { name: `name ${i}`, plan: `p${i}` } } }),
+        ),
+      );
+      for (const res of answers) expect(res.status, res.text).toBe(200);
+      const user = await admin.get(`/v1/users/${userId}`);
+      expect(user.status).toBe(200);
+      expect(["name 0", "name 1", "name 2", "name 3"]).toContain(user.json.result.name);
+    }
+  });
+});
