@@ -13,7 +13,15 @@ export { heldSettings, loadConfig, loadSettings } from "./reads";
 export type { TenantSettings } from "./rules";
 export { settingsPatchSchema, tenantSettingsSchema } from "./rules";
 
-/** Change the settings given; with If-Match (scope.expect), only at a version it names. The settings after, and their version. */
+/** How many times a change meets another one landing first before it gives up (each try reads the settings again). */
+const SETTINGS_TRIES = 8;
+
+/**
+ * Change the settings given; with If-Match (scope.expect), only at a version it names. The settings after, and their
+ * version. The whole settings are stored as one value, so each change is written only over the version it merged
+ * into: one that meets another change landing first merges again, rather than writing over it (changes of different
+ * settings sent at once all land). With If-Match it answers 412 instead.
+ */
 export async function updateSettings(scope: Scope, patch: SettingsPatch): Promise<{ settings: TenantSettings; version: number }> {
   const parsed = settingsPatchSchema.safeParse(patch);
   if (!parsed.success) {
@@ -23,9 +31,24 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
       parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })),
     );
   }
-  const current = await loadConfig(scope.db, scope.tenantId);
-  checkVersion(scope.expect, current.version, "the tenant's config");
-  const next = merge(current.settings, parsed.data);
+  for (let tries = 1; ; tries++) {
+    const current = await loadConfig(scope.db, scope.tenantId);
+    checkVersion(scope.expect, current.version, "the tenant's config");
+    const written = await writeSettings(scope, current, merge(current.settings, parsed.data));
+    if (written) return written;
+    if (scope.expect) throw staleVersion("the tenant's config", (await loadConfig(scope.db, scope.tenantId)).version);
+    if (tries === SETTINGS_TRIES) {
+      throw new CoreError("conflict", `the tenant's config changed ${tries} times while this change was being written: send it again`);
+    }
+  }
+}
+
+/** The merged settings written over the version they were merged into; undefined: another change landed first. */
+async function writeSettings(
+  scope: Scope,
+  current: { settings: TenantSettings; version: number },
+  next: TenantSettings,
+): Promise<{ settings: TenantSettings; version: number } | undefined> {
   const now = Date.now();
   const text = JSON.stringify(next);
   // A change that changes nothing records nothing (no new version, no event).
@@ -36,8 +59,7 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
     .onConflictDoUpdate({
       target: tenantConfig.tenantId,
       set: { settings: text, updatedAt: now, version: sql`${tenantConfig.version} + 1` },
-      // A conditional change applies only to the version it checked.
-      ...(scope.expect ? { setWhere: eq(tenantConfig.version, current.version) } : {}),
+      setWhere: eq(tenantConfig.version, current.version),
     })
     .returning({ version: tenantConfig.version });
   const [written] = await batch(scope.db, [
@@ -53,7 +75,7 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
     ),
   ]);
   const row = written!.results[0] as { version: number } | undefined;
-  if (!row) throw staleVersion("the tenant's config", (await loadConfig(scope.db, scope.tenantId)).version);
+  if (!row) return undefined;
   // This isolate builds claims and counts requests with the new settings at once.
   forgetHeldSettings(scope.tenantId);
   return { settings: next, version: row.version };
