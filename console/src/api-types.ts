@@ -4409,6 +4409,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Other changes kept landing first (eight times): send it again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description If-Match names another version than the current one (sent as ETag); nothing was changed */
             412: {
                 headers: {

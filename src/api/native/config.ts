@@ -5,6 +5,7 @@ import { SCOPES } from "../../core/shared/scopes";
 import { ifMatch, ifNoneMatch, tag } from "../../http/conditional";
 import type { NativeApp } from "./app";
 import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read } from "./openapi-helpers";
+import { errorBody } from "./schemas";
 
 const settings = tenantSettingsSchema.openapi("TenantSettings");
 const patch = settingsPatchSchema.openapi("TenantSettingsPatch", { example: { claim: { name: "app_groups", values: "names" } } });
@@ -33,7 +34,12 @@ export function registerConfigRoutes(app: NativeApp) {
       middleware: [requireScope(SCOPES.admin), ifMatch] as const,
       description: "Changes the settings given (claim and rate-limit settings by key). Needs scope admin.",
       request: { body: json(patch) },
-      responses: { 200: ok(z.object({ result: settings }), "The settings after the change"), ...bodyErrors, ...conditionalWrite },
+      responses: {
+        200: ok(z.object({ result: settings }), "The settings after the change"),
+        409: ok(errorBody, "Other changes kept landing first (eight times): send it again"),
+        ...bodyErrors,
+        ...conditionalWrite,
+      },
     }),
     async (c) => {
       const config = await updateSettings(c.var.scope, c.req.valid("json"));
