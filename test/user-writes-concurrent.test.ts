@@ -49,21 +49,26 @@ describe("racing writes on one user", () => {
   });
 });
 
-describe("racing analytics identify calls on one new user", () => {
-  it("records every call, whichever creates the user", async () => {
+describe("racing analytics identify calls on one user", () => {
+  it("keeps every call's traits, for a new user and for one that exists", async () => {
     const { admin, key } = await analyticsWriteKey();
     const auth = { authorization: `Basic ${btoa(`${key}:`)}` };
     for (let round = 0; round < 10; round++) {
       const userId = `identified-${round}`;
+      // Odd rounds: a user that exists, with a trait of its own that the calls must keep.
+      const existing = round % 2 === 1;
+      if (existing) expect((await admin.put(`/v1/users/${userId}`, { custom_data: { kept: true } })).status).toBe(201);
       const answers = await Promise.all(
         Array.from({ length: 4 }, (_, i) =>
-          call("POST", "/v1/identify", { headers: auth, body: { userId, traits: { name: `name ${i}`, plan: `p${i}` } } }),
+          call("POST", "/v1/identify", { headers: auth, body: { userId, traits: { name: `name ${i}`, [`trait_${i}`]: i } } }),
         ),
       );
       for (const res of answers) expect(res.status, res.text).toBe(200);
       const user = await admin.get(`/v1/users/${userId}`);
       expect(user.status).toBe(200);
       expect(["name 0", "name 1", "name 2", "name 3"]).toContain(user.json.result.name);
+      // Traits merge: each call's own trait is kept, whichever call wrote last.
+      expect(user.json.result.custom_data).toEqual({ ...(existing ? { kept: true } : {}), trait_0: 0, trait_1: 1, trait_2: 2, trait_3: 3 });
     }
   });
 });

@@ -195,6 +195,12 @@ export async function putUser(scope: Scope, userId: string, profile: UserProfile
   }
 }
 
+const idTaken = (userId: string) =>
+  new CoreError("conflict", `user '${userId}' already exists`, [{ field: "user_id", message: "already taken" }]);
+
+/** Whether createUser was refused because the id is taken (another write created the user first). */
+export const isIdTaken = (e: unknown) => e instanceof CoreError && e.kind === "conflict" && e.details[0]?.field === "user_id";
+
 export async function createUser(scope: Scope, userId: string, profile: UserProfile): Promise<UserRow> {
   const now = Date.now();
   const whole = wholeProfile(profile);
@@ -215,7 +221,7 @@ export async function createUser(scope: Scope, userId: string, profile: UserProf
     await reevaluateUsers(scope, [{ id: userId, token: row.rulesOwed }]);
     return row;
   } catch (e) {
-    if (isUniqueViolation(e, "users.tenant_id, users.id")) throw new CoreError("conflict", `user '${userId}' already exists`);
+    if (isUniqueViolation(e, "users.tenant_id, users.id")) throw idTaken(userId);
     throw uniquenessError(e) ?? e;
   }
 }
