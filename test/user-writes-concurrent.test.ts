@@ -2,7 +2,7 @@
 // one user must still each answer as if it ran alone at some point: a write that names no
 // version (no If-Match) never answers 412, and a PATCH that answers 200 answers its own change.
 import { describe, expect, it } from "vitest";
-import { analyticsWriteKey, call, client } from "./helpers";
+import { analyticsWriteKey, call, client, scimUsers } from "./helpers";
 
 const ROUNDS = 40;
 
@@ -70,5 +70,52 @@ describe("racing analytics identify calls on one user", () => {
       // Traits merge: each call's own trait is kept, whichever call wrote last.
       expect(user.json.result.custom_data).toEqual({ ...(existing ? { kept: true } : {}), trait_0: 0, trait_1: 1, trait_2: 2, trait_3: 3 });
     }
+  });
+});
+
+describe("racing SCIM PATCHes on one user", () => {
+  const ATTRIBUTES = {
+    nickName: "Jo",
+    title: "Engineer",
+    userType: "Employee",
+    preferredLanguage: "en-GB",
+    locale: "en-GB",
+    timezone: "Europe/London",
+  };
+
+  it("keeps each PATCH's change, as an identity provider sending them at once expects", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const patchOp = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    for (let round = 0; round < 6; round++) {
+      const [id] = await scimUsers(admin.token, [[`scim-racer-${round}`, `scim-racer-${round}@example.com`]]);
+      const answers = await Promise.all(
+        Object.entries(ATTRIBUTES).map(([path, value]) =>
+          call("PATCH", `/scim/v2/Users/${id}`, {
+            token: admin.token,
+            body: { schemas: [patchOp], Operations: [{ op: "replace", path, value }] },
+          }),
+        ),
+      );
+      for (const res of answers) expect(res.status, res.text).toBeLessThan(300);
+      const user = await call("GET", `/scim/v2/Users/${id}`, { token: admin.token });
+      expect(user.json).toMatchObject(ATTRIBUTES);
+    }
+  });
+
+  it("still answers 412 to a PATCH whose If-Match names an old version", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const [id] = await scimUsers(admin.token, [["scim-tagged", "scim-tagged@example.com"]]);
+    const patch = (value: string, headers: Record<string, string> = {}) =>
+      call("PATCH", `/scim/v2/Users/${id}`, {
+        token: admin.token,
+        headers,
+        body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", path: "title", value }] },
+      });
+    const first = await patch("First");
+    const tag = first.headers.get("etag")!;
+    expect((await patch("Second")).status).toBeLessThan(300);
+    const stale = await patch("Third", { "if-match": tag });
+    expect(stale.status, stale.text).toBe(412);
+    expect((await call("GET", `/scim/v2/Users/${id}`, { token: admin.token })).json.title).toBe("Second");
   });
 });

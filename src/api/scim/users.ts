@@ -2,9 +2,10 @@
 import type { Context } from "hono";
 import { type ScimPatchOperation, scimPatch } from "scim-patch";
 import { compileFilter, parseFilter, saveScimUser, scimUserPage, USER_ATTRIBUTES } from "../../core/scim";
-import { CoreError } from "../../core/shared/errors";
+import type { Scope } from "../../core/shared/context";
+import { CoreError, notFound } from "../../core/shared/errors";
 import { newId } from "../../core/shared/ids";
-import { deleteUser, getUser } from "../../core/users";
+import { deleteUser, getUser, rewriteUser, type UserRow } from "../../core/users";
 import type { AppEnv } from "../../http/app-env";
 import { type ScimApp, scimJson } from "./app";
 import { baseOf, checkIfMatch, listResponse, patchResult, readOnly } from "./http";
@@ -34,6 +35,27 @@ function introduced(issues: readonly { path: PropertyKey[]; message: string }[],
   const at = (doc: unknown, path: PropertyKey[]) =>
     path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), doc);
   return issues.filter((i) => JSON.stringify(at(before, i.path)) !== JSON.stringify(at(after, i.path)));
+}
+
+/** The PATCH's operations applied to the user as found, and saved through `at` (over that version). */
+async function patchScimUser(c: Context<AppEnv>, id: string, ops: s.PatchOperation[], found: UserRow | undefined, at: Scope) {
+  if (!found) throw notFound("user", id);
+  checkIfMatch(c, found.version);
+  const current = scimUser(found, baseOf(c));
+  // scim-patch changes the document in place: the user as it was is kept aside first.
+  const before = JSON.parse(JSON.stringify(current)) as typeof current;
+  const patched = applyPatch(current, ops);
+  if (patched.id !== id) throw readOnly("id");
+  if (JSON.stringify(patched.meta) !== JSON.stringify(before.meta)) throw readOnly("meta");
+  const parsed = s.userBody.safeParse(patched);
+  const problems = parsed.success ? [] : introduced(parsed.error.issues, before, patched);
+  if (problems.length > 0)
+    throw new CoreError(
+      "invalid",
+      `the patched user is not valid: ${problems.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      [{ message: "invalid result", scimType: "invalidValue" }],
+    );
+  return saveScimUser(at, id, profileOfScimUser(parsed.success ? parsed.data : patched), "patch");
 }
 
 export function registerUserRoutes(app: ScimApp) {
@@ -71,21 +93,9 @@ export function registerUserRoutes(app: ScimApp) {
 
   app.patch("/Users/:id", s.valid("param", s.idParam), s.valid("json", s.patchBody), async (c) => {
     const id = c.req.valid("param").id;
-    const current = scimUser(await existing(c, id), baseOf(c));
-    // scim-patch changes the document in place: the user as it was is kept aside first.
-    const before = JSON.parse(JSON.stringify(current)) as typeof current;
-    const patched = applyPatch(current, c.req.valid("json").Operations);
-    if (patched.id !== id) throw readOnly("id");
-    if (JSON.stringify(patched.meta) !== JSON.stringify(before.meta)) throw readOnly("meta");
-    const parsed = s.userBody.safeParse(patched);
-    const problems = parsed.success ? [] : introduced(parsed.error.issues, before, patched);
-    if (problems.length > 0)
-      throw new CoreError(
-        "invalid",
-        `the patched user is not valid: ${problems.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-        [{ message: "invalid result", scimType: "invalidValue" }],
-      );
-    const row = await saveScimUser(c.var.scope, id, profileOfScimUser(parsed.success ? parsed.data : patched), "patch");
+    // Applied to the user as it is when written: PATCHes an identity provider sends at once keep each other's changes.
+    const ops = c.req.valid("json").Operations;
+    const row = await rewriteUser(c.var.scope, id, (found, at) => patchScimUser(c, id, ops, found, at));
     return patchResult(c, () => scimUser(row, baseOf(c)), row.version);
   });
 

@@ -7,7 +7,7 @@ import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { purgeBefore } from "../shared/retention";
 import { emailSchema, phoneSchema } from "../shared/validation";
-import { createUser, getUser, isIdTaken, patchUser, type UserProfile } from "../users";
+import { createUser, patchUser, rewriteUser, type UserProfile } from "../users";
 import type { GroupCall } from "./writes";
 
 export const TRACKING_LIMITS = { events: 1_000, groups: 100 } as const;
@@ -138,30 +138,13 @@ async function applyIdentifies(scope: Scope, events: Extract<TrackedEvent, { typ
   }
 }
 
-/** How many times an identify meets another write of its user landing first before it gives up. */
-const PROFILE_TRIES = 8;
-
-/**
- * Merge the traits into the user's profile, creating the user if need be. The merge is made in the Worker, so it is
- * written only over the version it read (or as a creation): when another write to the user lands first, it reads
- * and merges again, rather than dropping the other call's traits.
- */
+/** Merge the traits into the user's profile (creating the user if need be), over the user as it is when written. */
 async function upsertProfile(scope: Scope, userId: string, traits: Record<string, unknown>) {
-  for (let tries = 1; ; tries++) {
-    const existing = await getUser(scope, userId).catch((e) => {
-      if (e instanceof CoreError && e.kind === "not_found") return undefined;
-      throw e;
-    });
+  await rewriteUser(scope, userId, async (existing, at) => {
     const profile = profileOf(traits, existing ? (JSON.parse(existing.customData) as Record<string, unknown>) : {});
-    try {
-      if (existing) await patchUser({ ...scope, expect: [existing.version] }, userId, profile);
-      else await createUser(scope, userId, profile);
-      return;
-    } catch (e) {
-      const raced = existing ? e instanceof CoreError && (e.kind === "precondition_failed" || e.kind === "not_found") : isIdTaken(e);
-      if (!raced || tries === PROFILE_TRIES) throw e;
-    }
-  }
+    if (existing) await patchUser(at, userId, profile);
+    else await createUser(at, userId, profile);
+  });
 }
 
 /** messageIds are kept 8 days: retries within 7 days are always recognised. */

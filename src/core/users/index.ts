@@ -9,7 +9,7 @@ import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound, notMember } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
-import { staleVersion } from "../shared/versions";
+import { currentTagOf, etagOf, staleVersion } from "../shared/versions";
 
 export type { UserRow } from "../../db/schema";
 
@@ -316,6 +316,30 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   ]);
   if (changesOf(results, 6) === 0) unwritten(scope, userId, results[0]!);
   await forgetClaim(scope.env, t, userId);
+}
+
+/** How many times a read-modify-write of a user meets another write landing first before it gives up. */
+const REWRITE_TRIES = 8;
+
+/**
+ * A change made from the user as read (traits merged into its custom data, a SCIM PATCH applied to its document):
+ * `write` gets the row (undefined: no such user) and a scope that writes only over that version. When another write
+ * lands between the read and the write (its 412 names another version, the user went, or a creation met the user
+ * made), it runs again on the user as that write left it, rather than writing over it. Any other error is write's own.
+ */
+export async function rewriteUser<T>(scope: Scope, userId: string, write: (row: UserRow | undefined, at: Scope) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    const row = await scope.db.select().from(users).where(whereUser(scope, userId)).get();
+    try {
+      return await write(row, row ? { ...scope, expect: [row.version] } : scope);
+    } catch (e) {
+      const tag = e instanceof CoreError ? currentTagOf(e) : undefined;
+      const raced = row
+        ? (tag !== undefined && tag !== etagOf(row.version)) || (e instanceof CoreError && e.kind === "not_found")
+        : isIdTaken(e);
+      if (!raced || tries === REWRITE_TRIES) throw e;
+    }
+  }
 }
 
 export interface MemberRow extends UserRow {
