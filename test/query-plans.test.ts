@@ -6,7 +6,7 @@ import { claimsQuery } from "../src/core/claims/reads";
 import { eventWindow, lightEventsQuery, nextEventsQuery } from "../src/core/events";
 import { expiredEvents } from "../src/core/events/retention";
 import { membersAmong } from "../src/core/hierarchy/subtree-counts";
-import { addBreaksLimitsSql } from "../src/core/members/rules";
+import { addBreaksLimitsSql, groupsPerUserHeld } from "../src/core/members/rules";
 import { existingMembersQuery, groupsOfQuery } from "../src/core/members/writes";
 import { overdueQuery } from "../src/core/rules/owed";
 import { USER_ATTRIBUTES } from "../src/core/scim/attributes";
@@ -58,10 +58,11 @@ describe("query plans of hot queries", () => {
     for (const p of [page, byEmail]) expect(p).not.toMatch(/SCAN|TEMP B-TREE/);
   });
 
-  it("groups-per-user check: the by-user index", async () => {
-    const p = await plan(groupsOfQuery("t", ids));
-    expect(p.join("\n")).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user \(tenant_id=\? AND user_id=\?\)/);
-    expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
+  it("groups-per-user check: the by-user index, in the read before an add and in the batch that writes it", async () => {
+    for (const p of [await plan(groupsOfQuery("t", ids)), await plan(groupsPerUserHeld("t", JSON.stringify(ids)))]) {
+      expect(p.join("\n")).toMatch(/SEARCH m USING (COVERING )?INDEX memberships_by_user \(tenant_id=\? AND user_id=\?\)/);
+      expect(p.some((d) => /^SCAN m\b/.test(d))).toBe(false);
+    }
   });
 
   it("claims build: by-user index, edges by child, groups by primary key", async () => {

@@ -12,7 +12,7 @@ import { batch, type Db } from "../shared/context";
 import { CoreError, notFound, notMember } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
-import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
+import { afterRacingAdds, checkGroupsPerUser, checkMembersPerGroup, groupsPerUserHeld } from "./rules";
 import { SOURCE_BITS, sourceBit, sourceNames } from "./sources";
 import { type Adder, type AddResult, ensureUsers, existingMembersQuery, groupsOfQuery, type MemberRole, type RemoveResult } from "./writes";
 
@@ -275,13 +275,11 @@ function auditOf(c: MemberChange, k: Known, played: Record<string, unknown> | un
 }
 
 /** Apply the queued changes of one group, in order; one result per change. */
-export async function applyMemberChanges(
-  db: Db,
-  tenantId: string,
-  groupId: string,
-  queue: QueuedChange[],
-  hooks: FlushHooks,
-): Promise<ChangeResult[]> {
+export function applyMemberChanges(db: Db, tenantId: string, groupId: string, queue: QueuedChange[], hooks: FlushHooks) {
+  return afterRacingAdds(() => applyOnce(db, tenantId, groupId, queue, hooks));
+}
+
+async function applyOnce(db: Db, tenantId: string, groupId: string, queue: QueuedChange[], hooks: FlushHooks): Promise<ChangeResult[]> {
   const known = await read(db, tenantId, groupId, queue);
   const before = new Map([...known.seats].map(([u, s]) => [u, { ...s }]));
   const results = queue.map((q) => play(groupId, known, q));
@@ -344,6 +342,7 @@ export async function applyMemberChanges(
           FROM json_each(${JSON.stringify(rewritten)}) j
           WHERE EXISTS (SELECT 1 FROM groups x WHERE x.tenant_id = ${t} AND x.id = ${g})
           ON CONFLICT DO NOTHING`,
+    groupsPerUserHeld(t, joinedJson),
     sql`UPDATE memberships SET role = j.value ->> '$[1]' FROM json_each(${JSON.stringify(roles)}) j
           WHERE memberships.tenant_id = ${t} AND memberships.group_id = ${g} AND memberships.user_id = j.value ->> '$[0]'`,
     sql`UPDATE memberships SET sources = j.value ->> '$[1]', expires_at = j.value ->> '$[2]' FROM json_each(${JSON.stringify(held)}) j

@@ -3,6 +3,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { DEFAULT_SETTINGS, type TenantSettings } from "../config/rules";
 import { CoreError } from "../shared/errors";
+import { abortIf, isAborted } from "../shared/preconditions";
 
 /** 422 when the group would hold more members than the tenant allows. */
 export function checkMembersPerGroup(groupId: string, resulting: number, settings: TenantSettings) {
@@ -38,3 +39,33 @@ export const addBreaksLimitsSql = (tenantId: string, groupId: string, joining: S
   OR EXISTS (SELECT 1 FROM (${joining}) u
              WHERE (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = u.user_id)
                    >= ${limitSql(tenantId, "maxGroupsPerUser")}))`;
+
+/**
+ * For the end of a batch that makes these users (a JSON id list) members: it fails the batch when one of them is now
+ * in more groups than the tenant allows. Each group's coordinator checks the limit from its own read, and another
+ * group's coordinator may add the same user between that read and this batch. afterRacingAdds runs the add again.
+ */
+export const groupsPerUserHeld = (tenantId: string, idsJson: string) =>
+  abortIf(sql`EXISTS (SELECT 1 FROM json_each(${idsJson}) j
+    WHERE (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = j.value)
+          > ${limitSql(tenantId, "maxGroupsPerUser")})`);
+
+/** How many times an add meets adds of its users to other groups landing first before it gives up. */
+const RACING_ADD_TRIES = 8;
+
+/** A read-then-write add whose batch ends with groupsPerUserHeld, run again (reading again) when that failed it. */
+export async function afterRacingAdds<T>(add: (attempt: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await add(attempt);
+    } catch (e) {
+      if (!isAborted(e)) throw e;
+      if (attempt === RACING_ADD_TRIES) {
+        throw new CoreError(
+          "unavailable",
+          "these users' memberships in other groups kept changing while this change was written: send it again",
+        );
+      }
+    }
+  }
+}

@@ -14,7 +14,7 @@ import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
-import { checkGroupsPerUser, checkMembersPerGroup } from "./rules";
+import { afterRacingAdds, checkGroupsPerUser, checkMembersPerGroup, groupsPerUserHeld } from "./rules";
 import { type MembershipSource, SOURCE_BITS, sourceBit } from "./sources";
 
 export type MemberRole = "member" | "admin";
@@ -248,14 +248,21 @@ export async function addMembers(
   /** More statements for the same batch (an ingest's traits), run after the add; their results are returned. */
   also: SQL[] = [],
 ): Promise<AddResult & { also: D1Result[] }> {
-  const known = pre ?? (await preAddState(db, m.tenantId, m.groupId, ids));
-  const fresh = ids.filter((id) => !known.existing.has(id));
-  checkMembersPerGroup(m.groupId, known.state.memberCount + fresh.length, known.settings);
-  refuseFullUsers(fresh, known);
-  await m.beforeCommit?.(fresh);
-  const results = await batch(db, [...addStatements(m, JSON.stringify(ids), role, Date.now(), displays), ...also]);
-  const added = changesOf(results, ADDED_AT);
-  return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
+  return afterRacingAdds(async (attempt) => {
+    // A retry reads again: the state given was read before another group's add of these users landed.
+    const known = (attempt === 1 ? pre : undefined) ?? (await preAddState(db, m.tenantId, m.groupId, ids));
+    const fresh = ids.filter((id) => !known.existing.has(id));
+    checkMembersPerGroup(m.groupId, known.state.memberCount + fresh.length, known.settings);
+    refuseFullUsers(fresh, known);
+    await m.beforeCommit?.(fresh);
+    const results = await batch(db, [
+      ...addStatements(m, JSON.stringify(ids), role, Date.now(), displays),
+      groupsPerUserHeld(m.tenantId, JSON.stringify(fresh)),
+      ...also,
+    ]);
+    const added = changesOf(results, ADDED_AT);
+    return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
+  });
 }
 
 /** A replaced event names at most this many of the users who left (removed_count says how many left in all). */
@@ -294,7 +301,11 @@ export interface ReplaceResult {
  * Make the members the caller's source holds exactly this set: the listed users hold the
  * group through it, the others lose it (and leave when no other source holds them).
  */
-export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole, expiresAt?: number): Promise<ReplaceResult> {
+export function replaceMembers(db: Db, m: MutationMeta, ids: string[], role: MemberRole, expiresAt?: number): Promise<ReplaceResult> {
+  return afterRacingAdds(() => replaceOnce(db, m, ids, role, expiresAt));
+}
+
+async function replaceOnce(db: Db, m: MutationMeta, ids: string[], role: MemberRole, expiresAt?: number): Promise<ReplaceResult> {
   const known = await preAddState(db, m.tenantId, m.groupId, ids);
   checkVersion(m.expect, known.state.version, `group '${m.groupId}'`);
   const idsJson = JSON.stringify(ids);
@@ -324,6 +335,7 @@ export async function replaceMembers(db: Db, m: MutationMeta, ids: string[], rol
     adjustSubtreeCounts(t, g, membersAmong(t, g, idsJson, false), 1),
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere}`,
     insertMembers(m, idsJson, role, now, expiresAt),
+    groupsPerUserHeld(t, JSON.stringify(fresh)),
     sql`UPDATE memberships SET sources = sources & ~${bit}${bit === SOURCE_BITS.direct ? sql`, expires_at = NULL` : sql``}
         WHERE tenant_id = ${t} AND group_id = ${g} AND (sources & ${bit}) != 0 AND ${unlistedHere}`,
     holdBySource(m, idsJson, expiresAt),
