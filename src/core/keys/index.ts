@@ -9,6 +9,7 @@ import { registerKeyTenant, tenantOfKey } from "../shards/key-tenants";
 import { batch, type Scope, tenantDb } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { abortIf, isAborted } from "../shared/preconditions";
 import { rowOf } from "../shared/rows";
 import { holdsScope, type KnownScope } from "../shared/scopes";
 import { assertExpiry } from "../shared/time";
@@ -46,6 +47,8 @@ export interface NewApiKey {
   expiresAt?: number;
 }
 
+const tooManyKeys = () => new CoreError("limit_exceeded", `a tenant may hold at most ${MAX_ACTIVE_KEYS} unrevoked keys; revoke one first`);
+
 export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ key: ApiKeyRow; secret: string }> {
   const now = Date.now();
   assertExpiry(input.expiresAt, now);
@@ -56,9 +59,7 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
     .from(apiKeys)
     .where(and(eq(apiKeys.tenantId, scope.tenantId), isNull(apiKeys.revokedAt)))
     .get();
-  if ((active?.n ?? 0) >= MAX_ACTIVE_KEYS) {
-    throw new CoreError("limit_exceeded", `a tenant may hold at most ${MAX_ACTIVE_KEYS} unrevoked keys; revoke one first`);
-  }
+  if ((active?.n ?? 0) >= MAX_ACTIVE_KEYS) throw tooManyKeys();
   const secret = newSecret();
   const key: ApiKeyRow = {
     tenantId: scope.tenantId,
@@ -74,16 +75,22 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
     revokedAt: null,
   };
   await registerKeyTenant(scope.env, key.secretHash, scope.tenantId);
-  await batch(scope.db, [
-    scope.db.insert(apiKeys).values(key).getSQL(),
-    eventStatement(
-      scope,
-      "key.create",
-      { type: "key", id: key.id },
-      { after: { name: key.name, scopes: key.scopes.split(" "), expires_at: key.expiresAt } },
-      now,
-    ),
-  ]);
+  try {
+    await batch(scope.db, [
+      scope.db.insert(apiKeys).values(key).getSQL(),
+      // Counted again as the insert leaves them: keys created at once were each under the limit when counted above.
+      abortIf(sql`(SELECT count(*) FROM api_keys WHERE tenant_id = ${scope.tenantId} AND revoked_at IS NULL) > ${MAX_ACTIVE_KEYS}`),
+      eventStatement(
+        scope,
+        "key.create",
+        { type: "key", id: key.id },
+        { after: { name: key.name, scopes: key.scopes.split(" "), expires_at: key.expiresAt } },
+        now,
+      ),
+    ]);
+  } catch (e) {
+    throw isAborted(e) ? tooManyKeys() : e;
+  }
   return { key, secret };
 }
 

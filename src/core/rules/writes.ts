@@ -8,6 +8,7 @@ import type { MutationMeta } from "../members/writes";
 import { auditStatement } from "../members/writes";
 import { batch, type Db } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
+import { abortIf, isAborted } from "../shared/preconditions";
 import { rowOf } from "../shared/rows";
 import { markGroupOwed, owedToken } from "./owed";
 import type { RuleRow } from "./reads";
@@ -38,9 +39,7 @@ export async function saveRule(
       `group '${g}' is managed by an identity provider through SCIM (${state.external_id !== null ? "it has an externalId" : "SCIM pushed its members"}); a rule would fight the provider's pushes`,
     );
   }
-  if (!state.existing && state.rules >= RULE_LIMITS.rulesPerTenant) {
-    throw new CoreError("limit_exceeded", `this tenant has ${state.rules} membership rules, the most allowed`);
-  }
+  if (!state.existing && state.rules >= RULE_LIMITS.rulesPerTenant) throw tooManyRules();
   const now = Date.now();
   // The reconcile that follows is owed from this commit on (none for a paused rule: it changes no member).
   const owed = input.paused ? null : owedToken(now);
@@ -49,11 +48,18 @@ export async function saveRule(
     sql`INSERT INTO group_rules (tenant_id, group_id, expression, paused, created_by, created_at, updated_at)
         VALUES (${t}, ${g}, ${input.expression}, ${input.paused ? 1 : 0}, ${m.actor}, ${now}, ${now})
         ON CONFLICT (tenant_id, group_id) DO UPDATE SET expression = excluded.expression, paused = excluded.paused, updated_at = excluded.updated_at`,
+    // Counted again as the insert leaves them: each group's coordinator counted alone, and others' rules land side by side.
+    abortIf(sql`(SELECT count(*) FROM group_rules WHERE tenant_id = ${t}) > ${RULE_LIMITS.rulesPerTenant}`),
     auditStatement(m, "rule.set", { expression: input.expression, paused: input.paused }, now),
     sql`SELECT * FROM group_rules WHERE tenant_id = ${t} AND group_id = ${g}`,
-  ]);
+  ]).catch((e) => {
+    throw isAborted(e) ? tooManyRules() : e;
+  });
   return { rule: rowOf(groupRules, results.at(-1)!.results[0] as Record<string, unknown>), created: !state.existing, owed };
 }
+
+const tooManyRules = () =>
+  new CoreError("limit_exceeded", `this tenant has ${RULE_LIMITS.rulesPerTenant} membership rules, the most allowed`);
 
 /** Drop the group's rule (the coordinator has checked it has one); the reconcile that follows (owed: its mark) takes its members out. */
 export async function dropRule(db: Db, m: MutationMeta): Promise<{ owed: number }> {
