@@ -10,8 +10,9 @@ import { heldGroupsCte } from "../hierarchy/held";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
+import { abortIf, isAborted } from "../shared/preconditions";
 import { checkVersion, staleVersion } from "../shared/versions";
-import { assertRolesExist, type RoleRow, roleColumns, rolesOfGroups } from "./reads";
+import { assertRolesExist, type RoleRow, roleColumns, rolesOfGroups, someRoleGoneSql } from "./reads";
 import { assertMayAssignRoles, authorityOf } from "./rules";
 
 export type { RoleRow };
@@ -135,10 +136,18 @@ export async function assignUserRoles(scope: Scope, userId: string, roleIds: str
   await assertUser(scope, userId);
   await assertRolesExist(scope.db, scope.tenantId, ids);
   await assertMayAssignRoles(scope.db, scope.tenantId, authorityOf(scope.principal), ids);
-  const [r] = await batch(scope.db, [
+  const t = scope.tenantId;
+  // Checked again in the write: a role given after its user's deletion would pass to the next user of that id.
+  const [, r] = await batch(scope.db, [
+    abortIf(sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId}) OR ${someRoleGoneSql(t, ids)}`),
     sql`INSERT INTO user_roles (tenant_id, user_id, role_id, assigned_at)
-        SELECT ${scope.tenantId}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
-  ]);
+        SELECT ${t}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
+  ]).catch(async (e) => {
+    if (!isAborted(e)) throw e;
+    await assertUser(scope, userId);
+    await assertRolesExist(scope.db, t, ids);
+    throw new CoreError("conflict", "the user or one of the roles changed while the roles were being given: send it again");
+  });
   return { assigned: r!.meta.changes, already_assigned: ids.length - r!.meta.changes };
 }
 

@@ -16,11 +16,16 @@ export interface RoleRow {
 export const roleColumns = sql`r.id, r.key, r.name, r.description, r.level, r.created_at AS createdAt, r.updated_at AS updatedAt, r.version`;
 
 /** Unknown role ids (also another tenant's) are a 404 naming them, before anything changes. */
+/** The ids among these that name no role of the tenant. */
+const missingRoles = (tenantId: string, roleIds: string[]) =>
+  sql`SELECT j.value FROM json_each(${JSON.stringify(roleIds)}) j
+      WHERE NOT EXISTS (SELECT 1 FROM roles r WHERE r.tenant_id = ${tenantId} AND r.id = j.value)`;
+
+/** For a batch that gives roles: true when one of them is gone (deleted since assertRolesExist read them). */
+export const someRoleGoneSql = (tenantId: string, roleIds: string[]) => sql`EXISTS (${missingRoles(tenantId, roleIds)})`;
+
 export async function assertRolesExist(db: Db, tenantId: string, roleIds: string[]) {
-  const rows = await db.all<{ value: string }>(
-    sql`SELECT j.value FROM json_each(${JSON.stringify(roleIds)}) j
-        WHERE NOT EXISTS (SELECT 1 FROM roles r WHERE r.tenant_id = ${tenantId} AND r.id = j.value)`,
-  );
+  const rows = await db.all<{ value: string }>(missingRoles(tenantId, roleIds));
   if (rows.length === 0) return;
   const missing = rows.map((r) => r.value);
   throw new CoreError(

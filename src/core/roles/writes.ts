@@ -4,8 +4,9 @@ import { sql } from "drizzle-orm";
 import { auditStatement, type MutationMeta } from "../members/writes";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
+import { abortIf, isAborted } from "../shared/preconditions";
 import { checkVersion } from "../shared/versions";
-import { assertRolesExist } from "./reads";
+import { assertRolesExist, someRoleGoneSql } from "./reads";
 import { type Authority, assertMayAssignRoles } from "./rules";
 
 /** The group exists, at a version the request's If-Match names (checked in the coordinator's serial section). */
@@ -25,12 +26,17 @@ export async function assignGroupRoles(db: Db, m: MutationMeta, who: Authority, 
   const now = Date.now();
   const ids = JSON.stringify(roleIds);
   const results = await batch(db, [
+    // Checked again in the write: a role may be deleted (outside this coordinator) since it was read.
+    abortIf(someRoleGoneSql(m.tenantId, roleIds)),
     sql`INSERT INTO group_roles (tenant_id, group_id, role_id, assigned_at)
         SELECT ${m.tenantId}, ${m.groupId}, j.value, ${now} FROM json_each(${ids}) j WHERE true ON CONFLICT DO NOTHING`,
     touchGroup(m, now),
     auditStatement(m, "roles.assign", { role_ids: roleIds }, now),
-  ]);
-  return { assigned: changesOf(results, 0), already_assigned: roleIds.length - changesOf(results, 0) };
+  ]).catch(async (e) => {
+    if (isAborted(e)) await assertRolesExist(db, m.tenantId, roleIds);
+    throw e;
+  });
+  return { assigned: changesOf(results, 1), already_assigned: roleIds.length - changesOf(results, 1) };
 }
 
 export async function removeGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
