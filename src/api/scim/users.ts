@@ -12,11 +12,16 @@ import { baseOf, checkIfMatch, listResponse, patchResult, readOnly } from "./htt
 import { etagOf, profileOfScimUser, project, projectionOf, scimUser } from "./resources";
 import * as s from "./schemas";
 
-async function existing(c: Context<AppEnv>, id: string) {
-  const row = await getUser(c.var.scope, id);
-  checkIfMatch(c, row.version);
-  return row;
-}
+/**
+ * A write of the user at the version its If-Match was checked against: `write` gets a scope that writes only over
+ * that version, and runs again on the user as a racing write left it (where If-Match is checked again).
+ */
+const atCheckedVersion = <T>(c: Context<AppEnv>, id: string, write: (found: UserRow, at: Scope) => Promise<T>) =>
+  rewriteUser(c.var.scope, id, (found, at) => {
+    if (!found) throw notFound("user", id);
+    checkIfMatch(c, found.version);
+    return write(found, at);
+  });
 
 export function applyPatch(resource: Record<string, unknown>, ops: s.PatchOperation[]) {
   try {
@@ -38,9 +43,7 @@ function introduced(issues: readonly { path: PropertyKey[]; message: string }[],
 }
 
 /** The PATCH's operations applied to the user as found, and saved through `at` (over that version). */
-async function patchScimUser(c: Context<AppEnv>, id: string, ops: s.PatchOperation[], found: UserRow | undefined, at: Scope) {
-  if (!found) throw notFound("user", id);
-  checkIfMatch(c, found.version);
+async function patchScimUser(c: Context<AppEnv>, id: string, ops: s.PatchOperation[], found: UserRow, at: Scope) {
   const current = scimUser(found, baseOf(c));
   // scim-patch changes the document in place: the user as it was is kept aside first.
   const before = JSON.parse(JSON.stringify(current)) as typeof current;
@@ -85,9 +88,9 @@ export function registerUserRoutes(app: ScimApp) {
 
   app.put("/Users/:id", s.valid("param", s.idParam), s.valid("json", s.userBody), async (c) => {
     const id = c.req.valid("param").id;
-    await existing(c, id);
     // Every SCIM attribute is replaced; the user's memberships and custom data stay.
-    const row = await saveScimUser(c.var.scope, id, profileOfScimUser(c.req.valid("json")), "patch");
+    const profile = profileOfScimUser(c.req.valid("json"));
+    const row = await atCheckedVersion(c, id, (_, at) => saveScimUser(at, id, profile, "patch"));
     return scimJson(c, scimUser(row, baseOf(c)), 200, { etag: etagOf(row.version) });
   });
 
@@ -95,14 +98,13 @@ export function registerUserRoutes(app: ScimApp) {
     const id = c.req.valid("param").id;
     // Applied to the user as it is when written: PATCHes an identity provider sends at once keep each other's changes.
     const ops = c.req.valid("json").Operations;
-    const row = await rewriteUser(c.var.scope, id, (found, at) => patchScimUser(c, id, ops, found, at));
+    const row = await atCheckedVersion(c, id, (found, at) => patchScimUser(c, id, ops, found, at));
     return patchResult(c, () => scimUser(row, baseOf(c)), row.version);
   });
 
   app.delete("/Users/:id", s.valid("param", s.idParam), async (c) => {
     const id = c.req.valid("param").id;
-    await existing(c, id);
-    await deleteUser(c.var.scope, id);
+    await atCheckedVersion(c, id, (_, at) => deleteUser(at, id));
     return c.body(null, 204);
   });
 }
