@@ -226,6 +226,24 @@ describe("SCIM users", () => {
     expectScimError(await s.del(`/Users/${id}`, { "if-match": 'W/"7"' }), 412);
     expect((await s.get(`/Users/${id}`)).json).toMatchObject({ displayName: "One", meta: { version: 'W/"2"' } });
   });
+
+  it("applies one of two writes sent at once with the same If-Match, and answers the other 412", async () => {
+    const s = await scim();
+    const userId = (await s.post("/Users", user("tagged-twice"))).json.id;
+    const groupId = (await s.post("/Groups", { schemas: [GROUP], displayName: "Tagged", members: [] })).json.id;
+    const tag = { "if-match": 'W/"1"' };
+    for (const [what, path, write] of [
+      ["user PATCH", `/Users/${userId}`, (v: string) => s.patch(`/Users/${userId}`, [{ op: "replace", path: "title", value: v }], tag)],
+      ["group PATCH", `/Groups/${groupId}`, (v: string) => s.patch(`/Groups/${groupId}`, [{ op: "replace", path: "displayName", value: v }], tag)],
+    ] as const) {
+      const answers = await Promise.all(["First", "Second"].map(write));
+      const statuses = answers.map((a) => a.status).sort();
+      expect(statuses, `${what}: ${answers.map((a) => a.text)}`).toEqual([204, 412]);
+      const applied = answers[0]!.status === 204 ? "First" : "Second";
+      const now = (await s.get(path)).json;
+      expect(now.title ?? now.displayName, what).toBe(applied);
+    }
+  });
 });
 
 describe("SCIM groups", () => {

@@ -26,10 +26,20 @@ async function shaped(c: Context<AppEnv>, g: groups.GroupRow, p: Projection = { 
   return project(scimGroup(g, baseOf(c), members), p);
 }
 
-async function existing(c: Context<AppEnv>, id: string) {
+/**
+ * The group's If-Match checked, and the scopes its writes go through: the first write only at the version checked (a
+ * write of another client landing meanwhile is a 412, not overwritten); the writes after it follow the first's own.
+ */
+async function checkedWrites(c: Context<AppEnv>, id: string): Promise<() => Scope> {
   const row = await groups.getGroup(c.var.scope, id);
   checkIfMatch(c, row.version);
-  return row;
+  const tagged = (c.req.header("if-match") ?? "*").trim() !== "*";
+  let first = tagged;
+  return () => {
+    const scope = first ? { ...c.var.scope, expect: [row.version] } : c.var.scope;
+    first = false;
+    return scope;
+  };
 }
 
 /**
@@ -62,7 +72,7 @@ interface Planned {
  * One operation, checked whole before any runs: RFC 7644 treats a PATCH as atomic, so an
  * operation refused for its input must leave the earlier ones unapplied.
  */
-function planGroupOperation(scope: Scope, id: string, op: s.PatchOperation): Planned {
+function planGroupOperation(scope: () => Scope, id: string, op: s.PatchOperation): Planned {
   const path = op.path?.trim();
   const only = (...steps: Step[]): Planned => ({ patch: {}, steps });
   const fields = (v: Record<string, unknown>): groups.GroupPatch => ({
@@ -82,23 +92,23 @@ function planGroupOperation(scope: Scope, id: string, op: s.PatchOperation): Pla
     if (v.meta !== undefined) throw readOnly("meta");
     if (v.members === undefined) return { patch: fields(v), steps: [] };
     const list = members(v.members);
-    const step = () => (op.op === "replace" ? replaceScimMembers(scope, id, list) : addScimMembers(scope, id, list));
+    const step = () => (op.op === "replace" ? replaceScimMembers(scope(), id, list) : addScimMembers(scope(), id, list));
     return { patch: fields(v), steps: [step] };
   }
   if (/^members$/i.test(path)) {
     if (op.op === "remove" && op.value !== undefined) {
       const ids = members(op.value).map((m) => m.value);
-      return only(() => removeScimMembers(scope, id, ids));
+      return only(() => removeScimMembers(scope(), id, ids));
     }
     // remove without a value: every member.
     const list = op.op === "remove" ? [] : members(op.op === "replace" ? (op.value ?? []) : op.value);
-    return only(() => (op.op === "add" ? addScimMembers(scope, id, list) : replaceScimMembers(scope, id, list)));
+    return only(() => (op.op === "add" ? addScimMembers(scope(), id, list) : replaceScimMembers(scope(), id, list)));
   }
   const named = memberIdsOfPath(path);
   if (named) {
     if (op.op !== "remove")
       throw new CoreError("invalid", `only remove is supported on ${path}`, [{ message: "unsupported", scimType: "invalidPath" }]);
-    return only(() => removeScimMembers(scope, id, named));
+    return only(() => removeScimMembers(scope(), id, named));
   }
   if (/^(displayName|externalId)$/i.test(path)) {
     if (op.op === "remove" && /^displayName$/i.test(path))
@@ -113,10 +123,10 @@ function planGroupOperation(scope: Scope, id: string, op: s.PatchOperation): Pla
  * Fields and members are apart, so the fields go first, as one change (the last value of each
  * wins, as in order): a name clash (409) then stops the PATCH before any member changed.
  */
-async function applyGroupPatch(scope: Scope, id: string, ops: s.PatchOperation[]) {
+async function applyGroupPatch(scope: () => Scope, id: string, ops: s.PatchOperation[]) {
   const planned = ops.map((op) => planGroupOperation(scope, id, op));
   const patch = Object.assign({}, ...planned.map((p) => p.patch)) as groups.GroupPatch;
-  if (Object.keys(patch).length > 0) await groups.updateGroup(scope, id, patch);
+  if (Object.keys(patch).length > 0) await groups.updateGroup(scope(), id, patch);
   for (const step of planned.flatMap((p) => p.steps)) await step();
 }
 
@@ -156,26 +166,25 @@ export function registerGroupRoutes(app: ScimApp) {
 
   app.put("/Groups/:id", s.valid("param", s.idParam), s.valid("json", s.groupBody), async (c) => {
     const id = c.req.valid("param").id;
-    await existing(c, id);
+    const write = await checkedWrites(c, id);
     const b = c.req.valid("json");
-    await groups.updateGroup(c.var.scope, id, { name: b.displayName, externalId: b.externalId ?? null });
-    await replaceScimMembers(c.var.scope, id, b.members ?? []);
+    await groups.updateGroup(write(), id, { name: b.displayName, externalId: b.externalId ?? null });
+    await replaceScimMembers(write(), id, b.members ?? []);
     const row = await groups.getGroup(c.var.scope, id);
     return scimJson(c, await shaped(c, row), 200, { etag: etagOf(row.version) });
   });
 
   app.patch("/Groups/:id", s.valid("param", s.idParam), s.valid("json", s.patchBody), async (c) => {
     const id = c.req.valid("param").id;
-    await existing(c, id);
-    await applyGroupPatch(c.var.scope, id, c.req.valid("json").Operations);
+    await applyGroupPatch(await checkedWrites(c, id), id, c.req.valid("json").Operations);
     const row = await groups.getGroup(c.var.scope, id);
     return patchResult(c, () => shaped(c, row), row.version);
   });
 
   app.delete("/Groups/:id", s.valid("param", s.idParam), async (c) => {
     const id = c.req.valid("param").id;
-    await existing(c, id);
-    await groups.deleteGroup(c.var.scope, id);
+    const write = await checkedWrites(c, id);
+    await groups.deleteGroup(write(), id);
     return c.body(null, 204);
   });
 }
