@@ -234,7 +234,11 @@ describe("SCIM users", () => {
     const tag = { "if-match": 'W/"1"' };
     for (const [what, path, write] of [
       ["user PATCH", `/Users/${userId}`, (v: string) => s.patch(`/Users/${userId}`, [{ op: "replace", path: "title", value: v }], tag)],
-      ["group PATCH", `/Groups/${groupId}`, (v: string) => s.patch(`/Groups/${groupId}`, [{ op: "replace", path: "displayName", value: v }], tag)],
+      [
+        "group PATCH",
+        `/Groups/${groupId}`,
+        (v: string) => s.patch(`/Groups/${groupId}`, [{ op: "replace", path: "displayName", value: v }], tag),
+      ],
     ] as const) {
       const answers = await Promise.all(["First", "Second"].map(write));
       const statuses = answers.map((a) => a.status).sort();
