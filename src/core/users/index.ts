@@ -32,7 +32,7 @@ export interface UserProfile {
 
 const whereUser = (scope: Scope, userId: string) => and(eq(users.tenantId, scope.tenantId), eq(users.id, userId));
 
-/** The user's row as it stands, for the last statement of a write's batch: what the write found, in its transaction. */
+/** The user's row, as a statement of a write's batch sees it in the write's own transaction (before or after the write). */
 const userAsWritten = (scope: Scope, userId: string) => scope.db.select().from(users).where(whereUser(scope, userId)).getSQL();
 
 /**
