@@ -1961,7 +1961,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2073,7 +2073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2163,7 +2163,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2288,7 +2288,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2378,7 +2378,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2503,7 +2503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2589,7 +2589,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2676,7 +2676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2759,7 +2759,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2859,7 +2859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2988,7 +2988,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3116,7 +3116,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3236,7 +3236,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3330,7 +3330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3432,7 +3432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3545,7 +3545,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3634,7 +3634,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3715,7 +3715,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3802,7 +3802,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3892,7 +3892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4028,7 +4028,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4118,7 +4118,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4243,7 +4243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4331,7 +4331,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4454,7 +4454,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4533,7 +4533,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4645,7 +4645,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4735,7 +4735,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4825,7 +4825,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4950,7 +4950,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5031,7 +5031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5150,7 +5150,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5269,7 +5269,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5350,7 +5350,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5458,7 +5458,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5566,7 +5566,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5667,7 +5667,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5748,7 +5748,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5880,7 +5880,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5961,7 +5961,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6042,7 +6042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6168,7 +6168,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6276,7 +6276,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6357,7 +6357,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6436,7 +6436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6546,7 +6546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6629,7 +6629,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6732,7 +6732,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6837,7 +6837,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6916,7 +6916,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7026,7 +7026,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7107,7 +7107,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7188,7 +7188,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7291,7 +7291,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7394,7 +7394,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7477,7 +7477,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7559,7 +7559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -13,7 +13,10 @@ export const errors = {
   403: ok(errorBody, "Missing scope"),
   404: ok(errorBody, "Unknown group or user (also another tenant's)"),
   429: ok(errorBody, "The tenant's (or the API key's) requests for this minute are spent: see Retry-After"),
-  503: ok(errorBody, "The tenant is moving to another database: nothing was written, retry after Retry-After"),
+  503: ok(
+    errorBody,
+    "Nothing was written: the tenant is moving to another database (retry after Retry-After), or the change kept meeting racing changes of its users (send it again)",
+  ),
 };
 /** Routes that read a JSON body: what its size and its Content-Type can be refused with, besides the usual. */
 export const bodyErrors = {

@@ -32,9 +32,7 @@ async function shaped(c: Context<AppEnv>, g: groups.GroupRow, p: Projection = { 
  */
 async function checkedWrites(c: Context<AppEnv>, id: string): Promise<() => Scope> {
   const row = await groups.getGroup(c.var.scope, id);
-  checkIfMatch(c, row.version);
-  const tagged = (c.req.header("if-match") ?? "*").trim() !== "*";
-  let first = tagged;
+  let first = checkIfMatch(c, row.version);
   return () => {
     const scope = first ? { ...c.var.scope, expect: [row.version] } : c.var.scope;
     first = false;

@@ -8,14 +8,15 @@ import { etagOf } from "./resources";
 /** The SCIM base URL of this request (…/scim/v2), for meta.location and $ref. */
 export const baseOf = (c: Context) => `${new URL(c.req.url).origin}${SCIM_BASE}`;
 
-/** If-Match with another version → 412, nothing changed. */
-export function checkIfMatch(c: Context, version: number) {
+/** If-Match with another version → 412, nothing changed. Whether it named a version (absent or "*" name none). */
+export function checkIfMatch(c: Context, version: number): boolean {
   const header = c.req.header("if-match");
-  if (!header || header.trim() === "*") return;
+  if (!header || header.trim() === "*") return false;
   const tags = header.split(",").map((t) => t.trim());
   if (!tags.includes(etagOf(version)) && !tags.includes(`"${version}"`)) {
     throw new CoreError("precondition_failed", `the resource is at version ${etagOf(version)}, not ${header}`);
   }
+  return true;
 }
 
 /** RFC 7644 §3.5.2: an operation may not change an attribute whose mutability is readOnly (id, meta). */
