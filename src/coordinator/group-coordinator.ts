@@ -4,7 +4,8 @@
 // queue of users whose claims must be refreshed, handed to their claims writers by its alarm.
 import { DurableObject } from "cloudflare:workers";
 import { type GroupPatch, updateGroupRow } from "../core/groups/writes";
-import { linkChildren, subtreeUserIds, unlinkChildren } from "../core/hierarchy/writes";
+import type { ClaimRefresh } from "../core/hierarchy/subtree-users";
+import { linkChildren, unlinkChildren } from "../core/hierarchy/writes";
 import { applyMemberChanges, FLUSH_MAX_IDS, FLUSH_MAX_OPS, idsOfChange, type MemberChange, type QueuedChange } from "../core/members/flush";
 import * as writes from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
@@ -164,11 +165,16 @@ export class GroupCoordinator extends DurableObject<Env> {
   /** Queue these users' claims refresh before the write that changes them commits. */
   private journal = (tenantId: string) => (userIds: string[]) => this.claims.hold(tenantId, userIds);
 
+  /** A write's claim refreshes, queued before its commit and (for users it found only in its batch) after. */
+  private refresh(tenantId: string): ClaimRefresh {
+    return { beforeCommit: this.journal(tenantId), afterCommit: this.journal(tenantId) };
+  }
+
   private async meta(c: Caller): Promise<writes.MutationMeta> {
     return {
       ...c,
       seq: await this.reserveSeqs(1),
-      beforeCommit: this.journal(c.tenantId),
+      ...this.refresh(c.tenantId),
       changedOnly: (users) => this.claims.keepOnly(users),
     };
   }
@@ -228,22 +234,13 @@ export class GroupCoordinator extends DurableObject<Env> {
   updateGroup(c: Caller, patch: GroupPatch) {
     return this.serial(c.tenantId, async () => {
       // A new name reaches the claims of its members and of everyone who inherits the group.
-      const { row } = await updateGroupRow(
-        this.db,
-        c,
-        c.groupId,
-        patch,
-        async () => this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId])),
-        c.expect,
-      );
+      const { row } = await updateGroupRow(this.db, c, c.groupId, patch, this.refresh(c.tenantId), c.expect);
       return row;
     });
   }
 
   deleteGroup(c: Caller) {
     return this.serial(c.tenantId, async () => {
-      // Everyone who holds the group, directly or below it; deleteGroup adds its direct members.
-      await this.journal(c.tenantId)(await subtreeUserIds(this.db, c.tenantId, [c.groupId]));
       const former = await writes.deleteGroup(this.db, await this.meta(c));
       return { deleted: true, former_members: former.length };
     });

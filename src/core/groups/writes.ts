@@ -3,6 +3,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { groups } from "../../db/schema";
 import { type EventOrigin, eventStatement } from "../events/writes";
+import { type ClaimRefresh, subtreeBeforeWrite, subtreeJoiners, subtreeUsers } from "../hierarchy/subtree-users";
 import { batch, type Db } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
@@ -63,7 +64,8 @@ export async function updateGroupRow(
   origin: EventOrigin,
   groupId: string,
   patch: GroupPatch,
-  beforeRename?: () => Promise<void>,
+  /** A rename changes the claims of everyone who holds the group: how they are handed on (none: not at all). */
+  renameRefresh?: ClaimRefresh,
   expect?: readonly number[],
 ) {
   const tenantId = origin.tenantId;
@@ -74,7 +76,8 @@ export async function updateGroupRow(
   const patched = (Object.keys(patch) as (keyof GroupPatch)[]).filter((k) => patch[k] !== undefined && !same(k, before[k], patch[k]));
   // A write that changes nothing records nothing: no new version (an ETag held stays good), no event.
   if (patched.length === 0) return { row: before, renamed: false };
-  if (patch.name !== undefined && patch.name !== before.name) await beforeRename?.();
+  const renamed = patch.name !== undefined && patch.name !== before.name;
+  const holders = renamed && renameRefresh ? await subtreeBeforeWrite(db, tenantId, [groupId], renameRefresh) : undefined;
   const set: Partial<GroupRow> = {};
   if (patch.name !== undefined) Object.assign(set, { name: patch.name, nameKey: nameKeyOf(patch.name) });
   if (patch.description !== undefined) set.description = patch.description;
@@ -97,11 +100,12 @@ export async function updateGroupRow(
       .returning();
     // Recorded only if the update applied (changes() is the statement before's, in the same batch).
     const event = eventStatement(origin, "group.update", { type: "group", id: groupId }, change, now, sql`changes() = 1`);
-    const [updated] = await batch(db, [update.getSQL(), event]);
+    const [updated, , found] = await batch(db, [update.getSQL(), event, ...(holders ? [subtreeUsers(tenantId, [groupId])] : [])]);
     const raw = updated!.results[0] as Record<string, unknown> | undefined;
     if (!raw) throw await staleGroup(db, tenantId, groupId);
     const row = rowOf(groups, raw);
-    return { row, renamed: patch.name !== undefined && patch.name !== before.name };
+    if (!holders || !renameRefresh) return { row, renamed };
+    return { row, renamed, holders: await subtreeJoiners(found!, holders, renameRefresh) };
   } catch (e) {
     if (isUniqueViolation(e, "name_key")) throw nameClash(patch.name ?? "");
     throw e;

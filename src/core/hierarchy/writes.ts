@@ -7,6 +7,7 @@ import { auditStatement, type MutationMeta } from "../members/writes";
 import { batch, changesOf, type Db } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { forgetSubtreeCounts, idsOf } from "./subtree-counts";
+import { subtreeBeforeWrite, subtreeJoiners, subtreeUsers } from "./subtree-users";
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -76,18 +77,6 @@ async function levelsThrough(db: Db, tenantId: string, parentId: string, childId
   return (row?.up ?? 0) + (row?.down ?? 0) + 2;
 }
 
-/** Users who are members of these groups or of any group below them: whose inherited groups a link above them changes. */
-export async function subtreeUserIds(db: Db, tenantId: string, groupIds: string[]): Promise<string[]> {
-  const rows = await db.all<{ user_id: string }>(sql`
-    WITH RECURSIVE sub(id) AS (
-      SELECT value FROM json_each(${json(groupIds)})
-      UNION
-      SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.parent_id = s.id
-    )
-    SELECT DISTINCT m.user_id FROM sub s CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = s.id`);
-  return rows.map((r) => r.user_id);
-}
-
 export interface LinkResult {
   linked: number;
   already_linked: number;
@@ -115,8 +104,7 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
     );
   }
   // Everyone under the children gains the parent's groups (the link does not change who that is).
-  const affected = await subtreeUserIds(db, m.tenantId, childIds);
-  await m.beforeCommit?.(affected);
+  const affected = await subtreeBeforeWrite(db, m.tenantId, childIds, m);
   const now = Date.now();
   const ids = json(childIds);
   // The EXISTS guards keep an edge from outliving a group deleted meanwhile by its own coordinator.
@@ -128,9 +116,11 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
         ON CONFLICT DO NOTHING`,
     auditStatement(m, "hierarchy.link", { child_ids: childIds }, now, "hierarchy"),
     forgetSubtreeCounts(m.tenantId, idsOf([parentId])),
+    subtreeUsers(m.tenantId, childIds),
   ]);
   const linked = changesOf(results, 0);
-  return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? affected : [] };
+  const holders = await subtreeJoiners(results[3]!, affected, m);
+  return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? holders : [] };
 }
 
 export interface UnlinkResult {
@@ -141,15 +131,16 @@ export interface UnlinkResult {
 
 export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]): Promise<UnlinkResult> {
   await assertGroupsExist(db, m.tenantId, [m.groupId]);
-  const affected = await subtreeUserIds(db, m.tenantId, childIds);
-  await m.beforeCommit?.(affected);
+  const affected = await subtreeBeforeWrite(db, m.tenantId, childIds, m);
   const now = Date.now();
   const results = await batch(db, [
     sql`DELETE FROM group_edges WHERE tenant_id = ${m.tenantId} AND parent_id = ${m.groupId}
         AND child_id IN (SELECT value FROM json_each(${json(childIds)}))`,
     auditStatement(m, "hierarchy.unlink", { child_ids: childIds }, now, "hierarchy"),
     forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
+    subtreeUsers(m.tenantId, childIds),
   ]);
   const unlinked = changesOf(results, 0);
-  return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? affected : [] };
+  const holders = await subtreeJoiners(results[3]!, affected, m);
+  return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? holders : [] };
 }

@@ -10,6 +10,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { parseStored, type TenantSettings } from "../config/rules";
 import { eventStatement } from "../events/writes";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
+import { type ClaimRefresh, subtreeBeforeWrite, subtreeJoiners, subtreeUsers } from "../hierarchy/subtree-users";
 import { batch, changesOf, type Db } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
@@ -19,19 +20,13 @@ import { type MembershipSource, SOURCE_BITS, sourceBit } from "./sources";
 
 export type MemberRole = "member" | "admin";
 
-export interface MutationMeta {
+export interface MutationMeta extends ClaimRefresh {
   tenantId: string;
   groupId: string;
   actor: string;
   seq: number;
   /** The caller's source: which membership source (core/members/sources.ts) it adds and removes. */
   source: string;
-  /**
-   * Called with the users whose claims the mutation changes, just before its D1 batch:
-   * the coordinator makes their refresh durable first, so a crash between the commit and
-   * the refresh cannot leave a claim stale (coordinator/claims-queue.ts).
-   */
-  beforeCommit?: (userIds: string[]) => Promise<void>;
   /**
    * After a batch whose writer named, before it, more users than it could know would change:
    * the users it did change (none if it rolled back). The others' refresh is dropped.
@@ -385,9 +380,11 @@ export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
   const now = Date.now();
   const t = m.tenantId;
   const g = m.groupId;
-  await m.beforeCommit?.(members);
-  await batch(db, [
-    // First, while the edges still say which groups are above this one.
+  // Everyone who holds the group, directly or below it.
+  const holders = await subtreeBeforeWrite(db, t, [g], m);
+  const results = await batch(db, [
+    // First, while the edges still say which groups are below and above this one.
+    subtreeUsers(t, [g]),
     forgetSubtreeCounts(t, idsOf([g])),
     sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g}`,
     sql`DELETE FROM group_edges WHERE tenant_id = ${t} AND (parent_id = ${g} OR child_id = ${g})`,
@@ -397,5 +394,6 @@ export async function deleteGroup(db: Db, m: MutationMeta): Promise<string[]> {
     sql`DELETE FROM groups WHERE tenant_id = ${t} AND id = ${g}`,
     auditStatement(m, "group.delete", { members: members.length }, now),
   ]);
+  await subtreeJoiners(results[0]!, holders, m);
   return members;
 }

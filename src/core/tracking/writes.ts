@@ -4,7 +4,6 @@
 import { sql } from "drizzle-orm";
 import { groupCreatedEvent, nameKeyOf, updateGroupRow } from "../groups/writes";
 import { membersAmong } from "../hierarchy/subtree-counts";
-import { subtreeUserIds } from "../hierarchy/writes";
 import { addBreaksLimitsSql } from "../members/rules";
 import { addMembers, addStatements, auditStatement, type MutationMeta, preAddColumns, preAddOf } from "../members/writes";
 import { type Authority, checkMayChangeMembers, memberRuleLevelsSql, refusesMemberChangeSql } from "../roles/rules";
@@ -234,12 +233,12 @@ async function ingestCarefully(db: Db, m: MutationMeta, who: Authority, all: Gro
     sql`SELECT key, value FROM group_traits WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId} AND key IN ('name', 'description', 'group_type')`,
   ]);
   const stored = (results[3]?.results ?? []) as { key: string; value: string }[];
-  const renamed = setsFields && (await applyFieldTraits(db, m, current, stored, nameTrait?.index ?? 0, warnings));
-  const refresh = renamed ? await subtreeUserIds(db, m.tenantId, [m.groupId]) : added_ids;
+  const holders = setsFields ? await applyFieldTraits(db, m, current, stored, nameTrait?.index ?? 0, warnings) : undefined;
+  const refresh = holders ?? added_ids;
   return { applied: calls.length, duplicates: all.length - calls.length, warnings, refresh };
 }
 
-/** name, description and group_type also set the group's own fields, from the winning trait values. */
+/** name, description and group_type also set the group's own fields, from the winning trait values. After a rename: everyone who holds the group. */
 async function applyFieldTraits(
   db: Db,
   m: MutationMeta,
@@ -247,7 +246,7 @@ async function applyFieldTraits(
   stored: { key: string; value: string }[],
   nameIndex: number,
   warnings: IngestOutcome["warnings"],
-): Promise<boolean> {
+): Promise<string[] | undefined> {
   const value = (key: string) => {
     const row = stored.find((r) => r.key === key);
     const v: unknown = row ? JSON.parse(row.value) : undefined;
@@ -264,8 +263,7 @@ async function applyFieldTraits(
   if (name !== undefined && name !== current.name) {
     try {
       // A rename reaches everyone who holds the group.
-      await updateGroupRow(db, m, m.groupId, { name }, async () => m.beforeCommit?.(await subtreeUserIds(db, m.tenantId, [m.groupId])));
-      return true;
+      return (await updateGroupRow(db, m, m.groupId, { name }, m)).holders;
     } catch (e) {
       if (!(e instanceof CoreError && e.kind === "conflict")) throw e;
       // A group created under its id for the same clash has its warning already.
@@ -277,5 +275,5 @@ async function applyFieldTraits(
       }
     }
   }
-  return false;
+  return undefined;
 }
