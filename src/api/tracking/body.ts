@@ -64,13 +64,30 @@ async function parseJsonBody(c: Context): Promise<unknown> {
 /** The longest ?data= a tracking pixel may carry (a URL is no place for more). */
 export const PIXEL_DATA_MAX = 8_192;
 
+/** A request's pixel call as read the first time (its credential, the credential's rule and the route each ask for it). */
+const pixelCalls = new WeakMap<Request, Record<string, unknown> | CoreError>();
+
 /**
  * A tracking pixel's call: ?data= holds its JSON, base64-encoded (standard or URL-safe, padded
  * or not; a "+" the query turned into a space is put back) or as it is. 400 when absent, too
  * long, or not a JSON object.
  */
 export function readPixelData(c: Context): Record<string, unknown> {
-  const raw = c.req.query("data");
+  let call = pixelCalls.get(c.req.raw);
+  if (call === undefined) {
+    try {
+      call = pixelCall(c.req.query("data"));
+    } catch (e) {
+      if (!(e instanceof CoreError)) throw e;
+      call = e;
+    }
+    pixelCalls.set(c.req.raw, call);
+  }
+  if (call instanceof CoreError) throw call;
+  return call;
+}
+
+function pixelCall(raw: string | undefined): Record<string, unknown> {
   if (!raw) throw new CoreError("invalid", "the pixel carries no call: send it as ?data=<base64 of its JSON>");
   if (raw.length > PIXEL_DATA_MAX) throw new CoreError("invalid", `?data= is longer than ${PIXEL_DATA_MAX} characters`);
   let call: unknown;
