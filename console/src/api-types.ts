@@ -7637,7 +7637,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7762,7 +7762,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7833,7 +7833,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7937,7 +7937,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8027,7 +8027,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8120,7 +8120,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8219,7 +8219,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8338,7 +8338,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8454,7 +8454,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8570,7 +8570,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8686,7 +8686,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8802,7 +8802,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8879,7 +8879,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8951,7 +8951,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9043,7 +9043,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9137,7 +9137,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9332,7 +9332,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9471,7 +9471,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9602,7 +9602,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9733,7 +9733,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9858,7 +9858,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9983,7 +9983,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10108,7 +10108,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10233,7 +10233,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10358,7 +10358,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10483,7 +10483,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10608,7 +10608,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10733,7 +10733,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10858,7 +10858,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10983,7 +10983,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11108,7 +11108,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11233,7 +11233,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11364,7 +11364,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11434,7 +11434,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11504,7 +11504,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11574,7 +11574,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11644,7 +11644,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11714,7 +11714,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11784,7 +11784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11853,7 +11853,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11922,7 +11922,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11991,7 +11991,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12060,7 +12060,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12135,7 +12135,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12289,7 +12289,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12374,7 +12374,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12532,7 +12532,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12634,7 +12634,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12761,7 +12761,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12836,7 +12836,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12960,7 +12960,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13045,7 +13045,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13173,7 +13173,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13275,7 +13275,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13402,7 +13402,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13499,7 +13499,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13595,7 +13595,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13664,7 +13664,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13746,7 +13746,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13867,7 +13867,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13988,7 +13988,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14081,7 +14081,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The tenant is moving to another database: nothing was written, retry after Retry-After */
+            /** @description Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry) */
             503: {
                 headers: {
                     [name: string]: unknown;

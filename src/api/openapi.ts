@@ -53,7 +53,9 @@ const refusals = {
   400: answer("Invalid input, in the surface's error format"),
   401: answer("Missing, expired or unknown credential"),
   403: answer("The credential lacks the scope, or names another tenant"),
-  503: answer("The tenant is moving to another database: nothing was written, retry after Retry-After"),
+  503: answer(
+    "Not written now, retry after Retry-After: the tenant is moving to another database, or a change kept meeting racing writes (an analytics request's applied events are known by their messageId on the retry)",
+  ),
 };
 const withId = { ...refusals, 404: answer("Unknown id (also another tenant's)") };
 const notJson = { 415: answer("The body was sent with a Content-Type that is not JSON; nothing was changed") };

@@ -128,8 +128,8 @@ export class GroupCoordinator extends DurableObject<Env> {
       for (const [i, r] of results.entries())
         waiting[i]!.resolve(r.ok ? { ok: true, value: r.value, ...bookmark } : { ok: false, error: r.error.toJSON(), ...bookmark });
     } catch (e) {
-      // The tenant's shard refused the flush (a move's fence): every caller gets the 503, nothing was written.
-      const refused = moveRefusal(e);
+      // The flush refused whole (a move's fence, or adds that kept meeting racing adds): every caller gets that answer, nothing was written.
+      const refused = e instanceof CoreError ? e : moveRefusal(e);
       for (const w of waiting) refused ? w.resolve({ ok: false, error: refused.toJSON() }) : w.reject(e);
     }
   }

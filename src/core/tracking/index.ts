@@ -44,6 +44,14 @@ export interface IngestResult {
   warnings: Warning[];
   /** Events that could not be applied (e.g. a group limit), with why. */
   failed: Warning[];
+  /** The first refusal that sending again can cure (a tenant's move, writes that kept racing): ingest throws it. */
+  transient?: CoreError;
+}
+
+/** An event refused: reported with the request's answer, or (a refusal a retry can cure) the answer itself. */
+function refused(result: IngestResult, e: CoreError, failed: Warning[]) {
+  result.failed.push(...failed);
+  if (e.kind === "unavailable") result.transient ??= e;
 }
 
 /** The limits of seed 002, checked before anything is applied. */
@@ -79,11 +87,24 @@ export async function ingest(scope: Scope, events: TrackedEvent[]): Promise<Inge
         result.warnings.push(...o.warnings);
       } catch (e) {
         if (!(e instanceof CoreError)) throw e;
-        result.failed.push(...calls.map((c) => ({ index: c.index, message: `group '${groupId}': ${e.message}` })));
+        refused(
+          result,
+          e,
+          calls.map((c) => ({ index: c.index, message: `group '${groupId}': ${e.message}` })),
+        );
       }
     }),
     applyIdentifies(scope, identifies, result),
   ]);
+  // A 200 that reports an event as failed is final for an SDK (it retries only a 5xx): an event a retry would apply
+  // fails the request, and the retry's applied events are known by their messageIds.
+  if (result.transient) {
+    throw new CoreError(
+      "unavailable",
+      `${result.failed.length} of this request's events could not be applied now (${result.transient.message}): ` +
+        "send the request again; events it already applied are recognised by their messageId",
+    );
+  }
   result.warnings.sort((a, b) => a.index - b.index);
   result.failed.sort((a, b) => a.index - b.index);
   return result;
@@ -128,7 +149,11 @@ async function applyIdentifies(scope: Scope, events: Extract<TrackedEvent, { typ
       result.applied += list.length;
     } catch (e) {
       if (!(e instanceof CoreError)) throw e;
-      result.failed.push(...list.map((x) => ({ index: x.index, message: `user '${userId}': ${e.message}` })));
+      refused(
+        result,
+        e,
+        list.map((x) => ({ index: x.index, message: `user '${userId}': ${e.message}` })),
+      );
     }
   }
   const applied = fresh.flatMap((e) => (e.messageId && !result.failed.some((f) => f.index === e.index) ? [e.messageId] : []));

@@ -326,6 +326,7 @@ const REWRITE_TRIES = 8;
  * `write` gets the row (undefined: no such user) and a scope that writes only over that version. When another write
  * lands between the read and the write (its 412 names another version, the user went, or a creation met the user
  * made), it runs again on the user as that write left it, rather than writing over it. Any other error is write's own.
+ * After REWRITE_TRIES such races: 503, nothing written (never the 412 of a version the caller did not name).
  */
 export async function rewriteUser<T>(scope: Scope, userId: string, write: (row: UserRow | undefined, at: Scope) => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
@@ -337,7 +338,10 @@ export async function rewriteUser<T>(scope: Scope, userId: string, write: (row: 
       const raced = row
         ? (tag !== undefined && tag !== etagOf(row.version)) || (e instanceof CoreError && e.kind === "not_found")
         : isIdTaken(e);
-      if (!raced || tries === REWRITE_TRIES) throw e;
+      if (!raced) throw e;
+      if (tries === REWRITE_TRIES) {
+        throw new CoreError("unavailable", `user '${userId}' kept changing while this change was written (${tries} times): send it again`);
+      }
     }
   }
 }

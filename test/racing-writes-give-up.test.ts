@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { analyticsWriteKey, call, client, expectError, shardOf, token } from "./helpers";
+
+// A write that meets another write landing first reads again and tries again, a bounded number
+// of times (ARCHITECTURE principle 7). These tests make every try meet one: a trigger in the
+// tenant's D1 plays "another write landed first" on each attempt (it moves the row's version,
+// or adds the user to another group, inside the write's own transaction), so the give-up
+// answer and what it leaves stored can be checked. Each trigger names only its test's tenant.
+
+const triggers: { db: D1Database; name: string }[] = [];
+
+async function trigger(tenant: string, name: string, body: string) {
+  const db = await shardOf(tenant);
+  await db.prepare(body).run();
+  triggers.push({ db, name });
+}
+
+async function dropTriggers() {
+  for (const { db, name } of triggers.splice(0)) await db.prepare(`DROP TRIGGER IF EXISTS ${name}`).run();
+}
+
+afterEach(dropTriggers);
+
+/** Every write of the settings of `tenant` meets another that landed first: its version moves, and it is not written. */
+const configRaced = (tenant: string, name: string) =>
+  trigger(
+    tenant,
+    name,
+    `CREATE TRIGGER ${name} BEFORE UPDATE OF settings ON tenant_config WHEN OLD.tenant_id = '${tenant}'
+     BEGIN
+       UPDATE tenant_config SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
+       SELECT RAISE(IGNORE);
+     END`,
+  );
+
+/** Every write of user `userId` of `tenant` meets another that landed first. */
+const userRaced = (tenant: string, userId: string, name: string) =>
+  trigger(
+    tenant,
+    name,
+    `CREATE TRIGGER ${name} BEFORE UPDATE OF updated_at ON users WHEN OLD.tenant_id = '${tenant}' AND OLD.id = '${userId}'
+     BEGIN
+       UPDATE users SET version = version + 1 WHERE tenant_id = OLD.tenant_id AND id = OLD.id;
+       SELECT RAISE(IGNORE);
+     END`,
+  );
+
+describe("a write that keeps meeting racing writes gives up", () => {
+  it("PATCH /v1/config: 409 after its tries, the settings as they were and no event", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    expect((await admin.patch("/v1/config", { maxGroupsPerUser: 50 })).status).toBe(200);
+    const before = await admin.get("/v1/config");
+    const events = (await admin.get("/v1/events?types=config.updated")).json.result.length;
+    await configRaced(admin.tenant, "config_raced");
+    const res = await admin.patch("/v1/config", { maxMembersPerGroup: 10 });
+    expectError(res, 409, "conflict");
+    expect(res.json.error.message).toMatch(/changed 8 times/);
+    const after = await admin.get("/v1/config");
+    expect(after.json.result.maxGroupsPerUser).toBe(50);
+    expect(after.json.result.maxMembersPerGroup).toBe(before.json.result.maxMembersPerGroup);
+    expect((await admin.get("/v1/events?types=config.updated")).json.result).toHaveLength(events);
+  });
+
+  it("SCIM PATCH of a user without If-Match: 503 with Retry-After in SCIM's error format (not a 412 it never asked for), the user unchanged", async () => {
+    const tenant = `scim-give-up-${crypto.randomUUID()}`;
+    const scimToken = await token({ tenant, scope: "scim" });
+    const headers = { "content-type": "application/scim+json" };
+    const created = await call("POST", "/scim/v2/Users", {
+      token: scimToken,
+      headers,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "ann@example.com", title: "Engineer" },
+    });
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    await userRaced(tenant, id, "scim_user_raced");
+    const res = await call("PATCH", `/scim/v2/Users/${id}`, {
+      token: scimToken,
+      headers,
+      body: {
+        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        Operations: [{ op: "replace", path: "title", value: "Manager" }],
+      },
+    });
+    expect(res.status, res.text).toBe(503);
+    expect(res.json.schemas).toEqual(["urn:ietf:params:scim:api:messages:2.0:Error"]);
+    expect(res.json.status).toBe("503");
+    expect(res.json.detail).toMatch(/kept changing/);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    const read = await call("GET", `/scim/v2/Users/${id}`, { token: scimToken });
+    expect(read.json.title).toBe("Engineer");
+  });
+
+  it("a Segment identify: 503, which the SDKs retry (a 4xx they would drop), and the traits not written", async () => {
+    const { admin, key } = await analyticsWriteKey();
+    expect((await admin.put("/v1/users/ida", { custom_data: { plan: "free" } })).status).toBe(201);
+    await userRaced(admin.tenant, "ida", "identify_raced");
+    const res = await call("POST", "/v1/identify", {
+      headers: { authorization: `Basic ${btoa(`${key}:`)}` },
+      body: { userId: "ida", traits: { plan: "pro" }, messageId: "m-ida" },
+    });
+    expect(res.status, res.text).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await admin.get("/v1/users/ida")).json.result.custom_data).toEqual({ plan: "free" });
+  });
+
+  it("an add whose users keep joining other groups meanwhile: 503 after its tries, no membership written", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    expect((await admin.patch("/v1/config", { maxGroupsPerUser: 2 })).status).toBe(200);
+    const [held, target, elsewhere] = await Promise.all(
+      ["Held", "Target", "Elsewhere"].map(async (name) => (await admin.post("/v1/groups", { name })).json.result.group_id as string),
+    );
+    expect((await admin.post(`/v1/groups/${held}/members`, { user_ids: ["bo"] })).status).toBe(200);
+    // As the add to Target writes, another group's coordinator adds bo to Elsewhere: bo would hold 3 groups of 2.
+    await trigger(
+      admin.tenant,
+      "joins_elsewhere",
+      `CREATE TRIGGER joins_elsewhere AFTER INSERT ON memberships WHEN NEW.tenant_id = '${admin.tenant}' AND NEW.group_id = '${target}'
+       BEGIN
+         INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+         VALUES (NEW.tenant_id, '${elsewhere}', NEW.user_id, 'member', 1, NEW.added_at);
+       END`,
+    );
+    const res = await admin.post(`/v1/groups/${target}/members`, { user_ids: ["bo"] });
+    expectError(res, 503, "unavailable");
+    expect(res.json.error.message).toMatch(/kept changing/);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    const groups = (await admin.get("/v1/users/bo/groups")).json.result.map((g: { group_id: string }) => g.group_id);
+    expect(groups).toEqual([held]);
+    expect((await admin.get(`/v1/groups/${target}`)).json.result.member_count).toBe(0);
+  });
+
+  // A call into a group that exists checks the count in its one batch, before it writes; one that creates its group
+  // reads first and checks again at the end of its batch, where a racing add can meet it.
+  it("a Segment group call creating its group, whose user keeps joining other groups meanwhile: 503 for the request, so the SDK sends it again", async () => {
+    const { admin, key } = await analyticsWriteKey();
+    expect((await admin.patch("/v1/config", { maxGroupsPerUser: 2 })).status).toBe(200);
+    const elsewhere = (await admin.post("/v1/groups", { name: "Elsewhere" })).json.result.group_id as string;
+    const auth = { authorization: `Basic ${btoa(`${key}:`)}` };
+    const group = (userId: string, messageId: string) =>
+      call("POST", "/v1/group", { headers: auth, body: { userId, groupId: "acme", traits: { name: "Acme" }, messageId } });
+    const held = (await admin.post("/v1/groups", { name: "Held" })).json.result.group_id as string;
+    expect((await admin.post(`/v1/groups/${held}/members`, { user_ids: ["cy"] })).status).toBe(200);
+    await trigger(
+      admin.tenant,
+      "joins_elsewhere_too",
+      `CREATE TRIGGER joins_elsewhere_too AFTER INSERT ON memberships WHEN NEW.tenant_id = '${admin.tenant}' AND NEW.group_id = 'acme'
+       BEGIN
+         INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+         VALUES (NEW.tenant_id, '${elsewhere}', NEW.user_id, 'member', 1, NEW.added_at);
+       END`,
+    );
+    const res = await group("cy", "m-cy");
+    expect(res.status, res.text).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await admin.get("/v1/users/cy/groups")).json.result.map((g: { group_id: string }) => g.group_id)).toEqual([held]);
+    // Once the racing adds stop, the SDK's retry (the same messageId) is applied.
+    await dropTriggers();
+    expect((await group("cy", "m-cy")).status).toBe(200);
+    expect((await admin.get("/v1/users/cy/groups")).json.result.map((g: { group_id: string }) => g.group_id).sort()).toEqual(
+      ["acme", held].sort(),
+    );
+  });
+});
