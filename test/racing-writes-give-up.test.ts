@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { analyticsWriteKey, call, client, expectError, shardOf, token } from "./helpers";
+import { analyticsWriteKey, type Client, call, client, expectError, shardOf, token } from "./helpers";
 
 // A write that meets another write landing first reads again and tries again, a bounded number
 // of times (ARCHITECTURE principle 7). These tests make every try meet one: a trigger in the
@@ -44,6 +44,21 @@ const userRaced = (tenant: string, userId: string, name: string) =>
        SELECT RAISE(IGNORE);
      END`,
   );
+
+/** Whoever joins `groupId` of `tenant` joins `elsewhere` in the same transaction, as if another group's coordinator added them meanwhile. */
+const joinsElsewhere = (tenant: string, groupId: string, elsewhere: string) =>
+  trigger(
+    tenant,
+    "joins_elsewhere",
+    `CREATE TRIGGER joins_elsewhere AFTER INSERT ON memberships WHEN NEW.tenant_id = '${tenant}' AND NEW.group_id = '${groupId}'
+     BEGIN
+       INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
+       VALUES (NEW.tenant_id, '${elsewhere}', NEW.user_id, 'member', 1, NEW.added_at);
+     END`,
+  );
+
+const groupIdsOf = async (admin: Client, userId: string) =>
+  ((await admin.get(`/v1/users/${userId}/groups`)).json.result as { group_id: string }[]).map((g) => g.group_id).sort();
 
 describe("a write that keeps meeting racing writes gives up", () => {
   it("PATCH /v1/config: 409 after its tries, the settings as they were and no event", async () => {
@@ -106,26 +121,16 @@ describe("a write that keeps meeting racing writes gives up", () => {
   it("an add whose users keep joining other groups meanwhile: 503 after its tries, no membership written", async () => {
     const admin = await client(undefined, { scope: "admin" });
     expect((await admin.patch("/v1/config", { maxGroupsPerUser: 2 })).status).toBe(200);
-    const [held, target, elsewhere] = await Promise.all(
-      ["Held", "Target", "Elsewhere"].map(async (name) => (await admin.post("/v1/groups", { name })).json.result.group_id as string),
-    );
+    const made = async (name: string) => (await admin.post("/v1/groups", { name })).json.result.group_id as string;
+    const [held, target, elsewhere] = [await made("Held"), await made("Target"), await made("Elsewhere")];
     expect((await admin.post(`/v1/groups/${held}/members`, { user_ids: ["bo"] })).status).toBe(200);
     // As the add to Target writes, another group's coordinator adds bo to Elsewhere: bo would hold 3 groups of 2.
-    await trigger(
-      admin.tenant,
-      "joins_elsewhere",
-      `CREATE TRIGGER joins_elsewhere AFTER INSERT ON memberships WHEN NEW.tenant_id = '${admin.tenant}' AND NEW.group_id = '${target}'
-       BEGIN
-         INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
-         VALUES (NEW.tenant_id, '${elsewhere}', NEW.user_id, 'member', 1, NEW.added_at);
-       END`,
-    );
+    await joinsElsewhere(admin.tenant, target, elsewhere);
     const res = await admin.post(`/v1/groups/${target}/members`, { user_ids: ["bo"] });
     expectError(res, 503, "unavailable");
     expect(res.json.error.message).toMatch(/kept changing/);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    const groups = (await admin.get("/v1/users/bo/groups")).json.result.map((g: { group_id: string }) => g.group_id);
-    expect(groups).toEqual([held]);
+    expect(await groupIdsOf(admin, "bo")).toEqual([held]);
     expect((await admin.get(`/v1/groups/${target}`)).json.result.member_count).toBe(0);
   });
 
@@ -140,24 +145,14 @@ describe("a write that keeps meeting racing writes gives up", () => {
       call("POST", "/v1/group", { headers: auth, body: { userId, groupId: "acme", traits: { name: "Acme" }, messageId } });
     const held = (await admin.post("/v1/groups", { name: "Held" })).json.result.group_id as string;
     expect((await admin.post(`/v1/groups/${held}/members`, { user_ids: ["cy"] })).status).toBe(200);
-    await trigger(
-      admin.tenant,
-      "joins_elsewhere_too",
-      `CREATE TRIGGER joins_elsewhere_too AFTER INSERT ON memberships WHEN NEW.tenant_id = '${admin.tenant}' AND NEW.group_id = 'acme'
-       BEGIN
-         INSERT INTO memberships (tenant_id, group_id, user_id, role, sources, added_at)
-         VALUES (NEW.tenant_id, '${elsewhere}', NEW.user_id, 'member', 1, NEW.added_at);
-       END`,
-    );
+    await joinsElsewhere(admin.tenant, "acme", elsewhere);
     const res = await group("cy", "m-cy");
     expect(res.status, res.text).toBe(503);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect((await admin.get("/v1/users/cy/groups")).json.result.map((g: { group_id: string }) => g.group_id)).toEqual([held]);
+    expect(await groupIdsOf(admin, "cy")).toEqual([held]);
     // Once the racing adds stop, the SDK's retry (the same messageId) is applied.
     await dropTriggers();
     expect((await group("cy", "m-cy")).status).toBe(200);
-    expect((await admin.get("/v1/users/cy/groups")).json.result.map((g: { group_id: string }) => g.group_id).sort()).toEqual(
-      ["acme", held].sort(),
-    );
+    expect(await groupIdsOf(admin, "cy")).toEqual(["acme", held].sort());
   });
 });
