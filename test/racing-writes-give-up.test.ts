@@ -101,6 +101,14 @@ describe("a write that keeps meeting racing writes gives up", () => {
     expect(res.json.status).toBe("503");
     expect(res.json.detail).toMatch(/kept changing/);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    // A PUT makes its change from the user as read too.
+    const put = await call("PUT", `/scim/v2/Users/${id}`, {
+      token: scimToken,
+      headers,
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "ann@example.com", title: "Director" },
+    });
+    expect(put.status, put.text).toBe(503);
+    expect(put.json.detail).toMatch(/kept changing/);
     const read = await call("GET", `/scim/v2/Users/${id}`, { token: scimToken });
     expect(read.json.title).toBe("Engineer");
   });
@@ -130,6 +138,10 @@ describe("a write that keeps meeting racing writes gives up", () => {
     expectError(res, 503, "unavailable");
     expect(res.json.error.message).toMatch(/kept changing/);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    // A replace of the members adds the same way.
+    const replaced = await admin.put(`/v1/groups/${target}/members`, { user_ids: ["bo"] });
+    expectError(replaced, 503, "unavailable");
+    expect(Number(replaced.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await groupIdsOf(admin, "bo")).toEqual([held]);
     expect((await admin.get(`/v1/groups/${target}`)).json.result.member_count).toBe(0);
   });

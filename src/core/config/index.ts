@@ -4,6 +4,7 @@ import { tenantConfig } from "../../db/schema";
 import { eventStatement } from "../events/writes";
 import { batch, type Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
+import { RACE_TRIES } from "../shared/preconditions";
 import { checkVersion, staleVersion } from "../shared/versions";
 import { forgetHeldSettings, loadConfig, loadSettings } from "./reads";
 import { merge, type SettingsPatch, settingsPatchSchema, type TenantSettings } from "./rules";
@@ -14,7 +15,6 @@ export type { TenantSettings } from "./rules";
 export { settingsPatchSchema, tenantSettingsSchema } from "./rules";
 
 /** How many times a change meets another one landing first before it gives up (each try reads the settings again). */
-const SETTINGS_TRIES = 8;
 
 /**
  * Change the settings given; with If-Match (scope.expect), only at a version it names. The settings after, and their
@@ -37,7 +37,7 @@ export async function updateSettings(scope: Scope, patch: SettingsPatch): Promis
     const written = await writeSettings(scope, current, merge(current.settings, parsed.data));
     if (written) return written;
     if (scope.expect) throw staleVersion("the tenant's config", (await loadConfig(scope.db, scope.tenantId)).version);
-    if (tries === SETTINGS_TRIES) {
+    if (tries === RACE_TRIES) {
       throw new CoreError("conflict", `the tenant's config changed ${tries} times while this change was being written: send it again`);
     }
   }

@@ -12,10 +12,10 @@ export const subtreeUsers = (tenantId: string, groupIds: string[]): SQL => sql`
     )
     SELECT DISTINCT m.user_id FROM sub s CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = s.id`;
 
-const idsOf = (rows: readonly unknown[]) => (rows as { user_id: string }[]).map((r) => r.user_id);
+const userIdsOf = (rows: readonly unknown[]) => (rows as { user_id: string }[]).map((r) => r.user_id);
 
-export async function subtreeUserIds(db: Db, tenantId: string, groupIds: string[]): Promise<string[]> {
-  return idsOf(await db.all(subtreeUsers(tenantId, groupIds)));
+async function subtreeUserIds(db: Db, tenantId: string, groupIds: string[]): Promise<string[]> {
+  return userIdsOf(await db.all(subtreeUsers(tenantId, groupIds)));
 }
 
 /** How a write hands on the users whose claims it changes (a coordinator queues their refresh; see MutationMeta). */
@@ -45,7 +45,7 @@ export async function subtreeBeforeWrite(db: Db, tenantId: string, groupIds: str
 /** After the commit: every user subtreeUsers found in the batch (`found`, its result), the ones subtreeBeforeWrite missed queued now. */
 export async function subtreeJoiners(found: D1Result, before: string[], refresh: ClaimRefresh): Promise<string[]> {
   const known = new Set(before);
-  const joined = idsOf(found.results).filter((u) => !known.has(u));
+  const joined = userIdsOf(found.results).filter((u) => !known.has(u));
   if (joined.length > 0) await refresh.afterCommit?.(joined);
   return [...before, ...joined];
 }

@@ -1,7 +1,7 @@
 // Per-tenant API keys: long-lived secrets for identity providers (SCIM), analytics SDKs
 // (write keys), token hooks and ops scripts. The secret is shown once; D1 keeps only its
 // SHA-256, which is how a presented key finds its row (and so its tenant).
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { apiKeys } from "../../db/schema";
 import type { Env } from "../../env";
 import { eventStatement } from "../events/writes";
@@ -47,6 +47,9 @@ export interface NewApiKey {
   expiresAt?: number;
 }
 
+/** The tenant's unrevoked keys, counted: what MAX_ACTIVE_KEYS bounds. */
+const activeKeysSql = (tenantId: string) => sql`(SELECT count(*) FROM api_keys WHERE tenant_id = ${tenantId} AND revoked_at IS NULL)`;
+
 const tooManyKeys = () => new CoreError("limit_exceeded", `a tenant may hold at most ${MAX_ACTIVE_KEYS} unrevoked keys; revoke one first`);
 
 export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ key: ApiKeyRow; secret: string }> {
@@ -54,11 +57,7 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
   assertExpiry(input.expiresAt, now);
   const lacking = input.scopes.filter((s) => !scope.principal || !holdsScope(scope.principal, [s]));
   if (lacking.length) throw new CoreError("forbidden", `a key cannot be given scopes its creator lacks: ${lacking.join(", ")}`);
-  const active = await scope.db
-    .select({ n: sql<number>`count(*)` })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.tenantId, scope.tenantId), isNull(apiKeys.revokedAt)))
-    .get();
+  const active = await scope.db.get<{ n: number }>(sql`SELECT ${activeKeysSql(scope.tenantId)} AS n`);
   if ((active?.n ?? 0) >= MAX_ACTIVE_KEYS) throw tooManyKeys();
   const secret = newSecret();
   const key: ApiKeyRow = {
@@ -79,7 +78,7 @@ export async function createApiKey(scope: Scope, input: NewApiKey): Promise<{ ke
     await batch(scope.db, [
       scope.db.insert(apiKeys).values(key).getSQL(),
       // Counted again as the insert leaves them: keys created at once were each under the limit when counted above.
-      abortIf(sql`(SELECT count(*) FROM api_keys WHERE tenant_id = ${scope.tenantId} AND revoked_at IS NULL) > ${MAX_ACTIVE_KEYS}`),
+      abortIf(sql`${activeKeysSql(scope.tenantId)} > ${MAX_ACTIVE_KEYS}`),
       eventStatement(
         scope,
         "key.create",

@@ -3,7 +3,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { DEFAULT_SETTINGS, type TenantSettings } from "../config/rules";
 import { CoreError } from "../shared/errors";
-import { abortIf, isAborted } from "../shared/preconditions";
+import { abortIf, isAborted, RACE_TRIES } from "../shared/preconditions";
 
 /** 422 when the group would hold more members than the tenant allows. */
 export function checkMembersPerGroup(groupId: string, resulting: number, settings: TenantSettings) {
@@ -36,9 +36,11 @@ const limitSql = (tenantId: string, key: "maxMembersPerGroup" | "maxGroupsPerUse
 export const addBreaksLimitsSql = (tenantId: string, groupId: string, joining: SQL) => sql`(
   (SELECT member_count FROM groups WHERE tenant_id = ${tenantId} AND id = ${groupId}) + (SELECT count(*) FROM (${joining}))
     > ${limitSql(tenantId, "maxMembersPerGroup")}
-  OR EXISTS (SELECT 1 FROM (${joining}) u
-             WHERE (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = u.user_id)
-                   >= ${limitSql(tenantId, "maxGroupsPerUser")}))`;
+  OR EXISTS (SELECT 1 FROM (${joining}) u WHERE ${groupsOfUserSql(tenantId, sql`u.user_id`)} >= ${limitSql(tenantId, "maxGroupsPerUser")}))`;
+
+/** How many groups the user (an SQL expression) is a direct member of: what maxGroupsPerUser bounds. */
+const groupsOfUserSql = (tenantId: string, user: SQL) =>
+  sql`(SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = ${user})`;
 
 /**
  * For the end of a batch that makes these users (a JSON id list) members: it fails the batch when one of them is now
@@ -46,12 +48,9 @@ export const addBreaksLimitsSql = (tenantId: string, groupId: string, joining: S
  * group's coordinator may add the same user between that read and this batch. afterRacingAdds runs the add again.
  */
 export const groupsPerUserHeld = (tenantId: string, idsJson: string) =>
-  abortIf(sql`EXISTS (SELECT 1 FROM json_each(${idsJson}) j
-    WHERE (SELECT count(*) FROM memberships m WHERE m.tenant_id = ${tenantId} AND m.user_id = j.value)
-          > ${limitSql(tenantId, "maxGroupsPerUser")})`);
-
-/** How many times an add meets adds of its users to other groups landing first before it gives up. */
-const RACING_ADD_TRIES = 8;
+  abortIf(
+    sql`EXISTS (SELECT 1 FROM json_each(${idsJson}) j WHERE ${groupsOfUserSql(tenantId, sql`j.value`)} > ${limitSql(tenantId, "maxGroupsPerUser")})`,
+  );
 
 /** A read-then-write add whose batch ends with groupsPerUserHeld, run again (reading again) when that failed it. */
 export async function afterRacingAdds<T>(add: (attempt: number) => Promise<T>): Promise<T> {
@@ -60,7 +59,7 @@ export async function afterRacingAdds<T>(add: (attempt: number) => Promise<T>): 
       return await add(attempt);
     } catch (e) {
       if (!isAborted(e)) throw e;
-      if (attempt === RACING_ADD_TRIES) {
+      if (attempt === RACE_TRIES) {
         throw new CoreError(
           "unavailable",
           "these users' memberships in other groups kept changing while this change was written: send it again",

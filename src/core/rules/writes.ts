@@ -31,7 +31,7 @@ export async function saveRule(
            (SELECT external_id FROM groups WHERE tenant_id = ${t} AND id = ${g}) AS external_id,
            EXISTS (SELECT 1 FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND (sources & ${SOURCE_BITS.scim}) != 0) AS scim_held,
            EXISTS (SELECT 1 FROM group_rules WHERE tenant_id = ${t} AND group_id = ${g}) AS existing,
-           (SELECT count(*) FROM group_rules WHERE tenant_id = ${t}) AS rules`);
+           ${rulesOfTenantSql(t)} AS rules`);
   if (!state?.found) throw notFound("group", g);
   if (state.external_id !== null || state.scim_held) {
     throw new CoreError(
@@ -49,7 +49,7 @@ export async function saveRule(
         VALUES (${t}, ${g}, ${input.expression}, ${input.paused ? 1 : 0}, ${m.actor}, ${now}, ${now})
         ON CONFLICT (tenant_id, group_id) DO UPDATE SET expression = excluded.expression, paused = excluded.paused, updated_at = excluded.updated_at`,
     // Counted again as the insert leaves them: each group's coordinator counted alone, and others' rules land side by side.
-    abortIf(sql`(SELECT count(*) FROM group_rules WHERE tenant_id = ${t}) > ${RULE_LIMITS.rulesPerTenant}`),
+    abortIf(sql`${rulesOfTenantSql(t)} > ${RULE_LIMITS.rulesPerTenant}`),
     auditStatement(m, "rule.set", { expression: input.expression, paused: input.paused }, now),
     sql`SELECT * FROM group_rules WHERE tenant_id = ${t} AND group_id = ${g}`,
   ]).catch((e) => {
@@ -57,6 +57,9 @@ export async function saveRule(
   });
   return { rule: rowOf(groupRules, results.at(-1)!.results[0] as Record<string, unknown>), created: !state.existing, owed };
 }
+
+/** The tenant's membership rules, counted: what RULE_LIMITS.rulesPerTenant bounds. */
+const rulesOfTenantSql = (tenantId: string) => sql`(SELECT count(*) FROM group_rules WHERE tenant_id = ${tenantId})`;
 
 const tooManyRules = () =>
   new CoreError("limit_exceeded", `this tenant has ${RULE_LIMITS.rulesPerTenant} membership rules, the most allowed`);

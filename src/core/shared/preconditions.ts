@@ -11,5 +11,11 @@ const MARK = "batch precondition failed";
 // SQLite has no RAISE outside triggers; json_extract with an invalid path is an error whose message carries the path.
 export const abortIf = (violated: SQL) => sql`SELECT json_extract('{}', CASE WHEN ${violated} THEN ${sql.raw(`'${MARK}'`)} ELSE '$' END)`;
 
+/**
+ * How many times a write that checks in its batch what it read (ARCHITECTURE principle 7) meets a racing write
+ * landing first, reads again and tries again, before it gives up, writing nothing.
+ */
+export const RACE_TRIES = 8;
+
 /** The batch failed on an abortIf. */
 export const isAborted = (e: unknown) => messagesOf(e).includes(MARK);

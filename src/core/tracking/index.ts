@@ -101,7 +101,7 @@ export async function ingest(scope: Scope, events: TrackedEvent[]): Promise<Inge
   if (result.transient) {
     throw new CoreError(
       "unavailable",
-      `${result.failed.length} of this request's events could not be applied now (${result.transient.message}): ` +
+      `some of this request's events could not be applied now (${result.transient.message}): ` +
         "send the request again; events it already applied are recognised by their messageId",
     );
   }

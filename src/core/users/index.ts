@@ -8,6 +8,7 @@ import { owedToken, profileOwed, reevaluateUsers } from "../rules";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound, notMember } from "../shared/errors";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
+import { RACE_TRIES } from "../shared/preconditions";
 import { rowOf } from "../shared/rows";
 import { currentTagOf, etagOf, staleVersion } from "../shared/versions";
 
@@ -318,15 +319,12 @@ export async function deleteUser(scope: Scope, userId: string): Promise<void> {
   await forgetClaim(scope.env, t, userId);
 }
 
-/** How many times a read-modify-write of a user meets another write landing first before it gives up. */
-const REWRITE_TRIES = 8;
-
 /**
  * A change made from the user as read (traits merged into its custom data, a SCIM PATCH applied to its document):
  * `write` gets the row (undefined: no such user) and a scope that writes only over that version. When another write
  * lands between the read and the write (its 412 names another version, the user went, or a creation met the user
  * made), it runs again on the user as that write left it, rather than writing over it. Any other error is write's own.
- * After REWRITE_TRIES such races: 503, nothing written (never the 412 of a version the caller did not name).
+ * After RACE_TRIES such races: 503, nothing written (never the 412 of a version the caller did not name).
  */
 export async function rewriteUser<T>(scope: Scope, userId: string, write: (row: UserRow | undefined, at: Scope) => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
@@ -339,7 +337,7 @@ export async function rewriteUser<T>(scope: Scope, userId: string, write: (row: 
         ? (tag !== undefined && tag !== etagOf(row.version)) || (e instanceof CoreError && e.kind === "not_found")
         : isIdTaken(e);
       if (!raced) throw e;
-      if (tries === REWRITE_TRIES) {
+      if (tries === RACE_TRIES) {
         throw new CoreError("unavailable", `user '${userId}' kept changing while this change was written (${tries} times): send it again`);
       }
     }
