@@ -57,6 +57,17 @@ const joinsElsewhere = (tenant: string, groupId: string, elsewhere: string) =>
      END`,
   );
 
+/** Whenever `userId` of `tenant` is given a role, the user is deleted in the same transaction, as if a deletion landed meanwhile. */
+const deletedWhileGiven = (tenant: string, userId: string) =>
+  trigger(
+    tenant,
+    "deleted_while_given",
+    `CREATE TRIGGER deleted_while_given AFTER INSERT ON user_roles WHEN NEW.tenant_id = '${tenant}' AND NEW.user_id = '${userId}'
+     BEGIN
+       DELETE FROM users WHERE tenant_id = NEW.tenant_id AND id = NEW.user_id;
+     END`,
+  );
+
 const groupIdsOf = async (admin: Client, userId: string) =>
   ((await admin.get(`/v1/users/${userId}/groups`)).json.result as { group_id: string }[]).map((g) => g.group_id).sort();
 
@@ -166,5 +177,21 @@ describe("a write that keeps meeting racing writes gives up", () => {
     await dropTriggers();
     expect((await group("cy", "m-cy")).status).toBe(200);
     expect(await groupIdsOf(admin, "cy")).toEqual(["acme", held].sort());
+  });
+  // The batch's check fails and rolls the deletion back with it, so each try reads the user again (as if made again).
+  it("giving a user roles while the user keeps being deleted: 503 after its tries, no role given and the user kept", async () => {
+    const admin = await client(undefined, { scope: "admin" });
+    const role = (await admin.post("/v1/roles", { key: "auditor", name: "Auditor", level: 30 })).json.result.role_id as string;
+    expect((await admin.put("/v1/users/uma", { name: "Uma" })).status).toBe(201);
+    await deletedWhileGiven(admin.tenant, "uma");
+    const res = await admin.post("/v1/users/uma/roles", { role_ids: [role] });
+    expectError(res, 503, "unavailable");
+    expect(res.json.error.message).toMatch(/kept changing/);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await admin.get("/v1/users/uma")).json.result.name).toBe("Uma");
+    expect((await admin.get("/v1/users/uma/roles")).json.result).toEqual([]);
+    await dropTriggers();
+    expect((await admin.post("/v1/users/uma/roles", { role_ids: [role] })).json.result).toEqual({ assigned: 1, already_assigned: 0 });
+    expect((await admin.get("/v1/users/uma/roles")).json.result.map((r: { key: string }) => r.key)).toEqual(["auditor"]);
   });
 });

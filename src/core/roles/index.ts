@@ -10,7 +10,7 @@ import { heldGroupsCte } from "../hierarchy/held";
 import { batch, changesOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
-import { abortIf, isAborted } from "../shared/preconditions";
+import { abortIf, isAborted, RACE_TRIES } from "../shared/preconditions";
 import { checkVersion, staleVersion } from "../shared/versions";
 import { assertRolesExist, type RoleRow, roleColumns, rolesOfGroups, someRoleGoneSql } from "./reads";
 import { assertMayAssignRoles, authorityOf } from "./rules";
@@ -133,22 +133,31 @@ async function assertUser(scope: Scope, userId: string) {
 
 export async function assignUserRoles(scope: Scope, userId: string, roleIds: string[]) {
   const ids = uniqueIds(roleIds);
-  await assertUser(scope, userId);
-  await assertRolesExist(scope.db, scope.tenantId, ids);
-  await assertMayAssignRoles(scope.db, scope.tenantId, authorityOf(scope.principal), ids);
   const t = scope.tenantId;
-  // Checked again in the write: a role given after its user's deletion would pass to the next user of that id.
-  const [, r] = await batch(scope.db, [
-    abortIf(sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId}) OR ${someRoleGoneSql(t, ids)}`),
-    sql`INSERT INTO user_roles (tenant_id, user_id, role_id, assigned_at)
-        SELECT ${t}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
-  ]).catch(async (e) => {
-    if (!isAborted(e)) throw e;
+  for (let tries = 1; ; tries++) {
     await assertUser(scope, userId);
     await assertRolesExist(scope.db, t, ids);
-    throw new CoreError("conflict", "the user or one of the roles changed while the roles were being given: send it again");
-  });
-  return { assigned: r!.meta.changes, already_assigned: ids.length - r!.meta.changes };
+    await assertMayAssignRoles(scope.db, t, authorityOf(scope.principal), ids);
+    try {
+      // Checked again at the end of the write (one transaction): a role given after its user's deletion would pass to
+      // the next user of that id.
+      const [r] = await batch(scope.db, [
+        sql`INSERT INTO user_roles (tenant_id, user_id, role_id, assigned_at)
+            SELECT ${t}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
+        abortIf(sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId}) OR ${someRoleGoneSql(t, ids)}`),
+      ]);
+      return { assigned: r!.meta.changes, already_assigned: ids.length - r!.meta.changes };
+    } catch (e) {
+      // The user or a role went after the reads: the next reads answer 404, or (the user made again) give the roles to it.
+      if (!isAborted(e)) throw e;
+      if (tries === RACE_TRIES) {
+        throw new CoreError(
+          "unavailable",
+          `user '${userId}' or its roles kept changing while the roles were given (${tries} times): send it again`,
+        );
+      }
+    }
+  }
 }
 
 export async function removeUserRoles(scope: Scope, userId: string, roleIds: string[]) {
