@@ -433,4 +433,37 @@ describe("shards", () => {
     expect(await rowsByShard(api.tenant)).toMatchObject({ DB: 0, DB_3: 0 });
     expect(await stored(api.tenant)).toEqual(rowsBefore);
   });
+  // The copy logs every write of the tenant's rows with triggers (migration 0013), and D1 counts what triggers write
+  // among a statement's changes: an answer's counts are the rows the call wrote itself.
+  it("answers writes made while a move copies with their own counts, not the move log's rows, and moves what they wrote", async () => {
+    const tenant = freshTenant("move-counts");
+    await placeOn(tenant, "DB");
+    const api = await client(tenant, { scope: "admin" });
+    const made = async (name: string) => (await api.post("/v1/groups", { name })).json.result.group_id as string;
+    const [g, child] = [await made("Parent"), await made("Child")];
+    const role = (await api.post("/v1/roles", { key: "auditor", name: "Auditor", level: 30 })).json.result.role_id as string;
+    expect((await api.put("/v1/users/u1", { name: "U" })).status).toBe(201);
+    expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["a", "b", "c"] })).status).toBe(200);
+    await startMove(env, tenant, "DB_2", "vendor:test");
+    expect((await readMove(env, tenant))!.state).toBe("copying");
+    const result = async (res: Promise<{ status: number; text: string; json: any }>) => {
+      const r = await res;
+      expect(r.status, r.text).toBe(200);
+      return r.json.result;
+    };
+    expect(await result(api.put(`/v1/groups/${g}/members`, { user_ids: ["b", "x", "y"] }))).toMatchObject({ added: 2, removed: 2 });
+    expect(await result(api.post("/v1/users/u1/roles", { role_ids: [role] }))).toEqual({ assigned: 1, already_assigned: 0 });
+    expect(await result(api.post(`/v1/groups/${g}/roles`, { role_ids: [role] }))).toEqual({ assigned: 1, already_assigned: 0 });
+    expect(await result(api.post(`/v1/groups/${g}/children`, { group_ids: [child] }))).toMatchObject({ linked: 1, already_linked: 0 });
+    expect(await result(api.del(`/v1/groups/${child}/roles`, { role_ids: [role] }))).toEqual({ removed: 0, not_assigned: 1 });
+    expect(await result(api.del("/v1/users/u1/roles", { role_ids: [role] }))).toEqual({ removed: 1, not_assigned: 0 });
+    expect((await moveTo(tenant, "DB_2")).state).toBe("done");
+    expect(await rowsByShard(tenant)).toMatchObject({ DB: 0, DB_3: 0 });
+    const members = (await api.get(`/v1/groups/${g}/members`)).json.result.map((m: { user_id: string }) => m.user_id).sort();
+    expect(members).toEqual(["b", "x", "y"]);
+    expect((await api.get(`/v1/groups/${g}/roles`)).json.result.map((r: { key: string }) => r.key)).toEqual(["auditor"]);
+    expect((await api.get(`/v1/groups/${g}/children`)).json.result.map((c: { group_id: string }) => c.group_id)).toEqual([child]);
+    expect((await api.get("/v1/users/u1/roles")).json.result).toEqual([]);
+    expect(await result(api.del(`/v1/groups/${g}/children`, { group_ids: [child] }))).toMatchObject({ unlinked: 1, not_linked: 0 });
+  });
 });

@@ -4,7 +4,7 @@
 import { sql } from "drizzle-orm";
 import { loadSettings } from "../config/reads";
 import { auditStatement, type MutationMeta } from "../members/writes";
-import { batch, changesOf, type Db } from "../shared/context";
+import { batch, type Db, returnedOf } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { forgetSubtreeCounts, idsOf } from "./subtree-counts";
 import { subtreeBeforeWrite, subtreeJoiners, subtreeUsers } from "./subtree-users";
@@ -113,12 +113,12 @@ export async function linkChildren(db: Db, m: MutationMeta, childIds: string[]):
         SELECT ${m.tenantId}, ${parentId}, j.value, ${now} FROM json_each(${ids}) j
         WHERE EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = ${parentId})
           AND EXISTS (SELECT 1 FROM groups g WHERE g.tenant_id = ${m.tenantId} AND g.id = j.value)
-        ON CONFLICT DO NOTHING`,
+        ON CONFLICT DO NOTHING RETURNING 1`,
     auditStatement(m, "hierarchy.link", { child_ids: childIds }, now, "hierarchy"),
     forgetSubtreeCounts(m.tenantId, idsOf([parentId])),
     subtreeUsers(m.tenantId, childIds),
   ]);
-  const linked = changesOf(results, 0);
+  const linked = returnedOf(results, 0);
   const holders = await subtreeJoiners(results[3]!, affected, m);
   return { linked, already_linked: childIds.length - linked, affected_users: linked > 0 ? holders : [] };
 }
@@ -135,12 +135,12 @@ export async function unlinkChildren(db: Db, m: MutationMeta, childIds: string[]
   const now = Date.now();
   const results = await batch(db, [
     sql`DELETE FROM group_edges WHERE tenant_id = ${m.tenantId} AND parent_id = ${m.groupId}
-        AND child_id IN (SELECT value FROM json_each(${json(childIds)}))`,
+        AND child_id IN (SELECT value FROM json_each(${json(childIds)})) RETURNING 1`,
     auditStatement(m, "hierarchy.unlink", { child_ids: childIds }, now, "hierarchy"),
     forgetSubtreeCounts(m.tenantId, idsOf([m.groupId])),
     subtreeUsers(m.tenantId, childIds),
   ]);
-  const unlinked = changesOf(results, 0);
+  const unlinked = returnedOf(results, 0);
   const holders = await subtreeJoiners(results[3]!, affected, m);
   return { unlinked, not_linked: childIds.length - unlinked, affected_users: unlinked > 0 ? holders : [] };
 }

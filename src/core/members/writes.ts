@@ -11,7 +11,7 @@ import { parseStored, type TenantSettings } from "../config/rules";
 import { eventStatement } from "../events/writes";
 import { adjustSubtreeCounts, forgetSubtreeCounts, idsOf, membersAmong } from "../hierarchy/subtree-counts";
 import { type ClaimRefresh, subtreeBeforeWrite, subtreeJoiners, subtreeUsers } from "../hierarchy/subtree-users";
-import { batch, changesOf, type Db } from "../shared/context";
+import { batch, type Db, returnedOf } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkVersion } from "../shared/versions";
@@ -200,7 +200,7 @@ export interface AddResult {
 /**
  * The statements that add these users (JSON id list) to the group, for a batch: each
  * statement reads what the ones before it wrote, so the counts are exact whatever raced
- * the reads before the batch. Statement ADDED_AT of them inserts the memberships.
+ * the reads before the batch.
  */
 export function addStatements(
   m: MutationMeta,
@@ -229,9 +229,6 @@ export function addStatements(
   ];
 }
 
-/** Which of addStatements' statements inserts the memberships (its changes are the users added). */
-export const ADDED_AT = 5;
-
 /** displays: how the caller names some of these members (SCIM members[].display), kept with the membership. */
 export async function addMembers(
   db: Db,
@@ -242,7 +239,7 @@ export async function addMembers(
   pre?: PreAdd,
   /** More statements for the same batch (an ingest's traits), run after the add; their results are returned. */
   also: SQL[] = [],
-): Promise<AddResult & { also: D1Result[] }> {
+): Promise<Pick<AddResult, "added_ids"> & { also: D1Result[] }> {
   return afterRacingAdds(async (attempt) => {
     // A retry reads again: the state given was read before another group's add of these users landed.
     const known = (attempt === 1 ? pre : undefined) ?? (await preAddState(db, m.tenantId, m.groupId, ids));
@@ -255,8 +252,7 @@ export async function addMembers(
       groupsPerUserHeld(m.tenantId, JSON.stringify(fresh)),
       ...also,
     ]);
-    const added = changesOf(results, ADDED_AT);
-    return { added, already_members: ids.length - added, added_ids: fresh, also: results.slice(results.length - also.length) };
+    return { added_ids: fresh, also: results.slice(results.length - also.length) };
   });
 }
 
@@ -328,8 +324,8 @@ async function replaceOnce(db: Db, m: MutationMeta, ids: string[], role: MemberR
       -1,
     ),
     adjustSubtreeCounts(t, g, membersAmong(t, g, idsJson, false), 1),
-    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere}`,
-    insertMembers(m, idsJson, role, now, expiresAt),
+    sql`DELETE FROM memberships WHERE tenant_id = ${t} AND group_id = ${g} AND sources = ${bit} AND ${unlistedHere} RETURNING 1`,
+    sql`${insertMembers(m, idsJson, role, now, expiresAt)} RETURNING 1`,
     groupsPerUserHeld(t, JSON.stringify(fresh)),
     sql`UPDATE memberships SET sources = sources & ~${bit}${bit === SOURCE_BITS.direct ? sql`, expires_at = NULL` : sql``}
         WHERE tenant_id = ${t} AND group_id = ${g} AND (sources & ${bit}) != 0 AND ${unlistedHere}`,
@@ -340,8 +336,8 @@ async function replaceOnce(db: Db, m: MutationMeta, ids: string[], role: MemberR
     auditStatement(m, "members.replace", replacedDetail(ids, role, fresh, leaving), now),
   ]);
   return {
-    added: changesOf(results, 5),
-    removed: changesOf(results, 4),
+    added: returnedOf(results, 5),
+    removed: returnedOf(results, 4),
     member_count: ids.length + unlisted.length - leaving.length,
     // Serialised by the coordinator: the replace is the one change after the version it read.
     version: known.state.version + 1,

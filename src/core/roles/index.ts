@@ -7,7 +7,7 @@ import { roles } from "../../db/schema";
 import { loadSettings } from "../config/reads";
 import { assertGroupExists } from "../groups/reads";
 import { heldGroupsCte } from "../hierarchy/held";
-import { batch, changesOf, type Scope } from "../shared/context";
+import { batch, changesOf, returnedOf, type Scope } from "../shared/context";
 import { CoreError, isUniqueViolation, notFound } from "../shared/errors";
 import { newId, uniqueIds } from "../shared/ids";
 import { abortIf, isAborted, RACE_TRIES } from "../shared/preconditions";
@@ -141,12 +141,14 @@ export async function assignUserRoles(scope: Scope, userId: string, roleIds: str
     try {
       // Checked again at the end of the write (one transaction): a role given after its user's deletion would pass to
       // the next user of that id.
-      const [r] = await batch(scope.db, [
+      const results = await batch(scope.db, [
         sql`INSERT INTO user_roles (tenant_id, user_id, role_id, assigned_at)
-            SELECT ${t}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING`,
+            SELECT ${t}, ${userId}, j.value, ${Date.now()} FROM json_each(${JSON.stringify(ids)}) j WHERE true ON CONFLICT DO NOTHING
+            RETURNING 1`,
         abortIf(sql`NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = ${t} AND id = ${userId}) OR ${someRoleGoneSql(t, ids)}`),
       ]);
-      return { assigned: r!.meta.changes, already_assigned: ids.length - r!.meta.changes };
+      const assigned = returnedOf(results, 0);
+      return { assigned, already_assigned: ids.length - assigned };
     } catch (e) {
       // The user or a role went after the reads: the next reads answer 404, or (the user made again) give the roles to it.
       if (!isAborted(e)) throw e;
@@ -167,9 +169,10 @@ export async function removeUserRoles(scope: Scope, userId: string, roleIds: str
   await assertMayAssignRoles(scope.db, scope.tenantId, authorityOf(scope.principal), ids);
   const results = await batch(scope.db, [
     sql`DELETE FROM user_roles WHERE tenant_id = ${scope.tenantId} AND user_id = ${userId}
-        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) RETURNING 1`,
   ]);
-  return { removed: changesOf(results, 0), not_assigned: ids.length - changesOf(results, 0) };
+  const removed = returnedOf(results, 0);
+  return { removed, not_assigned: ids.length - removed };
 }
 
 export interface EffectiveRole extends RoleRow {

@@ -2,7 +2,7 @@
 // the member mutations whose permission (rule 2) depends on the group's roles.
 import { sql } from "drizzle-orm";
 import { auditStatement, type MutationMeta } from "../members/writes";
-import { batch, changesOf, type Db } from "../shared/context";
+import { batch, type Db, returnedOf } from "../shared/context";
 import { notFound } from "../shared/errors";
 import { abortIf, isAborted } from "../shared/preconditions";
 import { checkVersion } from "../shared/versions";
@@ -29,14 +29,15 @@ export async function assignGroupRoles(db: Db, m: MutationMeta, who: Authority, 
     // Checked again in the write: a role may be deleted (outside this coordinator) since it was read.
     abortIf(someRoleGoneSql(m.tenantId, roleIds)),
     sql`INSERT INTO group_roles (tenant_id, group_id, role_id, assigned_at)
-        SELECT ${m.tenantId}, ${m.groupId}, j.value, ${now} FROM json_each(${ids}) j WHERE true ON CONFLICT DO NOTHING`,
+        SELECT ${m.tenantId}, ${m.groupId}, j.value, ${now} FROM json_each(${ids}) j WHERE true ON CONFLICT DO NOTHING RETURNING 1`,
     touchGroup(m, now),
     auditStatement(m, "roles.assign", { role_ids: roleIds }, now),
   ]).catch(async (e) => {
     if (isAborted(e)) await assertRolesExist(db, m.tenantId, roleIds);
     throw e;
   });
-  return { assigned: changesOf(results, 1), already_assigned: roleIds.length - changesOf(results, 1) };
+  const assigned = returnedOf(results, 1);
+  return { assigned, already_assigned: roleIds.length - assigned };
 }
 
 export async function removeGroupRoles(db: Db, m: MutationMeta, who: Authority, roleIds: string[]) {
@@ -46,9 +47,10 @@ export async function removeGroupRoles(db: Db, m: MutationMeta, who: Authority, 
   const now = Date.now();
   const results = await batch(db, [
     sql`DELETE FROM group_roles WHERE tenant_id = ${m.tenantId} AND group_id = ${m.groupId}
-        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(roleIds)}))`,
+        AND role_id IN (SELECT value FROM json_each(${JSON.stringify(roleIds)})) RETURNING 1`,
     touchGroup(m, now),
     auditStatement(m, "roles.remove", { role_ids: roleIds }, now),
   ]);
-  return { removed: changesOf(results, 0), not_assigned: roleIds.length - changesOf(results, 0) };
+  const removed = returnedOf(results, 0);
+  return { removed, not_assigned: roleIds.length - removed };
 }

@@ -92,5 +92,12 @@ export function batch(db: Db, statements: SQL[]): Promise<D1Result[]> {
   );
 }
 
-/** Rows changed by statement i of a batch. */
+/**
+ * Rows changed by statement i of a batch, with the rows its triggers changed: a tenant move's copy logs every write
+ * (migration 0013), and local D1 counts those too. Good for "did it change anything"; a count a caller is answered
+ * with is returnedOf's.
+ */
 export const changesOf = (results: D1Result[], i: number) => results[i]?.meta.changes ?? 0;
+
+/** Rows statement i of a batch wrote itself, as its `RETURNING 1` lists them (RETURNING leaves out what triggers write). */
+export const returnedOf = (results: D1Result[], i: number) => results[i]?.results.length ?? 0;
