@@ -9,7 +9,7 @@ import { ifMatch, ifNoneMatch, tag, viewTag } from "../../http/conditional";
 import type { NativeApp } from "./app";
 import { bodyErrors, conditionalRead, conditionalWrite, errors, json, ok, read, write } from "./openapi-helpers";
 import * as s from "./schemas";
-import { groupOut } from "./shape";
+import { groupFieldsIn, groupOut } from "./shape";
 
 const NEW_GROUP_COUNTS = { userCount: 0, subGroupCount: 0, parentGroupCount: 0 };
 
@@ -29,13 +29,7 @@ export function registerGroupRoutes(app: NativeApp) {
     }),
     async (c) => {
       const b = c.req.valid("json");
-      const g = await core.createGroup(c.var.scope, {
-        name: b.name,
-        description: b.description,
-        type: b.type,
-        customData: b.custom_data,
-        welcomeMessage: b.welcome_message,
-      });
+      const g = await core.createGroup(c.var.scope, { ...groupFieldsIn(b), name: b.name });
       tag(c, g.version);
       return c.json({ result: groupOut(g, NEW_GROUP_COUNTS) }, 201);
     },
@@ -96,13 +90,7 @@ export function registerGroupRoutes(app: NativeApp) {
       }),
       async (c) => {
         const b = c.req.valid("json");
-        const g = await core.updateGroup(c.var.scope, c.req.valid("param").group_id, {
-          name: b.name,
-          description: b.description,
-          type: b.type,
-          customData: b.custom_data,
-          welcomeMessage: b.welcome_message,
-        });
+        const g = await core.updateGroup(c.var.scope, c.req.valid("param").group_id, groupFieldsIn(b));
         tag(c, g.version);
         return c.json({ result: await withCounts(c.var.scope, g) }, 200);
       },

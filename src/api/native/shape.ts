@@ -1,6 +1,6 @@
 // Core rows → the native wire format (seed 000): snake_case, epoch seconds.
 
-import type { GroupRow } from "../../core/groups";
+import type { GroupPatch, GroupRow } from "../../core/groups";
 import type { HeldGroupTransitive, HierarchyCounts, TransitiveMember } from "../../core/hierarchy";
 import type { ApiKeyRow } from "../../core/keys";
 import type { EffectiveRole, RoleRow } from "../../core/roles";
@@ -68,6 +68,21 @@ export const transitiveHeldGroupOut = (h: HeldGroupTransitive) => ({
   role: h.role,
   membership: h.membership,
   sources: h.sources,
+});
+
+/** The native body fields of a group → the core's. */
+export const groupFieldsIn = (b: {
+  name?: string;
+  description?: string;
+  type?: string;
+  custom_data?: Record<string, unknown>;
+  welcome_message?: string | null;
+}): GroupPatch => ({
+  name: b.name,
+  description: b.description,
+  type: b.type,
+  customData: b.custom_data,
+  welcomeMessage: b.welcome_message,
 });
 
 /** The native body fields of a user → the core profile. */
