@@ -13,6 +13,8 @@ import { uniqueIds } from "../shared/ids";
 import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
 import type { UserRow } from "../users";
+import { groupsBelowCte, subtreesCte } from "./below";
+
 import { heldGroupsCte } from "./held";
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -47,13 +49,6 @@ export interface HierarchyCounts {
   subGroupCount: number;
   parentGroupCount: number;
 }
-
-/** `sub(root, id)`: each of these groups (a JSON id list) paired with itself and every group below it, each once. */
-export const subtreesCte = (tenantId: string, idsJson: string) => sql`sub(root, id) AS (
-      SELECT value, value FROM json_each(${idsJson})
-      UNION
-      SELECT s.root, e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.parent_id = s.id
-    )`;
 
 /**
  * Counts for many groups: one query for the cached counts and the edge counts, and one
@@ -112,11 +107,7 @@ export async function transitiveMembers(
   const t = scope.tenantId;
   const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
   const rows = await scope.db.all<{ user_id: string; direct: number; sources: number }>(sql`
-    WITH RECURSIVE sub(id) AS (
-      SELECT ${groupId}
-      UNION
-      SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${t} AND e.parent_id = s.id
-    )
+    WITH RECURSIVE ${groupsBelowCte(t, sql`SELECT ${groupId}`)}
     SELECT m.user_id, max(m.group_id = ${groupId}) AS direct, max(CASE WHEN m.group_id = ${groupId} THEN m.sources ELSE 0 END) AS sources FROM sub s
       CROSS JOIN live_memberships m ON m.tenant_id = ${t} AND m.group_id = s.id
     WHERE m.user_id > ${after}

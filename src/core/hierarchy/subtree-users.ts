@@ -2,14 +2,11 @@
 // subtree inherits changes (a link or unlink above it, its deletion, its rename).
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../shared/context";
+import { groupsBelowCte } from "./below";
 
 /** Users who are members of these groups or of any group below them, as a statement a write's batch can hold too. */
 export const subtreeUsers = (tenantId: string, groupIds: string[]): SQL => sql`
-    WITH RECURSIVE sub(id) AS (
-      SELECT value FROM json_each(${JSON.stringify(groupIds)})
-      UNION
-      SELECT e.child_id FROM sub s CROSS JOIN group_edges e ON e.tenant_id = ${tenantId} AND e.parent_id = s.id
-    )
+    WITH RECURSIVE ${groupsBelowCte(tenantId, sql`SELECT value FROM json_each(${JSON.stringify(groupIds)})`)}
     SELECT DISTINCT m.user_id FROM sub s CROSS JOIN memberships m ON m.tenant_id = ${tenantId} AND m.group_id = s.id`;
 
 const userIdsOf = (rows: readonly unknown[]) => (rows as { user_id: string }[]).map((r) => r.user_id);
