@@ -2,6 +2,7 @@
 // each tenant's were forgotten, so a reader resuming from before that learns it missed some.
 import { sql } from "drizzle-orm";
 import { DEFAULT_SETTINGS } from "../config/rules";
+import { takesWrites } from "../shards/fence";
 import { batch, type Db } from "../shared/context";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -11,7 +12,7 @@ const SLICE = 5_000;
 export const expiredEvents = (
   now: number,
 ) => sql`SELECT a.cursor, a.tenant_id FROM audit_log a LEFT JOIN tenant_config c ON c.tenant_id = a.tenant_id
-    WHERE a.at < ${now - DAY_MS}
+    WHERE a.at < ${now - DAY_MS} AND ${takesWrites(sql`a.tenant_id`)}
       AND a.at < ${now} - coalesce(json_extract(c.settings, '$.eventRetentionDays'), ${DEFAULT_SETTINGS.eventRetentionDays}) * ${DAY_MS}
     ORDER BY a.at, a.cursor LIMIT ${SLICE}`;
 

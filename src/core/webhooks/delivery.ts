@@ -3,6 +3,7 @@
 // and after WEBHOOK_LIMITS.attempts the delivery is dead until someone redelivers it.
 import { sql } from "drizzle-orm";
 import { type EventRow, shapedEvent } from "../events";
+import { takesWrites } from "../shards/fence";
 import { batch, type Db } from "../shared/context";
 import { retryDelaySeconds, WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
 import { signedHeaders } from "./signing";
@@ -19,7 +20,12 @@ interface Pending extends EventRow {
   status: string | null;
   attempts: number | null;
   event_cursor: number | null;
+  /** 1: a move has fenced the tenant on this shard, which takes no write of its deliveries now. */
+  fenced: number;
 }
+
+/** How long a message of a tenant a move has fenced waits: about a fence's length (two directory cache lifetimes). */
+const FENCED_RETRY_SECONDS = 10;
 
 /** What became of one message: settled (acknowledge it) or retry after a delay. */
 export type Outcome = { settle: true } | { settle: false; delaySeconds: number };
@@ -80,7 +86,8 @@ async function attempt(
 export async function deliver(db: Db, messages: readonly WebhookMessage[], baseDelaySeconds: number, now = Date.now()): Promise<Outcome[]> {
   const rows = await db.all<Pending>(sql`
     SELECT json_extract(m.value, '$.tenant') AS tenant, json_extract(m.value, '$.endpoint') AS endpoint, json_extract(m.value, '$.cursor') AS msg_cursor,
-           e.url, e.secret, e.previous_secret, e.previous_secret_until, e.paused, d.status, d.attempts, a.cursor AS event_cursor, a.*
+           e.url, e.secret, e.previous_secret, e.previous_secret_until, e.paused, d.status, d.attempts, a.cursor AS event_cursor, a.*,
+           NOT ${takesWrites(sql`json_extract(m.value, '$.tenant')`)} AS fenced
     FROM json_each(${JSON.stringify(messages)}) m
     LEFT JOIN webhook_deliveries d ON d.tenant_id = json_extract(m.value, '$.tenant') AND d.endpoint_id = json_extract(m.value, '$.endpoint') AND d.cursor = json_extract(m.value, '$.cursor')
     LEFT JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
@@ -89,6 +96,8 @@ export async function deliver(db: Db, messages: readonly WebhookMessage[], baseD
   const settle = await Promise.all(
     rows.map(async (r): Promise<{ outcome: Outcome; write?: ReturnType<typeof sql> }> => {
       const key = sql`tenant_id = ${r.tenant} AND endpoint_id = ${r.endpoint} AND cursor = ${r.msg_cursor}`;
+      // Not sent while its outcome could not be written: the retry finds the tenant on the shard it moved to.
+      if (r.fenced) return { outcome: { settle: false, delaySeconds: FENCED_RETRY_SECONDS } };
       // Gone (endpoint deleted), settled already (a duplicate message), or held while the endpoint is paused (resuming sends it again).
       if (r.status !== "pending" || r.url === null || r.secret === null || r.paused) return { outcome: { settle: true } };
       if (r.event_cursor === null) {

@@ -3,6 +3,7 @@
 // delivered: the sweep sends again every pending delivery whose lease ran out.
 import { sql } from "drizzle-orm";
 import { actionsOf, type EventType } from "../events";
+import { takesWrites } from "../shards/fence";
 import { batch, type Db } from "../shared/context";
 import { purgeBefore } from "../shared/retention";
 import { WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
@@ -103,6 +104,7 @@ export async function dispatchTenant(
 const laggingTenants = (limit: number) => sql`
   SELECT DISTINCT e.tenant_id FROM webhook_endpoints e
   WHERE e.paused = 0 AND e.enqueued_through < (SELECT max(cursor) FROM audit_log a WHERE a.tenant_id = e.tenant_id)
+    AND ${takesWrites(sql`e.tenant_id`)}
   LIMIT ${limit}`;
 
 /**
@@ -126,6 +128,7 @@ export async function sweepWebhooks(
     WHERE rowid IN (
       SELECT d.rowid FROM webhook_deliveries d JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= ${only ? Number.MAX_SAFE_INTEGER : now} AND e.paused = 0
+        AND ${takesWrites(sql`d.tenant_id`)}
         AND (${only?.tenantId ?? null} IS NULL OR (d.tenant_id = ${only?.tenantId ?? null} AND d.endpoint_id = ${only?.endpointId ?? null}))
       LIMIT 1000)
     RETURNING tenant_id, endpoint_id, cursor`);
