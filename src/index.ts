@@ -49,13 +49,13 @@ export default {
   // Each shard is swept on its own: these jobs span the tenants of one database.
   scheduled: async (controller, env, _ctx) => {
     // One job's failure (a shard's, say) leaves the others to run; the invocation still fails, so it shows.
-    const failed: unknown[] = [];
+    const failed: { job: string; error: unknown }[] = [];
     const run = async (what: string, job: () => Promise<void>) => {
       try {
         await job();
       } catch (e) {
         console.error(JSON.stringify({ level: "error", msg: "a cron job failed", job: what, cron: controller.cron, error: String(e) }));
-        failed.push(e);
+        failed.push({ job: what, error: e });
       }
     };
     // Moves a request left unfinished (or a crash cut off) go on.
@@ -64,7 +64,13 @@ export default {
       const db = database(shard.d1);
       await run(shard.name, () => (controller.cron === WEBHOOK_SWEEP_CRON ? minuteJobs(env, db, shard.name) : dailyJobs(db, shard.name)));
     }
-    if (failed.length > 0) throw new AggregateError(failed, `cron ${controller.cron}: ${failed.length} shard(s) failed`);
+    if (failed.length > 0) {
+      const which = failed.map((f) => `${f.job} (${f.error instanceof Error ? f.error.message : String(f.error)})`).join(", ");
+      throw new AggregateError(
+        failed.map((f) => f.error),
+        `cron ${controller.cron}: failed: ${which}`,
+      );
+    }
   },
   // Webhook deliveries (core/webhooks/delivery.ts): each message is acknowledged or retried with its backoff.
   // A batch may hold several tenants' messages: each tenant's go to its own shard.

@@ -421,6 +421,39 @@ describe("shards", () => {
     expect(await stored(api.tenant)).toEqual(rowsBefore);
   });
 
+  it("the cron's moves go on past one that keeps failing, which it takes up again after the others", async () => {
+    const [broken, fine] = [await populated("DB_3"), await populated("DB_3")];
+    await startMove(env, broken.tenant, "DB", "vendor:test");
+    await startMove(env, fine.tenant, "DB", "vendor:test");
+    // A move whose target this deployment no longer has: every step of it fails.
+    await env.CONTROL.prepare("UPDATE tenant_moves SET to_shard = 'DB_9' WHERE tenant_id = ?").bind(broken.tenant).run();
+    const idle = async (tenant: string, ms: number) =>
+      env.CONTROL.prepare("UPDATE tenant_moves SET updated_at = ? WHERE tenant_id = ?")
+        .bind(Date.now() - ms, tenant)
+        .run();
+    for (let i = 0; i < 40 && (await readMove(env, fine.tenant))!.state !== "done"; i++) {
+      await idle(broken.tenant, 120_000); // always the longest idle: first in line unless a failure sends it back
+      await idle(fine.tenant, 60_000);
+      const ctx = createExecutionContext();
+      await expect(
+        worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx),
+      ).rejects.toThrow(/1 of 2 stalled moves failed/);
+      await waitOnExecutionContext(ctx);
+      await new Promise((r) => setTimeout(r, 350));
+    }
+    expect((await readMove(env, fine.tenant))!.state).toBe("done");
+    expect((await placement(fine.tenant)).json.shard).toBe("DB");
+    expect((await readMove(env, broken.tenant))!.state).toBe("copying");
+    // Its failure sent it to the back of the line (its idle time starts again).
+    const { updated_at } = (await env.CONTROL.prepare("SELECT updated_at FROM tenant_moves WHERE tenant_id = ?")
+      .bind(broken.tenant)
+      .first<{ updated_at: number }>())!;
+    expect(updated_at).toBeGreaterThan(Date.now() - 60_000);
+    expect((await placement(broken.tenant)).json.shard).toBe("DB_3");
+    await env.CONTROL.prepare("DELETE FROM tenant_moves WHERE tenant_id = ?").bind(broken.tenant).run();
+    await (await shardOf(broken.tenant)).prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(broken.tenant).run();
+  });
+
   it("refuses to roll back a move that has switched (409): it finishes, and the tenant is whole on the new shard", async () => {
     const api = await populated("DB");
     const rowsBefore = await stored(api.tenant);

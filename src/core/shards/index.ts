@@ -73,12 +73,27 @@ export async function cancelMove(env: Env, tenantId: string): Promise<MoveView> 
   return moveView(await rollBackMove(env, tenantId));
 }
 
-/** The cron's share: moves left unfinished (a request that ended, a crash) are taken further. */
+/**
+ * The cron's share: moves left unfinished (a request that ended, a crash) are taken further, the longest idle first.
+ * A move that fails goes to the back of the line, so one that keeps failing holds up no other; the run then fails, so it shows.
+ */
 export async function resumeMoves(env: Env) {
-  const stalled = await controlPrimary(env)
-    .prepare("SELECT tenant_id FROM tenant_moves WHERE state NOT IN ('done', 'rolled_back') AND updated_at < ? LIMIT 10")
+  const control = controlPrimary(env);
+  const stalled = await control
+    .prepare(
+      "SELECT tenant_id FROM tenant_moves WHERE state NOT IN ('done', 'rolled_back') AND updated_at < ? ORDER BY updated_at LIMIT 10",
+    )
     .bind(Date.now() - 30_000)
     .all<{ tenant_id: string }>();
-  for (const m of stalled.results) await advanceMove(env, m.tenant_id);
+  const failed: unknown[] = [];
+  for (const m of stalled.results) {
+    try {
+      await advanceMove(env, m.tenant_id);
+    } catch (e) {
+      failed.push(e);
+      await control.prepare("UPDATE tenant_moves SET updated_at = ? WHERE tenant_id = ?").bind(Date.now(), m.tenant_id).run();
+    }
+  }
+  if (failed.length > 0) throw new AggregateError(failed, `${failed.length} of ${stalled.results.length} stalled moves failed`);
   return stalled.results.length;
 }
