@@ -1,7 +1,9 @@
 // Time-bound memberships: a direct membership with expires_at is gone from every read from that
 // moment, and the group's coordinator (its alarm) removes the row, refreshes claims and records it.
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, eventually, expectError, freshTenant, shardOf } from "./helpers";
+import { tenantScoped } from "../src/core/shared/ids";
+import { type Client, call, client, env, eventually, expectError, freshTenant, shardOf } from "./helpers";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 /** An expiry `ms` ahead, in whole epoch seconds (rounded up, so it is never behind). */
@@ -138,5 +140,37 @@ describe("time-bound memberships", () => {
     expectError(await api.patch(`/v1/groups/${g}/members/bob`, {}), 400, "invalid");
     expectError(await api.patch(`/v1/groups/${g}/members/bob`, { expires_at: seconds(Date.now()) - 1 }), 400, "invalid");
     expect(await stored(api.tenant, g)).toEqual([{ user_id: "bob", sources: 1, expires_at: null }]);
+  });
+  // From a move's fence to its cleaning the tenant's shard refuses the removal; the expiry stays due all that time.
+  it("wait while the shard refuses their removal (a move's fence), instead of the alarm firing again at once, then go", async () => {
+    const { api, g } = await setup("exp-fenced");
+    const until = ahead(1_000);
+    expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["ann"], expires_at: until })).status).toBe(200);
+    const db = await shardOf(api.tenant);
+    await db.prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'fenced')").bind(api.tenant).run();
+    try {
+      await sleepUntil(until);
+      await new Promise((r) => setTimeout(r, 300));
+      // Count the coordinator's tries to remove it over a second and a half of refusals.
+      const stub = env.GROUP_COORDINATOR.get(env.GROUP_COORDINATOR.idFromName(tenantScoped(api.tenant, g)));
+      type Counted = { expireDue: (...a: unknown[]) => Promise<unknown>; tries?: number };
+      await runInDurableObject(stub, async (instance) => {
+        const c = instance as unknown as Counted;
+        const expire = c.expireDue.bind(c);
+        c.tries = 0;
+        c.expireDue = (...a) => {
+          c.tries! += 1;
+          return expire(...a);
+        };
+      });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const tries = await runInDurableObject(stub, async (instance) => (instance as unknown as Counted).tries);
+      expect(tries).toBeLessThanOrEqual(2);
+      expect(await stored(api.tenant, g)).toEqual([{ user_id: "ann", sources: 1, expires_at: until * 1000 }]);
+    } finally {
+      await db.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(api.tenant).run();
+    }
+    await eventually(async () => (await stored(api.tenant, g)).length === 0, 10_000, 100);
+    expect((await api.get(`/v1/groups/${g}`)).json.result.member_count).toBe(0);
   });
 });

@@ -325,9 +325,9 @@ export class GroupCoordinator extends DurableObject<Env> {
 
   override async alarm() {
     await this.claims.work();
-    const due = await this.expiries.dueBy(Date.now());
+    const due = await this.expiries.dueForAlarm(Date.now());
     // serial() sweeps what is due before its (empty) change, in order with the group's other changes.
-    if (due) await this.serial(due.tenantId, async () => undefined);
+    if (due && !(await this.serial(due.tenantId, async () => undefined)).ok) await this.expiries.refusedNow();
     await this.expiries.arm();
   }
 }
