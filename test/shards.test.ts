@@ -3,6 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it } from "vitest";
 import { forgetApiKey } from "../src/auth/api-key";
 import { hashSecret } from "../src/core/keys";
+import { resumeMoves } from "../src/core/shards";
 import { everyShard, shardNames } from "../src/core/shards/bindings";
 import { advanceMove, readMove, startMove } from "../src/core/shards/move";
 import { TENANT_TABLES } from "../src/core/shards/tenant-tables";
@@ -452,6 +453,39 @@ describe("shards", () => {
     expect((await placement(broken.tenant)).json.shard).toBe("DB_3");
     await env.CONTROL.prepare("DELETE FROM tenant_moves WHERE tenant_id = ?").bind(broken.tenant).run();
     await (await shardOf(broken.tenant)).prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(broken.tenant).run();
+  });
+
+  it("the cron's moves share one budget of subrequests: what it does not cover waits for the next runs, untouched", async () => {
+    const tenants = [await populated("DB_2"), await populated("DB_2"), await populated("DB_2"), await populated("DB_2")];
+    for (const api of tenants) await startMove(env, api.tenant, "DB_3", "vendor:test");
+    const idle = async () => {
+      for (const [i, api] of tenants.entries())
+        await env.CONTROL.prepare("UPDATE tenant_moves SET updated_at = ? WHERE tenant_id = ?")
+          .bind(1_000 + i, api.tenant)
+          .run();
+    };
+    const updatedAt = async (tenant: string) =>
+      (await env.CONTROL.prepare("SELECT updated_at FROM tenant_moves WHERE tenant_id = ?").bind(tenant).first<{ updated_at: number }>())!
+        .updated_at;
+    await idle();
+    await resumeMoves(env, 60);
+    const taken = [];
+    for (const api of tenants) taken.push((await updatedAt(api.tenant)) > 10_000);
+    // The longest idle first, as far as the budget went; the others were not started.
+    expect(taken[0]).toBe(true);
+    expect(taken.at(-1)).toBe(false);
+    expect(taken.indexOf(false)).toBeGreaterThan(0);
+    expect(taken.slice(taken.indexOf(false)).every((t) => !t)).toBe(true);
+    for (
+      let i = 0;
+      i < 60 && !(await Promise.all(tenants.map(async (api) => (await readMove(env, api.tenant))!.state === "done"))).every(Boolean);
+      i++
+    ) {
+      await idle();
+      await resumeMoves(env, 60);
+      await new Promise((r) => setTimeout(r, 350));
+    }
+    for (const api of tenants) expect((await placement(api.tenant)).json.shard).toBe("DB_3");
   });
 
   it("refuses to roll back a move that has switched (409): it finishes, and the tenant is whole on the new shard", async () => {

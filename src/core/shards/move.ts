@@ -56,7 +56,8 @@ function prepared(db: D1Database, text: string, ...values: unknown[]): D1Prepare
   return db.prepare(text).bind(...values.slice(0, highest));
 }
 
-class Budget {
+/** Subrequests counted against a limit: one advanceMove's, or shared by the moves of one cron run. */
+export class Budget {
   spent = 0;
   constructor(readonly limit: number) {}
   take(n = 1) {
@@ -373,11 +374,11 @@ async function setSourceState(env: Env, m: MoveRow, state: "fenced" | "cleaning"
 export async function advanceMove(
   env: Env,
   tenantId: string,
-  limit = MOVE_BUDGET,
+  limit: number | Budget = MOVE_BUDGET,
 ): Promise<{ move: MoveRow; waitMs: number; spent: number } | null> {
   const m = await readMove(env, tenantId);
   if (!m) return null;
-  const budget = new Budget(limit);
+  const budget = typeof limit === "number" ? new Budget(limit) : limit;
   try {
     return await drive(env, m, budget);
   } catch (e) {
