@@ -57,7 +57,7 @@ export class ExpirySchedule {
    * The sweep of the due expiry was refused: the alarm tries again after a wait. Armed at the expiry, it would fire
    * again at once (and the failed attempt's claims handoff with it), as often as the shard can refuse, while it refuses.
    */
-  async refusedNow() {
+  refusedNow() {
     this.retryAt = Date.now() + Math.min(REFUSED_RETRY_MS.most, REFUSED_RETRY_MS.first * 2 ** this.refused++);
   }
 

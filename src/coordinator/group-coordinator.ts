@@ -327,7 +327,7 @@ export class GroupCoordinator extends DurableObject<Env> {
     await this.claims.work();
     const due = await this.expiries.dueForAlarm(Date.now());
     // serial() sweeps what is due before its (empty) change, in order with the group's other changes.
-    if (due && !(await this.serial(due.tenantId, async () => undefined)).ok) await this.expiries.refusedNow();
+    if (due && !(await this.serial(due.tenantId, async () => undefined)).ok) this.expiries.refusedNow();
     await this.expiries.arm();
   }
 }

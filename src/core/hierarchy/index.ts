@@ -14,7 +14,6 @@ import { decodeCursor, type Page, pageOf } from "../shared/paging";
 import { rowOf } from "../shared/rows";
 import type { UserRow } from "../users";
 import { groupsBelowCte, subtreesCte } from "./below";
-
 import { heldGroupsCte } from "./held";
 
 const json = (v: unknown) => JSON.stringify(v);
