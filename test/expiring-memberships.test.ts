@@ -3,7 +3,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { tenantScoped } from "../src/core/shared/ids";
-import { type Client, call, client, env, eventually, expectError, freshTenant, shardOf } from "./helpers";
+import { type Client, call, client, env, eventually, expectError, fenceTenant, freshTenant, shardOf } from "./helpers";
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 /** An expiry `ms` ahead, in whole epoch seconds (rounded up, so it is never behind). */
@@ -146,8 +146,7 @@ describe("time-bound memberships", () => {
     const { api, g } = await setup("exp-fenced");
     const until = ahead(1_000);
     expect((await api.post(`/v1/groups/${g}/members`, { user_ids: ["ann"], expires_at: until })).status).toBe(200);
-    const db = await shardOf(api.tenant);
-    await db.prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'fenced')").bind(api.tenant).run();
+    const unfence = await fenceTenant(api.tenant);
     try {
       await sleepUntil(until);
       await new Promise((r) => setTimeout(r, 300));
@@ -168,7 +167,7 @@ describe("time-bound memberships", () => {
       expect(tries).toBeLessThanOrEqual(2);
       expect(await stored(api.tenant, g)).toEqual([{ user_id: "ann", sources: 1, expires_at: until * 1000 }]);
     } finally {
-      await db.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(api.tenant).run();
+      await unfence();
     }
     await eventually(async () => (await stored(api.tenant, g)).length === 0, 10_000, 100);
     expect((await api.get(`/v1/groups/${g}`)).json.result.member_count).toBe(0);

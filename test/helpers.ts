@@ -31,6 +31,18 @@ export async function shardOf(tenant: string): Promise<D1Database> {
   return (await tenantDatabase(env, tenant)).d1;
 }
 
+/**
+ * Fence the tenant on its shard as a move's fence leaves its source (core/shards/move.ts setSourceState): the shard's
+ * triggers refuse every write of its rows. Returns the call that lifts the fence.
+ */
+export async function fenceTenant(tenant: string): Promise<() => Promise<void>> {
+  const db = await shardOf(tenant);
+  await db.prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'fenced')").bind(tenant).run();
+  return async () => {
+    await db.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(tenant).run();
+  };
+}
+
 /** A small seeded generator of numbers in [0, 1): the same seed gives the same run, so a failing case can be run again. */
 export function seeded(seed: number): () => number {
   let s = seed >>> 0;

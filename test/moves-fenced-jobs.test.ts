@@ -11,20 +11,20 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { WEBHOOK_SWEEP_CRON, type WebhookMessage } from "../src/core/webhooks";
 import worker from "../src/index";
-import { client, env, eventually, freshTenant, placeOn, shardOf } from "./helpers";
+import { client, env, eventually, fenceTenant, freshTenant, placeOn, shardOf } from "./helpers";
 
 const received = async (name: string) => ((await (await fetch(`https://hooks.test/received/${name}`)).json()) as unknown[]).length;
 
-let fenced: { db: D1Database; tenant: string } | undefined;
+let unfence: (() => Promise<void>) | undefined;
 afterEach(async () => {
-  if (fenced) await fenced.db.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(fenced.tenant).run();
-  fenced = undefined;
+  await unfence?.();
+  unfence = undefined;
 });
 
 /**
  * Two tenants on one shard, each with a webhook endpoint and two delivered events; then the first one's delivery
  * settled two months ago (past the retention), the second one's message lost (pending, due). `moving` is then fenced
- * there, as a move's fence leaves its source (core/shards/move.ts setSourceState).
+ * there (fenceTenant).
  */
 async function twoTenantsOneFenced() {
   const [moving, beside] = [freshTenant("fenced"), freshTenant("beside")];
@@ -54,8 +54,7 @@ async function twoTenantsOneFenced() {
         .bind(tenant, lost!.cursor),
     ]);
   }
-  await db.prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'fenced')").bind(moving).run();
-  fenced = { db, tenant: moving };
+  unfence = await fenceTenant(moving);
   return { moving, beside, rows };
 }
 
@@ -102,5 +101,25 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     expect((await rows(beside)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
     expect(await received(moving)).toBe(2);
     expect(await lost(moving)).toEqual(before);
+  });
+  it("the webhook queue's consumer retries only the messages of a tenant it cannot reach, and delivers the others'", async () => {
+    const { beside, rows } = await twoTenantsOneFenced();
+    const lost = (await rows(beside)).find((d) => d.status === "pending")!;
+    // A tenant the directory places on a shard this deployment does not have: its database cannot be opened.
+    const unreachable = freshTenant("unreachable");
+    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
+      .bind(unreachable)
+      .run();
+    const batch = createMessageBatch<WebhookMessage>("edge-groups-webhooks", [
+      { id: "m-unreachable", timestamp: new Date(), attempts: 1, body: { tenant: unreachable, endpoint: "e", cursor: 1 } },
+      { id: "m-beside", timestamp: new Date(), attempts: 1, body: { tenant: beside, endpoint: lost.endpoint_id, cursor: lost.cursor } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, env);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["m-beside"]);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m-unreachable"]);
+    expect(await received(beside)).toBe(3);
+    expect((await rows(beside)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
   });
 });
