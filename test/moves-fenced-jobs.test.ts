@@ -58,6 +58,18 @@ async function twoTenantsOneFenced() {
   return { moving, beside, rows };
 }
 
+/** Hand these messages to the Worker's queue consumer as one batch: the ids it acknowledged, and those it retries. */
+async function consumed(messages: { id: string; body: WebhookMessage }[]) {
+  const batch = createMessageBatch<WebhookMessage>(
+    "edge-groups-webhooks",
+    messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  return { acked: result.explicitAcks, retried: result.retryMessages.map((m: { msgId: string }) => m.msgId) };
+}
+
 describe("jobs over a shard's tenants while a move fences one of them", () => {
   it("the crons' sweeps and purges go on for the other tenants, and leave the fenced one's rows as they were", async () => {
     const { moving, beside, rows } = await twoTenantsOneFenced();
@@ -81,22 +93,12 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     const before = await lost(moving);
     const message = async (tenant: string, id: string) => {
       const d = await lost(tenant);
-      return {
-        id,
-        timestamp: new Date(),
-        attempts: 1,
-        body: { tenant, endpoint: d.endpoint_id, cursor: d.cursor } satisfies WebhookMessage,
-      };
+      return { id, body: { tenant, endpoint: d.endpoint_id, cursor: d.cursor } };
     };
-    const batch = createMessageBatch<WebhookMessage>("edge-groups-webhooks", [
-      await message(moving, "m-moving"),
-      await message(beside, "m-beside"),
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue!(batch, env);
-    const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toEqual(["m-beside"]);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m-moving"]);
+    expect(await consumed([await message(moving, "m-moving"), await message(beside, "m-beside")])).toEqual({
+      acked: ["m-beside"],
+      retried: ["m-moving"],
+    });
     expect(await received(beside)).toBe(3);
     expect((await rows(beside)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
     expect(await received(moving)).toBe(2);
@@ -110,15 +112,11 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
       .bind(unreachable)
       .run();
-    const batch = createMessageBatch<WebhookMessage>("edge-groups-webhooks", [
-      { id: "m-unreachable", timestamp: new Date(), attempts: 1, body: { tenant: unreachable, endpoint: "e", cursor: 1 } },
-      { id: "m-beside", timestamp: new Date(), attempts: 1, body: { tenant: beside, endpoint: lost.endpoint_id, cursor: lost.cursor } },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue!(batch, env);
-    const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toEqual(["m-beside"]);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m-unreachable"]);
+    const messages = [
+      { id: "m-unreachable", body: { tenant: unreachable, endpoint: "e", cursor: 1 } },
+      { id: "m-beside", body: { tenant: beside, endpoint: lost.endpoint_id, cursor: lost.cursor } },
+    ];
+    expect(await consumed(messages)).toEqual({ acked: ["m-beside"], retried: ["m-unreachable"] });
     expect(await received(beside)).toBe(3);
     expect((await rows(beside)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
   });
