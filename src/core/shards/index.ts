@@ -1,8 +1,9 @@
 // The operator's view of shards (api/vendor/shards.ts): placements, and moves driven to their end.
 import type { Env } from "../../env";
+import { Budget } from "../shared/budget";
 import { CoreError } from "../shared/errors";
 import { controlPrimary, shardNames, shardSize } from "./bindings";
-import { advanceMove, Budget, isActive, MOVE_BUDGET, type MoveRow, readMove, rollBackMove, startMove } from "./move";
+import { advanceMove, isActive, MOVE_BUDGET, type MoveRow, readMove, rollBackMove, startMove } from "./move";
 import { placeTenantOn } from "./placement";
 
 export interface MoveView {
@@ -86,7 +87,7 @@ const CRON_MOVE_LEAST = 40;
  * within one budget. A move that fails goes to the back of the line, so one that keeps failing holds up no other; the
  * run then fails, so it shows.
  */
-export async function resumeMoves(env: Env, budget = CRON_MOVE_BUDGET) {
+export async function resumeMoves(env: Env, budget: number | Budget = CRON_MOVE_BUDGET) {
   const control = controlPrimary(env);
   const stalled = await control
     .prepare(
@@ -95,7 +96,7 @@ export async function resumeMoves(env: Env, budget = CRON_MOVE_BUDGET) {
     .bind(Date.now() - 30_000)
     .all<{ tenant_id: string }>();
   const failed: unknown[] = [];
-  const shared = new Budget(budget);
+  const shared = typeof budget === "number" ? new Budget(budget) : budget;
   for (const m of stalled.results) {
     if (shared.left < CRON_MOVE_LEAST) break;
     try {

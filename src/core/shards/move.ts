@@ -12,6 +12,7 @@
 // any point (a crash, a spent invocation) resumes where it stopped; until the switch it can also
 // be rolled back, which leaves the tenant whole on the source.
 import type { Env } from "../../env";
+import { Budget } from "../shared/budget";
 import { CoreError } from "../shared/errors";
 import { controlPrimary, directoryTtl, shardBinding, shardNames } from "./bindings";
 import { forgetPlacement, tenantShard } from "./directory";
@@ -54,18 +55,6 @@ type Row = Record<string, unknown>;
 function prepared(db: D1Database, text: string, ...values: unknown[]): D1PreparedStatement {
   const highest = Math.max(0, ...[...text.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
   return db.prepare(text).bind(...values.slice(0, highest));
-}
-
-/** Subrequests counted against a limit: one advanceMove's, or shared by the moves of one cron run. */
-export class Budget {
-  spent = 0;
-  constructor(readonly limit: number) {}
-  take(n = 1) {
-    this.spent += n;
-  }
-  get left() {
-    return this.limit - this.spent;
-  }
 }
 
 const now = () => Date.now();
