@@ -4,8 +4,9 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { callerOf, coordinatorOf, unwrap } from "../src/coordinator/client";
-import { OWED_GRACE_MS, owedToken } from "../src/core/rules";
+import { OWED_GRACE_MS, owedToken, sweepOwedRules } from "../src/core/rules";
 import { settleGroup, settleProfiles } from "../src/core/rules/owed";
+import { Budget } from "../src/core/shared/budget";
 import { database, tenantScope } from "../src/core/shared/context";
 import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import worker from "../src/index";
@@ -162,6 +163,34 @@ describe("rule work a request owes", () => {
     await settleGroup(database(db), api.tenant, group, old);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
     await settleGroup(database(db), api.tenant, group, old + 7);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+  });
+
+  it("does a profile's owed work that needs more coordinator calls than one run covers over several runs, its mark kept until the last", async () => {
+    const api = await client(freshTenant("owed-wide"), { scope: "admin" });
+    expect((await api.put("/v1/users/ann", { custom_data: { dept: "eng" } })).status).toBe(201);
+    const groups: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const group = (await api.post("/v1/groups", { name: `Sales ${i}` })).json.result.group_id as string;
+      expect((await api.put(`/v1/groups/${group}/rule`, { expression: 'custom_data.dept eq "sales"' })).status).toBe(201);
+      groups.push(group);
+    }
+    const db = await shardOf(api.tenant);
+    // A request cut off after its batch: ann is now in sales, the twelve rules not yet evaluated for her.
+    await db
+      .prepare("UPDATE users SET custom_data = ?, rules_owed = ?, version = version + 1 WHERE tenant_id = ? AND id = 'ann'")
+      .bind(JSON.stringify({ dept: "sales" }), longAgo(), api.tenant)
+      .run();
+    const joined = async () => (await Promise.all(groups.map((g) => memberIds(api, g)))).filter((ids) => ids.includes("ann")).length;
+    // A budget of 11 leaves the unit 5 coordinator calls: OWED_UNIT_CALLS are kept for its other calls.
+    const run = () => sweepOwedRules(env, database(db), Date.now(), new Budget(11));
+    expect(await run()).toMatchObject({ profiles: 1, failed: 0, waiting: 1 });
+    expect(await joined()).toBe(5);
+    expect(await marks(api.tenant)).toEqual({ users: ["ann"], groups: [] });
+    expect(await run()).toMatchObject({ waiting: 1 });
+    expect(await joined()).toBe(10);
+    expect(await run()).toMatchObject({ profiles: 1, failed: 0, waiting: 0 });
+    expect(await joined()).toBe(12);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
   });
 

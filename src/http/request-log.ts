@@ -1,5 +1,5 @@
 // One JSON line per request for Workers Logs: request id, tenant, surface, route pattern,
-// status, duration and the D1, KV and Durable Object calls it made; and for a request that
+// status, duration and the D1, KV, Durable Object and queue calls it made; and for a request that
 // failed on the server, one more line with the error and its cause. Only ids, patterns and
 // counts are logged: never a token, key, secret, a body or a user's profile data (the route
 // pattern stands in for the path, which can carry ids and emails).
@@ -15,6 +15,7 @@ export interface Calls {
   d1: number;
   kv: number;
   durableObjects: number;
+  queues: number;
 }
 
 /** The bindings, counting each D1 statement run, KV call and Durable Object call into `calls`. */
@@ -32,7 +33,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   // "off" (tests, benchmarks) drops the per-request line; a failure is logged whatever it says.
   const each = c.env.REQUEST_LOG !== "off";
   const started = Date.now();
-  const calls: Calls = { d1: 0, kv: 0, durableObjects: 0 };
+  const calls: Calls = { d1: 0, kv: 0, durableObjects: 0, queues: 0 };
   if (each) c.env = countedEnv(c.env, calls);
   try {
     await next();

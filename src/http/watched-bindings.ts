@@ -1,12 +1,13 @@
 // The Worker's bindings seen through a watcher: every call that leaves the Worker (a D1
-// statement run or batch, a KV operation, a call on a Durable Object stub) is reported
+// statement run or batch, a KV operation, a call on a Durable Object stub, a message sent to
+// the webhook queue) is reported
 // before it is made, and a D1 statement's SQL and bound values can be looked at first.
 // The request log counts calls with it; the test suite's limits layer (test/limits/)
 // refuses with it what production refuses.
 import { shardBinding, shardNames } from "../core/shards/bindings";
 import type { Env } from "../env";
 
-export type CallKind = "d1" | "kv" | "durableObjects";
+export type CallKind = "d1" | "kv" | "durableObjects" | "queues";
 
 export interface Watcher {
   call(kind: CallKind): void;
@@ -77,5 +78,6 @@ export function watchedEnv(env: Env, w: Watcher): Env {
     () => undefined,
     (name, r) => (name === "get" ? intercept(r as object, () => w.call("durableObjects")) : r),
   );
-  return { ...withEachDatabase(env, (d1) => watchedDatabase(d1, w)), CLAIMS: kv, GROUP_COORDINATOR: stubs };
+  const queue = env.WEBHOOKS && { WEBHOOKS: intercept(env.WEBHOOKS, () => w.call("queues")) };
+  return { ...withEachDatabase(env, (d1) => watchedDatabase(d1, w)), CLAIMS: kv, GROUP_COORDINATOR: stubs, ...queue };
 }

@@ -8,6 +8,7 @@ import { users } from "../../db/schema";
 import type { Env } from "../../env";
 import { loadSettings } from "../config";
 import { groupExists } from "../groups/reads";
+import type { Budget } from "../shared/budget";
 import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { rowOf } from "../shared/rows";
@@ -40,11 +41,12 @@ export interface Reconciled {
   skipped: string[];
 }
 
-/** Reconcile the whole group, a range of users per coordinator call. */
-async function reconcileGroup(scope: Scope, groupId: string): Promise<Reconciled> {
+/** Reconcile the whole group, a range of users per coordinator call; `done` false when `maxCalls` ran out first. */
+async function reconcileGroup(scope: Scope, groupId: string, maxCalls = Number.POSITIVE_INFINITY) {
   const total: Reconciled = { added: 0, removed: 0, skipped: [] };
   let after: string | null = "";
-  while (after !== null) {
+  for (let calls = 0; after !== null; calls++) {
+    if (calls >= maxCalls) return { reconciled: total, done: false };
     const step: Reconciled & { next: string | null } = await unwrap(
       coordinatorOf(scope, groupId).reconcileRule(callerOf(scope, groupId, "rule"), { after }),
     );
@@ -53,7 +55,7 @@ async function reconcileGroup(scope: Scope, groupId: string): Promise<Reconciled
     if (total.skipped.length < 100) total.skipped.push(...step.skipped.slice(0, 100 - total.skipped.length));
     after = step.next;
   }
-  return total;
+  return { reconciled: total, done: true };
 }
 
 /**
@@ -74,7 +76,7 @@ export async function putRule(
     );
   }
   const { owed, ...saved } = await unwrap(coordinatorOf(scope, groupId).setRule(callerOf(scope, groupId), input));
-  const reconciled = owed === null ? { added: 0, removed: 0, skipped: [] } : await reconcileOwed(scope, groupId, owed);
+  const reconciled = owed === null ? { added: 0, removed: 0, skipped: [] } : (await reconcileOwed(scope, groupId, owed)).reconciled;
   return { ...saved, reconciled };
 }
 
@@ -89,29 +91,41 @@ export async function getRule(scope: Scope, groupId: string): Promise<RuleRow> {
 /** Drop the group's rule: the users only the rule held leave; the others keep their other sources. */
 export async function deleteRule(scope: Scope, groupId: string): Promise<Reconciled> {
   const { owed } = await unwrap(coordinatorOf(scope, groupId).deleteRule(callerOf(scope, groupId)));
-  return reconcileOwed(scope, groupId, owed);
+  return (await reconcileOwed(scope, groupId, owed)).reconciled;
 }
 
-/** The whole group reconciled, then the mark its rule change left cleared (unless a later change set its own). */
-async function reconcileOwed(scope: Scope, groupId: string, owed: number): Promise<Reconciled> {
-  const reconciled = await reconcileGroup(scope, groupId);
-  await settleGroup(scope.db, scope.tenantId, groupId, owed);
-  return reconciled;
+/**
+ * The whole group reconciled, then the mark its rule change left cleared (unless a later change set its own). Cut
+ * short by `maxCalls`, the mark stays, and the next reconcile (the cron's) starts over.
+ */
+async function reconcileOwed(scope: Scope, groupId: string, owed: number, maxCalls?: number) {
+  const step = await reconcileGroup(scope, groupId, maxCalls);
+  if (step.done) await settleGroup(scope.db, scope.tenantId, groupId, owed);
+  return step;
 }
 
 /**
  * After these users' profiles changed: every rule of the tenant evaluated for them at once,
  * and each group whose rule now disagrees reconciled for them on its coordinator (in parallel).
+ * With more such groups than `maxCalls`, the first are reconciled and the marks stay: the next
+ * evaluation (the cron's) finds only the groups that still disagree. True when all were.
  */
-export async function reevaluateUsers(scope: Scope, changed: { id: string; token: number | null }[]): Promise<void> {
+export async function reevaluateUsers(
+  scope: Scope,
+  changed: { id: string; token: number | null }[],
+  maxCalls = Number.POSITIVE_INFINITY,
+): Promise<boolean> {
   const userIds = changed.map((u) => u.id);
   const groups = await groupsToReconcile(scope.db, scope.tenantId, userIds);
-  await Promise.all(groups.map((g) => unwrap(coordinatorOf(scope, g).reconcileRule(callerOf(scope, g, "rule"), { only: userIds }))));
+  const now = groups.slice(0, Math.max(0, maxCalls));
+  await Promise.all(now.map((g) => unwrap(coordinatorOf(scope, g).reconcileRule(callerOf(scope, g, "rule"), { only: userIds }))));
+  if (now.length < groups.length) return false;
   await settleProfiles(
     scope.db,
     scope.tenantId,
     changed.flatMap((u) => (u.token === null ? [] : [{ id: u.id, token: u.token }])),
   );
+  return true;
 }
 
 /** Group by tenant, in first-seen order. */
@@ -125,23 +139,44 @@ function byTenant<T extends { tenant_id: string }>(rows: T[]): Map<string, T[]> 
 export const OWED_SWEEP_ACTOR = "system:rule-sweep";
 
 /**
+ * A unit of owed work's subrequests besides its coordinator calls: the tenant's shard, the rules and their batch (or
+ * the settle), a postpone, and one to spare.
+ */
+const OWED_UNIT_CALLS = 6;
+
+/**
  * The per-minute cron, on one shard: the rule work that requests left owed (cut off after their
  * change committed) and did not finish within OWED_GRACE_MS, done and its marks cleared. Marks
- * whose work fails (a tenant's move fences its writes, say) are postponed by another grace.
+ * whose work fails (a tenant's move fences its writes, say) are postponed by another grace. With
+ * a budget (the cron's), a unit of work takes only the coordinator calls it covers: marks whose
+ * work it did not finish stay as they are, the oldest, for the next run.
  */
-export async function sweepOwedRules(env: Env, db: Db, now = Date.now()): Promise<{ profiles: number; groups: number; failed: number }> {
+export async function sweepOwedRules(
+  env: Env,
+  db: Db,
+  now = Date.now(),
+  budget?: Budget,
+): Promise<{ profiles: number; groups: number; failed: number; waiting: number }> {
+  const calls = () => (budget ? budget.left - OWED_UNIT_CALLS : Number.POSITIVE_INFINITY);
+  if (calls() < 3) return { profiles: 0, groups: 0, failed: 0, waiting: 0 };
   const { profiles, groups } = await overdue(db, now);
-  let failed = 0;
-  const attempt = async (table: MarkTable, tenantId: string, marks: Mark[], work: (scope: Scope) => Promise<unknown>) => {
+  let [failed, waiting] = [0, 0];
+  const attempt = async (table: MarkTable, tenantId: string, marks: Mark[], work: (scope: Scope, maxCalls: number) => Promise<boolean>) => {
+    if (calls() < 1) {
+      waiting += marks.length;
+      return;
+    }
     try {
-      await work(await tenantScope(env, tenantId, OWED_SWEEP_ACTOR));
+      if (!(await work(await tenantScope(env, tenantId, OWED_SWEEP_ACTOR), calls()))) waiting += marks.length;
     } catch (e) {
       failed += marks.length;
       console.error(JSON.stringify({ level: "error", msg: "owed rule work failed; postponed", tenant: tenantId, table, error: String(e) }));
       await postpone(db, table, tenantId, marks).catch(() => undefined); // if even that fails, the marks stay as they were
     }
   };
-  for (const [tenantId, rows] of byTenant(profiles)) await attempt("users", tenantId, rows, (scope) => reevaluateUsers(scope, rows));
-  for (const g of groups) await attempt("groups", g.tenant_id, [g], (scope) => reconcileOwed(scope, g.id, g.token));
-  return { profiles: profiles.length, groups: groups.length, failed };
+  for (const [tenantId, rows] of byTenant(profiles))
+    await attempt("users", tenantId, rows, (scope, max) => reevaluateUsers(scope, rows, max));
+  for (const g of groups)
+    await attempt("groups", g.tenant_id, [g], async (scope, max) => (await reconcileOwed(scope, g.id, g.token, max)).done);
+  return { profiles: profiles.length, groups: groups.length, failed, waiting };
 }

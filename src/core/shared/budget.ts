@@ -5,13 +5,23 @@
  */
 export class Budget {
   spent = 0;
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    private readonly whole?: Budget,
+  ) {}
 
   take(n = 1) {
     this.spent += n;
+    this.whole?.take(n);
   }
 
+  /** What this budget has left, and never more than the budget it is part of. */
   get left(): number {
-    return this.limit - this.spent;
+    return Math.min(this.limit - this.spent, this.whole?.left ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** A share of this budget, at most `limit`: what it spends, this one spends too. */
+  part(limit: number): Budget {
+    return new Budget(Math.max(0, Math.min(limit, this.left)), this);
   }
 }

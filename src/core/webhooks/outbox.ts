@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { actionsOf, type EventType } from "../events";
 import { takesWrites } from "../shards/fence";
+import type { Budget } from "../shared/budget";
 import { batch, type Db } from "../shared/context";
 import { purgeBefore } from "../shared/retention";
 import { WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
@@ -12,13 +13,16 @@ import { WEBHOOK_LIMITS, type WebhookMessage } from "./rules";
  * What one dispatch may do, so it stays far inside an invocation's 1,000 subrequests: at most
  * ROUNDS rounds (two D1 calls each) and DISPATCH_MESSAGES messages (one sendBatch per 100);
  * what is left waits for the next write or the sweep. The sweep dispatches SWEEP_TENANTS
- * tenants a minute at most (about 25 × (8 + 20) + 10 subrequests in all).
+ * tenants a minute at most, and resends at most RESEND_ROWS deliveries, within the budget the cron gives it.
  */
 const ROUNDS = 4;
 export const DISPATCH_MESSAGES = 2_000;
 const SWEEP_TENANTS = 25;
+const RESEND_ROWS = 1_000;
 /** Queue.sendBatch takes at most 100 messages. */
 const SEND_BATCH = 100;
+/** The resend's subrequests: one UPDATE, and its sends. */
+const RESEND_COST = 1 + Math.ceil(RESEND_ROWS / SEND_BATCH);
 
 export async function send(queue: Queue<WebhookMessage>, messages: WebhookMessage[]) {
   for (let i = 0; i < messages.length; i += SEND_BATCH) {
@@ -110,19 +114,29 @@ const laggingTenants = (limit: number) => sql`
 /**
  * The sweep (a cron every minute, and after an endpoint is resumed): dispatch tenants whose
  * after-request dispatch did not run, and send again each pending delivery whose lease ran out,
- * its message lost or never sent. The new lease is taken before the send.
+ * its message lost or never sent. The new lease is taken before the send. With a budget (the
+ * cron's), it takes only the work the budget covers; the rest waits, untouched, for the next run.
  */
 export async function sweepWebhooks(
   db: Db,
   queue: Queue<WebhookMessage>,
   now = Date.now(),
   only?: { tenantId: string; endpointId: string },
+  budget?: Budget,
 ) {
+  const left = () => budget?.left ?? Number.POSITIVE_INFINITY;
   let dispatched = 0;
-  if (!only) {
-    for (const t of await db.all<{ tenant_id: string }>(laggingTenants(SWEEP_TENANTS)))
-      dispatched += await dispatchTenant(db, queue, t.tenant_id, now);
+  if (!only && left() > RESEND_COST + 1) {
+    for (const t of await db.all<{ tenant_id: string }>(laggingTenants(SWEEP_TENANTS))) {
+      // A dispatch's rounds (two D1 calls, and a last, partial send each), then as many messages as the rest covers,
+      // the resend's share kept back.
+      const messages = Math.min(DISPATCH_MESSAGES, (left() - RESEND_COST - ROUNDS * 3) * SEND_BATCH);
+      if (messages < SEND_BATCH) break;
+      dispatched += await dispatchTenant(db, queue, t.tenant_id, now, messages);
+    }
   }
+  const rows = Math.min(RESEND_ROWS, (left() - 1) * SEND_BATCH);
+  if (rows <= 0) return { dispatched, resent: 0 };
   const due = await db.all<{ tenant_id: string; endpoint_id: string; cursor: number }>(sql`
     UPDATE webhook_deliveries SET next_attempt_at = ${now + WEBHOOK_LIMITS.leaseMs}
     WHERE rowid IN (
@@ -130,7 +144,7 @@ export async function sweepWebhooks(
       WHERE d.status = 'pending' AND d.next_attempt_at <= ${only ? Number.MAX_SAFE_INTEGER : now} AND e.paused = 0
         AND ${takesWrites(sql`d.tenant_id`)}
         AND (${only?.tenantId ?? null} IS NULL OR (d.tenant_id = ${only?.tenantId ?? null} AND d.endpoint_id = ${only?.endpointId ?? null}))
-      LIMIT 1000)
+      LIMIT ${rows})
     RETURNING tenant_id, endpoint_id, cursor`);
   await send(
     queue,

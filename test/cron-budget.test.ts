@@ -1,0 +1,115 @@
+// The per-minute cron is one invocation, held to Cloudflare's 1,000 subrequests (test/limits/) however many shards
+// it sweeps and however much work they hold: what does not fit in one run waits for the next runs, and every shard
+// gets its turn.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { owedToken } from "../src/core/rules";
+import { shardBinding, shardNames } from "../src/core/shards/bindings";
+import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import worker from "../src/index";
+import { env, freshTenant } from "./helpers";
+import { limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
+
+const TENANTS_PER_SHARD = 50;
+const WITH_WEBHOOKS = 25;
+
+/**
+ * On every shard, TENANTS_PER_SHARD tenants, each with a profile and a group whose rule work a request left owed two
+ * minutes ago; the first WITH_WEBHOOKS of them also with an endpoint and three events not yet in its outbox.
+ */
+async function backlog() {
+  const longAgo = owedToken(Date.now() - 120_000);
+  const tenants: { tenant: string; shard: string; hooked: boolean }[] = [];
+  for (const shard of shardNames(env)) {
+    const db = shardBinding(env, shard);
+    const statements: D1PreparedStatement[] = [];
+    for (let i = 0; i < TENANTS_PER_SHARD; i++) {
+      const tenant = freshTenant(`cron-${shard}`);
+      const hooked = i < WITH_WEBHOOKS;
+      tenants.push({ tenant, shard, hooked });
+      await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, 0, 'test')")
+        .bind(tenant, shard)
+        .run();
+      statements.push(
+        db
+          .prepare("INSERT INTO users (tenant_id, id, rules_owed, created_at, updated_at) VALUES (?, 'ann', ?, 0, 0)")
+          .bind(tenant, longAgo + i),
+        db
+          .prepare(
+            "INSERT INTO groups (tenant_id, id, name, name_key, rule_owed, created_at, updated_at) VALUES (?, 'g', 'G', 'g', ?, 0, 0)",
+          )
+          .bind(tenant, longAgo + i),
+      );
+      if (hooked)
+        statements.push(
+          db
+            .prepare(
+              `INSERT INTO webhook_endpoints (tenant_id, id, url, secret, enqueued_through, created_by, created_at, updated_at)
+               VALUES (?, 'hook', ?, 'whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3', 0, 'test', 0, 0)`,
+            )
+            .bind(tenant, `https://hooks.test/ok/${tenant}`),
+          db
+            .prepare(
+              `INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+               SELECT ?, 'ev-' || value, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM json_each('[1,2,3]')`,
+            )
+            .bind(tenant, Date.now()),
+        );
+    }
+    await db.batch(statements);
+  }
+  return tenants;
+}
+
+/** What the tenants still owe: marks not cleared, endpoints whose outbox lags their events. */
+async function owing(tenants: { tenant: string; shard: string }[]) {
+  let marks = 0;
+  let lagging = 0;
+  for (const shard of shardNames(env)) {
+    const ids = JSON.stringify(tenants.filter((t) => t.shard === shard).map((t) => t.tenant));
+    const db = shardBinding(env, shard);
+    const [m, l] = await db.batch<{ n: number }>([
+      db
+        .prepare(
+          `SELECT (SELECT count(*) FROM users WHERE tenant_id IN (SELECT value FROM json_each(?1)) AND rules_owed IS NOT NULL)
+              + (SELECT count(*) FROM groups WHERE tenant_id IN (SELECT value FROM json_each(?1)) AND rule_owed IS NOT NULL) AS n`,
+        )
+        .bind(ids),
+      db
+        .prepare(
+          `SELECT count(*) AS n FROM webhook_endpoints e WHERE e.tenant_id IN (SELECT value FROM json_each(?))
+           AND e.enqueued_through < (SELECT max(cursor) FROM audit_log a WHERE a.tenant_id = e.tenant_id)`,
+        )
+        .bind(ids),
+    ]);
+    marks += m!.results[0]!.n;
+    lagging += l!.results[0]!.n;
+  }
+  return { marks, lagging };
+}
+
+describe("the per-minute cron within one invocation's subrequests", () => {
+  it("sweeps a backlog on every shard over several runs, each run under 1,000 subrequests, none of them failing", async () => {
+    const tenants = await backlog();
+    expect(await owing(tenants)).toEqual({
+      marks: 2 * TENANTS_PER_SHARD * shardNames(env).length,
+      lagging: WITH_WEBHOOKS * shardNames(env).length,
+    });
+    const peak = { value: 0 };
+    let runs = 0;
+    for (; runs < 10; runs++) {
+      const left = await owing(tenants);
+      if (left.marks === 0 && left.lagging === 0) break;
+      const ctx = createExecutionContext();
+      const limited = limitedEnv(env, newInvocation(peak));
+      // Throws when a job failed, the limit's refusal included.
+      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), limited, ctx);
+      await waitOnExecutionContext(ctx);
+    }
+    expect(await owing(tenants)).toEqual({ marks: 0, lagging: 0 });
+    expect(peak.value).toBeGreaterThan(0);
+    expect(peak.value).toBeLessThanOrEqual(PLATFORM_LIMITS.subrequests);
+    // The backlog is more than one run may do.
+    expect(runs).toBeGreaterThan(1);
+  });
+});
