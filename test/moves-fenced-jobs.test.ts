@@ -8,10 +8,12 @@ import {
   getQueueResult,
   waitOnExecutionContext,
 } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
-import { WEBHOOK_SWEEP_CRON, type WebhookMessage } from "../src/core/webhooks";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { owedToken } from "../src/core/rules";
+import { database } from "../src/core/shared/context";
+import { DELIVERY_RETENTION_MS, purgeDeliveries, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "../src/core/webhooks";
 import worker from "../src/index";
-import { client, env, eventually, fenceTenant, freshTenant, placeOn, shardOf } from "./helpers";
+import { client, env, eventually, fenceTenant, freshTenant, memberIdsOf, placeOn, shardOf } from "./helpers";
 
 const received = async (name: string) => ((await (await fetch(`https://hooks.test/received/${name}`)).json()) as unknown[]).length;
 
@@ -58,6 +60,12 @@ async function twoTenantsOneFenced() {
   return { moving, beside, rows };
 }
 
+async function everyMinute() {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
 /** Hand these messages to the Worker's queue consumer as one batch: the ids it acknowledged, and those it retries. */
 async function consumed(messages: { id: string; body: WebhookMessage }[]) {
   const batch = createMessageBatch<WebhookMessage>(
@@ -85,6 +93,65 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     expect(await rows(beside)).toHaveLength(1);
     expect(await rows(moving)).toEqual(before);
     expect(await received(moving)).toBe(2);
+  });
+
+  it("the owed rule work leaves a fenced tenant's marks as they were, with no failure, and does it once the fence is gone", async () => {
+    const tenant = freshTenant("fenced-owed");
+    await placeOn(tenant, "DB_2");
+    const api = await client(tenant, { scope: "admin" });
+    expect((await api.put("/v1/users/ann", { custom_data: { dept: "sales" } })).status).toBe(201);
+    const group = (await api.post("/v1/groups", { name: "Sales" })).json.result.group_id as string;
+    expect((await api.put(`/v1/groups/${group}/rule`, { expression: 'custom_data.dept eq "sales"' })).status).toBe(201);
+    const db = await shardOf(tenant);
+    // A rule change whose request was cut off before its reconcile: ann not yet a member, the mark two minutes old.
+    const old = owedToken(Date.now() - 120_000);
+    await db.batch([
+      db.prepare("DELETE FROM memberships WHERE tenant_id = ? AND group_id = ?").bind(tenant, group),
+      db.prepare("UPDATE groups SET rule_owed = ?, member_count = 0 WHERE tenant_id = ? AND id = ?").bind(old, tenant, group),
+    ]);
+    const mark = async () =>
+      (await db.prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = ?").bind(tenant, group).first<{ rule_owed: number }>())!
+        .rule_owed;
+    unfence = await fenceTenant(tenant);
+    const errors = vi.spyOn(console, "error");
+    try {
+      await everyMinute();
+      expect(errors.mock.calls.flat().join("\n")).not.toContain(tenant);
+    } finally {
+      errors.mockRestore();
+    }
+    expect(await mark()).toBe(old);
+    await unfence();
+    unfence = undefined;
+    await everyMinute();
+    expect(await mark()).toBeNull();
+    expect(await memberIdsOf(api, group)).toEqual(["ann"]);
+  });
+
+  // While a move copies a tenant, its shard's triggers log every row a purge deletes, and D1 counts those log rows among
+  // the statement's changes: the purge's count is the rows it deleted.
+  it("a purge counts the rows it deleted, not the move log's, while a move copies a tenant", async () => {
+    const { moving, rows } = await twoTenantsOneFenced();
+    const db = await shardOf(moving);
+    await db.prepare("UPDATE tenant_moves_out SET state = 'copying' WHERE tenant_id = ?").bind(moving).run();
+    await db.prepare("UPDATE webhook_deliveries SET status = 'delivered', next_attempt_at = 1 WHERE tenant_id = ?").bind(moving).run();
+    const due = async () =>
+      (await db
+        .prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE status IN ('delivered', 'dead') AND next_attempt_at < ?")
+        .bind(Date.now() - DELIVERY_RETENTION_MS)
+        .first<{ n: number }>())!.n;
+    const logged = async () =>
+      (await db
+        .prepare("SELECT count(*) AS n FROM tenant_move_log WHERE tenant_id = ? AND table_name = 'webhook_deliveries'")
+        .bind(moving)
+        .first<{ n: number }>())!.n;
+    const [expected, loggedBefore] = [await due(), await logged()];
+    expect(expected).toBeGreaterThanOrEqual(2);
+    expect(await purgeDeliveries(database(db))).toBe(expected);
+    expect(await rows(moving)).toEqual([]);
+    expect(await due()).toBe(0);
+    // The copy still learns of each deletion.
+    expect(await logged()).toBe(loggedBefore + 2);
   });
 
   it("the webhook queue's consumer delivers the other tenants' messages, and holds the fenced one's unsent", async () => {

@@ -5,6 +5,7 @@
 // per-minute cron does the work (sweepOwedRules in ./index.ts). Doing it twice is harmless: a
 // reconcile reads the rule and the profiles as they are when it runs.
 import { type SQL, sql } from "drizzle-orm";
+import { takesWrites } from "../shards/fence";
 import type { Db } from "../shared/context";
 
 /** How long a mark waits for its own request before the cron takes the work over. */
@@ -49,10 +50,14 @@ export const markGroupOwed = (tenantId: string, groupId: string, token: number):
 export const settleGroup = (db: Db, tenantId: string, groupId: string, token: number) =>
   replaceMarks(db, "groups", tenantId, [{ id: groupId, token }], null);
 
-/** The marks made before `before` (an owedBefore), oldest first, across the shard's tenants: a range of the mark's partial index. */
+/**
+ * The marks made before `before` (an owedBefore), oldest first, across the shard's tenants: a range of the mark's partial
+ * index. A tenant a move has fenced here is left out: its work would only fail until the move lets it write again.
+ */
 export function overdueQuery(table: MarkTable, before: number): SQL {
   const [t, column] = [sql.raw(table), sql.raw(MARK_COLUMN[table])];
-  return sql`SELECT tenant_id, id, ${column} AS token FROM ${t} WHERE ${column} IS NOT NULL AND ${column} < ${before} ORDER BY ${column} LIMIT ${OWED_SWEEP_BATCH}`;
+  return sql`SELECT tenant_id, id, ${column} AS token FROM ${t} WHERE ${column} IS NOT NULL AND ${column} < ${before}
+    AND ${takesWrites(sql`${t}.tenant_id`)} ORDER BY ${column} LIMIT ${OWED_SWEEP_BATCH}`;
 }
 
 /**

@@ -1,7 +1,9 @@
 // Forgetting rows past their retention (the daily cron), in slices of 5,000 so no statement runs long.
 import { type SQL, sql } from "drizzle-orm";
 import { takesWrites } from "../shards/fence";
-import type { Db } from "./context";
+import { batch, type Db } from "./context";
+
+const SLICE = 5_000;
 
 /**
  * Delete the rows of `table` whose `column` (epoch ms) is before `cutoff` (and that meet `also`,
@@ -10,10 +12,16 @@ import type { Db } from "./context";
 export async function purgeBefore(db: Db, table: string, column: string, cutoff: number, also: SQL = sql`true`): Promise<number> {
   let purged = 0;
   for (;;) {
-    const r = await db.run(sql`DELETE FROM ${sql.identifier(table)} WHERE rowid IN
-      (SELECT rowid FROM ${sql.identifier(table)} WHERE ${sql.identifier(column)} < ${cutoff} AND ${also}
-         AND ${takesWrites(sql`${sql.identifier(table)}.tenant_id`)} LIMIT 5000)`);
-    purged += r.meta.changes ?? 0;
-    if ((r.meta.changes ?? 0) < 5000) return purged;
+    // changes() counts the rows the DELETE itself removed; D1's meta.changes would add the move log's rows (a move's
+    // triggers log each deletion while it copies the tenant).
+    const [, counted] = await batch(db, [
+      sql`DELETE FROM ${sql.identifier(table)} WHERE rowid IN
+        (SELECT rowid FROM ${sql.identifier(table)} WHERE ${sql.identifier(column)} < ${cutoff} AND ${also}
+           AND ${takesWrites(sql`${sql.identifier(table)}.tenant_id`)} LIMIT ${SLICE})`,
+      sql`SELECT changes() AS n`,
+    ]);
+    const n = (counted!.results[0] as { n: number }).n;
+    purged += n;
+    if (n < SLICE) return purged;
   }
 }
