@@ -9,6 +9,7 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { purgeExpiredEvents } from "../src/core/events/retention";
 import { owedToken } from "../src/core/rules";
 import { database } from "../src/core/shared/context";
 import { DELIVERY_RETENTION_MS, purgeDeliveries, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "../src/core/webhooks";
@@ -152,6 +153,40 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     expect(await due()).toBe(0);
     // The copy still learns of each deletion.
     expect(await logged()).toBe(loggedBefore + 2);
+  });
+
+  it("the events purge leaves a fenced tenant's expired events, and counts a copying tenant's by the events it deleted", async () => {
+    const [fenced, copying] = [freshTenant("events-fenced"), freshTenant("events-copying")];
+    const longAgo = Date.now() - 40 * 24 * 3600 * 1000;
+    for (const tenant of [fenced, copying]) {
+      await placeOn(tenant, "DB_3");
+      await (await shardOf(tenant))
+        .prepare(
+          `INSERT INTO audit_log (tenant_id, id, at, actor, source, action, target_type, target_id, detail)
+           SELECT ?, 'old-' || value, ?, 'arranged', 'native', 'group.update', 'group', 'g', '{}' FROM json_each('[1,2,3]')`,
+        )
+        .bind(tenant, longAgo)
+        .run();
+    }
+    const db = await shardOf(fenced);
+    unfence = await fenceTenant(fenced);
+    await db.prepare("INSERT INTO tenant_moves_out (tenant_id, state) VALUES (?, 'copying')").bind(copying).run();
+    const events = async (tenant: string) =>
+      (await db.prepare("SELECT count(*) AS n FROM audit_log WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
+    const expired = async () =>
+      (await db
+        .prepare("SELECT count(*) AS n FROM audit_log WHERE at < ?")
+        .bind(Date.now() - 31 * 24 * 3600 * 1000)
+        .first<{ n: number }>())!.n;
+    try {
+      // Every shard's expired events but the fenced tenant's three.
+      const expected = (await expired()) - 3;
+      expect(await purgeExpiredEvents(database(db))).toBe(expected);
+      expect(await events(fenced)).toBe(3);
+      expect(await events(copying)).toBe(0);
+    } finally {
+      await db.prepare("DELETE FROM tenant_moves_out WHERE tenant_id = ?").bind(copying).run();
+    }
   });
 
   it("the webhook queue's consumer delivers the other tenants' messages, and holds the fenced one's unsent", async () => {

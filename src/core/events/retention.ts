@@ -21,14 +21,16 @@ export async function purgeExpiredEvents(db: Db, now = Date.now()): Promise<numb
   const expired = expiredEvents(now);
   let purged = 0;
   for (;;) {
-    // One transaction: the horizon moves with exactly the events the delete takes.
-    const [, deleted] = await batch(db, [
+    // One transaction: the horizon moves with exactly the events the delete takes. changes() counts the events it
+    // deleted; D1's meta.changes would add the move log's rows while a move copies the tenant.
+    const [, , deleted] = await batch(db, [
       sql`INSERT INTO event_horizons (tenant_id, purged_through, purged_at)
           SELECT tenant_id, max(cursor), ${now} FROM (${expired}) WHERE true GROUP BY tenant_id
           ON CONFLICT (tenant_id) DO UPDATE SET purged_through = max(purged_through, excluded.purged_through), purged_at = excluded.purged_at`,
       sql`DELETE FROM audit_log WHERE cursor IN (SELECT cursor FROM (${expired}))`,
+      sql`SELECT changes() AS n`,
     ]);
-    const n = deleted?.meta.changes ?? 0;
+    const n = (deleted!.results[0] as { n: number }).n;
     purged += n;
     if (n < SLICE) return purged;
   }
