@@ -112,4 +112,45 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     // The backlog is more than one run may do.
     expect(runs).toBeGreaterThan(1);
   });
+
+  it("one shard's failing jobs leave the other shards' to run, and the run reports the one that failed", async () => {
+    const longAgo = owedToken(Date.now() - 120_000);
+    const marked: Record<string, string> = {};
+    for (const shard of shardNames(env)) {
+      const tenant = freshTenant(`cron-fault-${shard}`);
+      marked[shard] = tenant;
+      await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, 0, 'test')")
+        .bind(tenant, shard)
+        .run();
+      await shardBinding(env, shard)
+        .prepare("INSERT INTO groups (tenant_id, id, name, name_key, rule_owed, created_at, updated_at) VALUES (?, 'g', 'G', 'g', ?, 0, 0)")
+        .bind(tenant, longAgo)
+        .run();
+    }
+    // DB_2 unreachable: every call to it fails, as in an outage of that database.
+    const outage = () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
+    const down = {
+      prepare: () => ({ bind: () => ({ all: outage, first: outage, run: outage, raw: outage }), all: outage, first: outage, run: outage }),
+      batch: outage,
+      exec: outage,
+      withSession() {
+        return this;
+      },
+    } as unknown as D1Database;
+    const ctx = createExecutionContext();
+    // Minute 1: the run's turn starts at the second shard, DB_2, so the others' jobs come after its failure.
+    const controller = createScheduledController({ scheduledTime: 60_000, cron: WEBHOOK_SWEEP_CRON });
+    await expect(worker.scheduled!(controller, { ...env, DB_2: down } as typeof env, ctx)).rejects.toThrow(
+      "cron * * * * *: failed: DB_2 (Failed query: D1_ERROR: Network connection lost.)",
+    );
+    await waitOnExecutionContext(ctx);
+    const mark = async (shard: string) =>
+      (await shardBinding(env, shard)
+        .prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = 'g'")
+        .bind(marked[shard])
+        .first<{ rule_owed: number | null }>())!.rule_owed;
+    expect(await mark("DB")).toBeNull();
+    expect(await mark("DB_3")).toBeNull();
+    expect(await mark("DB_2")).toBe(longAgo);
+  });
 });

@@ -61,6 +61,13 @@ async function everyMinute(env: Env, run: (job: string, work: () => Promise<void
   }
 }
 
+/** An error in one line, with its cause: drizzle's "Failed query" (its SQL on the lines after) says why only in its cause. */
+function why(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const first = e.message.split("\n")[0]!.replace(/:\s*$/, "");
+  return e.cause instanceof Error ? `${first}: ${e.cause.message}` : first;
+}
+
 export async function runCron(controller: ScheduledController, env: Env) {
   // One job's failure (a shard's, say) leaves the others to run; the invocation still fails, so it shows.
   const failed: { job: string; error: unknown }[] = [];
@@ -68,14 +75,14 @@ export async function runCron(controller: ScheduledController, env: Env) {
     try {
       await work();
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", msg: "a cron job failed", job, cron: controller.cron, error: String(e) }));
+      console.error(JSON.stringify({ level: "error", msg: "a cron job failed", job, cron: controller.cron, error: why(e) }));
       failed.push({ job, error: e });
     }
   };
   if (controller.cron === WEBHOOK_SWEEP_CRON) await everyMinute(env, run, controller.scheduledTime);
   else for (const shard of everyShard(env)) await run(shard.name, () => dailyJobs(database(shard.d1), shard.name));
   if (failed.length > 0) {
-    const which = failed.map((f) => `${f.job} (${f.error instanceof Error ? f.error.message : String(f.error)})`).join(", ");
+    const which = failed.map((f) => `${f.job} (${why(f.error)})`).join(", ");
     throw new AggregateError(
       failed.map((f) => f.error),
       `cron ${controller.cron}: failed: ${which}`,
