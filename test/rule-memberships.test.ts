@@ -1,7 +1,10 @@
 // Rule-based memberships and provenance: a group's rule holds the users it selects with the
 // "rule" source, beside the other sources (direct, scim, analytics); every list says which hold.
 import { describe, expect, it } from "vitest";
-import { type Client, call, client, expectError, freshTenant, scimUsers, shardOf } from "./helpers";
+import { putRule } from "../src/core/rules";
+import { tenantScope } from "../src/core/shared/context";
+import { countedEnv } from "../src/http/request-log";
+import { type Client, call, client, env, expectError, freshTenant, scimUsers, shardOf } from "./helpers";
 
 const PEOPLE: [string, Record<string, unknown>][] = [
   ["ann", { email: "ann@acme.com", custom_data: { department: "Sales" } }],
@@ -201,6 +204,16 @@ describe("a group's membership rule", () => {
       .bind(api.tenant, g)
       .first<{ n: number; lo: number; hi: number }>();
     expect(stored).toEqual({ n: 500, lo: 8, hi: 8 });
+    // What the caller spends: setting the rule, then one coordinator call that takes all three ranges of 1,000 users
+    // (RULE_LIMITS.rangesPerCall to a call), so a tenant of a million users costs a request 40 calls, not 1,000.
+    const calls = { d1: 0, kv: 0, durableObjects: 0, queues: 0 };
+    const widened = await putRule(await tenantScope(countedEnv(env, calls), api.tenant, "test"), g, {
+      expression: 'email ew "@acme.com"',
+      paused: false,
+    });
+    expect(widened.reconciled).toEqual({ added: 2000, removed: 0, skipped: [] });
+    expect(calls.durableObjects).toBe(2);
+    expect(await memberCount(api, g)).toBe(2500);
   });
 
   it("ends consistent under concurrent profile changes and rule edits", async () => {

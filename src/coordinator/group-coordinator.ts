@@ -11,7 +11,7 @@ import * as writes from "../core/members/writes";
 import { type Authority, assertMayChangeMembers } from "../core/roles/rules";
 import { assignGroupRoles, removeGroupRoles } from "../core/roles/writes";
 import { readRule } from "../core/rules/reads";
-import { compileRule } from "../core/rules/rules";
+import { compileRule, RULE_LIMITS } from "../core/rules/rules";
 import { dropRule, type RuleRange, ruleDiff, saveRule } from "../core/rules/writes";
 import { tenantDatabase } from "../core/shards/directory";
 import { moveRefusal } from "../core/shards/fence";
@@ -288,12 +288,31 @@ export class GroupCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * Bring the rule source's memberships in line with the group's rule, for one range of users:
-   * the rule selects them (they hold the group through it) or not (the rule lets go of them).
-   * A paused rule changes nothing; a dropped one lets go of everyone. Runs in arrival order with
-   * the group's other changes, reading the rule and the profiles as they are now.
+   * Bring the rule source's memberships in line with the group's rule, from a point in the users
+   * on (RULE_LIMITS.rangesPerCall ranges of users at most, `next` where the next call starts) or
+   * for the users named: the rule selects them (they hold the group through it) or not (the rule
+   * lets go of them). Each range is its own change, so the group's other changes go on between
+   * them, and a caller makes one call per rangesPerCall × reconcileChunk users.
    */
-  reconcileRule(c: Caller, range: RuleRange) {
+  async reconcileRule(c: Caller, range: RuleRange) {
+    const total = { added: 0, removed: 0, skipped: [] as string[], next: null as string | null, paused: false };
+    for (let i = 0, from = range; ; i++) {
+      const step = await this.reconcileRange(c, from);
+      if (!step.ok) return step;
+      const { added, removed, skipped, next, paused } = step.value;
+      Object.assign(total, { added: total.added + added, removed: total.removed + removed, next, paused });
+      if (total.skipped.length < 100) total.skipped.push(...skipped.slice(0, 100 - total.skipped.length));
+      // The last range's bookmark: the caller reads what every range wrote.
+      if (next === null || i + 1 >= RULE_LIMITS.rangesPerCall) return { ...step, value: total };
+      from = { after: next };
+    }
+  }
+
+  /**
+   * One range of a reconcile. A paused rule changes nothing; a dropped one lets go of everyone.
+   * Runs in arrival order with the group's other changes, reading the rule and the profiles as they are now.
+   */
+  private reconcileRange(c: Caller, range: RuleRange) {
     return this.serial(c.tenantId, async () => {
       const rule = await readRule(this.db, c.tenantId, c.groupId);
       if (rule?.paused) return { added: 0, removed: 0, skipped: [] as string[], next: null, paused: true };

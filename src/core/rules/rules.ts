@@ -10,8 +10,13 @@ export const RULE_LIMITS = {
   defaultPreviewUsers: 10,
   /** Rules a tenant may have (every profile change evaluates them all). */
   rulesPerTenant: 500,
-  /** Users a reconcile looks at per step (one coordinator call): at most this many memberships change per flush. */
+  /** Users a reconcile looks at per range (one change on the coordinator): at most this many memberships change per flush. */
   reconcileChunk: 1_000,
+  /**
+   * Ranges one coordinator call takes (each a few D1 calls of the object's, far inside its 1,000 subrequests): a
+   * caller's calls for a rule over every user of a tenant of a million are 40, not 1,000.
+   */
+  rangesPerCall: 25,
 } as const;
 
 const CUSTOM_KEY = /^[A-Za-z0-9_-]{1,64}$/;
