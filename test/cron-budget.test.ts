@@ -5,7 +5,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it } from "vitest";
 import { owedToken } from "../src/core/rules";
 import { shardBinding, shardNames } from "../src/core/shards/bindings";
+import { Budget } from "../src/core/shared/budget";
+import { database } from "../src/core/shared/context";
+import { PURGE_SLICE } from "../src/core/shared/retention";
+import { purgeSeenMessages } from "../src/core/tracking";
 import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import { watchedEnv } from "../src/http/watched-bindings";
 import worker from "../src/index";
 import { env, freshTenant } from "./helpers";
 import { limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
@@ -152,5 +157,42 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     expect(await mark("DB")).toBeNull();
     expect(await mark("DB_3")).toBeNull();
     expect(await mark("DB_2")).toBe(longAgo);
+  });
+
+  it("forgets what is past its retention every minute, in slices, as far as the run's budget goes", async () => {
+    const tenant = freshTenant("cron-purge");
+    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_3', 0, 'test')")
+      .bind(tenant)
+      .run();
+    const db = shardBinding(env, "DB_3");
+    const nineDaysAgo = Date.now() - 9 * 24 * 3600 * 1000;
+    const seed = (n: number, prefix: string) =>
+      db
+        .prepare(
+          `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+           INSERT INTO tracking_messages (tenant_id, message_id, received_at) SELECT ?, ? || i, ? FROM n`,
+        )
+        .bind(n, tenant, prefix, nineDaysAgo)
+        .run();
+    const kept = async () =>
+      (await db.prepare("SELECT count(*) AS n FROM tracking_messages WHERE tenant_id = ?").bind(tenant).first<{ n: number }>())!.n;
+    // More than two slices: a budget of two subrequests purges two slices, and leaves the rest to the next run.
+    await seed(2 * PURGE_SLICE + 7, "m-");
+    const within = async (subrequests: number) => {
+      const budget = new Budget(subrequests);
+      const counted = watchedEnv(env, { call: () => budget.take() });
+      return purgeSeenMessages(database(shardBinding(counted, "DB_3")), Date.now(), budget);
+    };
+    const first = await within(2);
+    expect(first).toBe(2 * PURGE_SLICE);
+    expect(await kept()).toBeGreaterThan(0);
+    await within(10);
+    expect(await kept()).toBe(0);
+    // The per-minute run does it too, with what its shards' other jobs leave.
+    await seed(3, "late-");
+    const ctx = createExecutionContext();
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await kept()).toBe(0);
   });
 });

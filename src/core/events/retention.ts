@@ -3,10 +3,11 @@
 import { sql } from "drizzle-orm";
 import { DEFAULT_SETTINGS } from "../config/rules";
 import { takesWrites } from "../shards/fence";
+import type { Budget } from "../shared/budget";
 import { batch, type Db } from "../shared/context";
+import { inSlices, PURGE_SLICE } from "../shared/retention";
 
 const DAY_MS = 24 * 3600 * 1000;
-const SLICE = 5_000;
 
 /** A slice of the events past their tenant's retention. No retention is shorter than a day: audit_log_at narrows the scan to events older than that. */
 export const expiredEvents = (
@@ -14,13 +15,12 @@ export const expiredEvents = (
 ) => sql`SELECT a.cursor, a.tenant_id FROM audit_log a LEFT JOIN tenant_config c ON c.tenant_id = a.tenant_id
     WHERE a.at < ${now - DAY_MS} AND ${takesWrites(sql`a.tenant_id`)}
       AND a.at < ${now} - coalesce(json_extract(c.settings, '$.eventRetentionDays'), ${DEFAULT_SETTINGS.eventRetentionDays}) * ${DAY_MS}
-    ORDER BY a.at, a.cursor LIMIT ${SLICE}`;
+    ORDER BY a.at, a.cursor LIMIT ${PURGE_SLICE}`;
 
-/** Delete every event older than its tenant's eventRetentionDays, in slices; how many went. */
-export async function purgeExpiredEvents(db: Db, now = Date.now()): Promise<number> {
-  const expired = expiredEvents(now);
-  let purged = 0;
-  for (;;) {
+/** Delete every event older than its tenant's eventRetentionDays, in slices (as far as the budget goes); how many went. */
+export const purgeExpiredEvents = (db: Db, now = Date.now(), budget?: Budget) =>
+  inSlices(async () => {
+    const expired = expiredEvents(now);
     // One transaction: the horizon moves with exactly the events the delete takes. changes() counts the events it
     // deleted; D1's meta.changes would add the move log's rows while a move copies the tenant.
     const [, , deleted] = await batch(db, [
@@ -30,8 +30,5 @@ export async function purgeExpiredEvents(db: Db, now = Date.now()): Promise<numb
       sql`DELETE FROM audit_log WHERE cursor IN (SELECT cursor FROM (${expired}))`,
       sql`SELECT changes() AS n`,
     ]);
-    const n = (deleted!.results[0] as { n: number }).n;
-    purged += n;
-    if (n < SLICE) return purged;
-  }
-}
+    return (deleted!.results[0] as { n: number }).n;
+  }, budget);

@@ -3,7 +3,9 @@
 // without anything being applied. Kept in D1, not in a group's coordinator: a key may name
 // any write of any surface (a group's creation has no coordinator yet), and the primary
 // key (tenant, key) makes "the first request claims the key" one statement.
+
 import { sql } from "drizzle-orm";
+import type { Budget } from "../shared/budget";
 import { batch, changesOf, type Db, type Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { purgeBefore } from "../shared/retention";
@@ -85,5 +87,5 @@ export async function releaseKey(scope: Scope, key: string) {
 }
 
 /** Forget keys past their 24 hours (the daily cron). */
-export const purgeIdempotencyKeys = (db: Db, now = Date.now()) =>
-  purgeBefore(db, "idempotency_keys", "created_at", now - IDEMPOTENCY_KEPT_MS);
+export const purgeIdempotencyKeys = (db: Db, now = Date.now(), budget?: Budget) =>
+  purgeBefore(db, "idempotency_keys", "created_at", now - IDEMPOTENCY_KEPT_MS, undefined, budget);

@@ -1,8 +1,10 @@
 // Analytics calls (seeds 002, 003 and the Segment spec) after their surface has
 // parsed them: group calls go to each group's coordinator, identify calls upsert the
 // user's profile, other calls are counted and acknowledged.
+
 import { sql } from "drizzle-orm";
 import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
+import type { Budget } from "../shared/budget";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
 import { purgeBefore } from "../shared/retention";
@@ -176,5 +178,5 @@ async function upsertProfile(scope: Scope, userId: string, traits: Record<string
 export const SEEN_MESSAGES_KEPT_MS = 8 * 24 * 3600 * 1000;
 
 /** Forget messageIds older than the retention (the daily cron). */
-export const purgeSeenMessages = (db: Scope["db"], now = Date.now()) =>
-  purgeBefore(db, "tracking_messages", "received_at", now - SEEN_MESSAGES_KEPT_MS);
+export const purgeSeenMessages = (db: Scope["db"], now = Date.now(), budget?: Budget) =>
+  purgeBefore(db, "tracking_messages", "received_at", now - SEEN_MESSAGES_KEPT_MS, undefined, budget);

@@ -157,5 +157,5 @@ export async function sweepWebhooks(
 export const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** Forget settled deliveries (delivered or dead) past their retention, in slices; pending ones stay. How many went. */
-export const purgeDeliveries = (db: Db, now = Date.now()) =>
-  purgeBefore(db, "webhook_deliveries", "next_attempt_at", now - DELIVERY_RETENTION_MS, sql`status IN ('delivered', 'dead')`);
+export const purgeDeliveries = (db: Db, now = Date.now(), budget?: Budget) =>
+  purgeBefore(db, "webhook_deliveries", "next_attempt_at", now - DELIVERY_RETENTION_MS, sql`status IN ('delivered', 'dead')`, budget);
