@@ -157,6 +157,19 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     expect(await mark("DB")).toBeNull();
     expect(await mark("DB_3")).toBeNull();
     expect(await mark("DB_2")).toBe(longAgo);
+
+    // A shard SHARDS names but the deployment has no binding for: it fails alone too, the others' jobs done.
+    await shardBinding(env, "DB_3")
+      .prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = 'g'")
+      .bind(longAgo, marked.DB_3)
+      .run();
+    const missing = { ...env, SHARDS: "DB DB_4 DB_3" } as typeof env;
+    const again = createExecutionContext();
+    await expect(
+      worker.scheduled!(createScheduledController({ scheduledTime: 60_000, cron: WEBHOOK_SWEEP_CRON }), missing, again),
+    ).rejects.toThrow(/^cron \* \* \* \* \*: failed: DB_4 \(shard DB_4 is not a D1 binding of this Worker/);
+    await waitOnExecutionContext(again);
+    expect(await mark("DB_3")).toBeNull();
   });
 
   it("forgets what is past its retention every minute, in slices, as far as the run's budget goes", async () => {

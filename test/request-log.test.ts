@@ -85,6 +85,17 @@ describe("one log line per request", () => {
       cause: "Error: storage operation exceeded timeout",
     });
   });
+
+  it("counts calls for a tenant whose shard is bound while SHARDS names one the deployment lacks", async () => {
+    const api = await client(freshTenant("log"), { scope: "admin" });
+    expect((await api.post("/v1/groups", { name: "Kept" })).status).toBe(201);
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    // A shard added to SHARDS before its [[d1_databases]] entry: only that shard's tenants may fail, not every request.
+    const misnamed = { ...logging, SHARDS: `${env.SHARDS} DB_9` };
+    const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${api.token}` } }, misnamed);
+    expect(res.status).toBe(200);
+    expect((await res.json()).result.map((g: { name: string }) => g.name)).toEqual(["Kept"]);
+  });
 });
 
 describe("the surface a path belongs to", () => {

@@ -4,7 +4,7 @@
 // before it is made, and a D1 statement's SQL and bound values can be looked at first.
 // The request log counts calls with it; the test suite's limits layer (test/limits/)
 // refuses with it what production refuses.
-import { shardBinding, shardNames } from "../core/shards/bindings";
+import { shardNames } from "../core/shards/bindings";
 import type { Env } from "../env";
 
 export type CallKind = "d1" | "kv" | "durableObjects" | "queues";
@@ -63,10 +63,17 @@ function watchedDatabase<T extends object>(db: T, w: Watcher): T {
   );
 }
 
-/** Every D1 binding of the Worker: its shards and the control database. */
+/**
+ * Every D1 binding of the Worker: its shards and the control database. A shard SHARDS names without a binding is left
+ * missing, for shardBinding to refuse where that shard is used, not for every request of every tenant.
+ */
 export function withEachDatabase(env: Env, wrap: (d1: D1Database) => D1Database): Env {
   const wrapped: Record<string, D1Database> = { CONTROL: wrap(env.CONTROL) };
-  for (const name of shardNames(env)) wrapped[name] = wrap(shardBinding(env, name));
+  const bindings = env as unknown as Record<string, D1Database | undefined>;
+  for (const name of shardNames(env)) {
+    const d1 = bindings[name];
+    if (d1) wrapped[name] = wrap(d1);
+  }
   return { ...env, ...wrapped };
 }
 

@@ -7,7 +7,7 @@ import { purgeExpiredEvents } from "../core/events/retention";
 import { purgeIdempotencyKeys } from "../core/idempotency";
 import { sweepOwedRules } from "../core/rules";
 import { CRON_MOVE_BUDGET, resumeMoves } from "../core/shards";
-import { everyShard } from "../core/shards/bindings";
+import { shardBinding, shardNames } from "../core/shards/bindings";
 import { Budget } from "../core/shared/budget";
 import { type Db, database } from "../core/shared/context";
 import { purgeSeenMessages } from "../core/tracking";
@@ -60,10 +60,11 @@ async function onEveryShard(
   jobs: (env: Env, db: Db, shard: string, share: Budget) => Promise<void>,
 ) {
   const counted = watchedEnv(env, { call: () => budget.take() });
-  const shards = inTurn(everyShard(counted), scheduledTime);
+  const shards = inTurn(shardNames(env), scheduledTime);
   for (const [i, shard] of shards.entries()) {
     const share = budget.part(Math.floor(budget.left / (shards.length - i)));
-    await run(shard.name, () => jobs(counted, database(shard.d1), shard.name, share));
+    // The binding is looked up inside the job: a shard SHARDS names but the deployment lacks fails alone.
+    await run(shard, () => jobs(counted, database(shardBinding(counted, shard)), shard, share));
   }
 }
 
