@@ -94,7 +94,7 @@ describe("one log line per request", () => {
     const misnamed = { ...logging, SHARDS: `${env.SHARDS} DB_9` };
     const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${api.token}` } }, misnamed);
     expect(res.status).toBe(200);
-    expect((await res.json()).result.map((g: { name: string }) => g.name)).toEqual(["Kept"]);
+    expect(((await res.json()) as { result: { name: string }[] }).result.map((g) => g.name)).toEqual(["Kept"]);
   });
 });
 
