@@ -86,7 +86,7 @@ describe("one log line per request", () => {
     });
   });
 
-  it("counts calls for a tenant whose shard is bound while SHARDS names one the deployment lacks", async () => {
+  it("serves a tenant whose shard is bound while SHARDS names one the deployment lacks, and answers 503 on that one", async () => {
     const api = await client(freshTenant("log"), { scope: "admin" });
     expect((await api.post("/v1/groups", { name: "Kept" })).status).toBe(201);
     vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -95,6 +95,23 @@ describe("one log line per request", () => {
     const res = await buildApp().request("/v1/groups", { headers: { authorization: `Bearer ${api.token}` } }, misnamed);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { result: { name: string }[] }).result.map((g) => g.name)).toEqual(["Kept"]);
+    // A tenant on the unbound shard: 503 in its surface's format, saying why.
+    const stranded = freshTenant("log-unbound");
+    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
+      .bind(stranded)
+      .run();
+    const refused = await buildApp().request(
+      "/v1/groups",
+      { headers: { authorization: `Bearer ${await token({ tenant: stranded, scope: "admin" })}` } },
+      misnamed,
+    );
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({
+      error: {
+        code: "unavailable",
+        message: "shard DB_9 is not a D1 binding of this Worker (SHARDS and [[d1_databases]] in wrangler.toml)",
+      },
+    });
   });
 });
 

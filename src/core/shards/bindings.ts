@@ -3,6 +3,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import * as controlSchema from "../../db/control-schema";
 import type { Env } from "../../env";
+import { CoreError } from "../shared/errors";
 
 /** How long an isolate trusts what it read of the directory: a move waits this long before writes resume (core/shards/move.ts). */
 export const DEFAULT_DIRECTORY_TTL_MS = 5_000;
@@ -15,10 +16,14 @@ export function shardNames(env: Env): string[] {
   return names.length > 0 ? names : ["DB"];
 }
 
-/** A shard's binding; a name SHARDS does not list, or whose binding is missing, is a deployment error. */
+/**
+ * A shard's binding; a name SHARDS does not list, or whose binding is missing, is a deployment error: 503 for the
+ * tenants on it (npm run deploy:check refuses such a configuration).
+ */
 export function shardBinding(env: Env, name: string): D1Database {
   const d1 = shardNames(env).includes(name) ? (env as unknown as Record<string, D1Database | undefined>)[name] : undefined;
-  if (!d1) throw new Error(`shard ${name} is not a D1 binding of this Worker (SHARDS and [[d1_databases]] in wrangler.toml)`);
+  if (!d1)
+    throw new CoreError("unavailable", `shard ${name} is not a D1 binding of this Worker (SHARDS and [[d1_databases]] in wrangler.toml)`);
   return d1;
 }
 
