@@ -107,7 +107,8 @@ describe("the per-minute cron within one invocation's subrequests", () => {
       if (left.marks === 0 && left.lagging === 0) break;
       const ctx = createExecutionContext();
       const limited = limitedEnv(env, newInvocation(peak));
-      // Throws when a job failed, the limit's refusal included.
+      // Throws when a job failed. The owed rule work postpones a unit that fails (the limit's refusal too), so the
+      // peak below is what shows a breach.
       await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), limited, ctx);
       await waitOnExecutionContext(ctx);
     }
