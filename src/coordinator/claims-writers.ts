@@ -1,6 +1,8 @@
 // Which claims writer (claims-writer.ts) owns a user's claim: one of CLAIMS_WRITER_SHARDS
 // per tenant, by a hash of the user id, so a tenant's claims are written in parallel and
 // each user's key by one writer only.
+
+import { groupBy } from "../core/shared/group-by";
 import { tenantScoped } from "../core/shared/ids";
 import type { Env } from "../env";
 
@@ -20,11 +22,7 @@ function writer(env: Env, tenantId: string, shard: number) {
 
 /** Have these users' claims written from D1 by their writers, no sooner than delayMs from now. */
 export async function writeClaimsSoon(env: Env, tenantId: string, userIds: string[], delayMs = 0) {
-  const byShard = new Map<number, string[]>();
-  for (const u of new Set(userIds)) {
-    const s = shardOf(u);
-    byShard.set(s, [...(byShard.get(s) ?? []), u]);
-  }
+  const byShard = groupBy(new Set(userIds), shardOf);
   const accepted = await Promise.all([...byShard].map(([s, users]) => writer(env, tenantId, s).enqueue(tenantId, users, delayMs)));
   if (accepted.includes(false)) throw new Error(`a claims writer of tenant '${tenantId}' belongs to another tenant`);
 }

@@ -1,15 +1,14 @@
 // The webhook queue's consumer (core/webhooks/delivery.ts): each message is acknowledged or retried with its
 // backoff. A batch may hold several tenants' messages: each tenant's go to its own shard.
 import { tenantDb } from "../core/shared/context";
+import { groupBy } from "../core/shared/group-by";
 import { deliver, WEBHOOK_LIMITS, type WebhookMessage } from "../core/webhooks";
 import type { Env } from "../env";
 
 const retryBase = (env: Env) => Number(env.WEBHOOK_RETRY_BASE_SECONDS) || WEBHOOK_LIMITS.defaultBaseDelaySeconds;
 
 export async function consumeWebhooks(batch: MessageBatch<WebhookMessage>, env: Env) {
-  const byTenant = new Map<string, Message<WebhookMessage>[]>();
-  for (const m of batch.messages) byTenant.set(m.body.tenant, [...(byTenant.get(m.body.tenant) ?? []), m]);
-  for (const [tenantId, messages] of byTenant) {
+  for (const [tenantId, messages] of groupBy(batch.messages, (m) => m.body.tenant)) {
     try {
       const outcomes = await deliver(
         await tenantDb(env, tenantId),

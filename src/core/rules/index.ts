@@ -11,6 +11,7 @@ import { groupExists } from "../groups/reads";
 import type { Budget } from "../shared/budget";
 import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
+import { groupBy } from "../shared/group-by";
 import { rowOf } from "../shared/rows";
 import { type Mark, type MarkTable, overdue, postpone, settleGroup, settleProfiles } from "./owed";
 import { groupsToReconcile, type RuleRow, readRule } from "./reads";
@@ -128,13 +129,6 @@ export async function reevaluateUsers(
   return true;
 }
 
-/** Group by tenant, in first-seen order. */
-function byTenant<T extends { tenant_id: string }>(rows: T[]): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const r of rows) out.set(r.tenant_id, [...(out.get(r.tenant_id) ?? []), r]);
-  return out;
-}
-
 /** Events of the work the cron finishes name this actor. */
 export const OWED_SWEEP_ACTOR = "system:rule-sweep";
 
@@ -174,7 +168,7 @@ export async function sweepOwedRules(
       await postpone(db, table, tenantId, marks).catch(() => undefined); // if even that fails, the marks stay as they were
     }
   };
-  for (const [tenantId, rows] of byTenant(profiles))
+  for (const [tenantId, rows] of groupBy(profiles, (p) => p.tenant_id))
     await attempt("users", tenantId, rows, (scope, max) => reevaluateUsers(scope, rows, max));
   for (const g of groups)
     await attempt("groups", g.tenant_id, [g], async (scope, max) => (await reconcileOwed(scope, g.id, g.token, max)).done);

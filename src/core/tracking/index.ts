@@ -7,6 +7,7 @@ import { callerOf, coordinatorOf, unwrap } from "../../coordinator/client";
 import type { Budget } from "../shared/budget";
 import type { Scope } from "../shared/context";
 import { CoreError } from "../shared/errors";
+import { groupBy } from "../shared/group-by";
 import { purgeBefore } from "../shared/retention";
 import { emailSchema, phoneSchema } from "../shared/validation";
 import { createUser, patchUser, rewriteUser, type UserProfile } from "../users";
@@ -142,8 +143,10 @@ async function applyIdentifies(scope: Scope, events: Extract<TrackedEvent, { typ
   const fresh = events.filter((e) => !e.messageId || !seen.has(e.messageId));
   result.duplicates += events.length - fresh.length;
   // Per user, traits merge in event-time order, so the newest value of each trait wins.
-  const byUser = new Map<string, typeof fresh>();
-  for (const e of [...fresh].sort((a, b) => a.at - b.at)) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
+  const byUser = groupBy(
+    [...fresh].sort((a, b) => a.at - b.at),
+    (e) => e.userId,
+  );
   for (const [userId, list] of byUser) {
     const traits = Object.assign({}, ...list.map((e) => e.traits)) as Record<string, unknown>;
     try {
