@@ -1,7 +1,3 @@
-// The per-minute cron is one invocation, held to Cloudflare's 1,000 subrequests (test/limits/) however many shards
-// it sweeps and however much work they hold: what does not fit in one run waits for the next runs, and every shard
-// gets its turn.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { owedToken } from "../src/core/rules";
 import { shardBinding, shardNames } from "../src/core/shards/bindings";
@@ -11,8 +7,7 @@ import { PURGE_SLICE } from "../src/core/shared/retention";
 import { purgeSeenMessages } from "../src/core/tracking";
 import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import { watchedEnv } from "../src/http/watched-bindings";
-import worker from "../src/index";
-import { env, freshTenant } from "./helpers";
+import { env, freshTenant, placeInDirectory, runCron } from "./helpers";
 import { limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
 const TENANTS_PER_SHARD = 50;
@@ -32,9 +27,7 @@ async function backlog() {
       const tenant = freshTenant(`cron-${shard}`);
       const hooked = i < WITH_WEBHOOKS;
       tenants.push({ tenant, shard, hooked });
-      await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, 0, 'test')")
-        .bind(tenant, shard)
-        .run();
+      await placeInDirectory(tenant, shard);
       statements.push(
         db
           .prepare("INSERT INTO users (tenant_id, id, rules_owed, created_at, updated_at) VALUES (?, 'ann', ?, 0, 0)")
@@ -105,12 +98,9 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     for (; runs < 10; runs++) {
       const left = await owing(tenants);
       if (left.marks === 0 && left.lagging === 0) break;
-      const ctx = createExecutionContext();
-      const limited = limitedEnv(env, newInvocation(peak));
       // Throws when a job failed. The owed rule work postpones a unit that fails (the limit's refusal too), so the
       // peak below is what shows a breach.
-      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), limited, ctx);
-      await waitOnExecutionContext(ctx);
+      await runCron(WEBHOOK_SWEEP_CRON, { env: limitedEnv(env, newInvocation(peak)) });
     }
     expect(await owing(tenants)).toEqual({ marks: 0, lagging: 0 });
     expect(peak.value).toBeGreaterThan(0);
@@ -125,9 +115,7 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     for (const shard of shardNames(env)) {
       const tenant = freshTenant(`cron-fault-${shard}`);
       marked[shard] = tenant;
-      await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, 0, 'test')")
-        .bind(tenant, shard)
-        .run();
+      await placeInDirectory(tenant, shard);
       await shardBinding(env, shard)
         .prepare("INSERT INTO groups (tenant_id, id, name, name_key, rule_owed, created_at, updated_at) VALUES (?, 'g', 'G', 'g', ?, 0, 0)")
         .bind(tenant, longAgo)
@@ -143,13 +131,10 @@ describe("the per-minute cron within one invocation's subrequests", () => {
         return this;
       },
     } as unknown as D1Database;
-    const ctx = createExecutionContext();
     // Minute 1: the run's turn starts at the second shard, DB_2, so the others' jobs come after its failure.
-    const controller = createScheduledController({ scheduledTime: 60_000, cron: WEBHOOK_SWEEP_CRON });
-    await expect(worker.scheduled!(controller, { ...env, DB_2: down } as typeof env, ctx)).rejects.toThrow(
+    await expect(runCron(WEBHOOK_SWEEP_CRON, { env: { ...env, DB_2: down } as typeof env, scheduledTime: 60_000 })).rejects.toThrow(
       "cron * * * * *: failed: DB_2 (Failed query: D1_ERROR: Network connection lost.)",
     );
-    await waitOnExecutionContext(ctx);
     const mark = async (shard: string) =>
       (await shardBinding(env, shard)
         .prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = 'g'")
@@ -165,19 +150,15 @@ describe("the per-minute cron within one invocation's subrequests", () => {
       .bind(longAgo, marked.DB_3)
       .run();
     const missing = { ...env, SHARDS: "DB DB_4 DB_3" } as typeof env;
-    const again = createExecutionContext();
-    await expect(
-      worker.scheduled!(createScheduledController({ scheduledTime: 60_000, cron: WEBHOOK_SWEEP_CRON }), missing, again),
-    ).rejects.toThrow(/^cron \* \* \* \* \*: failed: DB_4 \(shard DB_4 is not a D1 binding of this Worker/);
-    await waitOnExecutionContext(again);
+    await expect(runCron(WEBHOOK_SWEEP_CRON, { env: missing, scheduledTime: 60_000 })).rejects.toThrow(
+      /^cron \* \* \* \* \*: failed: DB_4 \(shard DB_4 is not a D1 binding of this Worker/,
+    );
     expect(await mark("DB_3")).toBeNull();
   });
 
   it("forgets what is past its retention every minute, in slices, as far as the run's budget goes", async () => {
     const tenant = freshTenant("cron-purge");
-    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_3', 0, 'test')")
-      .bind(tenant)
-      .run();
+    await placeInDirectory(tenant, "DB_3");
     const db = shardBinding(env, "DB_3");
     const nineDaysAgo = Date.now() - 9 * 24 * 3600 * 1000;
     const seed = (n: number, prefix: string) =>
@@ -204,9 +185,7 @@ describe("the per-minute cron within one invocation's subrequests", () => {
     expect(await kept()).toBe(0);
     // The per-minute run does it too, with what its shards' other jobs leave.
     await seed(3, "late-");
-    const ctx = createExecutionContext();
-    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron();
     expect(await kept()).toBe(0);
   });
 });

@@ -4,7 +4,7 @@ import { eventPage } from "../src/api/native/event-schemas";
 import { EVENT_LIMITS, EVENTS_SCANNED, lightEventsQuery, ROW_FIXED_BYTES } from "../src/core/events";
 import { isoTime } from "../src/core/shared/time";
 import { LIGHT_EVENT_WEIGHT } from "../src/db/schema";
-import { arrangeEvents, call, client, env, expectError, freshTenant, seeded, shardOf, token } from "./helpers";
+import { arrangeEvents, call, client, expectError, freshTenant, runCron, seeded, shardOf, token } from "./helpers";
 
 // GET /v1/events: every change of the tenant, from every surface, in the order it landed,
 // each written in the same D1 batch as its change.
@@ -425,8 +425,6 @@ describe("an event's wire shape, as SQLite builds it", () => {
 
 describe("the change stream's retention", () => {
   it("forgets each tenant's events past its eventRetentionDays, and answers 410 to a reader resuming from before them", async () => {
-    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
-    const worker = (await import("../src/index")).default;
     const short = await client(freshTenant("ev-r"), { scope: "admin" });
     const long = await client(freshTenant("ev-r-long"), { scope: "admin" });
     expectError(await short.patch("/v1/config", { eventRetentionDays: 0 }), 400, "invalid");
@@ -449,9 +447,7 @@ describe("the change stream's retention", () => {
     const longBefore = (await feed(long)).result;
     expect(shortBefore).toHaveLength(4);
 
-    const ctx = createExecutionContext();
-    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron("17 3 * * *");
 
     // The short tenant keeps only its newest event; the other (30 days by default) keeps everything.
     const kept = await feed(short);

@@ -1,9 +1,12 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 import { pendingClaimWrites } from "../src/coordinator/claims-writers";
 import { shardBinding, shardNames } from "../src/core/shards/bindings";
 import { tenantDatabase } from "../src/core/shards/directory";
+import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import type { Env } from "../src/env";
+import worker from "../src/index";
 
 export { env };
 
@@ -24,6 +27,23 @@ export async function shardOfBound(values: readonly unknown[]): Promise<D1Databa
 export async function placeOn(tenant: string, shard: string) {
   const res = await call("PUT", `/vendor/tenants/${encodeURIComponent(tenant)}/placement`, { token: await vendorToken(), body: { shard } });
   expect(res.status, res.text).toBe(201);
+}
+
+/**
+ * Record the tenant on a shard in the directory itself, as a placement would: for shards the operator's call refuses
+ * (one the deployment has no binding for) and for tests that place many tenants.
+ */
+export async function placeInDirectory(tenant: string, shard: string) {
+  await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, ?, 0, 'test')")
+    .bind(tenant, shard)
+    .run();
+}
+
+/** A cron as Cloudflare runs it (the per-minute one by default), over these bindings; it rejects when a job failed. */
+export async function runCron(cron = WEBHOOK_SWEEP_CRON, o: { env?: Env; scheduledTime?: number } = {}) {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime: o.scheduledTime ?? Date.now(), cron }), o.env ?? env, ctx);
+  await waitOnExecutionContext(ctx);
 }
 
 /** The tenant's shard (placing the tenant if it is new): where a test reads or arranges its stored rows. */

@@ -1,20 +1,14 @@
 // From a move's fence to its cleaning, a shard's triggers refuse every write of the moving tenant's rows
 // (migration 0013). The jobs that span a shard's tenants (the crons, the webhook queue's consumer) leave
 // that tenant's rows for later instead of failing whole on one of them.
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { purgeExpiredEvents } from "../src/core/events/retention";
 import { owedToken } from "../src/core/rules";
 import { database } from "../src/core/shared/context";
 import { DELIVERY_RETENTION_MS, purgeDeliveries, WEBHOOK_SWEEP_CRON, type WebhookMessage } from "../src/core/webhooks";
 import worker from "../src/index";
-import { client, env, eventually, fenceTenant, freshTenant, memberIdsOf, placeOn, shardOf } from "./helpers";
+import { client, env, eventually, fenceTenant, freshTenant, memberIdsOf, placeInDirectory, placeOn, runCron, shardOf } from "./helpers";
 
 const received = async (name: string) => ((await (await fetch(`https://hooks.test/received/${name}`)).json()) as unknown[]).length;
 
@@ -61,12 +55,6 @@ async function twoTenantsOneFenced() {
   return { moving, beside, rows };
 }
 
-async function everyMinute() {
-  const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
-
 /** Hand these messages to the Worker's queue consumer as one batch: the ids it acknowledged, and those it retries. */
 async function consumed(messages: { id: string; body: WebhookMessage }[]) {
   const batch = createMessageBatch<WebhookMessage>(
@@ -84,9 +72,7 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     const { moving, beside, rows } = await twoTenantsOneFenced();
     const before = await rows(moving);
     for (const cron of [WEBHOOK_SWEEP_CRON, "17 3 * * *"]) {
-      const ctx = createExecutionContext();
-      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron }), env, ctx);
-      await waitOnExecutionContext(ctx);
+      await runCron(cron);
     }
     // beside: the lost message sent again and delivered, the settled delivery past its retention forgotten.
     await eventually(async () => (await received(beside)) === 3, 15_000, 50);
@@ -116,7 +102,7 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     unfence = await fenceTenant(tenant);
     const errors = vi.spyOn(console, "error");
     try {
-      await everyMinute();
+      await runCron();
       expect(errors.mock.calls.flat().join("\n")).not.toContain(tenant);
     } finally {
       errors.mockRestore();
@@ -124,7 +110,7 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     expect(await mark()).toBe(old);
     await unfence();
     unfence = undefined;
-    await everyMinute();
+    await runCron();
     expect(await mark()).toBeNull();
     expect(await memberIdsOf(api, group)).toEqual(["ann"]);
   });
@@ -211,9 +197,7 @@ describe("jobs over a shard's tenants while a move fences one of them", () => {
     const lost = (await rows(beside)).find((d) => d.status === "pending")!;
     // A tenant the directory places on a shard this deployment does not have: its database cannot be opened.
     const unreachable = freshTenant("unreachable");
-    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
-      .bind(unreachable)
-      .run();
+    await placeInDirectory(unreachable, "DB_9");
     const messages = [
       { id: "m-unreachable", body: { tenant: unreachable, endpoint: "e", cursor: 1 } },
       { id: "m-beside", body: { tenant: beside, endpoint: lost.endpoint_id, cursor: lost.cursor } },

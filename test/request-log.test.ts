@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
 import { surfaceOf } from "../src/http/surface";
-import { call, client, env, freshTenant, token } from "./helpers";
+import { call, client, env, freshTenant, placeInDirectory, token } from "./helpers";
 
 const logging = { ...env, REQUEST_LOG: "on" };
 const lines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
@@ -97,9 +97,7 @@ describe("one log line per request", () => {
     expect(((await res.json()) as { result: { name: string }[] }).result.map((g) => g.name)).toEqual(["Kept"]);
     // A tenant on the unbound shard: 503 in its surface's format, saying why.
     const stranded = freshTenant("log-unbound");
-    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
-      .bind(stranded)
-      .run();
+    await placeInDirectory(stranded, "DB_9");
     const refused = await buildApp().request(
       "/v1/groups",
       { headers: { authorization: `Bearer ${await token({ tenant: stranded, scope: "admin" })}` } },

@@ -1,22 +1,10 @@
-// Rule work owed by a request that was cut off after its change committed (a profile changed,
-// a rule set or dropped, and then the isolate gone before the reconcile): the change's own
-// batch leaves a mark, and the per-minute cron finishes the work within a minute or two.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { callerOf, coordinatorOf, unwrap } from "../src/coordinator/client";
 import { OWED_GRACE_MS, owedToken, sweepOwedRules } from "../src/core/rules";
 import { settleGroup, settleProfiles } from "../src/core/rules/owed";
 import { Budget } from "../src/core/shared/budget";
 import { database, tenantScope } from "../src/core/shared/context";
-import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
-import worker from "../src/index";
-import { type Client, client, env, expectError, freshTenant, shardOf } from "./helpers";
-
-async function everyMinuteCron() {
-  const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
+import { type Client, client, env, expectError, freshTenant, runCron, shardOf } from "./helpers";
 
 async function salesTeam(): Promise<{ api: Client; group: string }> {
   const api = await client(freshTenant("owed"), { scope: "admin" });
@@ -73,7 +61,7 @@ describe("rule work a request owes", () => {
     await cutOff("bob", "sales", owedToken()); // its request may still be running
     expect(await memberIds(api, group)).toEqual(["ann"]);
 
-    await everyMinuteCron();
+    await runCron();
     expect(await memberIds(api, group)).toEqual([]);
     expect(await marks(api.tenant)).toEqual({ users: ["bob"], groups: [] });
     const events = (await api.get(`/v1/events?types=group.members.removed&group_id=${group}`)).json.result;
@@ -90,14 +78,14 @@ describe("rule work a request owes", () => {
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
     const db = await shardOf(api.tenant);
     await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group).run();
-    await everyMinuteCron();
+    await runCron();
     expect(await memberIds(api, group)).toEqual(["bob"]);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
 
     await unwrap(coordinatorOf(scope, group).deleteRule(callerOf(scope, group)));
     expect(await memberIds(api, group)).toEqual(["bob"]);
     await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group).run();
-    await everyMinuteCron();
+    await runCron();
     expect(await memberIds(api, group)).toEqual([]);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
     expect((await api.get(`/v1/groups/${group}`)).json.result.member_count).toBe(0);
@@ -126,13 +114,13 @@ describe("rule work a request owes", () => {
       .run();
 
     const before = Date.now();
-    await everyMinuteCron();
+    await runCron();
     expect(await memberIds(api, group)).toEqual(["bob"]);
     const left = await db.prepare("SELECT id, rule_owed FROM groups WHERE tenant_id = ? AND rule_owed IS NOT NULL").bind(api.tenant).all();
     expect(left.results.map((r) => r.id)).toEqual([broken]);
     expect(left.results[0]!.rule_owed as number).toBeGreaterThanOrEqual(owedToken(before) - 1024);
     // Not due again within the grace.
-    await everyMinuteCron();
+    await runCron();
     expect(
       (await db.prepare("SELECT rule_owed FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, broken).first())!.rule_owed,
     ).toBe(left.results[0]!.rule_owed);
@@ -146,7 +134,7 @@ describe("rule work a request owes", () => {
     // A rule that no longer compiles (written around the API) makes every profile evaluation of the tenant fail.
     await db.prepare("UPDATE group_rules SET expression = 'email eq' WHERE tenant_id = ? AND group_id = ?").bind(api.tenant, group).run();
     const before = Date.now();
-    await everyMinuteCron();
+    await runCron();
     const postponed = (await db.prepare("SELECT rules_owed FROM users WHERE tenant_id = ? AND id = 'ann'").bind(api.tenant).first())!
       .rules_owed as number;
     expect(postponed).toBeGreaterThanOrEqual(owedToken(before) - 1024);

@@ -1,5 +1,3 @@
-// Tenants placed on D1 shards (three in the test pool) and moved between them online.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { forgetApiKey } from "../src/auth/api-key";
 import { hashSecret } from "../src/core/keys";
@@ -7,8 +5,6 @@ import { resumeMoves } from "../src/core/shards";
 import { everyShard, shardNames } from "../src/core/shards/bindings";
 import { advanceMove, readMove, startMove } from "../src/core/shards/move";
 import { TENANT_TABLES } from "../src/core/shards/tenant-tables";
-import { WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
-import worker from "../src/index";
 import {
   type Client,
   call,
@@ -18,7 +14,9 @@ import {
   eventually,
   expectError,
   freshTenant,
+  placeInDirectory,
   placeOn,
+  runCron,
   shardOf,
   token,
   vendorToken,
@@ -191,9 +189,7 @@ describe("shards", () => {
 
   it("answers 503 to a tenant the directory places on a shard this deployment does not have, and writes nothing", async () => {
     const tenant = freshTenant("lost");
-    await env.CONTROL.prepare("INSERT INTO tenant_shards (tenant_id, shard, placed_at, placed_by) VALUES (?, 'DB_9', 0, 'test')")
-      .bind(tenant)
-      .run();
+    await placeInDirectory(tenant, "DB_9");
     const api = await client(tenant);
     expectError(await api.post("/v1/groups", { name: "Nowhere" }), 503, "unavailable");
     expect(await rowsByShard(tenant)).toEqual({ DB: 0, DB_2: 0, DB_3: 0 });
@@ -411,9 +407,7 @@ describe("shards", () => {
     for (let i = 0; i < 40 && (await readMove(env, api.tenant))!.state !== "done"; i++) {
       // Idle for a minute, as after a crash or a caller that went away.
       await env.CONTROL.prepare("UPDATE tenant_moves SET updated_at = updated_at - 60000 WHERE tenant_id = ?").bind(api.tenant).run();
-      const ctx = createExecutionContext();
-      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx);
-      await waitOnExecutionContext(ctx);
+      await runCron();
       await new Promise((r) => setTimeout(r, 350));
     }
     expect((await readMove(env, api.tenant))!.state).toBe("done");
@@ -435,11 +429,7 @@ describe("shards", () => {
     for (let i = 0; i < 40 && (await readMove(env, fine.tenant))!.state !== "done"; i++) {
       await idle(broken.tenant, 120_000); // always the longest idle: first in line unless a failure sends it back
       await idle(fine.tenant, 60_000);
-      const ctx = createExecutionContext();
-      await expect(
-        worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: WEBHOOK_SWEEP_CRON }), env, ctx),
-      ).rejects.toThrow(/1 of 2 stalled moves failed/);
-      await waitOnExecutionContext(ctx);
+      await expect(runCron()).rejects.toThrow(/1 of 2 stalled moves failed/);
       await new Promise((r) => setTimeout(r, 350));
     }
     expect((await readMove(env, fine.tenant))!.state).toBe("done");

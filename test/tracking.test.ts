@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, client, env, freshTenant, shardOf, shardOfBound, token } from "./helpers";
+import { call, client, freshTenant, runCron, shardOf, shardOfBound, token } from "./helpers";
 
 const SEED_002_BODY = [
   {
@@ -386,8 +386,6 @@ describe("Segment HTTP API", () => {
 
 describe("messageId retention", () => {
   it("the daily job forgets messageIds older than 8 days and keeps the rest", async () => {
-    const { default: worker } = await import("../src");
-    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
     const tenant = freshTenant("purge");
     const day = 24 * 3600 * 1000;
     await (await shardOf(tenant)).batch([
@@ -398,9 +396,7 @@ describe("messageId retention", () => {
         .prepare("INSERT INTO tracking_messages (tenant_id, message_id, received_at) VALUES (?, 'week', ?)")
         .bind(tenant, Date.now() - 7 * day),
     ]);
-    const ctx = createExecutionContext();
-    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron("17 3 * * *");
     const left = await (await shardOf(tenant))
       .prepare("SELECT message_id FROM tracking_messages WHERE tenant_id = ? ORDER BY message_id")
       .bind(tenant)

@@ -1,15 +1,9 @@
-// Webhooks: endpoints (CRUD, limits, URL rules), deliveries through the real local Queue to
-// receivers the test pool serves at https://hooks.test (vitest.config.ts), signatures checked
-// with an independent Standard Webhooks implementation, retries with one webhook-id, the
-// dead-letter state and redelivery, pause and resume, the outbox sweep, and large events.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { database } from "../src/core/shared/context";
 import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
 import { isPrivateAddress } from "../src/core/webhooks/rules";
-import worker from "../src/index";
-import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant, shardOf, shardOfBound } from "./helpers";
+import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant, runCron, shardOf, shardOfBound } from "./helpers";
 
 interface Attempt {
   path: string;
@@ -36,11 +30,7 @@ async function deliveries(api: Client, id: string, query = "") {
 }
 
 /** A cron, as Cloudflare runs it: by default the per-minute sweep. */
-async function sweep(cron = WEBHOOK_SWEEP_CRON) {
-  const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
+const sweep = (cron = WEBHOOK_SWEEP_CRON) => runCron(cron);
 
 const rows = async (sql: string, ...binds: unknown[]) =>
   (
