@@ -182,6 +182,42 @@ describe("rule work a request owes", () => {
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
   });
 
+  it("keeps a group's owed reconcile marked when a run's budget cuts it short, and clears it after a run that covers it", async () => {
+    const api = await client(freshTenant("owed-long"), { scope: "admin" });
+    const group = (await api.post("/v1/groups", { name: "Sales" })).json.result.group_id as string;
+    const db = await shardOf(api.tenant);
+    // 75,001 users, the first and the last in sales: a reconcile walks them all, 25,000 a coordinator call.
+    await db
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 75001)
+         INSERT INTO users (tenant_id, id, email, email_key, created_at, updated_at)
+         SELECT ?1, printf('u%05d', i), printf('u%05d@%s', i, CASE WHEN i IN (1, 75001) THEN 'sales.com' ELSE 'other.org' END),
+                printf('u%05d@%s', i, CASE WHEN i IN (1, 75001) THEN 'sales.com' ELSE 'other.org' END), 0, 0 FROM n`,
+      )
+      .bind(api.tenant)
+      .run();
+    // A rule set by a request cut off before its reconcile: the rule and its mark, no member yet.
+    await db.batch([
+      db
+        .prepare(
+          "INSERT INTO group_rules (tenant_id, group_id, expression, paused, created_by, created_at, updated_at) VALUES (?, ?, ?, 0, 'test', 0, 0)",
+        )
+        .bind(api.tenant, group, 'email ew "@sales.com"'),
+      db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group),
+    ]);
+    // A budget of 9 leaves the unit 3 coordinator calls (75,000 users): OWED_UNIT_CALLS are kept for its other calls.
+    const run = (subrequests: number) => sweepOwedRules(env, database(db), Date.now(), new Budget(subrequests));
+    expect(await run(9)).toMatchObject({ groups: 1, failed: 0, waiting: 1 });
+    expect(await memberIds(api, group)).toEqual(["u00001"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
+    // A group's reconcile starts over from its first user each run: the run that finishes it covers all four calls.
+    expect(await run(9)).toMatchObject({ groups: 1, failed: 0, waiting: 1 });
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
+    expect(await run(10)).toMatchObject({ groups: 1, failed: 0, waiting: 0 });
+    expect(await memberIds(api, group)).toEqual(["u00001", "u75001"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+  });
+
   it("records nothing for a drop of a rule the group does not have", async () => {
     const api = await client(freshTenant("owed-404"), { scope: "admin" });
     const group = (await api.post("/v1/groups", { name: "No rule" })).json.result.group_id as string;
