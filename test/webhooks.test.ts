@@ -1,7 +1,15 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { Budget } from "../src/core/shared/budget";
 import { database } from "../src/core/shared/context";
-import { checkWebhookUrl, DELIVERY_RETENTION_MS, dispatchTenant, WEBHOOK_LIMITS, WEBHOOK_SWEEP_CRON } from "../src/core/webhooks";
+import {
+  checkWebhookUrl,
+  DELIVERY_RETENTION_MS,
+  dispatchTenant,
+  sweepWebhooks,
+  WEBHOOK_LIMITS,
+  WEBHOOK_SWEEP_CRON,
+} from "../src/core/webhooks";
 import { isPrivateAddress } from "../src/core/webhooks/rules";
 import { arrangeEvents, type Client, client, env, eventually, expectError, freshTenant, runCron, shardOf, shardOfBound } from "./helpers";
 
@@ -437,6 +445,59 @@ describe("webhook deliveries", () => {
     const ids = (await received(hook.name)).map((a) => a.headers["webhook-id"]);
     expect(new Set(ids)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `b${i + 1}`)));
   });
+
+  it("keeps the sweep inside the cron's share: what the share does not cover waits, untouched, for the next run", async () => {
+    const api = await admin();
+    const hook = await endpoint(api, "ok", { types: ["group.updated"] });
+    // 150 events arranged in D1, as if written while no dispatch ran.
+    await arrangeEvents(api.tenant, 150, "s");
+    const db = database(await shardOf(api.tenant));
+    const sweepWithin = (subrequests: number) => sweepWebhooks(db, env.WEBHOOKS, Date.now(), undefined, new Budget(subrequests));
+    const outbox = async () =>
+      (await rows("SELECT event_id, next_attempt_at FROM webhook_deliveries WHERE tenant_id = ? ORDER BY cursor", api.tenant)) as {
+        event_id: string;
+        next_attempt_at: number;
+      }[];
+    const enqueuedThrough = async () =>
+      (await rows("SELECT enqueued_through FROM webhook_endpoints WHERE tenant_id = ? AND id = ?", api.tenant, hook.id))[0]!
+        .enqueued_through as number;
+    const start = await enqueuedThrough();
+
+    // 20 subrequests cover the resend's 11, not a dispatch's rounds and its first 100 messages: nothing is dispatched.
+    await sweepWithin(20);
+    expect(await outbox()).toEqual([]);
+    expect(await enqueuedThrough()).toBe(start);
+
+    // 24 cover one send of 100: the first 100 events go, the other 50 wait.
+    await sweepWithin(24);
+    expect((await outbox()).map((d) => d.event_id)).toEqual(Array.from({ length: 100 }, (_, i) => `s${i + 1}`));
+    const through = await enqueuedThrough();
+    expect(through).toBeGreaterThan(start);
+    await eventually(async () => (await received(hook.name)).length === 100, 30_000, 200);
+
+    // Their messages lost, as far as the outbox knows: due again.
+    await (await shardOf(api.tenant))
+      .prepare("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = 0 WHERE tenant_id = ?")
+      .bind(api.tenant)
+      .run();
+    // One subrequest covers neither the resend's UPDATE and a send, nor a dispatch: the due deliveries stay as they were.
+    expect(await sweepWithin(1)).toEqual({ dispatched: 0, resent: 0 });
+    expect((await outbox()).every((d) => d.next_attempt_at === 0)).toBe(true);
+    // 12 cover the resend and not a dispatch: the due deliveries are leased and sent again, the 50 events still wait.
+    const resent = await sweepWithin(12);
+    expect(resent.dispatched).toBe(0);
+    expect(resent.resent).toBeGreaterThanOrEqual(100);
+    expect((await outbox()).every((d) => d.next_attempt_at > 0)).toBe(true);
+    expect(await enqueuedThrough()).toBe(through);
+    await eventually(async () => (await received(hook.name)).length === 200, 30_000, 200);
+
+    // A whole run's share takes the rest.
+    await sweepWithin(950);
+    expect(await outbox()).toHaveLength(150);
+    await eventually(async () => (await received(hook.name)).length === 250, 30_000, 200);
+    const ids = (await received(hook.name)).map((a) => a.headers["webhook-id"]);
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 150 }, (_, i) => `s${i + 1}`)));
+  }, 60_000);
 
   it("counts a dispatch's share in the tenant's own events: other tenants' events in between never starve it", async () => {
     const api = await admin();
