@@ -13,6 +13,14 @@ import { wranglerDone } from "./wrangler.mjs";
 /** Small bundles start fast; Cloudflare's own limit is 3 MB compressed (free) and 10 MB (paid). */
 export const BUDGET = { bytes: 1_500_000, gzipBytes: 300_000 };
 
+/** SHARDS read as the Worker reads it (core/shards/bindings.ts shardNames): no names at all means the one shard DB. */
+function shardNames(shards) {
+  const names = String(shards ?? "")
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  return names.length > 0 ? names : ["DB"];
+}
+
 /** What the configuration gets wrong that the Worker could only find out at run time. */
 export function configProblems(config) {
   const problems = [];
@@ -34,9 +42,7 @@ export function configProblems(config) {
   // Each shard SHARDS names is a D1 binding with the shards' migrations: a name without one fails its tenants and the
   // placement of new ones at run time.
   const databases = new Map((config.d1_databases ?? []).map((d) => [d.binding, d]));
-  for (const name of String(vars.SHARDS ?? "DB")
-    .split(/[\s,]+/)
-    .filter(Boolean)) {
+  for (const name of shardNames(vars.SHARDS)) {
     const d1 = databases.get(name);
     if (!d1) problems.push(`SHARDS names ${name}, which is no [[d1_databases]] binding: add its entry, or take it out of SHARDS`);
     else if (d1.migrations_dir !== "migrations")
