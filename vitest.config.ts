@@ -95,6 +95,8 @@ export default defineConfig({
           WEBHOOKS_ALLOW_LOCAL_HTTP: "false",
         },
         outboundService: (request: Request) => outbound(request),
+        // AsyncLocalStorage, for the limits layer only (it tells a Durable Object's calls apart); the product uses none.
+        compatibilityFlags: ["nodejs_als"],
       },
     })),
   ],

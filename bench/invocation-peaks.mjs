@@ -1,5 +1,5 @@
 // npm run bench:peaks — the most subrequests (D1, KV, Durable Object calls) one invocation
-// (a request, or one Durable Object alarm run) makes on the heaviest paths, beside
+// (a request, or one call on a Durable Object: an RPC call or an alarm run) makes on the heaviest paths, beside
 // Cloudflare's limit of 1,000. A local server runs the Worker behind the test suite's
 // limits layer (EDGE_GROUPS_LIMITS=on), which counts them and refuses what production
 // refuses; run.mjs prints this table after its timings.
@@ -67,7 +67,14 @@ export async function measurePeaks() {
       await res.arrayBuffer().catch(() => undefined);
       await claimsSettled(server.base, headers, groups, 120_000);
       const seen = await json(await fetch(`${server.base}/__limits`), "limits");
-      rows.push({ name, peak: seen.peak_subrequests, limit: seen.limit, refusals: seen.kv_refusals });
+      const [objectCall, objectPeak] = Object.entries(seen.peaks_by_object_call).sort((a, b) => b[1] - a[1])[0] ?? ["none", 0];
+      rows.push({
+        name,
+        peak: seen.peak_subrequests,
+        objectCall: `${objectCall} ${objectPeak}`,
+        limit: seen.limit,
+        refusals: seen.kv_refusals,
+      });
     }
     return rows;
   } finally {
@@ -78,9 +85,9 @@ export async function measurePeaks() {
 
 export function peaksTable(rows) {
   return [
-    "| heaviest path | most subrequests in one invocation | Cloudflare's limit | KV writes refused |",
-    "| --- | ---: | ---: | ---: |",
-    ...rows.map((r) => `| ${r.name} | ${r.peak} | ${r.limit} | ${r.refusals} |`),
+    "| heaviest path | most subrequests in one invocation | the heaviest Durable Object call among them | Cloudflare's limit | KV writes refused |",
+    "| --- | ---: | --- | ---: | ---: |",
+    ...rows.map((r) => `| ${r.name} | ${r.peak} | ${r.objectCall} | ${r.limit} | ${r.refusals} |`),
   ].join("\n");
 }
 

@@ -27,14 +27,19 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "co
  * the most subrequests one invocation made at GET /__limits (for npm run bench).
  */
 const LIMITS = process.env.EDGE_GROUPS_LIMITS === "on";
+/** The limits layer tells a Durable Object's calls apart with AsyncLocalStorage; the product itself needs no flag. */
+const LIMITS_FLAGS = ["nodejs_als"];
 
 /** The Worker as wrangler would deploy it (one ES module), in a temporary folder. */
 async function bundle() {
   const out = mkdtempSync(join(tmpdir(), "edge-groups-bundle-"));
-  await wranglerDone(["deploy", "--dry-run", "--outdir", out, ...(LIMITS ? ["test/limits/entry.ts"] : [])], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
+  await wranglerDone(
+    ["deploy", "--dry-run", "--outdir", out, ...(LIMITS ? ["test/limits/entry.ts", "--compatibility-flags", ...LIMITS_FLAGS] : [])],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
   return out;
 }
 
@@ -57,6 +62,7 @@ export async function startRuntime({ port = 8787, host = "127.0.0.1", state = ".
   if (process.env.EDGE_GROUPS_VARS) workerOptions.bindings = { ...workerOptions.bindings, ...JSON.parse(process.env.EDGE_GROUPS_VARS) };
   // With EDGE_GROUPS_LIMITS=on: every D1 call waits this many ms, as production's round trip does.
   // With EDGE_GROUPS_LIMITS=on and EDGE_GROUPS_EVENTS=off: changes write no event (the events-cost benchmark only).
+  if (LIMITS) workerOptions.compatibilityFlags = [...(workerOptions.compatibilityFlags ?? []), ...LIMITS_FLAGS];
   if (LIMITS && process.env.EDGE_GROUPS_EVENTS === "off") workerOptions.bindings = { ...workerOptions.bindings, EVENTS_OFF: "on" };
   if (LIMITS && process.env.EDGE_GROUPS_D1_DELAY_MS)
     workerOptions.bindings = { ...workerOptions.bindings, D1_DELAY_MS: process.env.EDGE_GROUPS_D1_DELAY_MS };

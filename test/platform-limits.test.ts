@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { claimKey } from "../src/core/claims";
+import { RULE_LIMITS } from "../src/core/rules/rules";
 import { call, claimsCurrent, claimsSettled, client, env, eventually, freshTenant, shardOf, token } from "./helpers";
-import { peakSubrequests } from "./limits/entry";
+import { peakSubrequests, peaksByCall } from "./limits/entry";
 import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
 
 describe("the limits layer refuses what production refuses", () => {
@@ -30,6 +31,29 @@ describe("the limits layer refuses what production refuses", () => {
     const busy = limitedEnv(env, newInvocation());
     for (let i = 0; i < PLATFORM_LIMITS.subrequests; i++) await busy.CLAIMS.get("nothing");
     await expect(async () => busy.CLAIMS.get("nothing")).rejects.toThrow(/Too many API requests/);
+  });
+
+  it("counts each call on a Durable Object as an invocation of its own: a rule's reconcile of 25 ranges in one coordinator call", async () => {
+    const api = await client(freshTenant("do-call"), { scope: "admin" });
+    const users = RULE_LIMITS.rangesPerCall * RULE_LIMITS.reconcileChunk;
+    await (await shardOf(api.tenant))
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO users (tenant_id, id, email, email_key, custom_data, created_at, updated_at)
+         SELECT ?, printf('u%06d', i), printf('u%06d@acme.com', i), printf('u%06d@acme.com', i),
+                json_object('tier', CASE WHEN i % 5 = 0 THEN 'gold' ELSE 'basic' END), 0, 0 FROM n`,
+      )
+      .bind(users, api.tenant)
+      .run();
+    const g = (await api.post("/v1/groups", { name: "Gold" })).json.result.group_id;
+    peaksByCall.clear();
+    const put = await api.put(`/v1/groups/${g}/rule`, { expression: 'custom_data.tier eq "gold"' });
+    expect(put.status, put.text).toBe(201);
+    expect(put.json.result.reconciled).toEqual({ added: users / 5, removed: 0, skipped: [] });
+    // One coordinator call walked every user, its D1 calls counted apart from the request's and under the limit.
+    const reconcile = peaksByCall.get("GroupCoordinator.reconcileRule") ?? 0;
+    expect(reconcile).toBeGreaterThan(RULE_LIMITS.rangesPerCall * 2);
+    expect(reconcile).toBeLessThanOrEqual(PLATFORM_LIMITS.subrequests);
   });
 
   it("a second write to one KV key within a second, from any invocation; other keys are free", async () => {

@@ -18,22 +18,32 @@ export const PLATFORM_LIMITS = {
   kvKeyWriteGapMs: 1_000,
 } as const;
 
-/** The subrequests of one invocation; `counting` is off outside one (a Durable Object between alarms). */
+/** The subrequests of one invocation. */
 export interface Invocation {
   subrequests: number;
-  counting: boolean;
   /** The most any invocation made, for the tests that report it. */
   peak: { value: number };
+  /** Told of each count, for a report per kind of invocation. */
+  counted?: (subrequests: number) => void;
 }
 
-export const newInvocation = (peak = { value: 0 }): Invocation => ({ subrequests: 0, counting: true, peak });
+export const newInvocation = (peak = { value: 0 }, counted?: (subrequests: number) => void): Invocation => ({
+  subrequests: 0,
+  peak,
+  counted,
+});
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
 
-function subrequest(inv: Invocation) {
-  if (!inv.counting) return;
+/** An invocation, or where to find the one running now (a Durable Object's, entry.ts): none, nothing is counted. */
+export type InvocationOf = Invocation | (() => Invocation | undefined);
+
+function subrequest(of: InvocationOf) {
+  const inv = typeof of === "function" ? of() : of;
+  if (!inv) return;
   inv.subrequests += 1;
   inv.peak.value = Math.max(inv.peak.value, inv.subrequests);
+  inv.counted?.(inv.subrequests);
   if (inv.subrequests > PLATFORM_LIMITS.subrequests) throw new Error("Too many API requests by single Worker invocation.");
 }
 
@@ -145,7 +155,7 @@ function withoutEvents(db: D1Database): D1Database {
   });
 }
 
-export function limitedEnv(env: Env, inv: Invocation): Env {
+export function limitedEnv(env: Env, inv: InvocationOf): Env {
   const delay = Number((env as Env & { D1_DELAY_MS?: string }).D1_DELAY_MS ?? 0);
   env = withEachDatabase(env, valueLimitedD1);
   if (delay > 0) env = withEachDatabase(env, (d1) => delayedD1(d1, delay));
