@@ -182,7 +182,7 @@ describe("rule work a request owes", () => {
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
   });
 
-  it("keeps a group's owed reconcile marked when a run's budget cuts it short, and clears it after a run that covers it", async () => {
+  it("keeps a group's owed reconcile marked when a run's budget cuts it short, goes on where it stopped, and clears it when done", async () => {
     const api = await client(freshTenant("owed-long"), { scope: "admin" });
     const group = (await api.post("/v1/groups", { name: "Sales" })).json.result.group_id as string;
     const db = await shardOf(api.tenant);
@@ -205,16 +205,41 @@ describe("rule work a request owes", () => {
         .bind(api.tenant, group, 'email ew "@sales.com"'),
       db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group),
     ]);
+    const progress = async () =>
+      (await db
+        .prepare("SELECT rule_owed_after AS after FROM groups WHERE tenant_id = ? AND id = ?")
+        .bind(api.tenant, group)
+        .first("after")) as string | null;
     // A budget of 9 leaves the unit 3 coordinator calls (75,000 users): OWED_UNIT_CALLS are kept for its other calls.
     const run = (subrequests: number) => sweepOwedRules(env, database(db), Date.now(), new Budget(subrequests));
     expect(await run(9)).toMatchObject({ groups: 1, failed: 0, waiting: 1 });
     expect(await memberIds(api, group)).toEqual(["u00001"]);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
-    // A group's reconcile starts over from its first user each run: the run that finishes it covers all four calls.
-    expect(await run(9)).toMatchObject({ groups: 1, failed: 0, waiting: 1 });
-    expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
-    expect(await run(10)).toMatchObject({ groups: 1, failed: 0, waiting: 0 });
+    expect(await progress()).toBe("u75000");
+    // The next run, as short, goes on after the last user the first one walked (starting over, it would be cut short again).
+    expect(await run(9)).toMatchObject({ groups: 1, failed: 0, waiting: 0 });
     expect(await memberIds(api, group)).toEqual(["u00001", "u75001"]);
+    expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+    expect(await progress()).toBe(null);
+  });
+
+  it("starts a group's owed reconcile over when its rule changes again, whatever an earlier one got through", async () => {
+    const { api, group } = await salesTeam();
+    const scope = await tenantScope(env, api.tenant, "ops");
+    const db = await shardOf(api.tenant);
+    // An owed reconcile that had got past every user before it was cut short...
+    await db
+      .prepare("UPDATE groups SET rule_owed = ?, rule_owed_after = 'zzz' WHERE tenant_id = ? AND id = ?")
+      .bind(longAgo(), api.tenant, group)
+      .run();
+    // ...then the rule set again by a request cut off after the coordinator's commit: its mark starts from the first user.
+    await unwrap(coordinatorOf(scope, group).setRule(callerOf(scope, group), { expression: 'custom_data.dept eq "eng"', paused: false }));
+    const state = () =>
+      db.prepare("SELECT rule_owed_after AS after FROM groups WHERE tenant_id = ? AND id = ?").bind(api.tenant, group).first();
+    expect(await state()).toEqual({ after: null });
+    await db.prepare("UPDATE groups SET rule_owed = ? WHERE tenant_id = ? AND id = ?").bind(longAgo(), api.tenant, group).run();
+    await runCron();
+    expect(await memberIds(api, group)).toEqual(["bob"]);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
   });
 

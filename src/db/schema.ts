@@ -30,6 +30,9 @@ export const groups = sqliteTable(
     // A reconcile of the group's rule that a request owes (its rule was set or dropped) and has
     // not finished: an owedToken (core/rules/owed.ts); the per-minute cron finishes what a request cut off left.
     ruleOwed: integer("rule_owed"),
+    // How far the cron's reconcile of that owed rule got (the last user id it walked), so the next run goes on from
+    // there instead of starting over; null when it has not started. A new mark starts it over.
+    ruleOwedAfter: text("rule_owed_after"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

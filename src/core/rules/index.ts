@@ -13,7 +13,7 @@ import { type Db, type Scope, tenantScope } from "../shared/context";
 import { CoreError, notFound } from "../shared/errors";
 import { groupBy } from "../shared/group-by";
 import { rowOf } from "../shared/rows";
-import { type Mark, type MarkTable, overdue, postpone, settleGroup, settleProfiles } from "./owed";
+import { type Mark, type MarkTable, noteGroupProgress, overdue, postpone, settleGroup, settleProfiles } from "./owed";
 import { groupsToReconcile, type RuleRow, readRule } from "./reads";
 import { compileRule } from "./rules";
 
@@ -42,12 +42,15 @@ export interface Reconciled {
   skipped: string[];
 }
 
-/** Reconcile the whole group, a range of users per coordinator call; `done` false when `maxCalls` ran out first. */
-async function reconcileGroup(scope: Scope, groupId: string, maxCalls = Number.POSITIVE_INFINITY) {
+/**
+ * Reconcile the group's users after `from` ("": all of them), a range of users per coordinator call; cut short by
+ * `maxCalls`, `done` is false and `after` says where the next reconcile goes on.
+ */
+async function reconcileGroup(scope: Scope, groupId: string, maxCalls = Number.POSITIVE_INFINITY, from = "") {
   const total: Reconciled = { added: 0, removed: 0, skipped: [] };
-  let after: string | null = "";
+  let after: string | null = from;
   for (let calls = 0; after !== null; calls++) {
-    if (calls >= maxCalls) return { reconciled: total, done: false };
+    if (calls >= maxCalls) return { reconciled: total, done: false, after };
     const step: Reconciled & { next: string | null } = await unwrap(
       coordinatorOf(scope, groupId).reconcileRule(callerOf(scope, groupId, "rule"), { after }),
     );
@@ -56,7 +59,7 @@ async function reconcileGroup(scope: Scope, groupId: string, maxCalls = Number.P
     if (total.skipped.length < 100) total.skipped.push(...step.skipped.slice(0, 100 - total.skipped.length));
     after = step.next;
   }
-  return { reconciled: total, done: true };
+  return { reconciled: total, done: true, after: null };
 }
 
 /**
@@ -96,12 +99,15 @@ export async function deleteRule(scope: Scope, groupId: string): Promise<Reconci
 }
 
 /**
- * The whole group reconciled, then the mark its rule change left cleared (unless a later change set its own). Cut
- * short by `maxCalls`, the mark stays, and the next reconcile (the cron's) starts over.
+ * The group reconciled (from its first user, or after `from`, where a reconcile cut short stopped), then the mark its
+ * rule change left cleared (unless a later change set its own). Cut short by `maxCalls`, the mark stays with how far
+ * this one got, and the next reconcile (the cron's) goes on from there: users before it that change later are the
+ * profile marks' work, and a new rule change starts over.
  */
-async function reconcileOwed(scope: Scope, groupId: string, owed: number, maxCalls?: number) {
-  const step = await reconcileGroup(scope, groupId, maxCalls);
+async function reconcileOwed(scope: Scope, groupId: string, owed: number, maxCalls?: number, from?: string) {
+  const step = await reconcileGroup(scope, groupId, maxCalls, from);
   if (step.done) await settleGroup(scope.db, scope.tenantId, groupId, owed);
+  else if (step.after) await noteGroupProgress(scope.db, scope.tenantId, groupId, owed, step.after);
   return step;
 }
 
@@ -134,7 +140,7 @@ export const OWED_SWEEP_ACTOR = "system:rule-sweep";
 
 /**
  * A unit of owed work's subrequests besides its coordinator calls: the tenant's shard, the rules and their batch (or
- * the settle), a postpone, and one to spare.
+ * the settle, or a group reconcile's progress), a postpone, and one to spare.
  */
 const OWED_UNIT_CALLS = 6;
 
@@ -171,6 +177,6 @@ export async function sweepOwedRules(
   for (const [tenantId, rows] of groupBy(profiles, (p) => p.tenant_id))
     await attempt("users", tenantId, rows, (scope, max) => reevaluateUsers(scope, rows, max));
   for (const g of groups)
-    await attempt("groups", g.tenant_id, [g], async (scope, max) => (await reconcileOwed(scope, g.id, g.token, max)).done);
+    await attempt("groups", g.tenant_id, [g], async (scope, max) => (await reconcileOwed(scope, g.id, g.token, max, g.after ?? "")).done);
   return { profiles: profiles.length, groups: groups.length, failed, waiting };
 }

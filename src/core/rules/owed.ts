@@ -23,8 +23,9 @@ export const owedBefore = (ms: number) => ms * PER_MS;
 export const profileOwed = (tenantId: string, token: number): SQL =>
   sql`CASE WHEN EXISTS (SELECT 1 FROM group_rules WHERE tenant_id = ${tenantId} AND paused = 0) THEN ${token} END`;
 
-/** Where each kind of mark is kept: the table, and its column. */
+/** Where each kind of mark is kept: the table, its column, and the column of the work's progress (a group's reconcile). */
 const MARK_COLUMN = { users: "rules_owed", groups: "rule_owed" } as const;
+const PROGRESS_COLUMN = { users: "NULL", groups: "rule_owed_after" } as const;
 export type MarkTable = keyof typeof MARK_COLUMN;
 export interface Mark {
   id: string;
@@ -42,13 +43,18 @@ async function replaceMarks(db: Db, table: MarkTable, tenantId: string, marks: M
 /** The users' marks cleared, each only if no later change set its own since. */
 export const settleProfiles = (db: Db, tenantId: string, owed: Mark[]) => replaceMarks(db, "users", tenantId, owed, null);
 
-/** The statement that marks the group's reconcile as owed (in the batch that sets or drops its rule). */
+/** The statement that marks the group's reconcile as owed (in the batch that sets or drops its rule), from its first user. */
 export const markGroupOwed = (tenantId: string, groupId: string, token: number): SQL =>
-  sql`UPDATE groups SET rule_owed = ${token} WHERE tenant_id = ${tenantId} AND id = ${groupId}`;
+  sql`UPDATE groups SET rule_owed = ${token}, rule_owed_after = NULL WHERE tenant_id = ${tenantId} AND id = ${groupId}`;
 
-/** The group's mark cleared, unless a later rule change set its own. */
+/** The group's mark and its progress cleared, unless a later rule change set its own. */
 export const settleGroup = (db: Db, tenantId: string, groupId: string, token: number) =>
-  replaceMarks(db, "groups", tenantId, [{ id: groupId, token }], null);
+  db.run(sql`UPDATE groups SET rule_owed = NULL, rule_owed_after = NULL
+    WHERE tenant_id = ${tenantId} AND id = ${groupId} AND rule_owed = ${token}`);
+
+/** How far a reconcile cut short got (the last user it walked), kept while the mark is still this one. */
+export const noteGroupProgress = (db: Db, tenantId: string, groupId: string, token: number, after: string) =>
+  db.run(sql`UPDATE groups SET rule_owed_after = ${after} WHERE tenant_id = ${tenantId} AND id = ${groupId} AND rule_owed = ${token}`);
 
 /**
  * The marks made before `before` (an owedBefore), oldest first, across the shard's tenants: a range of the mark's partial
@@ -56,7 +62,7 @@ export const settleGroup = (db: Db, tenantId: string, groupId: string, token: nu
  */
 export function overdueQuery(table: MarkTable, before: number): SQL {
   const [t, column] = [sql.raw(table), sql.raw(MARK_COLUMN[table])];
-  return sql`SELECT tenant_id, id, ${column} AS token FROM ${t} WHERE ${column} IS NOT NULL AND ${column} < ${before}
+  return sql`SELECT tenant_id, id, ${column} AS token, ${sql.raw(PROGRESS_COLUMN[table])} AS after FROM ${t} WHERE ${column} IS NOT NULL AND ${column} < ${before}
     AND ${takesWrites(sql`${t}.tenant_id`)} ORDER BY ${column} LIMIT ${OWED_SWEEP_BATCH}`;
 }
 
@@ -70,7 +76,7 @@ export const postpone = (db: Db, table: MarkTable, tenantId: string, marks: Mark
 /** Marks older than the grace, oldest first, across the shard's tenants. */
 export async function overdue(db: Db, now: number) {
   const before = owedBefore(now - OWED_GRACE_MS);
-  type Owed = Mark & { tenant_id: string };
+  type Owed = Mark & { tenant_id: string; after: string | null };
   const [profiles, groups] = await Promise.all([db.all<Owed>(overdueQuery("users", before)), db.all<Owed>(overdueQuery("groups", before))]);
   return { profiles, groups };
 }
