@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { callerOf, coordinatorOf } from "../src/coordinator/client";
 import { claimKey } from "../src/core/claims";
 import { RULE_LIMITS } from "../src/core/rules/rules";
+import { tenantScope } from "../src/core/shared/context";
 import { call, claimsCurrent, claimsSettled, client, env, eventually, freshTenant, shardOf, token } from "./helpers";
 import { peakSubrequests, peaksByCall } from "./limits/entry";
 import { kvRefusals, kvWrites, limitedEnv, newInvocation, PLATFORM_LIMITS } from "./limits/platform-limits";
@@ -54,6 +56,17 @@ describe("the limits layer refuses what production refuses", () => {
     const reconcile = peaksByCall.get("GroupCoordinator.reconcileRule") ?? 0;
     expect(reconcile).toBeGreaterThan(RULE_LIMITS.rangesPerCall * 2);
     expect(reconcile).toBeLessThanOrEqual(PLATFORM_LIMITS.subrequests);
+
+    // Calls that interleave on one object are each their own: together these make more than 1,000 subrequests, and
+    // none is refused.
+    const scope = await tenantScope(env, api.tenant, "test");
+    const together = Math.ceil(PLATFORM_LIMITS.subrequests / reconcile) + 1;
+    peaksByCall.clear();
+    const calls = await Promise.all(
+      Array.from({ length: together }, () => coordinatorOf(scope, g).reconcileRule(callerOf(scope, g, "rule"), { after: "" })),
+    );
+    expect(calls.map((c) => c.ok)).toEqual(calls.map(() => true));
+    expect(peaksByCall.get("GroupCoordinator.reconcileRule")).toBeLessThanOrEqual(reconcile + 5);
   });
 
   it("a second write to one KV key within a second, from any invocation; other keys are free", async () => {
