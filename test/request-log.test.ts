@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app";
 import { surfaceOf } from "../src/http/surface";
-import { call, client, env, freshTenant, placeInDirectory, token } from "./helpers";
+import { call, client, env, freshTenant, placeInDirectory, shardOf, token } from "./helpers";
 
 const logging = { ...env, REQUEST_LOG: "on" };
 const lines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
@@ -45,6 +45,24 @@ describe("one log line per request", () => {
     expect(claimLine!.kv).toBeGreaterThan(0);
     const text = JSON.stringify(log.mock.calls);
     for (const secret of [api.token, "lee.private@example.com", "Lee Private", env.AUTH_DEV_SECRET!]) expect(text).not.toContain(secret);
+  });
+
+  it("counts a call on any Durable Object: a rate limit's lease and a claims writer's hand-off, beside the coordinators'", async () => {
+    const api = await client(freshTenant("log-objects"), { scope: "admin" });
+    const db = await shardOf(api.tenant);
+    await db.batch([
+      db
+        .prepare("INSERT INTO tenant_config (tenant_id, settings, updated_at) VALUES (?, ?, ?)")
+        .bind(api.tenant, JSON.stringify({ rateLimits: { requestsPerMinute: 1_000 } }), Date.now()),
+      db.prepare("INSERT INTO users (tenant_id, id, created_at, updated_at) VALUES (?, 'kim', 0, 0)").bind(api.tenant),
+    ]);
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    // The tenant's first request: its budget's lease is taken; and a claim KV does not hold yet, read from D1 and
+    // handed to the user's writer.
+    const res = await buildApp().request("/v1/users/kim/claims", { headers: { authorization: `Bearer ${api.token}` } }, logging);
+    expect(res.status).toBe(200);
+    const [line] = lines(log).filter((l) => l.msg === "request");
+    expect(line).toMatchObject({ route: "/v1/users/:user_id/claims", status: 200, durableObjects: 2 });
   });
 
   it("logs a refused request with its status and no tenant, and says nothing of its token", async () => {

@@ -79,12 +79,18 @@ export function withEachDatabase(env: Env, wrap: (d1: D1Database) => D1Database)
 
 export function watchedEnv(env: Env, w: Watcher): Env {
   const kv = intercept(env.CLAIMS, () => w.call("kv"));
-  // Getting a stub is no call; each call on the stub is one.
-  const stubs = intercept(
-    env.GROUP_COORDINATOR,
-    () => undefined,
-    (name, r) => (name === "get" ? intercept(r as object, () => w.call("durableObjects")) : r),
-  );
+  // Getting a stub is no call; each call on the stub is one, on every Durable Object namespace.
+  const stubsOf = <T extends object>(ns: T): T =>
+    intercept(
+      ns,
+      () => undefined,
+      (name, r) => (name === "get" ? intercept(r as object, () => w.call("durableObjects")) : r),
+    );
+  const objects = {
+    GROUP_COORDINATOR: stubsOf(env.GROUP_COORDINATOR),
+    ...(env.CLAIMS_WRITER && { CLAIMS_WRITER: stubsOf(env.CLAIMS_WRITER) }),
+    ...(env.RATE_LIMITER && { RATE_LIMITER: stubsOf(env.RATE_LIMITER) }),
+  };
   const queue = env.WEBHOOKS && { WEBHOOKS: intercept(env.WEBHOOKS, () => w.call("queues")) };
-  return { ...withEachDatabase(env, (d1) => watchedDatabase(d1, w)), CLAIMS: kv, GROUP_COORDINATOR: stubs, ...queue };
+  return { ...withEachDatabase(env, (d1) => watchedDatabase(d1, w)), CLAIMS: kv, ...objects, ...queue };
 }
