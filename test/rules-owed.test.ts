@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { callerOf, coordinatorOf, unwrap } from "../src/coordinator/client";
 import { OWED_GRACE_MS, owedToken, sweepOwedRules } from "../src/core/rules";
-import { settleGroup, settleProfiles } from "../src/core/rules/owed";
+import { noteGroupProgress, postpone, settleGroup, settleProfiles } from "../src/core/rules/owed";
 import { Budget } from "../src/core/shared/budget";
 import { database, tenantScope } from "../src/core/shared/context";
 import { type Client, client, env, expectError, freshTenant, runCron, shardOf } from "./helpers";
@@ -150,8 +150,28 @@ describe("rule work a request owes", () => {
       .run();
     await settleGroup(database(db), api.tenant, group, old);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [group] });
-    await settleGroup(database(db), api.tenant, group, old + 7);
+
+    // A reconcile's progress is kept only while the mark is the one it worked for; a postponed mark keeps it (the
+    // rule is the same); the settle clears it with the mark.
+    const groupMark = () =>
+      db
+        .prepare("SELECT rule_owed AS token, rule_owed_after AS after FROM groups WHERE tenant_id = ? AND id = ?")
+        .bind(api.tenant, group)
+        .first<{
+          token: number | null;
+          after: string | null;
+        }>();
+    await noteGroupProgress(database(db), api.tenant, group, old, "u1");
+    expect(await groupMark()).toEqual({ token: old + 7, after: null });
+    await noteGroupProgress(database(db), api.tenant, group, old + 7, "u1");
+    expect(await groupMark()).toEqual({ token: old + 7, after: "u1" });
+    await postpone(database(db), "groups", api.tenant, [{ id: group, token: old + 7 }]);
+    const later = (await groupMark())!;
+    expect(later.token).toBeGreaterThan(old + 7);
+    expect(later.after).toBe("u1");
+    await settleGroup(database(db), api.tenant, group, later.token!);
     expect(await marks(api.tenant)).toEqual({ users: [], groups: [] });
+    expect(await groupMark()).toEqual({ token: null, after: null });
   });
 
   it("does a profile's owed work that needs more coordinator calls than one run covers over several runs, its mark kept until the last", async () => {
